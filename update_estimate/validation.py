@@ -1,0 +1,105 @@
+"""Data-quality report of a history: what each (host, plugin, metric) series can support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from update_estimate.features import TARGET_STATUSES, robust_outliers
+from update_estimate.history import METRICS, History
+
+USABLE_MIN = 20
+LIMITED_MIN = 3
+MAX_MISSING_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class SeriesQuality:
+    host: str
+    plugin: str
+    metric: str
+    samples: int
+    success: int
+    failed: int
+    skipped: int
+    timeout: int
+    missing: int
+    outliers: int
+    duplicate_timestamps: int
+    first: str
+    last: str
+    runs_per_week: float
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    series: list[SeriesQuality]
+
+    @property
+    def any_usable(self) -> bool:
+        return any(s.verdict == "usable" for s in self.series)
+
+
+def _verdict(samples: int, missing_share: float, outlier_share: float) -> tuple[str, list[str]]:
+    reasons = []
+    if samples < LIMITED_MIN:
+        return "unusable", [f"{samples} samples (< {LIMITED_MIN})"]
+    verdict = "usable"
+    if samples < USABLE_MIN:
+        verdict = "limited"
+        reasons.append(f"{samples} samples (< {USABLE_MIN}): intervals are widened")
+    if missing_share > MAX_MISSING_SHARE:
+        verdict = "limited"
+        reasons.append(f"{missing_share:.0%} of successful runs lack this metric")
+    if outlier_share > 0.1:
+        reasons.append(f"{outlier_share:.0%} robust outliers")
+    return verdict, reasons
+
+
+def validate(history: History) -> ValidationReport:
+    ex = history.executions
+    rows: list[SeriesQuality] = []
+    for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
+        status = group["status"].value_counts()
+        targets = group[group["status"].isin(TARGET_STATUSES)]
+        duplicates = int(group["start_time"].duplicated().sum())
+        first, last = group["start_time"].min(), group["start_time"].max()
+        weeks = max((last - first).total_seconds() / (7 * 86400), 1.0)
+        per_week = float(len(group) / weeks)
+        for metric in METRICS:
+            values = targets[metric].to_numpy(dtype=float)
+            present = np.isfinite(values)
+            samples = int(present.sum())
+            missing = int(len(values) - samples)
+            outliers = int(robust_outliers(values[present]).sum())
+            verdict, reasons = _verdict(
+                samples,
+                missing / len(values) if len(values) else 1.0,
+                outliers / samples if samples else 0.0,
+            )
+            if duplicates:
+                reasons.append(f"{duplicates} executions share a start time")
+            rows.append(
+                SeriesQuality(
+                    host=str(host),
+                    plugin=str(plugin),
+                    metric=metric,
+                    samples=samples,
+                    success=int(status.get("success", 0)),
+                    failed=int(status.get("failed", 0)),
+                    skipped=int(status.get("skipped", 0)),
+                    timeout=int(status.get("timeout", 0)),
+                    missing=missing,
+                    outliers=outliers,
+                    duplicate_timestamps=duplicates,
+                    first=first.isoformat(sep=" "),
+                    last=last.isoformat(sep=" "),
+                    runs_per_week=round(per_week, 2),
+                    verdict=verdict,
+                    reasons=reasons,
+                )
+            )
+    return ValidationReport(series=rows)
