@@ -158,7 +158,7 @@ DbOption = Annotated[
         envvar="UPDATE_ESTIMATE_DB",
         default_factory=default_db,
         show_default="$XDG_DATA_HOME/update-all/history.duckdb",
-        help="History file written by update-all, e.g. --db ~/.local/share/update-all/history.duckdb.",
+        help="History file written by update-all, e.g. --db ~/history.duckdb.",
     ),
 ]
 CacheOption = Annotated[
@@ -203,9 +203,7 @@ def _plugins(values: list[str] | None) -> list[str] | None:
 
 @command()
 def simulate(
-    db: Annotated[
-        Path, typer.Option("--db", help="File to create, e.g. --db /tmp/demo.duckdb.")
-    ],
+    db: Annotated[Path, typer.Option("--db", help="File to create, e.g. --db /tmp/demo.duckdb.")],
     plugins: PluginsOption = None,
     runs: Annotated[
         int, typer.Option(min=1, max=100_000, help="Runs per host, e.g. --runs 300.")

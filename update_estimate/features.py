@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 MAD_SCALE = 1.4826
 OUTLIER_Z = 3.5

@@ -69,8 +69,15 @@ class History:
 
 
 def _valid(expr: str) -> str:
-    """A metric value that can be trusted, else NaN so the aggregate becomes missing."""
-    return f"CASE WHEN isfinite(CAST({expr} AS DOUBLE)) AND {expr} >= 0 THEN {expr} ELSE 'nan' END"
+    """A metric value that can be trusted; NaN for a bad one, so its aggregate becomes missing.
+
+    NULL stays NULL: a step that did not measure something does not spoil the others.
+    """
+    value = f"CAST({expr} AS DOUBLE)"
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL WHEN isfinite({value}) AND {value} >= 0 "
+        f"THEN {value} ELSE 'nan'::DOUBLE END"
+    )
 
 
 def _clean(expr: str) -> str:
@@ -97,7 +104,8 @@ STEP_AGGREGATES = ", ".join(
 
 EXECUTIONS_SQL = f"""
 WITH steps AS (
-    SELECT execution_id, {STEP_AGGREGATES}, COUNT(*) AS steps
+    SELECT execution_id, {STEP_AGGREGATES}, COUNT(*) AS steps,
+        COUNT(wall_clock_seconds) AS walls_measured
     FROM step_metrics GROUP BY execution_id
 ), est AS (
     SELECT execution_id,
@@ -109,9 +117,9 @@ WITH steps AS (
 ), ex AS (
     SELECT e.execution_id, e.run_id, r.hostname AS host, e.plugin_name AS plugin, e.status,
         COALESCE(e.start_time, r.start_time) AS start_time, e.end_time,
-        COALESCE(s.wall_clock_seconds,
-                 CASE WHEN e.end_time >= e.start_time
-                      THEN epoch(e.end_time - e.start_time) END) AS wall_clock_seconds,
+        CASE WHEN COALESCE(s.walls_measured, 0) > 0 THEN s.wall_clock_seconds
+             WHEN e.end_time >= e.start_time THEN epoch(e.end_time - e.start_time)
+        END AS wall_clock_seconds,
         s.cpu_seconds, s.memory_peak_bytes, s.download_bytes, COALESCE(s.steps, 0) AS steps,
         CAST(est.package_count_est AS DOUBLE) AS package_count_est,
         CAST(est.download_bytes_est AS DOUBLE) AS download_bytes_est,
@@ -162,7 +170,9 @@ def connect(path: Path, lock_timeout: float = 2.0) -> Iterator[duckdb.DuckDBPyCo
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():
-                raise NotDuckDB(f"not a readable DuckDB database: {path} ({_first_line(exc)})")
+                raise NotDuckDB(
+                    f"not a readable DuckDB database: {path} ({_first_line(exc)})"
+                ) from None
             if time.monotonic() >= deadline:
                 raise DatabaseLocked(
                     f"history is locked by another process (update-all running?): {path}"
@@ -170,7 +180,9 @@ def connect(path: Path, lock_timeout: float = 2.0) -> Iterator[duckdb.DuckDBPyCo
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
-            raise NotDuckDB(f"not a readable DuckDB database: {path} ({_first_line(exc)})")
+            raise NotDuckDB(
+                f"not a readable DuckDB database: {path} ({_first_line(exc)})"
+            ) from None
     try:
         yield con
     finally:
@@ -183,8 +195,7 @@ def _first_line(exc: BaseException) -> str:
 
 def check_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     rows = con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main'"
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
     ).fetchall()
     present: dict[str, set[str]] = {}
     for table, column in rows:

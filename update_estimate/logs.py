@@ -1,4 +1,4 @@
-"""structlog to stderr: readable on a terminal, JSON lines for machines; stdout stays for results."""
+"""structlog to stderr: readable on a terminal, JSON lines for machines; stdout is for results."""
 
 from __future__ import annotations
 

@@ -74,8 +74,12 @@ class PluginProfile:
 
 
 PROFILES: dict[str, PluginProfile] = {
-    "apt": PluginProfile(6, 2 * MB, 2.5, 12, 8, 0.5, 120 * MB, 20 * MB, 0.02, 3600, 2500, "DOWNLOAD"),
-    "flatpak": PluginProfile(1.2, 60 * MB, 6, 6, 4, 0.3, 200 * MB, 15 * MB, 0.02, 3600, 60, "EXECUTE"),
+    "apt": PluginProfile(
+        6, 2 * MB, 2.5, 12, 8, 0.5, 120 * MB, 20 * MB, 0.02, 3600, 2500, "DOWNLOAD"
+    ),
+    "flatpak": PluginProfile(
+        1.2, 60 * MB, 6, 6, 4, 0.3, 200 * MB, 15 * MB, 0.02, 3600, 60, "EXECUTE"
+    ),
     "snap": PluginProfile(0.6, 80 * MB, 8, 4, 6, 0.3, 90 * MB, 15 * MB, 0.02, 3600, 30, "DOWNLOAD"),
     "pip": PluginProfile(1.5, 3 * MB, 2, 5, 2, 0.6, 60 * MB, 10 * MB, 0.03, 1800, 200, None),
     "cargo": PluginProfile(0.4, 4 * MB, 90, 8, 5, 1.6, 900 * MB, 10 * MB, 0.04, 900, 40, None),

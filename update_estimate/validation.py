@@ -68,7 +68,7 @@ def validate(history: History) -> ValidationReport:
         duplicates = int(group["start_time"].duplicated().sum())
         first, last = group["start_time"].min(), group["start_time"].max()
         weeks = max((last - first).total_seconds() / (7 * 86400), 1.0)
-        per_week = float(len(group) / weeks)
+        per_week = float((len(group) - 1) / weeks)  # gaps per week: 1/day gives 7
         for metric in METRICS:
             values = targets[metric].to_numpy(dtype=float)
             present = np.isfinite(values)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from update_estimate import simulate
+from update_estimate.cli import app
+
+BIN = Path(sys.executable).parent / "update-estimate"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the real XDG folders or inherit a caller's settings."""
+    for var in ("UPDATE_ESTIMATE_DB", "UPDATE_ESTIMATE_CACHE_DIR", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def sim_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shared simulated history: 2 hosts x 8 plugins x 120 runs. Read-only for tests."""
+    path = tmp_path_factory.mktemp("sim") / "history.duckdb"
+    simulate.write(simulate.generate(runs=120, seed=3, hosts=2), path)
+    os.chmod(path, 0o444)
+    return path
+
+
+def invoke(runner: CliRunner, *args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)

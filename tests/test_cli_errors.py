@@ -1,0 +1,140 @@
+"""Every documented error through the real CLI: one line on stderr, its exit code, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.builders import create_empty, steady_runs, write_runs
+from tests.conftest import BIN, invoke
+from update_estimate.errors import ExitCode
+from update_estimate.simulate import schema_sql
+
+
+def _text_file(p: Path) -> Path:
+    p.write_text("this is not a database\n" * 20)
+    return p
+
+
+def _empty_file(p: Path) -> Path:
+    p.touch()
+    return p
+
+
+def _no_tables(p: Path) -> Path:
+    duckdb.connect(str(p)).close()
+    return p
+
+
+def _missing_column(p: Path) -> Path:
+    ddl = schema_sql().replace("    memory_peak_bytes   BIGINT,\n", "")
+    assert ddl != schema_sql()
+    create_empty(p, ddl=ddl).close()
+    return p
+
+
+def _schema_v2(p: Path) -> Path:
+    return write_runs(p, steady_runs("h", "apt", 5, datetime(2026, 1, 1)), version=2)
+
+
+CASES = {
+    "missing": (lambda p: p, ExitCode.HISTORY_MISSING, "not found"),
+    "text": (_text_file, ExitCode.NOT_DUCKDB, "not a readable DuckDB"),
+    "empty": (_empty_file, ExitCode.NOT_DUCKDB, "not a readable DuckDB"),
+    "no-tables": (_no_tables, ExitCode.SCHEMA_INVALID, "missing tables"),
+    "missing-column": (_missing_column, ExitCode.SCHEMA_INVALID, "step_metrics.memory_peak_bytes"),
+    "schema-v2": (_schema_v2, ExitCode.SCHEMA_NEWER, "version 2"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_history_through_runner(runner, tmp_path: Path, case: str) -> None:
+    make, code, text = CASES[case]
+    db = make(tmp_path / "history.duckdb")
+    before = db.read_bytes() if db.exists() else None
+    result = invoke(runner, "validate", "--db", db)
+    assert result.exit_code == code, result.output
+    assert text in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (db.read_bytes() if db.exists() else None) == before
+
+
+def test_env_variable_names_the_history(runner, tmp_path: Path, monkeypatch) -> None:
+    db = write_runs(tmp_path / "env.duckdb", steady_runs("h", "apt", 25, datetime(2026, 1, 1)))
+    monkeypatch.setenv("UPDATE_ESTIMATE_DB", str(db))
+    result = invoke(runner, "validate", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert '"plugin": "apt"' in result.stdout
+
+
+def test_default_path_is_update_alls(runner, tmp_path: Path) -> None:
+    result = invoke(runner, "validate")
+    assert result.exit_code == ExitCode.HISTORY_MISSING
+    assert str(tmp_path / "xdg-data" / "update-all" / "history.duckdb") in result.stderr
+
+
+@pytest.fixture
+def held_by_writer(tmp_path: Path) -> Iterator[Path]:
+    """A second, real process holds a read-write connection, as update-all does during a run."""
+    db = write_runs(tmp_path / "held.duckdb", steady_runs("h", "apt", 25, datetime(2026, 1, 1)))
+    code = (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    try:
+        yield db
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_locked_history_is_reported_after_retrying(held_by_writer: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(BIN), "validate", "--db", str(held_by_writer)], capture_output=True, text=True
+    )
+    assert result.returncode == ExitCode.DB_LOCKED
+    assert "locked by another process" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started >= 1.0  # it retried before giving up
+
+
+def test_subprocess_missing_file_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN), "validate", "--db", str(tmp_path / "nope.duckdb")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == ExitCode.HISTORY_MISSING
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+
+
+def test_empty_plugins_option_is_a_usage_error(runner, sim_db: Path) -> None:
+    result = invoke(runner, "validate", "--db", sim_db, "--plugins")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--plugins needs at least one" in result.stderr
+
+
+def test_logging_flags_work_after_the_subcommand(runner, sim_db: Path) -> None:
+    result = invoke(runner, "validate", "--db", sim_db, "--plugins", "apt", "-q", "--json")
+    assert result.exit_code == 0
+    assert result.stdout.lstrip().startswith("{")
+
+
+def test_version(runner) -> None:
+    result = invoke(runner, "--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("update-estimate ")

@@ -1,0 +1,64 @@
+"""validate's verdicts on crafted histories whose quality is known."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from tests.builders import Execution, Run, Step, steady_runs, write_runs
+from tests.conftest import invoke
+from update_estimate import history, validation
+from update_estimate.errors import ExitCode
+
+T0 = datetime(2026, 1, 1, 9)
+
+
+def test_verdicts_follow_sample_counts(tmp_path: Path) -> None:
+    runs = (
+        steady_runs("h", "big", 30, T0)
+        + steady_runs("h", "mid", 10, T0)
+        + steady_runs("h", "tiny", 2, T0)
+    )
+    report = validation.validate(history.read(write_runs(tmp_path / "h.duckdb", runs)))
+    verdict = {(s.plugin, s.metric): s.verdict for s in report.series}
+    assert verdict[("big", "wall_clock_seconds")] == "usable"
+    assert verdict[("mid", "wall_clock_seconds")] == "limited"
+    assert verdict[("tiny", "wall_clock_seconds")] == "unusable"
+    big = next(s for s in report.series if s.plugin == "big")
+    assert big.samples == 30 and big.runs_per_week == 7.0
+
+
+def test_outliers_failures_and_duplicates_are_counted(tmp_path: Path) -> None:
+    runs = steady_runs("h", "apt", 30, T0)
+    runs[5].executions[0].steps[0].wall = 5000.0
+    runs.append(Run("h", T0, [Execution("apt", "failed", [Step("CHECK", 1.0)])]))
+    report = validation.validate(history.read(write_runs(tmp_path / "h.duckdb", runs)))
+    wall = next(s for s in report.series if s.metric == "wall_clock_seconds")
+    assert (wall.outliers, wall.failed, wall.success, wall.duplicate_timestamps) == (1, 1, 30, 1)
+    download = next(s for s in report.series if s.metric == "download_bytes")
+    assert download.outliers == 0  # all zeros: nothing to update is not an outlier
+
+
+def test_nothing_usable_exits_8_with_json(runner, tmp_path: Path) -> None:
+    db = write_runs(tmp_path / "h.duckdb", steady_runs("h", "apt", 4, T0))
+    result = invoke(runner, "validate", "--db", db, "--json")
+    assert result.exit_code == ExitCode.NOTHING_USABLE
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and doc["usable"] is False
+    assert {s["verdict"] for s in doc["series"]} == {"limited"}
+
+
+def test_table_lists_every_host_and_plugin(runner, sim_db: Path) -> None:
+    result = invoke(runner, "validate", "--db", sim_db)
+    assert result.exit_code == 0
+    for name in ("workstation", "laptop", "apt", "rustup", "usable"):
+        assert name in result.stdout
+    assert result.stderr == ""
+
+
+def test_host_filter(runner, sim_db: Path) -> None:
+    doc = json.loads(
+        invoke(runner, "validate", "--db", sim_db, "--host", "laptop", "--json").stdout
+    )
+    assert {s["host"] for s in doc["series"]} == {"laptop"}
