@@ -6,12 +6,14 @@ calendar day, and the irregular gaps between runs become a covariate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    pass
+    import pandas as pd
 
 MAD_SCALE = 1.4826
 OUTLIER_Z = 3.5
@@ -40,3 +42,137 @@ def robust_outliers(values: np.ndarray) -> np.ndarray:
         return flags
     flags[ok] = deviation[ok] / scale > OUTLIER_Z
     return flags
+
+
+REPORTED = ("package_count", "download_bytes")
+REPORT_COLUMNS = {"package_count": "package_count_est", "download_bytes": "download_bytes_est"}
+REPORT_SHARE = 0.5
+DEFAULT_GAP_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run-indexed target on log1p scale with what was known before each of its runs.
+
+    `covariates` columns: log1p(hours since the plugin's last success), then log1p of each
+    reported quantity in `reports`. `calendar`: sin/cos of hour of day and of day of week.
+    """
+
+    host: str
+    plugin: str
+    metric: str
+    phase: str | None
+    y: np.ndarray
+    censored: np.ndarray
+    outlier: np.ndarray
+    run_ids: tuple[str, ...]
+    covariates: np.ndarray
+    calendar: np.ndarray
+    reports: tuple[str, ...]
+    last_success: str | None
+
+    @property
+    def key(self) -> str:
+        return series_key(self.host, self.plugin, self.metric, self.phase)
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+
+def series_key(host: str, plugin: str, metric: str, phase: str | None = None) -> str:
+    return "|".join((host, plugin, metric, phase or "ALL"))
+
+
+def calendar_features(hours: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
+    h = 2 * np.pi * np.asarray(hours, dtype=float) / 24
+    d = 2 * np.pi * np.asarray(weekdays, dtype=float) / 7
+    return np.column_stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)])
+
+
+def log_gap(hours: np.ndarray | float) -> np.ndarray:
+    return np.log1p(np.clip(np.asarray(hours, dtype=float), 0, None))
+
+
+def _fill(values: np.ndarray, default: float) -> np.ndarray:
+    ok = np.isfinite(values)
+    fill = float(np.median(values[ok])) if ok.any() else default
+    return np.where(ok, values, fill)
+
+
+def _reports(frame: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(
+        name for name in REPORTED if frame[REPORT_COLUMNS[name]].notna().mean() >= REPORT_SHARE
+    )
+
+
+def _series_from(
+    frame: pd.DataFrame,
+    values: np.ndarray,
+    metric: str,
+    phase: str | None,
+    last_success: str | None,
+) -> Series | None:
+    keep = np.isfinite(values)
+    if not keep.any():
+        return None
+    frame = frame[keep]
+    values = values[keep]
+    reports = _reports(frame)
+    gap = log_gap(_fill(frame["hours_since_success"].to_numpy(dtype=float), DEFAULT_GAP_HOURS))
+    columns = [gap]
+    for name in reports:
+        reported = frame[REPORT_COLUMNS[name]].to_numpy(dtype=float)
+        columns.append(np.log1p(np.clip(_fill(reported, 0.0), 0, None)))
+    starts = frame["start_time"]
+    return Series(
+        host=str(frame["host"].iloc[0]),
+        plugin=str(frame["plugin"].iloc[0]),
+        metric=metric,
+        phase=phase,
+        y=np.log1p(values),
+        censored=frame["censored"].to_numpy(dtype=bool),
+        outlier=robust_outliers(values),
+        run_ids=tuple(frame["run_id"].astype(str)),
+        covariates=np.column_stack(columns),
+        calendar=calendar_features(starts.dt.hour.to_numpy(), starts.dt.dayofweek.to_numpy()),
+        reports=reports,
+        last_success=last_success,
+    )
+
+
+def build_series(
+    executions: pd.DataFrame,
+    phases: pd.DataFrame | None,
+    metrics: Sequence[str],
+    phase_metric: str = "wall_clock_seconds",
+) -> list[Series]:
+    """Every (host, plugin, metric) series, plus per-phase series of `phase_metric`."""
+    out: list[Series] = []
+    for (_, _), group in executions.groupby(["host", "plugin"], sort=True):
+        success = group[group["status"] == "success"]["start_time"]
+        last = success.max().isoformat(sep=" ") if len(success) else None
+        targets = group[group["status"].isin(TARGET_STATUSES)].reset_index(drop=True)
+        if targets.empty:
+            continue
+        for metric in metrics:
+            s = _series_from(targets, targets[metric].to_numpy(dtype=float), metric, None, last)
+            if s is not None:
+                out.append(s)
+        if phases is None or phases.empty:
+            continue
+        per_phase = phases[phases["execution_id"].isin(targets["execution_id"])]
+        for phase, rows in per_phase.groupby("phase", sort=True):
+            if len(rows) < REPORT_SHARE * len(targets):
+                continue
+            values = (
+                targets[["execution_id"]]
+                .merge(rows[["execution_id", phase_metric]], on="execution_id", how="left")[
+                    phase_metric
+                ]
+                .to_numpy(dtype=float)
+            )
+            s = _series_from(targets, values, phase_metric, str(phase), last)
+            if s is not None:
+                out.append(s)
+    return out

@@ -1,0 +1,184 @@
+"""The model cache: manifest, forecast records, pickles, atomic replacement, lock and trust checks.
+
+Stdlib only, because `estimate` reads it on its warm path. Layout:
+
+    CACHE/current -> gen-...        symlink, swapped atomically by os.replace
+    CACHE/gen-.../manifest.json     format and library versions, fingerprint, per-series summary
+    CACHE/gen-.../records.json      forecast records: what estimate needs, no model required
+    CACHE/gen-.../models/*.pkl      joblib pickles, each listed with its sha256 in the manifest
+    CACHE/train.lock                flock held by a running train
+
+A reader resolves `current` once and reads only inside that generation, so it sees the old or the
+new cache, never a mix. The previous generation is kept for readers still inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from update_estimate.errors import TrainLocked
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+MANIFEST = "manifest.json"
+RECORDS = "records.json"
+LOCK = "train.lock"
+
+
+class CacheUnusable(Exception):
+    """The cache cannot be read as this version writes it; callers fall back, never crash."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    path: Path
+    manifest: dict[str, Any]
+
+    def records(self) -> dict[str, Any]:
+        data = _read_json(self.path / RECORDS)
+        if not isinstance(data, dict) or not isinstance(data.get("series"), dict):
+            raise CacheUnusable(f"{self.path / RECORDS} has no series")
+        return data
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise CacheUnusable(f"{path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise CacheUnusable(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
+
+
+def current(cache_dir: Path) -> Generation | None:
+    """The generation `current` points at, or None when there is no cache at all."""
+    link = cache_dir / CURRENT
+    try:
+        target = os.readlink(link)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CacheUnusable(f"{link} is not a cache link ({exc.strerror})") from None
+    path = cache_dir / target
+    manifest = _read_json(path / MANIFEST)
+    if not isinstance(manifest, dict):
+        raise CacheUnusable(f"{path / MANIFEST} is not a manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CacheUnusable(
+            f"cache format {version!r} is not {FORMAT_VERSION}; run `update-estimate train`"
+        )
+    return Generation(path, manifest)
+
+
+@contextlib.contextmanager
+def lock(cache_dir: Path, timeout: float = 10.0) -> Iterator[None]:
+    """Hold the train lock; wait up to `timeout` seconds for another train, then give up."""
+    cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(cache_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise TrainLocked(
+                        f"another train holds {cache_dir / LOCK}; waited {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.2)
+        yield
+    finally:
+        handle.close()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def publish(
+    cache_dir: Path,
+    manifest: dict[str, Any],
+    records: dict[str, Any],
+    pickles: dict[str, bytes],
+) -> Path:
+    """Write a new generation beside the old one, then swap `current` to it in one rename."""
+    cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    staging = cache_dir / f".{name}.tmp"
+    (staging / "models").mkdir(parents=True, mode=0o700)
+    files = {}
+    for file_name, data in pickles.items():
+        (staging / "models" / file_name).write_bytes(data)
+        files[file_name] = sha256(data)
+    manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": files}
+    for file_name, doc in ((RECORDS, records), (MANIFEST, manifest)):
+        with open(staging / file_name, "w", encoding="utf-8") as handle:
+            json.dump(doc, handle, separators=(",", ":"), allow_nan=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+    final = cache_dir / name
+    os.rename(staging, final)
+    link = cache_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    os.symlink(name, link)
+    previous = os.readlink(cache_dir / CURRENT) if (cache_dir / CURRENT).is_symlink() else None
+    os.replace(link, cache_dir / CURRENT)
+    _prune(cache_dir, keep={name, previous})
+    return final
+
+
+def _prune(cache_dir: Path, keep: set[str | None]) -> None:
+    for entry in cache_dir.iterdir():
+        if entry.name.startswith(("gen-", ".gen-")) and entry.name not in keep:
+            if entry.name.startswith(".") and time.time() - entry.stat().st_mtime < 3600:
+                continue  # another train may still be writing it
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def untrusted_reason(path: Path) -> str | None:
+    """Why pickles under `path` must not be loaded, or None when they may be."""
+    uid = os.getuid()
+    for folder in (path.parent, path):
+        try:
+            info = folder.stat()
+        except OSError as exc:
+            return f"cannot stat {folder}: {exc.strerror}"
+        if info.st_uid != uid:
+            return f"{folder} is owned by uid {info.st_uid}, not {uid}"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{folder} is writable by group or others"
+    return None
+
+
+def load_pickle(generation: Generation, file_name: str) -> Any:
+    """Load a pickle only from a trusted folder and only when its sha256 matches the manifest."""
+    reason = untrusted_reason(generation.path / "models")
+    if reason:
+        raise CacheUnusable(f"refusing to load pickles: {reason}")
+    expected = generation.manifest.get("pickles", {}).get(file_name)
+    data = (generation.path / "models" / file_name).read_bytes()
+    if expected is None or sha256(data) != expected:
+        raise CacheUnusable(f"refusing to load {file_name}: sha256 does not match the manifest")
+    import io
+
+    import joblib
+
+    return joblib.load(io.BytesIO(data))

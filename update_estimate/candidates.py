@@ -1,0 +1,287 @@
+"""The competing models, all with one interface, and which optional extras are installed.
+
+Each candidate gives two things: one-step forecasts for a rolling-origin backtest (always out of
+sample: a forecast for run t only sees runs before t), and a fitted model that predicts the next
+run for any rows of estimate-time covariates. Everything is on the log1p scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ROLLING_WINDOW = 10
+
+
+def quiet_libraries() -> None:
+    """Darts logs caught errors at ERROR and statsmodels warns on every short fit."""
+    for name in ("darts", "statsforecast", "prophet", "cmdstanpy", "lightgbm"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore")
+
+
+@dataclass
+class Fitted:
+    """A model fitted on a whole series, ready for the next run."""
+
+    name: str
+    model: Any
+    predict_rows: Callable[[np.ndarray], np.ndarray]
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.predict_rows(rows), dtype=float)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    min_points: int
+    uses_covariates: bool
+    backtest: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    fit: Callable[[np.ndarray, np.ndarray], Fitted]
+    extra: str | None = None
+    needs: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    def predict(rows: np.ndarray) -> np.ndarray:
+        return np.full(len(rows), value)
+
+    return predict
+
+
+# --- naive baselines (numpy: always available, always in the race) ---------------------------
+
+
+def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+    return y[start - 1 : len(y) - 1].copy()
+
+
+def _naive_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+    return Fitted("naive_last", float(y[-1]), _constant(float(y[-1])))
+
+
+def rolling_median(y: np.ndarray, t: int, window: int = ROLLING_WINDOW) -> float:
+    return float(np.median(y[max(0, t - window) : t]))
+
+
+def _median_backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+    return np.array([rolling_median(y, t) for t in range(start, len(y))])
+
+
+def _median_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+    value = rolling_median(y, len(y))
+    return Fitted("rolling_median", value, _constant(value))
+
+
+# --- Darts local statistical models (univariate) ----------------------------------------------
+
+
+def _series(values: np.ndarray) -> Any:
+    from darts import TimeSeries
+
+    return TimeSeries.from_values(np.asarray(values, dtype=np.float32).reshape(len(values), -1))
+
+
+def _hf_values(forecasts: Any) -> np.ndarray:
+    return forecasts.values(copy=False)[:, 0].astype(float)
+
+
+def _local(name: str, factory: Callable[[], Any], retrain: int, min_points: int) -> Candidate:
+    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+        model = factory()
+        hf = model.historical_forecasts(
+            _series(y),
+            start=start,
+            forecast_horizon=1,
+            retrain=retrain,
+            verbose=False,
+            show_warnings=False,
+        )
+        return _hf_values(hf)
+
+    def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = factory()
+        model.fit(_series(y))
+        value = float(model.predict(1).values()[0, 0])
+        return Fitted(name, model, _constant(value))
+
+    return Candidate(name, min_points, False, backtest, fit)
+
+
+def _auto_ets() -> Any:
+    from darts.models import AutoETS
+
+    return AutoETS(season_length=1)
+
+
+def _auto_theta() -> Any:
+    from darts.models import AutoTheta
+
+    return AutoTheta(season_length=1)
+
+
+def _auto_arima() -> Any:
+    from darts.models import AutoARIMA
+
+    return AutoARIMA(season_length=1)
+
+
+# --- Darts regression models with covariates known before the run -----------------------------
+
+
+def covariate_series(x: np.ndarray, next_row: np.ndarray) -> Any:
+    """Future covariates: one row per past run plus the run about to happen."""
+    return _series(np.vstack([x, next_row[None, :]]))
+
+
+def _regression(
+    name: str, factory: Callable[[], Any], retrain: int, min_points: int, extra: str | None = None
+) -> Candidate:
+    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+        model = factory()
+        hf = model.historical_forecasts(
+            _series(y),
+            future_covariates=_series(x),
+            start=start,
+            forecast_horizon=1,
+            retrain=retrain,
+            verbose=False,
+            show_warnings=False,
+        )
+        return _hf_values(hf)
+
+    def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = factory()
+        target = _series(y)
+        model.fit(target, future_covariates=_series(x))
+
+        def predict(rows: np.ndarray) -> np.ndarray:
+            covs = [covariate_series(x, row) for row in rows]
+            out = model.predict(
+                1, series=[target] * len(rows), future_covariates=covs, verbose=False
+            )
+            return np.array([float(ts.values()[0, 0]) for ts in out])
+
+        return Fitted(name, model, predict)
+
+    return Candidate(name, min_points, True, backtest, fit, extra=extra)
+
+
+def _linear() -> Any:
+    from darts.models import LinearRegressionModel
+
+    return LinearRegressionModel(lags=1, lags_future_covariates=[0])
+
+
+def _lightgbm() -> Any:
+    from darts.models import LightGBMModel
+
+    return LightGBMModel(
+        lags=3,
+        lags_future_covariates=[0],
+        verbose=-1,
+        n_estimators=60,
+        num_leaves=8,
+        n_jobs=1,
+        min_child_samples=5,
+        random_state=0,
+    )
+
+
+# --- optional extras ----------------------------------------------------------------------------
+
+
+def _prophet() -> Any:
+    from darts.models import Prophet
+
+    return Prophet()
+
+
+def _prophet_candidate() -> Candidate:
+    """Prophet rejects integer indexes: runs are mapped onto consecutive days."""
+
+    def dated(y: np.ndarray) -> Any:
+        import pandas as pd
+        from darts import TimeSeries
+
+        index = pd.date_range("2000-01-01", periods=len(y), freq="D")
+        return TimeSeries.from_times_and_values(index, y.astype(np.float32))
+
+    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+        hf = _prophet().historical_forecasts(
+            dated(y),
+            start=start,
+            forecast_horizon=1,
+            retrain=10,
+            verbose=False,
+            start_format="position",
+            show_warnings=False,
+        )
+        return _hf_values(hf)
+
+    def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = _prophet()
+        model.fit(dated(y))
+        return Fitted("prophet", model, _constant(float(model.predict(1).values()[0, 0])))
+
+    return Candidate("prophet", 20, False, backtest, fit, extra="prophet")
+
+
+def _nlinear() -> Any:
+    from darts.models import NLinearModel
+
+    return NLinearModel(
+        input_chunk_length=8,
+        output_chunk_length=1,
+        n_epochs=30,
+        random_state=0,
+        pl_trainer_kwargs={"enable_progress_bar": False, "logger": False},
+    )
+
+
+def _available(module: str, cls: str) -> bool:
+    """Darts swaps a missing extra's class for a placeholder that fails only when used."""
+    try:
+        import importlib
+
+        obj = getattr(importlib.import_module(module), cls)
+    except Exception:
+        return False
+    return isinstance(obj, type)
+
+
+def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]:
+    """The candidates that can run here, and the names of extras that are not installed."""
+    chosen = [
+        Candidate("naive_last", 2, False, _naive_backtest, _naive_fit),
+        Candidate("rolling_median", 3, False, _median_backtest, _median_fit),
+        _local("auto_ets", _auto_ets, retrain=4, min_points=10),
+        _local("auto_theta", _auto_theta, retrain=4, min_points=10),
+        _local("auto_arima", _auto_arima, retrain=20, min_points=12),
+        _regression("linear", _linear, retrain=1, min_points=12),
+    ]
+    missing = []
+    if _available("lightgbm", "LGBMRegressor"):
+        chosen.append(_regression("lightgbm", _lightgbm, retrain=6, min_points=24))
+    else:
+        missing.append("lightgbm")
+    if not include_extras:
+        return chosen, missing
+    if _available("darts.models", "Prophet"):
+        chosen.append(_prophet_candidate())
+    else:
+        missing.append("prophet")
+    if _available("darts.models", "NLinearModel"):
+        chosen.append(_local("nlinear", _nlinear, retrain=20, min_points=30))
+    else:
+        missing.append("nlinear (torch)")
+    return chosen, missing
+
+
+BASELINES = ("naive_last", "rolling_median")

@@ -1,0 +1,72 @@
+"""The covariate grid a forecast record is stored over, for what is only known at estimate time.
+
+Time since the last run and, for plugins that report them, package count and download size are
+known only when `estimate` runs. `train` predicts the next run at every node of a small grid of
+those values (with day and hour at a reference) plus one row per weekday and per hour; `estimate`
+interpolates multilinearly on the log1p scale and adds the calendar offsets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from update_estimate.features import Series, calendar_features
+
+GAP_HOURS_BASE = (0.5, 2, 6, 12, 24, 48, 96, 168, 336, 720, 1440)
+GAP_HOURS_REPORTS = (2, 24, 96, 336, 1440)
+REF_HOUR, REF_WEEKDAY = 12, 2
+VARIANTS = ("base", "reports")
+
+
+@dataclass(frozen=True)
+class Grid:
+    axes: list[tuple[str, list[float]]]
+    rows: np.ndarray
+    nodes: int
+
+    def split(self, predictions: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+        """Node predictions, then weekday and hour offsets from the reference node."""
+        points = predictions[: self.nodes]
+        ref = predictions[self.nodes]
+        weekday = predictions[self.nodes + 1 : self.nodes + 8] - ref
+        hour = predictions[self.nodes + 8 : self.nodes + 32] - ref
+        return points.tolist(), weekday.tolist(), hour.tolist()
+
+
+def design(series: Series, variant: str) -> np.ndarray:
+    """The model inputs of a variant: estimate-time covariates, then calendar features."""
+    covs = series.covariates if variant == "reports" else series.covariates[:, :1]
+    return np.hstack([covs, series.calendar])
+
+
+def _report_axis(values: np.ndarray) -> list[float]:
+    raw = np.expm1(values)
+    qs = np.quantile(raw, [0.05, 0.25, 0.5, 0.75, 0.95])
+    top = float(raw.max())
+    return sorted({0.0, *(round(float(q), 3) for q in qs), top, 2 * top + 1})
+
+
+def build(series: Series, variant: str) -> Grid:
+    axes: list[tuple[str, list[float]]] = [
+        ("gap_hours", list(GAP_HOURS_REPORTS if variant == "reports" else GAP_HOURS_BASE))
+    ]
+    if variant == "reports":
+        for i, name in enumerate(series.reports, start=1):
+            axes.append((name, _report_axis(series.covariates[:, i])))
+    nodes = np.array(list(itertools.product(*(np.log1p(v) for _, v in axes))), dtype=float)
+    ref_node = np.array([np.median(series.covariates[:, i]) for i in range(len(axes))])
+    ref_cal = calendar_features(np.array([REF_HOUR]), np.array([REF_WEEKDAY]))[0]
+    week = calendar_features(np.full(7, REF_HOUR), np.arange(7))
+    day = calendar_features(np.arange(24), np.full(24, REF_WEEKDAY))
+    rows = np.vstack(
+        [
+            np.hstack([nodes, np.tile(ref_cal, (len(nodes), 1))]),
+            np.hstack([ref_node, ref_cal])[None, :],
+            np.hstack([np.tile(ref_node, (7, 1)), week]),
+            np.hstack([np.tile(ref_node, (24, 1)), day]),
+        ]
+    )
+    return Grid(axes=axes, rows=rows, nodes=len(nodes))

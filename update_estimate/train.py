@@ -1,0 +1,477 @@
+"""`train`: fit, select and calibrate every series, then publish a new cache generation.
+
+Flow: history -> series (features) -> global model per (host, metric, phase) -> per series, in
+parallel: backtests of every candidate, choice, conformal residuals, final fit, forecast record
+over the covariate grid -> borrowed calibration for short series -> cache (manifest, records,
+pickles). Nothing is refitted when the history's fingerprint and the options are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from update_estimate import __version__, cache, conformal, grid, history, logs
+from update_estimate.candidates import Candidate, Fitted, candidates, quiet_libraries
+from update_estimate.features import Series, build_series
+from update_estimate.selection import (
+    backtest_start,
+    choose,
+    clean_for_fit,
+    rolling_coverage,
+    run,
+)
+
+GLOBAL_LAGS = 3
+BORROW_WIDEN = 1.25
+PHASE_SKIPS = ("auto_arima", "auto_theta")  # per-phase series: the cheaper candidates suffice
+LEVEL = 0.9
+
+log = logs.get("train")
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    model: str
+    mae: float
+    baseline_mae: float | None
+    coverage: float | None
+    baseline_coverage: float | None
+    residuals: int
+    scores: dict[str, float]
+
+
+@dataclass
+class SeriesResult:
+    key: str
+    host: str
+    plugin: str
+    metric: str
+    phase: str | None
+    data_points: int
+    basis: str
+    variants: list[VariantResult]
+    failures: dict[str, str]
+    record: dict[str, Any]
+    pickles: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    series: list[SeriesResult]
+    missing_extras: list[str]
+    unchanged: bool
+    cache_path: Path | None
+    seconds: float
+    fingerprint: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GlobalForecast:
+    """The global model's out-of-sample backtest and grid predictions for one series."""
+
+    name: str
+    start: int
+    predictions: np.ndarray
+    grid: np.ndarray
+
+
+def _dump(obj: Any) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+def pickle_name(key: str, variant: str) -> str:
+    return f"{hashlib.sha1(key.encode()).hexdigest()[:16]}-{variant}.pkl"
+
+
+# --- the global model, fitted across a host's plugins -------------------------------------------
+
+
+def _global_factory() -> tuple[str, Callable[[], Any]]:
+    from update_estimate.candidates import _available
+
+    if _available("lightgbm", "LGBMRegressor"):
+        from darts.models import LightGBMModel
+
+        return "global_lightgbm", lambda: LightGBMModel(
+            lags=GLOBAL_LAGS,
+            lags_future_covariates=[0],
+            verbose=-1,
+            n_jobs=1,
+            n_estimators=80,
+            num_leaves=15,
+            min_child_samples=10,
+            random_state=0,
+        )
+    from darts.models import LinearRegressionModel
+
+    return "global_linear", lambda: LinearRegressionModel(
+        lags=GLOBAL_LAGS, lags_future_covariates=[0]
+    )
+
+
+def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
+    """Per (host, metric, phase), one model across plugins: short series borrow strength.
+
+    Backtests are out of sample: the model is fitted on each series' runs before its backtest
+    start, then forecasts those runs one step at a time without refitting.
+    """
+    from update_estimate.candidates import _series, covariate_series
+
+    quiet_libraries()
+    name, factory = _global_factory()
+    groups: dict[tuple, list[Series]] = defaultdict(list)
+    for s in series:
+        if s.n >= GLOBAL_LAGS + 2:
+            groups[(s.host, s.metric, s.phase)].append(s)
+    out: dict[str, GlobalForecast] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        try:
+            out.update(_global_group(name, factory, members, _series, covariate_series))
+        except Exception as exc:
+            log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
+    return out
+
+
+def _global_group(
+    name: str,
+    factory: Callable[[], Any],
+    members: list[Series],
+    to_series: Callable[[np.ndarray], Any],
+    covariate_series: Callable[[np.ndarray, np.ndarray], Any],
+) -> dict[str, GlobalForecast]:
+    starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
+    fits = {s.key: clean_for_fit(s.y, s.outlier) for s in members}
+    designs = {s.key: grid.design(s, "base") for s in members}
+    train = [s for s in members if starts[s.key] > GLOBAL_LAGS + 1]
+    model = factory()
+    model.fit(
+        [to_series(fits[s.key][: starts[s.key]]) for s in train],
+        future_covariates=[to_series(designs[s.key][: starts[s.key]]) for s in train],
+    )
+    backtests = {}
+    for s in members:
+        hf = model.historical_forecasts(
+            to_series(fits[s.key]),
+            future_covariates=to_series(designs[s.key]),
+            start=starts[s.key],
+            forecast_horizon=1,
+            retrain=False,
+            verbose=False,
+            show_warnings=False,
+        )
+        backtests[s.key] = hf.values()[:, 0].astype(float)
+    final = factory()
+    final.fit(
+        [to_series(fits[s.key]) for s in members],
+        future_covariates=[to_series(designs[s.key]) for s in members],
+    )
+    out = {}
+    for s in members:
+        g = grid.build(s, "base")
+        target = to_series(fits[s.key])
+        preds = final.predict(
+            1,
+            series=[target] * len(g.rows),
+            future_covariates=[covariate_series(designs[s.key], row) for row in g.rows],
+            verbose=False,
+        )
+        values = np.array([float(p.values()[0, 0]) for p in preds])
+        out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], values)
+    return out
+
+
+# --- one series ----------------------------------------------------------------------------------
+
+
+def _variant_record(
+    s: Series,
+    variant: str,
+    chosen: str,
+    residuals: np.ndarray,
+    censored: np.ndarray,
+    start: int,
+    predictions: np.ndarray,
+    g: grid.Grid,
+) -> dict[str, Any]:
+    points, weekday, hour = g.split(predictions)
+    constant = bool(np.ptp(predictions) < 1e-9)
+    return {
+        "model": chosen,
+        "axes": [] if constant else [[name, values] for name, values in g.axes],
+        "points": [points[0]] if constant else points,
+        "weekday": None if constant else weekday,
+        "hour": None if constant else hour,
+        "residuals": [round(float(r), 6) for r in residuals],
+        "censored": [bool(c) for c in censored],
+        "runs": list(s.run_ids[start:]),
+    }
+
+
+def train_series(
+    s: Series, global_forecast: GlobalForecast | None, include_extras: bool
+) -> SeriesResult:
+    """Backtest every candidate, choose per variant, calibrate, fit, and predict the grid."""
+    quiet_libraries()
+    pool, _ = candidates(include_extras)
+    if s.phase is not None:
+        pool = [c for c in pool if c.name not in PHASE_SKIPS]
+    by_name: dict[str, Candidate] = {c.name: c for c in pool}
+    y_fit = clean_for_fit(s.y, s.outlier)
+    start = backtest_start(s.n)
+    x_base = grid.design(s, "base")
+    univariate, failures = run([c for c in pool if not c.uses_covariates], y_fit, x_base, start)
+    variants = ["base", "reports"] if s.reports else ["base"]
+    record: dict[str, Any] = {
+        "host": s.host,
+        "plugin": s.plugin,
+        "metric": s.metric,
+        "phase": s.phase,
+        "data_points": s.n,
+        "last_success": s.last_success,
+        "variants": {},
+    }
+    results, pickles = [], {}
+    for variant in variants:
+        x = grid.design(s, variant)
+        covariate, failed = run([c for c in pool if c.uses_covariates], y_fit, x, start)
+        failures.update({f"{k}/{variant}": v for k, v in failed.items()})
+        forecasts = {**univariate, **covariate}
+        if variant == "base" and global_forecast is not None and global_forecast.start == start:
+            forecasts[global_forecast.name] = global_forecast.predictions
+        best, scores = choose(s.y, s.censored, start, forecasts)
+        g = grid.build(s, variant)
+        if best.name in by_name:
+            fitted = _fit(by_name, best.name, y_fit, x)
+            predictions = fitted.predict(g.rows)
+            if fitted.model is not None and best.name not in ("naive_last", "rolling_median"):
+                pickles[pickle_name(s.key, variant)] = _dump(
+                    {"candidate": best.name, "model": fitted.model, "y": y_fit, "x": x}
+                )
+        else:
+            assert global_forecast is not None
+            predictions = global_forecast.grid
+        residuals = s.y[start:] - best.predictions
+        censored = s.censored[start:]
+        baseline = forecasts.get("rolling_median")
+        base_res = s.y[start:] - baseline if baseline is not None else None
+        results.append(
+            VariantResult(
+                variant=variant,
+                model=best.name,
+                mae=best.mae,
+                baseline_mae=scores.get("rolling_median"),
+                coverage=rolling_coverage(residuals, censored, LEVEL),
+                baseline_coverage=(
+                    rolling_coverage(base_res, censored, LEVEL) if base_res is not None else None
+                ),
+                residuals=len(residuals),
+                scores={k: round(v, 5) for k, v in scores.items()},
+            )
+        )
+        record["variants"][variant] = _variant_record(
+            s, variant, best.name, residuals, censored, start, predictions, g
+        )
+    calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
+    return SeriesResult(
+        key=s.key,
+        host=s.host,
+        plugin=s.plugin,
+        metric=s.metric,
+        phase=s.phase,
+        data_points=s.n,
+        basis="model" if calibrated else "limited",
+        variants=results,
+        failures=failures,
+        record=record,
+        pickles=pickles,
+    )
+
+
+def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray) -> Fitted:
+    """Fit the winner on the whole series; a failure falls back to the rolling median."""
+    try:
+        return by_name[name].fit(y, x)
+    except Exception as exc:
+        log.info("final fit failed, using rolling median", model=name, error=str(exc)[:200])
+        return by_name["rolling_median"].fit(y, x)
+
+
+def borrow_calibration(results: list[SeriesResult]) -> None:
+    """Short series take widened residuals pooled across the host's plugins for that metric."""
+    pooled: dict[tuple, list[float]] = defaultdict(list)
+    for r in results:
+        if r.basis == "model":
+            variant = r.record["variants"]["base"]
+            pooled[(r.host, r.metric, r.phase)].extend(variant["residuals"])
+    for r in results:
+        if r.basis != "limited":
+            continue
+        borrowed = pooled.get((r.host, r.metric, r.phase), [])
+        if len(borrowed) < 2 * conformal.min_residuals(LEVEL):
+            continue
+        for variant in r.record["variants"].values():
+            variant["residuals"] = [round(v * BORROW_WIDEN, 6) for v in borrowed]
+            variant["censored"] = [False] * len(borrowed)
+            variant["runs"] = [None] * len(borrowed)
+            variant["borrowed"] = True
+
+
+def _encode_runs(results: list[SeriesResult]) -> None:
+    """Run ids become small integers per host: estimate only needs to match them across plugins."""
+    index: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in results:
+        ids = index[r.host]
+        for variant in r.record["variants"].values():
+            variant["runs"] = [
+                None if run_id is None else ids.setdefault(run_id, len(ids))
+                for run_id in variant["runs"]
+            ]
+
+
+def library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("darts", "statsforecast", "numpy", "pandas", "duckdb", "lightgbm", "joblib"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _options(
+    plugins: Sequence[str] | None, hosts: Sequence[str] | None, phases: bool, extras: bool
+) -> dict[str, Any]:
+    return {
+        "plugins": sorted(plugins) if plugins else None,
+        "hosts": sorted(hosts) if hosts else None,
+        "phases": phases,
+        "extras": extras,
+    }
+
+
+def _history_stat(db: Path) -> dict[str, float]:
+    info = db.stat()
+    return {"mtime": info.st_mtime, "size": info.st_size}
+
+
+def train(
+    db: Path,
+    cache_dir: Path,
+    plugins: Sequence[str] | None = None,
+    hosts: Sequence[str] | None = None,
+    n_jobs: int = 1,
+    phases: bool = True,
+    include_extras: bool = True,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    started = time.monotonic()
+    options = _options(plugins, hosts, phases, include_extras)
+    with cache.lock(cache_dir):
+        fingerprint = history.read_fingerprint(db)
+        previous = _previous(cache_dir)
+        if (
+            not force
+            and previous is not None
+            and previous.manifest.get("fingerprint") == fingerprint
+            and previous.manifest.get("options") == options
+            and previous.manifest.get("tool_version") == __version__
+        ):
+            return TrainResult([], [], True, previous.path, time.monotonic() - started, fingerprint)
+        hist = history.read(db, hosts=hosts, plugins=plugins)
+        series = build_series(hist.executions, hist.phases if phases else None, history.METRICS)
+        _, missing = candidates(include_extras)
+        for extra in missing:
+            log.info("candidate skipped: optional extra not installed", extra=extra)
+        globals_ = global_forecasts(series)
+        results = _run_parallel(series, globals_, include_extras, n_jobs, progress)
+        results.sort(key=lambda r: r.key)
+        borrow_calibration(results)
+        _encode_runs(results)
+        manifest = {
+            "tool_version": __version__,
+            "libraries": library_versions(),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "history": {"path": str(db.resolve()), **_history_stat(db)},
+            "fingerprint": hist.fingerprint,
+            "options": options,
+            "missing_extras": missing,
+            "series": {r.key: _manifest_entry(r) for r in results},
+        }
+        records = {"series": {r.key: {**r.record, "basis": r.basis} for r in results}}
+        pickles = {name: data for r in results for name, data in r.pickles.items()}
+        path = cache.publish(cache_dir, manifest, records, pickles)
+    return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)
+
+
+def _previous(cache_dir: Path) -> cache.Generation | None:
+    try:
+        return cache.current(cache_dir)
+    except cache.CacheUnusable as exc:
+        log.warning("previous cache unusable, retraining", reason=str(exc))
+        return None
+
+
+def _manifest_entry(r: SeriesResult) -> dict[str, Any]:
+    return {
+        "data_points": r.data_points,
+        "basis": r.basis,
+        "variants": {
+            v.variant: {
+                "model": v.model,
+                "mae": round(v.mae, 5),
+                "baseline_mae": None if v.baseline_mae is None else round(v.baseline_mae, 5),
+                "coverage": v.coverage,
+                "baseline_coverage": v.baseline_coverage,
+                "residuals": v.residuals,
+                "scores": v.scores,
+                "pickle": pickle_name(r.key, v.variant)
+                if pickle_name(r.key, v.variant) in r.pickles
+                else None,
+            }
+            for v in r.variants
+        },
+        "failures": r.failures,
+    }
+
+
+def _run_parallel(
+    series: list[Series],
+    globals_: dict[str, GlobalForecast],
+    include_extras: bool,
+    n_jobs: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[SeriesResult]:
+    total = len(series)
+    results: list[SeriesResult] = []
+    if n_jobs == 1:
+        outputs: Any = (train_series(s, globals_.get(s.key), include_extras) for s in series)
+    else:
+        from joblib import Parallel, delayed
+
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(train_series)(s, globals_.get(s.key), include_extras) for s in series
+        )
+    for result in outputs:
+        results.append(result)
+        if progress is not None:
+            progress(len(results), total)
+    return results
