@@ -37,6 +37,11 @@ RECORDS = "records.json"
 LOCK = "train.lock"
 
 
+def series_key(host: str, plugin: str, metric: str, phase: str | None = None) -> str:
+    """How records and manifest entries are keyed."""
+    return "|".join((host, plugin, metric, phase or "ALL"))
+
+
 class CacheUnusable(Exception):
     """The cache cannot be read as this version writes it; callers fall back, never crash."""
 

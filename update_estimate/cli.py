@@ -264,6 +264,252 @@ def validate(
         raise _fail("no series has enough data to be usable", int(ExitCode.NOTHING_USABLE))
 
 
+def _progress_bar(enabled: bool) -> Any:
+    """A Rich progress bar on stderr when a person is watching; nothing under cron or -q."""
+    if not enabled:
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("training series", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _quiet(ctx: typer.Context) -> bool:
+    return ctx.find_root().meta.get("logs", {}).get("verbosity", 0) < 0
+
+
+@command()
+def train(
+    ctx: typer.Context,
+    db: DbOption,
+    cache_dir: CacheOption,
+    plugins: PluginsOption = None,
+    host: HostOption = None,
+    n_jobs: Annotated[
+        int,
+        typer.Option(
+            "--n-jobs", "-j", min=1, max=64, help="Parallel worker processes, e.g. --n-jobs 2."
+        ),
+    ] = 2,
+    phases: Annotated[
+        bool,
+        typer.Option(
+            "--phases/--no-phases",
+            help="Also model each phase's wall clock (check, download, execute).",
+        ),
+    ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Refit even when the history has not changed.")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Fit, select and calibrate models per plugin and metric; store them in the cache.
+
+    Quiet unless a terminal is watching, locked against a second train, and instant when the
+    history has not changed since the last train. Meant for cron or a systemd timer.
+    Example: update-estimate train --db history.duckdb --n-jobs 2
+    """
+    from update_estimate import render
+    from update_estimate import train as training
+
+    bar, update = _progress_bar(sys.stderr.isatty() and not _quiet(ctx) and not json_out)
+    try:
+        if bar is not None:
+            bar.start()
+        result = training.train(
+            db,
+            cache_dir,
+            plugins=_plugins(plugins),
+            hosts=host,
+            n_jobs=n_jobs,
+            phases=phases,
+            force=force,
+            progress=update,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    log = logs.get("train")
+    if result.unchanged:
+        log.info("history unchanged: nothing refitted", cache=str(result.cache_path))
+    else:
+        log.info(
+            "cache written",
+            cache=str(result.cache_path),
+            series=len(result.series),
+            seconds=round(result.seconds, 1),
+        )
+    if json_out:
+        typer.echo(render.train_json(result))
+    elif sys.stdout.isatty() and not _quiet(ctx) and not result.unchanged:
+        render.print_table(render.train_table(result))
+
+
+def _parse_at(value: str | None) -> Any:
+    from datetime import datetime
+
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--at {value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30") from None
+    if at.tzinfo is not None:  # history timestamps are naive local time
+        at = at.astimezone().replace(tzinfo=None)
+    return at
+
+
+COVARIATE_ALIASES = {
+    "package_count": "package_count",
+    "package_count_est": "package_count",
+    "download_bytes": "download_bytes",
+    "download_bytes_est": "download_bytes",
+}
+
+
+def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
+    """Check-phase reports: {"apt": {"package_count": 12, "download_bytes": 150000000}}."""
+    import json
+    import math
+
+    if source is None:
+        return {}
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read --covariates {source}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--covariates is not valid JSON: {exc}") from None
+    example = 'e.g. {"apt": {"package_count": 12, "download_bytes": 150000000}}'
+    if not isinstance(doc, dict):
+        raise UsageError(f"--covariates must be an object of plugins, {example}")
+    out: dict[str, dict[str, float]] = {}
+    for plugin, fields in doc.items():
+        if not isinstance(fields, dict):
+            raise UsageError(f"--covariates[{plugin!r}] must be an object, {example}")
+        clean: dict[str, float] = {}
+        for name, value in fields.items():
+            if name not in COVARIATE_ALIASES or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be a number")
+            if not math.isfinite(value) or value < 0:
+                raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be finite and >= 0")
+            clean[COVARIATE_ALIASES[name]] = float(value)
+        out[str(plugin)] = clean
+    return out
+
+
+def _level(value: float) -> float:
+    if not 0 < value < 1:
+        raise typer.BadParameter("must be strictly between 0 and 1, e.g. --level 0.9")
+    return value
+
+
+@command()
+def estimate(
+    ctx: typer.Context,
+    db: DbOption,
+    cache_dir: CacheOption,
+    plugins: PluginsOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Host whose runs to forecast (default: this machine), e.g. --host laptop."
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    level: Annotated[
+        float,
+        typer.Option(
+            callback=_level, help="Interval coverage, strictly between 0 and 1, e.g. --level 0.8."
+        ),
+    ] = 0.9,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the run starts (ISO 8601, local time; default now), "
+            "e.g. --at 2026-11-28T09:30."
+        ),
+    ] = None,
+    covariates: Annotated[
+        str | None,
+        typer.Option(
+            help="What plugins reported in their check phase, as a JSON file or - for stdin, "
+            'e.g. --covariates - <<< \'{"apt": {"package_count": 12, "download_bytes": 1.5e8}}\'.'
+        ),
+    ] = None,
+    done: Annotated[
+        list[str] | None,
+        typer.Option("--done", help="Plugins already finished in this run, e.g. --done apt snap."),
+    ] = None,
+    running: Annotated[
+        str | None,
+        typer.Option(help="The plugin running now, e.g. --running flatpak."),
+    ] = None,
+    elapsed: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds the running plugin has run so far, e.g. --elapsed 42."),
+    ] = 0.0,
+    parallel: Annotated[
+        bool,
+        typer.Option("--parallel", help="Plugins run in parallel: total peak memory is the sum."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."
+        ),
+    ] = 5.0,
+) -> None:
+    """Estimate the next run per plugin and in total, with calibrated intervals.
+
+    Reads the trained cache (fast); without one, quick statistics from the history; when the
+    history is locked or missing too, wide defaults. Always answers, warnings on stderr.
+    Example: update-estimate estimate --plugins apt snap flatpak --json
+    """
+    from update_estimate import estimate as estimating
+    from update_estimate import forecast, render
+
+    chosen = _plugins(plugins) or []
+    finished = _plugins(done) or []
+    request = forecast.Request(
+        plugins=chosen,
+        level=level,
+        at=_parse_at(at),
+        covariates=_read_covariates(covariates),
+        done=finished,
+        running=running,
+        elapsed=elapsed,
+        parallel=parallel,
+    )
+    if running and chosen and running not in chosen:
+        raise UsageError(f"--running {running} is not among --plugins")
+    result = estimating.run(db, cache_dir, request, host=host, timeout=timeout)
+    log = logs.get("estimate")
+    for warning in result.warnings:
+        log.warning(warning)
+    if json_out:
+        typer.echo(render.estimate_json(result))
+    else:
+        render.print_table(render.estimate_table(result))
+
+
 def main() -> None:
     try:
         app()

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from update_estimate.cache import series_key
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -42,6 +44,11 @@ def robust_outliers(values: np.ndarray) -> np.ndarray:
         return flags
     flags[ok] = deviation[ok] / scale > OUTLIER_Z
     return flags
+
+
+def plausible_cap(y: np.ndarray) -> float:
+    """The log1p of 1.5 times the largest value observed: no bound reaches beyond it."""
+    return round(float(np.log1p(1.5 * np.expm1(np.max(y)))), 6)
 
 
 REPORTED = ("package_count", "download_bytes")
@@ -78,10 +85,6 @@ class Series:
     @property
     def n(self) -> int:
         return len(self.y)
-
-
-def series_key(host: str, plugin: str, metric: str, phase: str | None = None) -> str:
-    return "|".join((host, plugin, metric, phase or "ALL"))
 
 
 def calendar_features(hours: np.ndarray, weekdays: np.ndarray) -> np.ndarray:

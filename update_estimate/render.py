@@ -104,3 +104,145 @@ def print_table(table: Table, console: Console | None = None) -> None:
     from rich.console import Console
 
     (console or Console()).print(table)
+
+
+def _metric_dict(m: Any) -> dict[str, Any]:
+    return m.as_dict()
+
+
+def estimate_json(result: Any) -> str:
+    body: dict[str, Any] = {
+        "level": result.level,
+        "host": result.host,
+        "source": result.source,
+        "plugins": [
+            {
+                "plugin": p.plugin,
+                "used_covariates": p.used_covariates,
+                "metrics": {name: _metric_dict(m) for name, m in p.metrics.items()},
+            }
+            for p in result.plugins
+        ],
+        "total": {"metrics": {name: _metric_dict(m) for name, m in result.total.items()}},
+        "warnings": result.warnings,
+    }
+    if result.remaining is not None:
+        r = result.remaining
+        body["remaining"] = {
+            "done": r.done,
+            "running": r.running,
+            "elapsed_seconds": r.elapsed,
+            "wall_clock_seconds": _metric_dict(r.wall_clock_seconds),
+        }
+    return json_document("estimate", body)
+
+
+def _cell(metric: str, m: Any) -> str:
+    return f"{human(metric, m.point)}\n[dim]{human(metric, m.lower)}-{human(metric, m.upper)}[/dim]"
+
+
+def estimate_table(result: Any) -> Table:
+    from rich.table import Table
+
+    pct = f"{result.level:.0%}"
+    table = Table(
+        title=f"Next update-all run on {result.host or 'this host'} (estimate  {pct} interval)",
+        title_justify="left",
+        caption=f"source: {result.source}; peak memory total is the max over plugins "
+        "(--parallel: sum)",
+    )
+    table.add_column("plugin")
+    for name in ("wall clock", "CPU", "peak memory", "download"):
+        table.add_column(name, justify="right")
+    table.add_column("runs", justify="right")
+    table.add_column("model / basis")
+    for p in result.plugins:
+        wall = p.metrics["wall_clock_seconds"]
+        basis = "" if wall.basis == "model" else f" ({wall.basis})"
+        table.add_row(
+            p.plugin + (" *" if p.used_covariates else ""),
+            *(_cell(name, m) for name, m in p.metrics.items()),
+            str(wall.data_points),
+            wall.model + basis,
+        )
+    table.add_section()
+    table.add_row(
+        "[bold]total[/bold]",
+        *(_cell(name, m) for name, m in result.total.items()),
+        "",
+        "joint draws",
+    )
+    if result.remaining is not None:
+        r = result.remaining
+        table.add_row(
+            "[bold]remaining[/bold]",
+            _cell("wall_clock_seconds", r.wall_clock_seconds),
+            "",
+            "",
+            "",
+            "",
+            f"running {r.running} for {human_seconds(r.elapsed)}" if r.running else "",
+        )
+    return table
+
+
+def train_json(result: Any) -> str:
+    return json_document(
+        "train",
+        {
+            "unchanged": result.unchanged,
+            "cache": str(result.cache_path) if result.cache_path else None,
+            "seconds": round(result.seconds, 3),
+            "fingerprint": result.fingerprint,
+            "missing_extras": result.missing_extras,
+            "series": [
+                {
+                    "key": s.key,
+                    "host": s.host,
+                    "plugin": s.plugin,
+                    "metric": s.metric,
+                    "phase": s.phase,
+                    "data_points": s.data_points,
+                    "basis": s.basis,
+                    "variants": [asdict(v) for v in s.variants],
+                }
+                for s in result.series
+            ],
+        },
+    )
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def train_table(result: Any) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        title=f"Trained {len(result.series)} series in {result.seconds:.1f} s",
+        title_justify="left",
+        caption="MAE on log1p scale over a rolling one-step backtest; coverage of 90% "
+        "intervals calibrated on earlier runs only. *: with the plugin's own pre-run report.",
+    )
+    for name in ("host", "plugin", "metric", "model", "n", "MAE", "naive MAE", "cover", "naive"):
+        table.add_column(
+            name, justify="right" if name not in ("host", "plugin", "metric", "model") else "left"
+        )
+    for s in result.series:
+        metric = SHORT_METRIC.get(s.metric, s.metric) + (f"/{s.phase.lower()}" if s.phase else "")
+        for v in s.variants:
+            table.add_row(
+                s.host,
+                s.plugin,
+                metric,
+                v.model
+                + (" *" if v.variant == "reports" else "")
+                + ("" if s.basis == "model" else f" ({s.basis})"),
+                str(s.data_points),
+                _fmt(v.mae, ".3f"),
+                _fmt(v.baseline_mae, ".3f"),
+                _fmt(v.coverage, ".0%"),
+                _fmt(v.baseline_coverage, ".0%"),
+            )
+    return table

@@ -21,7 +21,7 @@ import numpy as np
 
 from update_estimate import __version__, cache, conformal, grid, history, logs
 from update_estimate.candidates import Candidate, Fitted, candidates, quiet_libraries
-from update_estimate.features import Series, build_series
+from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
     backtest_start,
     choose,
@@ -244,6 +244,7 @@ def train_series(
         "phase": s.phase,
         "data_points": s.n,
         "last_success": s.last_success,
+        "cap": plausible_cap(s.y),
         "variants": {},
     }
     results, pickles = [], {}

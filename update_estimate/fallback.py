@@ -1,0 +1,59 @@
+"""Forecast records straight from the history, for when no trained cache can answer.
+
+Quick statistics: the median of a plugin's recent runs and the spread of those runs around it,
+in the same record shape `train` writes, so `estimate` serves them through one code path.
+They are marked `limited`: no model was selected or calibrated out of sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RECENT = 20
+
+
+def records_from_history(
+    db: Path, hosts: list[str] | None, plugins: list[str] | None, lock_timeout: float
+) -> dict[str, dict[str, Any]]:
+    import numpy as np
+
+    from update_estimate import history
+    from update_estimate.cache import series_key
+    from update_estimate.features import TARGET_STATUSES, plausible_cap
+
+    hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
+    ex = hist.executions
+    out: dict[str, dict[str, Any]] = {}
+    for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
+        success = group[group["status"] == "success"]["start_time"]
+        last = success.max().isoformat(sep=" ") if len(success) else None
+        targets = group[group["status"].isin(TARGET_STATUSES)]
+        for metric in history.METRICS:
+            rows = targets[targets[metric].notna()].tail(RECENT)
+            if rows.empty:
+                continue
+            logged = np.log1p(rows[metric].to_numpy(dtype=float))
+            centre = float(np.median(logged))
+            out[series_key(str(host), str(plugin), metric)] = {
+                "host": host,
+                "plugin": plugin,
+                "metric": metric,
+                "data_points": int(targets[metric].notna().sum()),
+                "last_success": last,
+                "basis": "limited",
+                "cap": plausible_cap(np.log1p(targets[metric].dropna().to_numpy(dtype=float))),
+                "variants": {
+                    "base": {
+                        "model": "recent_median",
+                        "axes": [],
+                        "points": [centre],
+                        "weekday": None,
+                        "hour": None,
+                        "residuals": (logged - centre).round(6).tolist(),
+                        "censored": rows["censored"].astype(bool).tolist(),
+                        "runs": rows["run_id"].astype(str).tolist(),
+                    }
+                },
+            }
+    return out

@@ -1,0 +1,382 @@
+"""The warm path of `estimate`: forecast records in, calibrated estimates and joint totals out.
+
+Stdlib only (no numpy, pandas or darts), so an answer costs little more than starting Python.
+A record holds, per series, the next run's log1p forecast over a grid of estimate-time
+covariates, calendar offsets, and the out-of-sample residuals of its chosen model tagged with the
+run they came from. Per plugin: point = forecast + median residual, bounds from the conformal
+ranks. Totals: whole past runs' residual vectors are replayed together (a slow-network day
+slows every plugin of that run), each replay summed, and the conformal ranks read off the sums.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from update_estimate import conformal
+from update_estimate.cache import series_key
+
+METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
+DEFAULT_GAP_HOURS = 24.0
+MIN_CONDITIONAL = 5
+# With no history anywhere: wide, honest defaults (point, lower, upper).
+DEFAULTS: dict[str, tuple[float, float, float]] = {
+    "wall_clock_seconds": (60.0, 5.0, 1800.0),
+    "cpu_seconds": (30.0, 1.0, 1800.0),
+    "memory_peak_bytes": (200e6, 20e6, 2e9),
+    "download_bytes": (50e6, 0.0, 2e9),
+}
+DEFAULT_SPREAD_STEPS = 21
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    point: float
+    lower: float
+    upper: float
+    data_points: int
+    model: str
+    basis: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "point": round(self.point, 3),
+            "lower": round(self.lower, 3),
+            "upper": round(self.upper, 3),
+            "data_points": self.data_points,
+            "model": self.model,
+            "basis": self.basis,
+        }
+
+
+@dataclass(frozen=True)
+class PluginEstimate:
+    plugin: str
+    metrics: dict[str, MetricEstimate]
+    used_covariates: bool = False
+
+
+@dataclass(frozen=True)
+class Remaining:
+    done: list[str]
+    running: str | None
+    elapsed: float
+    wall_clock_seconds: MetricEstimate
+
+
+@dataclass
+class EstimateResult:
+    level: float
+    host: str | None
+    source: str
+    plugins: list[PluginEstimate]
+    total: dict[str, MetricEstimate]
+    remaining: Remaining | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Request:
+    plugins: Sequence[str]
+    level: float = 0.9
+    at: datetime | None = None
+    covariates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    done: Sequence[str] = ()
+    running: str | None = None
+    elapsed: float = 0.0
+    parallel: bool = False
+
+
+@dataclass(frozen=True)
+class Predictive:
+    """One plugin-metric's next-run distribution on the log1p scale."""
+
+    centre: float
+    residuals: list[float]
+    censored: list[bool]
+    runs: list[int | None]
+    data_points: int
+    model: str
+    basis: str
+    cap: float = math.inf
+
+    def value(self, residual: float) -> float:
+        """A draw on the log1p scale, never beyond 1.5 times the largest value ever seen.
+
+        Residuals of zero-inflated series (downloads: nothing, then a gigabyte) would otherwise
+        put the upper bound of a large forecast at absurd multiples of anything observed.
+        """
+        return min(self.centre + residual, self.cap)
+
+    def by_run(self) -> dict[int, float]:
+        return {r: e for r, e in zip(self.runs, self.residuals, strict=True) if r is not None}
+
+
+# --- interpolation over the stored grid -----------------------------------------------------------
+
+
+def _bracket(axis: Sequence[float], value: float) -> tuple[int, int, float]:
+    """Indices and weight of `value` between two nodes, on log1p scale, clamped at the edges."""
+    logs = [math.log1p(v) for v in axis]
+    x = math.log1p(max(value, 0.0))
+    if x <= logs[0]:
+        return 0, 0, 0.0
+    if x >= logs[-1]:
+        return len(logs) - 1, len(logs) - 1, 0.0
+    hi = bisect.bisect_right(logs, x)
+    lo = hi - 1
+    return lo, hi, (x - logs[lo]) / (logs[hi] - logs[lo])
+
+
+def interpolate(variant: Mapping[str, Any], values: Mapping[str, float]) -> float:
+    """Multilinear interpolation of the record's node forecasts at the given covariates."""
+    axes = variant["axes"]
+    points = variant["points"]
+    if not axes:
+        return float(points[0])
+    brackets = [_bracket(nodes, values[name]) for name, nodes in axes]
+    sizes = [len(nodes) for _, nodes in axes]
+    total = 0.0
+    for corner in range(2 ** len(axes)):
+        weight, flat = 1.0, 0
+        for dim, (lo, hi, w) in enumerate(brackets):
+            upper = (corner >> dim) & 1
+            weight *= w if upper else 1 - w
+            flat = flat * sizes[dim] + (hi if upper else lo)
+        if weight:
+            total += weight * points[flat]
+    return total
+
+
+def _hours_since(last: str | None, at: datetime) -> float:
+    if not last:
+        return DEFAULT_GAP_HOURS
+    return max((at - datetime.fromisoformat(last)).total_seconds() / 3600, 0.0)
+
+
+def predictive(
+    record: Mapping[str, Any], at: datetime, reported: Mapping[str, float] | None
+) -> tuple[Predictive, bool]:
+    """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
+    variants = record["variants"]
+    use_reports = False
+    variant = variants["base"]
+    if reported and "reports" in variants:
+        names = [name for name, _ in variants["reports"]["axes"] if name != "gap_hours"]
+        if names and all(name in reported for name in names):
+            variant, use_reports = variants["reports"], True
+    values = {"gap_hours": _hours_since(record.get("last_success"), at), **(reported or {})}
+    centre = interpolate(variant, values)
+    if variant.get("weekday"):
+        centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
+    return (
+        Predictive(
+            centre=centre,
+            residuals=list(variant["residuals"]),
+            censored=list(variant["censored"]),
+            runs=list(variant["runs"]),
+            data_points=int(record["data_points"]),
+            model=variant["model"],
+            basis=record.get("basis", "model"),
+            cap=float(record.get("cap", math.inf)),
+        ),
+        use_reports,
+    )
+
+
+def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
+    """No history for this plugin: other plugins' spread as a prior, or wide constants."""
+    if known:
+        centres = sorted(p.centre for p in known)
+        centre = conformal.median(centres)
+        low = centres[0] - math.log(4)
+        high = centres[-1] + math.log(4)
+    else:
+        point, lower, upper = DEFAULTS[metric]
+        centre, low, high = math.log1p(point), math.log1p(lower), math.log1p(upper)
+    steps = DEFAULT_SPREAD_STEPS
+    residuals = [low - centre + (high - low) * i / (steps - 1) for i in range(steps)]
+    return Predictive(centre, residuals, [False] * steps, [None] * steps, 0, "default", "default")
+
+
+def single(p: Predictive, level: float) -> MetricEstimate:
+    if p.basis == "default":
+        lower, upper = p.centre + p.residuals[0], p.centre + p.residuals[-1]
+        point, calibrated = p.centre, False
+    else:
+        b = conformal.bounds(p.residuals, level, censored=p.censored)
+        point = p.value(conformal.median(p.residuals))
+        lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
+    values = sorted((_raw(lower), _raw(point), _raw(upper)))
+    basis = p.basis if calibrated or p.basis == "default" else "limited"
+    return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
+
+
+def _raw(log_value: float) -> float:
+    return max(math.expm1(min(log_value, 700.0)), 0.0)
+
+
+# --- joint totals ------------------------------------------------------------------------------
+
+
+def joint_draws(predictives: Sequence[Predictive], seed: int = 0) -> list[list[float]]:
+    """One draw per past run: each plugin's value had that run's errors happened again.
+
+    A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
+    takes one of its own residuals at random, from a fixed seed so answers are repeatable.
+    """
+    rng = random.Random(seed)
+    maps = [p.by_run() for p in predictives]
+    runs = sorted({r for m in maps for r in m})
+    draws: list[list[float]] = []
+    if not runs:
+        runs_count = max((len(p.residuals) for p in predictives), default=0)
+        runs = list(range(-runs_count, 0))
+    for run in runs:
+        draws.append(
+            [
+                p.value(m[run] if run in m else rng.choice(p.residuals))
+                for p, m in zip(predictives, maps, strict=True)
+            ]
+        )
+    return draws
+
+
+def _combine(metric: str, values: Sequence[float], parallel: bool) -> float:
+    raw = [_raw(v) for v in values]
+    if metric == "memory_peak_bytes" and not parallel:
+        return max(raw)
+    return sum(raw)
+
+
+def total(
+    metric: str, predictives: Sequence[Predictive], level: float, parallel: bool
+) -> MetricEstimate:
+    if not predictives:
+        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+    sums = [_combine(metric, d, parallel) for d in joint_draws(predictives)]
+    return _from_samples(sums, level, predictives)
+
+
+def _from_samples(
+    samples: Sequence[float], level: float, predictives: Sequence[Predictive]
+) -> MetricEstimate:
+    b = conformal.bounds(samples, level, centre=conformal.median(samples))
+    point = conformal.median(samples)
+    bases = {p.basis for p in predictives}
+    basis = "model" if bases == {"model"} and b.calibrated else "limited"
+    if bases == {"default"}:
+        basis = "default"
+    return MetricEstimate(
+        point,
+        max(min(b.lower, point), 0.0),
+        max(b.upper, point),
+        min(p.data_points for p in predictives),
+        "joint",
+        basis,
+    )
+
+
+# --- remaining time during a run ------------------------------------------------------------------
+
+
+def _remaining_samples(
+    draws: Sequence[Sequence[float]], elapsed: float, conditioned: bool
+) -> list[float]:
+    """Remaining wall time per joint draw; the running plugin (first) conditioned on T > elapsed."""
+    if not conditioned:
+        return [sum(_raw(v) for v in d) for d in draws] if draws else [0.0]
+    kept = [d for d in draws if _raw(d[0]) > elapsed]
+    if len(kept) >= MIN_CONDITIONAL:
+        return [_raw(d[0]) - elapsed + sum(_raw(v) for v in d[1:]) for d in kept]
+    # Overrunning nearly every past run: assume it behaves like its slowest runs, scaled to now.
+    tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
+    scale = elapsed / max(_raw(tail[0][0]), 1e-9)
+    return [_raw(d[0]) * scale - elapsed + sum(_raw(v) for v in d[1:]) for d in tail]
+
+
+# Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed
+# time always sees a superset of an earlier one's checkpoints.
+CHECKPOINTS = [0.0] + [1.07**i for i in range(260)]
+
+
+def remaining(
+    running: Predictive | None, others: Sequence[Predictive], elapsed: float, level: float
+) -> MetricEstimate:
+    """Remaining wall time; its point never rises as `elapsed` grows (no wild jumps).
+
+    The point is the lowest conditional median over the fixed checkpoints up to `elapsed`:
+    stateless, and monotone by construction.
+    """
+    members = [p for p in (running, *others) if p is not None]
+    if not members:
+        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+    draws = joint_draws(members)
+    conditioned = running is not None
+    est = _from_samples(_remaining_samples(draws, elapsed, conditioned), level, members)
+    if not conditioned:
+        return est
+    point = min(
+        conformal.median(_remaining_samples(draws, s, True)) for s in CHECKPOINTS if s <= elapsed
+    )
+    return MetricEstimate(
+        point, min(est.lower, point), max(est.upper, point), est.data_points, "joint", est.basis
+    )
+
+
+# --- the whole answer -----------------------------------------------------------------------------
+
+
+def estimate(
+    records: Mapping[str, Mapping[str, Any]],
+    host: str | None,
+    request: Request,
+    source: str,
+) -> EstimateResult:
+    """Estimates for every requested plugin, totals of those not done, remaining time."""
+    at = request.at or datetime.now()
+    per_metric: dict[str, dict[str, Predictive]] = {m: {} for m in METRICS}
+    used: dict[str, bool] = {}
+    for plugin in request.plugins:
+        for metric in METRICS:
+            record = records.get(series_key(host, plugin, metric)) if host else None
+            if record is None:
+                continue
+            p, used_reports = predictive(record, at, request.covariates.get(plugin))
+            per_metric[metric][plugin] = p
+            used[plugin] = used.get(plugin, False) or used_reports
+    for metric in METRICS:
+        known = list(per_metric[metric].values())
+        for plugin in request.plugins:
+            if plugin not in per_metric[metric]:
+                per_metric[metric][plugin] = default_predictive(metric, known)
+    plugins = [
+        PluginEstimate(
+            plugin,
+            {m: single(per_metric[m][plugin], request.level) for m in METRICS},
+            used.get(plugin, False),
+        )
+        for plugin in request.plugins
+    ]
+    pending = [p for p in request.plugins if p not in request.done]
+    totals = {
+        m: total(m, [per_metric[m][p] for p in pending], request.level, request.parallel)
+        for m in METRICS
+    }
+    result = EstimateResult(request.level, host, source, plugins, totals)
+    if request.done or request.running:
+        wall = per_metric["wall_clock_seconds"]
+        running = wall.get(request.running) if request.running else None
+        others = [wall[p] for p in pending if p != request.running]
+        result.remaining = Remaining(
+            list(request.done),
+            request.running,
+            request.elapsed,
+            remaining(running, others, request.elapsed, request.level),
+        )
+    return result
