@@ -1,0 +1,43 @@
+"""Synthetic series whose truth is known, fed straight to the training of one series."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from update_estimate import forecast
+from update_estimate.candidates import quiet_libraries
+from update_estimate.features import Series, calendar_features, log_gap, plausible_cap
+from update_estimate.train import train_series
+
+
+def make_series(values: np.ndarray, gaps_hours: np.ndarray | None = None) -> Series:
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    gaps = np.full(n, 24.0) if gaps_hours is None else np.asarray(gaps_hours, dtype=float)
+    from update_estimate.features import robust_outliers
+
+    return Series(
+        host="h",
+        plugin="p",
+        metric="wall_clock_seconds",
+        phase=None,
+        y=np.log1p(values),
+        censored=np.zeros(n, dtype=bool),
+        outlier=robust_outliers(values),
+        run_ids=tuple(f"r{i}" for i in range(n)),
+        covariates=log_gap(gaps)[:, None],
+        calendar=calendar_features(np.full(n, 10), np.arange(n) % 7),
+        reports=(),
+        last_success="2026-01-01 10:00:00",
+    )
+
+
+def next_estimate(series: Series, level: float = 0.9) -> forecast.MetricEstimate:
+    """Train the series as `train` does, then answer as `estimate` does, a day later."""
+    from datetime import datetime
+
+    quiet_libraries()
+    result = train_series(series, None, include_extras=False)
+    record = {**result.record, "basis": result.basis, "cap": plausible_cap(series.y)}
+    p, _ = forecast.predictive(record, datetime(2026, 1, 2, 10, 0), None)
+    return forecast.single(p, level)

@@ -1,0 +1,78 @@
+"""Scenario tests with known truth: what a correct forecaster must do on each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.scenarios import make_series, next_estimate
+
+
+def test_rising_trend_is_forecast_above_recent_mean() -> None:
+    rng = np.random.default_rng(1)
+    values = np.exp(np.log(30) + 0.02 * np.arange(80) + rng.normal(0, 0.05, 80))
+    est = next_estimate(make_series(values))
+    assert est.point > values[-10:].mean()
+
+
+def test_stable_low_noise_series_gets_narrow_interval() -> None:
+    rng = np.random.default_rng(2)
+    values = 100 * np.exp(rng.normal(0, 0.02, 80))
+    est = next_estimate(make_series(values))
+    assert 90 < est.point < 110
+    assert est.upper / est.lower < 1.25
+    assert est.basis == "model"
+
+
+def test_noisy_series_gets_wider_interval_than_quiet_one() -> None:
+    rng = np.random.default_rng(3)
+    quiet = next_estimate(make_series(100 * np.exp(rng.normal(0, 0.02, 80))))
+    noisy = next_estimate(make_series(100 * np.exp(rng.normal(0, 0.4, 80))))
+    assert noisy.upper / noisy.lower > 3 * (quiet.upper / quiet.lower)
+
+
+def test_weekly_pattern_trains_and_tracks_the_cycle() -> None:
+    t = np.arange(84)
+    values = 60 + 40 * (t % 7 == 6) + np.random.default_rng(4).normal(0, 1, 84)
+    est = next_estimate(make_series(values))  # run 84 is t % 7 == 0, a quiet day
+    assert est.lower <= 62 <= est.upper
+    assert est.basis == "model"
+
+
+def test_single_extreme_outlier_leaves_point_near_bulk() -> None:
+    rng = np.random.default_rng(5)
+    values = 50 * np.exp(rng.normal(0, 0.05, 80))
+    values[-1] = 50_000.0
+    est = next_estimate(make_series(values))
+    assert 40 < est.point < 70
+
+
+def test_zero_downloads_are_handled() -> None:
+    values = np.where(np.arange(60) % 3 == 0, 0.0, 5e6)
+    est = next_estimate(make_series(values))
+    assert np.isfinite([est.point, est.lower, est.upper]).all()
+    assert 0 <= est.lower <= est.point <= est.upper <= 1.5 * 5e6 + 1
+
+
+def test_short_series_is_limited_and_wide() -> None:
+    est = next_estimate(make_series(np.array([10.0, 12, 11, 13, 12, 11])))
+    assert est.basis == "limited"
+    assert est.upper / est.lower > 2
+
+
+def test_gap_covariate_is_used_when_it_drives_the_target() -> None:
+    rng = np.random.default_rng(6)
+    gaps = np.exp(rng.uniform(np.log(2), np.log(500), 120))
+    values = 5 * gaps**0.8 * np.exp(rng.normal(0, 0.1, 120))
+    est = next_estimate(make_series(values, gaps))  # next run: 24 h after the last
+    truth = 5 * 24**0.8
+    assert truth / 1.5 < est.point < truth * 1.5
+    assert est.lower <= truth <= est.upper
+
+
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.95])
+def test_levels_nest(level: float) -> None:
+    rng = np.random.default_rng(7)
+    series = make_series(20 * np.exp(rng.normal(0, 0.3, 80)))
+    inner, outer = next_estimate(series, level), next_estimate(series, min(level + 0.04, 0.99))
+    assert outer.lower <= inner.lower <= inner.point <= inner.upper <= outer.upper
