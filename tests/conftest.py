@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,31 @@ def sim_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def invoke(runner: CliRunner, *args: str):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@dataclass(frozen=True)
+class Trained:
+    db: Path
+    cache: Path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A small history with a trained cache, made through the real CLI. Do not modify."""
+    folder = tmp_path_factory.mktemp("trained")
+    db = folder / "history.duckdb"
+    simulate.write(
+        simulate.generate(plugins=("apt", "flatpak", "pip", "cargo"), runs=60, seed=11), db
+    )
+    result = CliRunner().invoke(
+        app, ["train", "--db", str(db), "--cache-dir", str(folder / "cache"), "--n-jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    return Trained(db, folder / "cache")
+
+
+def copy_trained(trained: Trained, dest: Path) -> Trained:
+    """A private copy to modify: history file and cache (symlinks kept)."""
+    shutil.copy2(trained.db, dest / "history.duckdb")
+    shutil.copytree(trained.cache, dest / "cache", symlinks=True)
+    return Trained(dest / "history.duckdb", dest / "cache")

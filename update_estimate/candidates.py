@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from update_estimate.features import CALENDAR_COLUMNS
+
 ROLLING_WINDOW = 10
 
 
@@ -141,13 +143,23 @@ def covariate_series(x: np.ndarray, next_row: np.ndarray) -> Any:
 
 
 def _regression(
-    name: str, factory: Callable[[], Any], retrain: int, min_points: int, extra: str | None = None
+    name: str,
+    factory: Callable[[], Any],
+    retrain: int,
+    min_points: int,
+    calendar: bool,
+    extra: str | None = None,
 ) -> Candidate:
+    """A regression on the run's covariates; without calendar columns unless `calendar`."""
+
+    def inputs(x: np.ndarray) -> np.ndarray:
+        return x if calendar else x[:, : x.shape[1] - CALENDAR_COLUMNS]
+
     def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
         model = factory()
         hf = model.historical_forecasts(
             _series(y),
-            future_covariates=_series(x),
+            future_covariates=_series(inputs(x)),
             start=start,
             forecast_horizon=1,
             retrain=retrain,
@@ -159,10 +171,11 @@ def _regression(
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
         target = _series(y)
-        model.fit(target, future_covariates=_series(x))
+        past = inputs(x)
+        model.fit(target, future_covariates=_series(past))
 
         def predict(rows: np.ndarray) -> np.ndarray:
-            covs = [covariate_series(x, row) for row in rows]
+            covs = [covariate_series(past, row) for row in inputs(rows)]
             out = model.predict(
                 1, series=[target] * len(rows), future_covariates=covs, verbose=False
             )
@@ -173,10 +186,12 @@ def _regression(
     return Candidate(name, min_points, True, backtest, fit, extra=extra)
 
 
-def _linear() -> Any:
-    from darts.models import LinearRegressionModel
+def _ridge() -> Any:
+    """Ridge rather than plain least squares: refits on a few dozen runs stay stable."""
+    from darts.models import SKLearnModel
+    from sklearn.linear_model import Ridge
 
-    return LinearRegressionModel(lags=1, lags_future_covariates=[0])
+    return SKLearnModel(model=Ridge(alpha=1.0), lags=1, lags_future_covariates=[0])
 
 
 def _lightgbm() -> Any:
@@ -261,14 +276,15 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
     chosen = [
         Candidate("naive_last", 2, False, _naive_backtest, _naive_fit),
         Candidate("rolling_median", 3, False, _median_backtest, _median_fit),
-        _local("auto_ets", _auto_ets, retrain=4, min_points=10),
-        _local("auto_theta", _auto_theta, retrain=4, min_points=10),
-        _local("auto_arima", _auto_arima, retrain=20, min_points=12),
-        _regression("linear", _linear, retrain=1, min_points=12),
+        _local("auto_ets", _auto_ets, retrain=10, min_points=10),
+        _local("auto_theta", _auto_theta, retrain=10, min_points=10),
+        _local("auto_arima", _auto_arima, retrain=30, min_points=10),
+        _regression("linear", _ridge, retrain=3, min_points=8, calendar=False),
+        _regression("linear_calendar", _ridge, retrain=3, min_points=16, calendar=True),
     ]
     missing = []
     if _available("lightgbm", "LGBMRegressor"):
-        chosen.append(_regression("lightgbm", _lightgbm, retrain=6, min_points=24))
+        chosen.append(_regression("lightgbm", _lightgbm, retrain=6, min_points=24, calendar=True))
     else:
         missing.append("lightgbm")
     if not include_extras:

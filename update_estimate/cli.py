@@ -314,6 +314,12 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Refit even when the history has not changed.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds to wait for another train's lock before exit 9, e.g. --wait 60."
+        ),
+    ] = 10.0,
     json_out: JsonOption = False,
 ) -> None:
     """Fit, select and calibrate models per plugin and metric; store them in the cache.
@@ -337,6 +343,7 @@ def train(
             n_jobs=n_jobs,
             phases=phases,
             force=force,
+            lock_timeout=wait,
             progress=update,
         )
     finally:

@@ -87,10 +87,13 @@ class Series:
         return len(self.y)
 
 
+CALENDAR_COLUMNS = 4
+
+
 def calendar_features(hours: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
     h = 2 * np.pi * np.asarray(hours, dtype=float) / 24
     d = 2 * np.pi * np.asarray(weekdays, dtype=float) / 7
-    return np.column_stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)])
+    return np.column_stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)])  # CALENDAR_COLUMNS
 
 
 def log_gap(hours: np.ndarray | float) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate.features import Series, calendar_features
+from update_estimate.features import CALENDAR_COLUMNS, Series, calendar_features
 
 GAP_HOURS_BASE = (0.5, 2, 6, 12, 24, 48, 96, 168, 336, 720, 1440)
 GAP_HOURS_REPORTS = (2, 24, 96, 336, 1440)
@@ -36,10 +36,21 @@ class Grid:
         return points.tolist(), weekday.tolist(), hour.tolist()
 
 
+def variants(series: Series) -> list[str]:
+    return list(VARIANTS) if series.reports else ["base"]
+
+
 def design(series: Series, variant: str) -> np.ndarray:
     """The model inputs of a variant: estimate-time covariates, then calendar features."""
     covs = series.covariates if variant == "reports" else series.covariates[:, :1]
     return np.hstack([covs, series.calendar])
+
+
+def base_columns(rows: np.ndarray, variant: str) -> np.ndarray:
+    """A variant's rows as a base-design model sees them: the gap and the calendar only."""
+    if variant == "base":
+        return rows
+    return np.hstack([rows[:, :1], rows[:, -CALENDAR_COLUMNS:]])
 
 
 def _report_axis(values: np.ndarray) -> list[float]:

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from update_estimate import __version__, cache, conformal, grid, history, logs
-from update_estimate.candidates import Candidate, Fitted, candidates, quiet_libraries
+from update_estimate.candidates import (
+    BASELINES,
+    Candidate,
+    Fitted,
+    candidates,
+    quiet_libraries,
+)
 from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
     backtest_start,
@@ -48,6 +54,7 @@ class VariantResult:
     baseline_coverage: float | None
     residuals: int
     scores: dict[str, float]
+    pickle: str | None = None
 
 
 @dataclass
@@ -82,7 +89,8 @@ class GlobalForecast:
     name: str
     start: int
     predictions: np.ndarray
-    grid: np.ndarray
+    grids: dict[str, np.ndarray]
+    pickle: str
 
 
 def _dump(obj: Any) -> bytes:
@@ -123,7 +131,9 @@ def _global_factory() -> tuple[str, Callable[[], Any]]:
     )
 
 
-def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
+def global_forecasts(
+    series: Sequence[Series],
+) -> tuple[dict[str, GlobalForecast], dict[str, bytes]]:
     """Per (host, metric, phase), one model across plugins: short series borrow strength.
 
     Backtests are out of sample: the model is fitted on each series' runs before its backtest
@@ -138,14 +148,21 @@ def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
         if s.n >= GLOBAL_LAGS + 2:
             groups[(s.host, s.metric, s.phase)].append(s)
     out: dict[str, GlobalForecast] = {}
-    for members in groups.values():
+    pickles: dict[str, bytes] = {}
+    for (host, metric, phase), members in groups.items():
         if len(members) < 2:
             continue
+        file_name = pickle_name(f"{host}|{metric}|{phase}", "global")
         try:
-            out.update(_global_group(name, factory, members, _series, covariate_series))
+            forecasts, model = _global_group(
+                name, factory, members, _series, covariate_series, file_name
+            )
         except Exception as exc:
             log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
-    return out
+            continue
+        out.update(forecasts)
+        pickles[file_name] = _dump({"candidate": name, "model": model})
+    return out, pickles
 
 
 def _global_group(
@@ -154,7 +171,8 @@ def _global_group(
     members: list[Series],
     to_series: Callable[[np.ndarray], Any],
     covariate_series: Callable[[np.ndarray, np.ndarray], Any],
-) -> dict[str, GlobalForecast]:
+    file_name: str,
+) -> tuple[dict[str, GlobalForecast], Any]:
     starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
     fits = {s.key: clean_for_fit(s.y, s.outlier) for s in members}
     designs = {s.key: grid.design(s, "base") for s in members}
@@ -183,17 +201,19 @@ def _global_group(
     )
     out = {}
     for s in members:
-        g = grid.build(s, "base")
         target = to_series(fits[s.key])
-        preds = final.predict(
-            1,
-            series=[target] * len(g.rows),
-            future_covariates=[covariate_series(designs[s.key], row) for row in g.rows],
-            verbose=False,
-        )
-        values = np.array([float(p.values()[0, 0]) for p in preds])
-        out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], values)
-    return out
+        grids = {}
+        for variant in grid.variants(s):
+            rows = grid.base_columns(grid.build(s, variant).rows, variant)
+            preds = final.predict(
+                1,
+                series=[target] * len(rows),
+                future_covariates=[covariate_series(designs[s.key], row) for row in rows],
+                verbose=False,
+            )
+            grids[variant] = np.array([float(p.values()[0, 0]) for p in preds])
+        out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], grids, file_name)
+    return out, final
 
 
 # --- one series ----------------------------------------------------------------------------------
@@ -201,7 +221,6 @@ def _global_group(
 
 def _variant_record(
     s: Series,
-    variant: str,
     chosen: str,
     residuals: np.ndarray,
     censored: np.ndarray,
@@ -223,20 +242,40 @@ def _variant_record(
     }
 
 
+REPORTS_SUFFIX = "+reports"
+
+
 def train_series(
-    s: Series, global_forecast: GlobalForecast | None, include_extras: bool
+    s: Series,
+    global_forecast: GlobalForecast | None,
+    include_extras: bool,
+    only: Sequence[str] | None = None,
 ) -> SeriesResult:
-    """Backtest every candidate, choose per variant, calibrate, fit, and predict the grid."""
+    """Backtest every candidate, choose per variant, calibrate, fit, and predict the grid.
+
+    Variant `base` answers without the plugin's pre-run report; `reports` (for plugins that
+    report) may use it: its race holds every base forecast too, plus the covariate models fed
+    with the report (named `...+reports`), so a report only wins where it really helps.
+    `only` restricts the race to the named candidates (the baselines always run).
+    """
     quiet_libraries()
     pool, _ = candidates(include_extras)
     if s.phase is not None:
         pool = [c for c in pool if c.name not in PHASE_SKIPS]
+    if only is not None:
+        pool = [c for c in pool if c.name in only or c.name in BASELINES]
     by_name: dict[str, Candidate] = {c.name: c for c in pool}
     y_fit = clean_for_fit(s.y, s.outlier)
     start = backtest_start(s.n)
-    x_base = grid.design(s, "base")
-    univariate, failures = run([c for c in pool if not c.uses_covariates], y_fit, x_base, start)
-    variants = ["base", "reports"] if s.reports else ["base"]
+    designs = {v: grid.design(s, v) for v in grid.variants(s)}
+    local = [c for c in pool if not c.uses_covariates]
+    covariate = [c for c in pool if c.uses_covariates]
+    forecasts, failures = run(local, y_fit, designs["base"], start)
+    base_cov, failed = run(covariate, y_fit, designs["base"], start)
+    forecasts.update(base_cov)
+    failures.update(failed)
+    if global_forecast is not None and global_forecast.start == start:
+        forecasts[global_forecast.name] = global_forecast.predictions
     record: dict[str, Any] = {
         "host": s.host,
         "plugin": s.plugin,
@@ -248,25 +287,36 @@ def train_series(
         "variants": {},
     }
     results, pickles = [], {}
-    for variant in variants:
-        x = grid.design(s, variant)
-        covariate, failed = run([c for c in pool if c.uses_covariates], y_fit, x, start)
-        failures.update({f"{k}/{variant}": v for k, v in failed.items()})
-        forecasts = {**univariate, **covariate}
-        if variant == "base" and global_forecast is not None and global_forecast.start == start:
-            forecasts[global_forecast.name] = global_forecast.predictions
+    for variant in designs:
+        if variant == "reports":
+            with_reports, failed = run(covariate, y_fit, designs["reports"], start)
+            failures.update({k + REPORTS_SUFFIX: v for k, v in failed.items()})
+            forecasts = {
+                **forecasts,
+                **{k + REPORTS_SUFFIX: v for k, v in with_reports.items()},
+            }
         best, scores = choose(s.y, s.censored, start, forecasts)
         g = grid.build(s, variant)
-        if best.name in by_name:
-            fitted = _fit(by_name, best.name, y_fit, x)
-            predictions = fitted.predict(g.rows)
-            if fitted.model is not None and best.name not in ("naive_last", "rolling_median"):
-                pickles[pickle_name(s.key, variant)] = _dump(
-                    {"candidate": best.name, "model": fitted.model, "y": y_fit, "x": x}
+        pickle: str | None = None
+        if best.name in by_name or best.name.removesuffix(REPORTS_SUFFIX) in by_name:
+            design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
+            rows = g.rows if design == variant else grid.base_columns(g.rows, variant)
+            fitted = _fit(by_name, best.name.removesuffix(REPORTS_SUFFIX), y_fit, designs[design])
+            predictions = fitted.predict(rows)
+            if fitted.name not in BASELINES:
+                pickle = pickle_name(s.key, variant)
+                pickles[pickle] = _dump(
+                    {
+                        "candidate": fitted.name,
+                        "model": fitted.model,
+                        "y": y_fit,
+                        "x": designs[design],
+                    }
                 )
         else:
             assert global_forecast is not None
-            predictions = global_forecast.grid
+            predictions = global_forecast.grids[variant]
+            pickle = global_forecast.pickle
         residuals = s.y[start:] - best.predictions
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
@@ -283,10 +333,11 @@ def train_series(
                 ),
                 residuals=len(residuals),
                 scores={k: round(v, 5) for k, v in scores.items()},
+                pickle=pickle,
             )
         )
         record["variants"][variant] = _variant_record(
-            s, variant, best.name, residuals, censored, start, predictions, g
+            s, best.name, residuals, censored, start, predictions, g
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     return SeriesResult(
@@ -382,11 +433,12 @@ def train(
     phases: bool = True,
     include_extras: bool = True,
     force: bool = False,
+    lock_timeout: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     started = time.monotonic()
     options = _options(plugins, hosts, phases, include_extras)
-    with cache.lock(cache_dir):
+    with cache.lock(cache_dir, lock_timeout):
         fingerprint = history.read_fingerprint(db)
         previous = _previous(cache_dir)
         if (
@@ -402,7 +454,7 @@ def train(
         _, missing = candidates(include_extras)
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
-        globals_ = global_forecasts(series)
+        globals_, global_pickles = global_forecasts(series)
         results = _run_parallel(series, globals_, include_extras, n_jobs, progress)
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
@@ -419,6 +471,8 @@ def train(
         }
         records = {"series": {r.key: {**r.record, "basis": r.basis} for r in results}}
         pickles = {name: data for r in results for name, data in r.pickles.items()}
+        used = {v.pickle for r in results for v in r.variants}
+        pickles.update({k: v for k, v in global_pickles.items() if k in used})
         path = cache.publish(cache_dir, manifest, records, pickles)
     return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)
 
@@ -444,9 +498,7 @@ def _manifest_entry(r: SeriesResult) -> dict[str, Any]:
                 "baseline_coverage": v.baseline_coverage,
                 "residuals": v.residuals,
                 "scores": v.scores,
-                "pickle": pickle_name(r.key, v.variant)
-                if pickle_name(r.key, v.variant) in r.pickles
-                else None,
+                "pickle": v.pickle,
             }
             for v in r.variants
         },

@@ -1,0 +1,334 @@
+"""estimate through the real CLI and its warm path: the JSON contract, honesty, remaining time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import BIN, Trained, copy_trained, invoke
+from update_estimate import cache, forecast
+from update_estimate.errors import ExitCode
+
+METRICS = {"wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes"}
+FIELDS = {"point", "lower", "upper", "data_points", "model", "basis"}
+
+
+def run_json(runner, trained: Trained, *args: str) -> dict:
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--json", *args
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_json_matches_the_design_contract(runner, trained: Trained) -> None:
+    doc = run_json(runner, trained, "--plugins", "apt", "pip")
+    assert doc["schema_version"] == 1 and doc["level"] == 0.9
+    assert [p["plugin"] for p in doc["plugins"]] == ["apt", "pip"]
+    for plugin in doc["plugins"]:
+        assert set(plugin["metrics"]) == METRICS
+        for m in plugin["metrics"].values():
+            assert set(m) >= FIELDS
+            assert 0 <= m["lower"] <= m["point"] <= m["upper"]
+            assert m["basis"] == "model" and m["data_points"] > 40
+    assert set(doc["total"]["metrics"]) == METRICS
+    wall = doc["total"]["metrics"]["wall_clock_seconds"]
+    assert wall["lower"] <= wall["point"] <= wall["upper"]
+    assert doc["source"] == "cache"
+
+
+def test_every_plugin_by_default_and_table_output(runner, trained: Trained) -> None:
+    doc = run_json(runner, trained)
+    assert [p["plugin"] for p in doc["plugins"]] == ["apt", "cargo", "flatpak", "pip"]
+    table = invoke(runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache)
+    assert table.exit_code == 0
+    assert "total" in table.stdout and "flatpak" in table.stdout
+
+
+def test_warm_path_imports_no_darts_pandas_or_sklearn(trained: Trained) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "update_estimate.cli",
+            "estimate",
+            "--db",
+            str(trained.db),
+            "--cache-dir",
+            str(trained.cache),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "update_estimate" in imported
+    assert not imported & {"darts", "pandas", "sklearn", "numpy", "duckdb", "statsforecast"}
+
+
+def test_levels_widen_and_narrow(runner, trained: Trained) -> None:
+    narrow = run_json(runner, trained, "--plugins", "apt", "--level", "0.5")
+    wide = run_json(runner, trained, "--plugins", "apt", "--level", "0.95")
+    n = narrow["plugins"][0]["metrics"]["wall_clock_seconds"]
+    w = wide["plugins"][0]["metrics"]["wall_clock_seconds"]
+    assert w["lower"] <= n["lower"] and n["upper"] <= w["upper"]
+
+
+@pytest.mark.parametrize("level", ["0", "1", "1.5", "-0.2"])
+def test_level_outside_open_interval_is_a_usage_error(runner, trained: Trained, level) -> None:
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--level", level
+    )
+    assert result.exit_code == ExitCode.USAGE
+    assert "between 0 and 1" in result.stderr
+
+
+def test_unknown_plugin_gets_default_basis(runner, trained: Trained) -> None:
+    result = invoke(
+        runner,
+        "estimate",
+        "--db",
+        trained.db,
+        "--cache-dir",
+        trained.cache,
+        "--json",
+        "--plugins",
+        "apt",
+        "brand-new",
+    )
+    doc = json.loads(result.stdout)
+    new = doc["plugins"][1]["metrics"]["wall_clock_seconds"]
+    assert new["basis"] == "default" and new["data_points"] == 0
+    assert new["upper"] / max(new["lower"], 1e-9) > 10
+    assert doc["total"]["metrics"]["wall_clock_seconds"]["basis"] == "limited"
+    assert "no history for brand-new" in result.stderr
+
+
+def test_check_phase_covariates_sharpen_the_estimate(runner, trained: Trained, tmp_path) -> None:
+    few = tmp_path / "few.json"
+    few.write_text(json.dumps({"apt": {"package_count": 1, "download_bytes": 1e6}}))
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps({"apt": {"package_count": 150, "download_bytes": 3e8}}))
+    a = run_json(runner, trained, "--plugins", "apt", "--covariates", str(few))["plugins"][0]
+    b = run_json(runner, trained, "--plugins", "apt", "--covariates", str(many))["plugins"][0]
+    assert a["used_covariates"] and b["used_covariates"]
+    wall_a, wall_b = a["metrics"]["wall_clock_seconds"], b["metrics"]["wall_clock_seconds"]
+    assert wall_b["point"] > 3 * wall_a["point"]
+    plain = run_json(runner, trained, "--plugins", "apt")["plugins"][0]
+    assert not plain["used_covariates"]
+
+
+def test_covariates_from_stdin(trained: Trained) -> None:
+    result = subprocess.run(
+        [
+            str(BIN),
+            "estimate",
+            "--db",
+            str(trained.db),
+            "--cache-dir",
+            str(trained.cache),
+            "--json",
+            "--plugins",
+            "apt",
+            "--covariates",
+            "-",
+        ],
+        input='{"apt": {"package_count_est": 20, "download_bytes_est": 40000000}}',
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["plugins"][0]["used_covariates"] is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[1, 2]",
+        '{"apt": 3}',
+        '{"apt": {"package_count": "many"}}',
+        '{"apt": {"package_count": -1}}',
+    ],
+)
+def test_malformed_covariates_are_usage_errors(runner, trained: Trained, tmp_path, text) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--covariates", path
+    )
+    assert result.exit_code == ExitCode.USAGE
+    assert "--covariates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_later_start_means_longer_backlog(runner, trained: Trained) -> None:
+    generation = cache.current(trained.cache)
+    last = generation.records()["series"]["workstation|apt|wall_clock_seconds|ALL"]["last_success"]
+    soon = last[:10] + "T23:59"
+    month = run_json(runner, trained, "--plugins", "apt", "--at", "2027-06-01T10:00")
+    day = run_json(runner, trained, "--plugins", "apt", "--at", soon)
+    assert (
+        month["plugins"][0]["metrics"]["download_bytes"]["point"]
+        > day["plugins"][0]["metrics"]["download_bytes"]["point"]
+    )
+
+
+def test_bad_at_is_a_usage_error(runner, trained: Trained) -> None:
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--at", "next tuesday"
+    )
+    assert result.exit_code == ExitCode.USAGE and "ISO 8601" in result.stderr
+
+
+def test_memory_total_is_max_sequential_and_sum_parallel(runner, trained: Trained) -> None:
+    seq = run_json(runner, trained)
+    par = run_json(runner, trained, "--parallel")
+    peaks = [p["metrics"]["memory_peak_bytes"]["point"] for p in seq["plugins"]]
+    seq_total = seq["total"]["metrics"]["memory_peak_bytes"]["point"]
+    par_total = par["total"]["metrics"]["memory_peak_bytes"]["point"]
+    assert seq_total < 1.5 * max(peaks)
+    assert par_total > 0.8 * sum(peaks)
+
+
+def test_done_plugins_leave_the_total(runner, trained: Trained) -> None:
+    whole = run_json(runner, trained)
+    rest = run_json(runner, trained, "--done", "apt", "flatpak")
+    assert (
+        rest["remaining"]["wall_clock_seconds"]["point"]
+        < whole["total"]["metrics"]["wall_clock_seconds"]["point"]
+    )
+    assert rest["remaining"]["done"] == ["apt", "flatpak"]
+
+
+def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
+    generation = cache.current(trained.cache)
+    records = generation.records()["series"]
+    points, previous = [], None
+    started = datetime(2026, 11, 22, 9, 0)  # the run's start: only the elapsed time moves
+    for elapsed in range(0, 3600, 15):
+        request = forecast.Request(
+            plugins=["apt", "cargo", "flatpak", "pip"],
+            done=["apt"],
+            running="cargo",
+            elapsed=float(elapsed),
+            at=started,
+        )
+        rem = forecast.estimate(records, "workstation", request, "cache").remaining
+        assert rem is not None
+        w = rem.wall_clock_seconds
+        assert w.lower <= w.point <= w.upper
+        if previous is not None:
+            assert w.point <= previous + 1e-9
+        previous = w.point
+        points.append(w.point)
+    assert points[0] > points[-1]
+
+
+def test_running_plugin_through_cli(runner, trained: Trained) -> None:
+    doc = run_json(runner, trained, "--running", "cargo", "--elapsed", "30", "--done", "apt")
+    rem = doc["remaining"]
+    assert rem["running"] == "cargo" and rem["elapsed_seconds"] == 30
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--elapsed", "-5"
+    )
+    assert result.exit_code == ExitCode.USAGE
+
+
+def test_no_cache_answers_from_history_with_a_hint(runner, trained: Trained, tmp_path) -> None:
+    result = invoke(
+        runner,
+        "estimate",
+        "--db",
+        trained.db,
+        "--cache-dir",
+        tmp_path / "none",
+        "--json",
+        "--plugins",
+        "pip",
+    )
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["source"] == "history"
+    assert doc["plugins"][0]["metrics"]["wall_clock_seconds"]["basis"] == "limited"
+    assert "run `update-estimate train`" in result.stderr
+
+
+def test_stale_cache_is_used_with_a_warning(runner, trained: Trained, tmp_path) -> None:
+    mine = copy_trained(trained, tmp_path)
+    con = duckdb.connect(str(mine.db))
+    con.execute("INSERT INTO runs (run_id, start_time, hostname) VALUES ('n', now(), 'x')")
+    con.close()
+    result = invoke(runner, "estimate", "--db", mine.db, "--cache-dir", mine.cache, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["source"] == "cache"
+    assert "older than the history" in result.stderr
+
+
+@pytest.fixture
+def writer(trained: Trained, tmp_path: Path) -> Iterator[Trained]:
+    """update-all mid-run: another real process holds a read-write connection."""
+    mine = copy_trained(trained, tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            str(mine.db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    yield mine
+    proc.kill()
+    proc.wait()
+
+
+def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:
+    result = subprocess.run(
+        [str(BIN), "estimate", "--db", str(writer.db), "--cache-dir", str(writer.cache), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["source"] == "cache"
+
+
+def test_locked_history_without_cache_answers_defaults(writer: Trained, tmp_path) -> None:
+    result = subprocess.run(
+        [
+            str(BIN),
+            "estimate",
+            "--db",
+            str(writer.db),
+            "--cache-dir",
+            str(tmp_path / "none"),
+            "--json",
+            "--plugins",
+            "apt",
+            "snap",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["source"] == "default"
+    assert {p["metrics"]["wall_clock_seconds"]["basis"] for p in doc["plugins"]} == {"default"}
+    assert "locked" in result.stderr
