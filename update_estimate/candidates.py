@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class Candidate:
     backtest: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
     extra: str | None = None
-    needs: tuple[str, ...] = field(default_factory=tuple)
+    calendar: bool = False
 
 
 def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -153,7 +153,7 @@ def _regression(
     """A regression on the run's covariates; without calendar columns unless `calendar`."""
 
     def inputs(x: np.ndarray) -> np.ndarray:
-        return x if calendar else x[:, : x.shape[1] - CALENDAR_COLUMNS]
+        return model_inputs(x, calendar)
 
     def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
         model = factory()
@@ -175,15 +175,35 @@ def _regression(
         model.fit(target, future_covariates=_series(past))
 
         def predict(rows: np.ndarray) -> np.ndarray:
-            covs = [covariate_series(past, row) for row in inputs(rows)]
-            out = model.predict(
-                1, series=[target] * len(rows), future_covariates=covs, verbose=False
-            )
-            return np.array([float(ts.values()[0, 0]) for ts in out])
+            return predict_next(model, target, past, inputs(rows))
 
         return Fitted(name, model, predict)
 
-    return Candidate(name, min_points, True, backtest, fit, extra=extra)
+    return Candidate(name, min_points, True, backtest, fit, extra=extra, calendar=calendar)
+
+
+def model_inputs(x: np.ndarray, calendar: bool) -> np.ndarray:
+    """A design without its calendar columns, for models that do not use them."""
+    return x if calendar else x[:, : x.shape[1] - CALENDAR_COLUMNS]
+
+
+def predict_next(model: Any, target: Any, past: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One-step forecasts of a fitted regression, one per row of next-run covariates."""
+    covs = [covariate_series(past, row) for row in rows]
+    out = model.predict(1, series=[target] * len(rows), future_covariates=covs, verbose=False)
+    return np.array([float(ts.values()[0, 0]) for ts in out])
+
+
+def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
+    """The slow path: a stored model's forecast for covariates outside the stored grid."""
+    quiet_libraries()
+    model = obj["model"]
+    if not obj.get("covariates"):
+        return float(model.predict(1).values()[0, 0])
+    calendar = bool(obj.get("calendar"))
+    past = model_inputs(obj["x"], calendar)
+    rows = model_inputs(row[None, :], calendar)
+    return float(predict_next(model, _series(obj["y"]), past, rows)[0])
 
 
 def _ridge() -> Any:

@@ -437,7 +437,8 @@ def estimate(
     host: Annotated[
         str | None,
         typer.Option(
-            help="Host whose runs to forecast (default: this machine), e.g. --host laptop."
+            envvar="UPDATE_ESTIMATE_HOST",
+            help="Host whose runs to forecast (default: this machine), e.g. --host laptop.",
         ),
     ] = None,
     json_out: JsonOption = False,

@@ -7,11 +7,10 @@ be read either (locked by update-all, missing). Each fallback adds a warning for
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,33 +65,44 @@ def _stale(generation: cache.Generation, db: Path) -> bool:
     return (info.st_mtime, info.st_size) != (recorded.get("mtime"), recorded.get("size"))
 
 
+@dataclass(frozen=True)
+class Source:
+    name: str
+    records: dict[str, Any]
+    generation: cache.Generation | None = None
+
+
 def load_records(
-    db: Path, cache_dir: Path, host: str | None, plugins: list[str] | None, deadline: float
-) -> tuple[dict[str, Any], str, list[str]]:
-    """Records from the best source, its name, and warnings about what was skipped."""
-    warnings: list[str] = []
+    db: Path,
+    cache_dir: Path,
+    host: str | None,
+    plugins: list[str] | None,
+    deadline: float,
+    warnings: list[str],
+) -> Source:
+    """Records from the best source at hand; what was skipped goes to `warnings`."""
     try:
         generation = cache.current(cache_dir)
         if generation is not None:
             records = generation.records()["series"]
             if _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return records, "cache", warnings
+            return Source("cache", records, generation)
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
     if time.monotonic() >= deadline:
         warnings.append("out of time: answering with defaults")
-        return {}, "default", warnings
+        return Source("default", {})
     try:
         from update_estimate.fallback import records_from_history
 
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
         records = records_from_history(db, [host] if host else None, plugins, timeout)
-        return records, "history", warnings
+        return Source("history", records)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
-        return {}, "default", warnings
+        return Source("default", {})
 
 
 def run(
@@ -103,10 +113,10 @@ def run(
     timeout: float = 5.0,
 ) -> forecast.EstimateResult:
     deadline = time.monotonic() + timeout
-    records, source, warnings = load_records(
-        db, cache_dir, host, list(request.plugins) or None, deadline
-    )
-    chosen = choose_host(records, host or os.environ.get("UPDATE_ESTIMATE_HOST"), warnings)
+    warnings: list[str] = []
+    source = load_records(db, cache_dir, host, list(request.plugins) or None, deadline, warnings)
+    records = source.records
+    chosen = choose_host(records, host, warnings)
     plugins = list(request.plugins) or _plugins_of(records, chosen)
     if not plugins:
         raise NoData(
@@ -114,8 +124,15 @@ def run(
         )
     known = set(_plugins_of(records, chosen))
     unknown = [p for p in plugins if p not in known]
-    if unknown and source != "default":
+    if unknown and source.name != "default":
         warnings.append(f"no history for {', '.join(unknown)}: default estimates")
-    result = forecast.estimate(records, chosen, replace(request, plugins=plugins), source)
+    slow = None
+    if source.generation is not None:
+        from update_estimate.slowpath import SlowPath
+
+        slow = SlowPath(source.generation, deadline, warnings)
+    result = forecast.estimate(
+        records, chosen, replace(request, plugins=plugins), source.name, slow
+    )
     result.warnings.extend(warnings)
     return result

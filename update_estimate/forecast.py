@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -159,21 +159,34 @@ def _hours_since(last: str | None, at: datetime) -> float:
     return max((at - datetime.fromisoformat(last)).total_seconds() / 3600, 0.0)
 
 
+# What `estimate` may do when covariates fall outside a record's grid: ask the stored model.
+SlowPath = Callable[[Mapping[str, Any], str, Mapping[str, float], datetime], float | None]
+
+
+def outside(variant: Mapping[str, Any], values: Mapping[str, float]) -> bool:
+    return any(not nodes[0] <= values[name] <= nodes[-1] for name, nodes in variant["axes"])
+
+
 def predictive(
-    record: Mapping[str, Any], at: datetime, reported: Mapping[str, float] | None
+    record: Mapping[str, Any],
+    at: datetime,
+    reported: Mapping[str, float] | None,
+    slow_path: SlowPath | None = None,
 ) -> tuple[Predictive, bool]:
     """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
     variants = record["variants"]
     use_reports = False
-    variant = variants["base"]
+    name, variant = "base", variants["base"]
     if reported and "reports" in variants:
-        names = [name for name, _ in variants["reports"]["axes"] if name != "gap_hours"]
-        if names and all(name in reported for name in names):
-            variant, use_reports = variants["reports"], True
+        names = [axis for axis, _ in variants["reports"]["axes"] if axis != "gap_hours"]
+        if names and all(axis in reported for axis in names):
+            name, variant, use_reports = "reports", variants["reports"], True
     values = {"gap_hours": _hours_since(record.get("last_success"), at), **(reported or {})}
     centre = interpolate(variant, values)
     if variant.get("weekday"):
         centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
+    if slow_path is not None and outside(variant, values):
+        centre = _first_not_none(slow_path(record, name, values, at), centre)
     return (
         Predictive(
             centre=centre,
@@ -187,6 +200,10 @@ def predictive(
         ),
         use_reports,
     )
+
+
+def _first_not_none(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
 
 
 def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
@@ -337,6 +354,7 @@ def estimate(
     host: str | None,
     request: Request,
     source: str,
+    slow_path: SlowPath | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time."""
     at = request.at or datetime.now()
@@ -347,7 +365,7 @@ def estimate(
             record = records.get(series_key(host, plugin, metric)) if host else None
             if record is None:
                 continue
-            p, used_reports = predictive(record, at, request.covariates.get(plugin))
+            p, used_reports = predictive(record, at, request.covariates.get(plugin), slow_path)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
     for metric in METRICS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -48,7 +49,7 @@ log = logs.get("train")
 class VariantResult:
     variant: str
     model: str
-    mae: float
+    mae: float | None
     baseline_mae: float | None
     coverage: float | None
     baseline_coverage: float | None
@@ -90,7 +91,7 @@ class GlobalForecast:
     start: int
     predictions: np.ndarray
     grids: dict[str, np.ndarray]
-    pickle: str
+    model: Any
 
 
 def _dump(obj: Any) -> bytes:
@@ -131,9 +132,7 @@ def _global_factory() -> tuple[str, Callable[[], Any]]:
     )
 
 
-def global_forecasts(
-    series: Sequence[Series],
-) -> tuple[dict[str, GlobalForecast], dict[str, bytes]]:
+def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
     """Per (host, metric, phase), one model across plugins: short series borrow strength.
 
     Backtests are out of sample: the model is fitted on each series' runs before its backtest
@@ -148,21 +147,14 @@ def global_forecasts(
         if s.n >= GLOBAL_LAGS + 2:
             groups[(s.host, s.metric, s.phase)].append(s)
     out: dict[str, GlobalForecast] = {}
-    pickles: dict[str, bytes] = {}
-    for (host, metric, phase), members in groups.items():
+    for members in groups.values():
         if len(members) < 2:
             continue
-        file_name = pickle_name(f"{host}|{metric}|{phase}", "global")
         try:
-            forecasts, model = _global_group(
-                name, factory, members, _series, covariate_series, file_name
-            )
+            out.update(_global_group(name, factory, members, _series, covariate_series))
         except Exception as exc:
             log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
-            continue
-        out.update(forecasts)
-        pickles[file_name] = _dump({"candidate": name, "model": model})
-    return out, pickles
+    return out
 
 
 def _global_group(
@@ -171,8 +163,7 @@ def _global_group(
     members: list[Series],
     to_series: Callable[[np.ndarray], Any],
     covariate_series: Callable[[np.ndarray, np.ndarray], Any],
-    file_name: str,
-) -> tuple[dict[str, GlobalForecast], Any]:
+) -> dict[str, GlobalForecast]:
     starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
     fits = {s.key: clean_for_fit(s.y, s.outlier) for s in members}
     designs = {s.key: grid.design(s, "base") for s in members}
@@ -212,8 +203,8 @@ def _global_group(
                 verbose=False,
             )
             grids[variant] = np.array([float(p.values()[0, 0]) for p in preds])
-        out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], grids, file_name)
-    return out, final
+        out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], grids, final)
+    return out
 
 
 # --- one series ----------------------------------------------------------------------------------
@@ -297,26 +288,33 @@ def train_series(
             }
         best, scores = choose(s.y, s.censored, start, forecasts)
         g = grid.build(s, variant)
-        pickle: str | None = None
-        if best.name in by_name or best.name.removesuffix(REPORTS_SUFFIX) in by_name:
-            design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
+        design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
+        if best.name.removesuffix(REPORTS_SUFFIX) in by_name:
             rows = g.rows if design == variant else grid.base_columns(g.rows, variant)
             fitted = _fit(by_name, best.name.removesuffix(REPORTS_SUFFIX), y_fit, designs[design])
             predictions = fitted.predict(rows)
-            if fitted.name not in BASELINES:
-                pickle = pickle_name(s.key, variant)
-                pickles[pickle] = _dump(
-                    {
-                        "candidate": fitted.name,
-                        "model": fitted.model,
-                        "y": y_fit,
-                        "x": designs[design],
-                    }
-                )
+            chosen, model = fitted.name, fitted.model
+            kind = by_name[chosen]
+            uses, calendar = kind.uses_covariates, kind.calendar
         else:
             assert global_forecast is not None
             predictions = global_forecast.grids[variant]
-            pickle = global_forecast.pickle
+            chosen, model = global_forecast.name, global_forecast.model
+            uses, calendar = True, True
+        pickle: str | None = None
+        if chosen not in BASELINES:
+            pickle = pickle_name(s.key, variant)
+            pickles[pickle] = _dump(
+                {
+                    "candidate": chosen,
+                    "model": model,
+                    "y": y_fit,
+                    "x": designs[design],
+                    "covariates": uses,
+                    "calendar": calendar,
+                    "design": design,
+                }
+            )
         residuals = s.y[start:] - best.predictions
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
@@ -325,14 +323,14 @@ def train_series(
             VariantResult(
                 variant=variant,
                 model=best.name,
-                mae=best.mae,
-                baseline_mae=scores.get("rolling_median"),
+                mae=_finite(best.mae),
+                baseline_mae=_finite(scores.get("rolling_median")),
                 coverage=rolling_coverage(residuals, censored, LEVEL),
                 baseline_coverage=(
                     rolling_coverage(base_res, censored, LEVEL) if base_res is not None else None
                 ),
                 residuals=len(residuals),
-                scores={k: round(v, 5) for k, v in scores.items()},
+                scores={k: _finite(v) for k, v in scores.items()},
                 pickle=pickle,
             )
         )
@@ -454,7 +452,7 @@ def train(
         _, missing = candidates(include_extras)
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
-        globals_, global_pickles = global_forecasts(series)
+        globals_ = global_forecasts(series)
         results = _run_parallel(series, globals_, include_extras, n_jobs, progress)
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
@@ -471,8 +469,6 @@ def train(
         }
         records = {"series": {r.key: {**r.record, "basis": r.basis} for r in results}}
         pickles = {name: data for r in results for name, data in r.pickles.items()}
-        used = {v.pickle for r in results for v in r.variants}
-        pickles.update({k: v for k, v in global_pickles.items() if k in used})
         path = cache.publish(cache_dir, manifest, records, pickles)
     return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)
 
@@ -485,6 +481,11 @@ def _previous(cache_dir: Path) -> cache.Generation | None:
         return None
 
 
+def _finite(value: float | None) -> float | None:
+    """Scores for JSON: an all-censored backtest has no MAE, not an infinite one."""
+    return None if value is None or not math.isfinite(value) else round(value, 5)
+
+
 def _manifest_entry(r: SeriesResult) -> dict[str, Any]:
     return {
         "data_points": r.data_points,
@@ -492,8 +493,8 @@ def _manifest_entry(r: SeriesResult) -> dict[str, Any]:
         "variants": {
             v.variant: {
                 "model": v.model,
-                "mae": round(v.mae, 5),
-                "baseline_mae": None if v.baseline_mae is None else round(v.baseline_mae, 5),
+                "mae": v.mae,
+                "baseline_mae": v.baseline_mae,
                 "coverage": v.coverage,
                 "baseline_coverage": v.baseline_coverage,
                 "residuals": v.residuals,

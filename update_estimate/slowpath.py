@@ -1,0 +1,67 @@
+"""The slow path of `estimate`: ask a stored model when covariates lie outside the stored grid.
+
+Loading a pickle imports darts and executes code, so it happens only for such requests, only
+from a trusted cache (owned by this user, not writable by others, sha256 as in the manifest),
+and only while the time budget allows. Any refusal is warned about once; the grid's edge value
+then answers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from update_estimate import cache
+
+IMPORT_SECONDS = 3.0  # darts and a model need about this long to load on this class of machine
+
+
+@dataclass
+class SlowPath:
+    generation: cache.Generation
+    deadline: float
+    warnings: list[str]
+    refused: set[str] = field(default_factory=set)
+
+    def _refuse(self, why: str) -> None:
+        if why not in self.refused:
+            self.refused.add(why)
+            self.warnings.append(why)
+
+    def __call__(
+        self, record: Mapping[str, Any], variant: str, values: Mapping[str, float], at: datetime
+    ) -> float | None:
+        key = cache.series_key(record["host"], record["plugin"], record["metric"], record["phase"])
+        entry = self.generation.manifest.get("series", {}).get(key, {})
+        name = entry.get("variants", {}).get(variant, {}).get("pickle")
+        if name is None:
+            return None
+        if time.monotonic() + IMPORT_SECONDS > self.deadline:
+            self._refuse("covariates outside the trained range; no time left to load models")
+            return None
+        try:
+            obj = cache.load_pickle(self.generation, name)
+        except (cache.CacheUnusable, OSError) as exc:
+            self._refuse(f"{exc}; answering from forecast records")
+            return None
+        axes = [axis for axis, _ in record["variants"][variant]["axes"]]
+        return _predict(obj, axes, values, at)
+
+
+def _predict(
+    obj: dict[str, Any], axes: list[str], values: Mapping[str, float], at: datetime
+) -> float:
+    """Build the next run's design row as `train` did: covariates on log1p scale, calendar."""
+    import numpy as np
+
+    from update_estimate.candidates import predict_pickled
+    from update_estimate.features import calendar_features
+
+    names = axes if obj.get("design") == "reports" else ["gap_hours"]
+    covariates = [math.log1p(max(values[name], 0.0)) for name in names]
+    calendar = calendar_features(np.array([at.hour]), np.array([at.weekday()]))[0]
+    return predict_pickled(obj, np.concatenate([covariates, calendar]))
