@@ -187,12 +187,16 @@ def predictive(
         centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
     if slow_path is not None and outside(variant, values):
         centre = _first_not_none(slow_path(record, name, values, at), centre)
+    residuals, censored, runs = variant["residuals"], variant["censored"], variant["runs"]
+    if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
+        residuals = wide_spread(-math.log(4), math.log(4))
+        censored, runs = [False] * len(residuals), [None] * len(residuals)
     return (
         Predictive(
             centre=centre,
-            residuals=list(variant["residuals"]),
-            censored=list(variant["censored"]),
-            runs=list(variant["runs"]),
+            residuals=list(residuals),
+            censored=list(censored),
+            runs=list(runs),
             data_points=int(record["data_points"]),
             model=variant["model"],
             basis=record.get("basis", "model"),
@@ -216,9 +220,15 @@ def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
     else:
         point, lower, upper = DEFAULTS[metric]
         centre, low, high = math.log1p(point), math.log1p(lower), math.log1p(upper)
-    steps = DEFAULT_SPREAD_STEPS
-    residuals = [low - centre + (high - low) * i / (steps - 1) for i in range(steps)]
+    residuals = wide_spread(low - centre, high - centre)
+    steps = len(residuals)
     return Predictive(centre, residuals, [False] * steps, [None] * steps, 0, "default", "default")
+
+
+def wide_spread(low: float, high: float) -> list[float]:
+    """Evenly spaced stand-in residuals for a series with none of its own."""
+    steps = DEFAULT_SPREAD_STEPS
+    return [low + (high - low) * i / (steps - 1) for i in range(steps)]
 
 
 def single(p: Predictive, level: float) -> MetricEstimate:

@@ -258,6 +258,8 @@ def train_series(
     by_name: dict[str, Candidate] = {c.name: c for c in pool}
     y_fit = clean_for_fit(s.y, s.outlier)
     start = backtest_start(s.n)
+    if start >= s.n:
+        return _too_short(s)
     designs = {v: grid.design(s, v) for v in grid.variants(s)}
     local = [c for c in pool if not c.uses_covariates]
     covariate = [c for c in pool if c.uses_covariates]
@@ -267,16 +269,7 @@ def train_series(
     failures.update(failed)
     if global_forecast is not None and global_forecast.start == start:
         forecasts[global_forecast.name] = global_forecast.predictions
-    record: dict[str, Any] = {
-        "host": s.host,
-        "plugin": s.plugin,
-        "metric": s.metric,
-        "phase": s.phase,
-        "data_points": s.n,
-        "last_success": s.last_success,
-        "cap": plausible_cap(s.y),
-        "variants": {},
-    }
+    record = _record(s, {})
     results, pickles = [], {}
     for variant in designs:
         if variant == "reports":
@@ -350,6 +343,47 @@ def train_series(
         failures=failures,
         record=record,
         pickles=pickles,
+    )
+
+
+def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "host": s.host,
+        "plugin": s.plugin,
+        "metric": s.metric,
+        "phase": s.phase,
+        "data_points": s.n,
+        "last_success": s.last_success,
+        "cap": plausible_cap(s.y),
+        "variants": variants,
+    }
+
+
+def _too_short(s: Series) -> SeriesResult:
+    """Too few runs for any backtest: their median, with calibration borrowed later."""
+    centre = float(np.median(s.y))
+    variant = {
+        "model": "rolling_median",
+        "axes": [],
+        "points": [centre],
+        "weekday": None,
+        "hour": None,
+        "residuals": [],
+        "censored": [],
+        "runs": [],
+    }
+    result = VariantResult("base", "rolling_median", None, None, None, None, 0, {})
+    return SeriesResult(
+        s.key,
+        s.host,
+        s.plugin,
+        s.metric,
+        s.phase,
+        s.n,
+        "limited",
+        [result],
+        {},
+        _record(s, {"base": variant}),
     )
 
 

@@ -1,0 +1,144 @@
+"""The bad-input matrix through the real CLI: a clear line, a documented code, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.builders import Execution, Run, Step, steady_runs, write_runs
+from tests.conftest import Trained, copy_trained, invoke
+from update_estimate import cache
+from update_estimate.errors import ExitCode
+
+T0 = datetime(2026, 5, 1, 8)
+
+
+def _assert_clean_answer(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    for plugin in doc["plugins"]:
+        for m in plugin["metrics"].values():
+            values = (m["lower"], m["point"], m["upper"])
+            assert all(math.isfinite(v) and v >= 0 for v in values)
+            assert m["lower"] <= m["point"] <= m["upper"]
+    return doc
+
+
+def test_absurd_metric_values_train_and_estimate(runner, tmp_path: Path) -> None:
+    runs = steady_runs("h", "apt", 40, T0)
+    bad = [math.nan, math.inf, -5.0, 0.0, 1e13]
+    for i, value in enumerate(bad):
+        runs[5 + i].executions[0].steps = [Step("EXECUTE", value, value, value, 10**13, 0)]
+    runs += steady_runs("h", "once", 1, T0)
+    db = write_runs(tmp_path / "h.duckdb", runs)
+    before = db.read_bytes()
+    cache_dir = tmp_path / "cache"
+    trained = invoke(runner, "train", "--db", db, "--cache-dir", cache_dir, "-j", "1", "--json")
+    assert trained.exit_code == 0, trained.stderr
+    doc = _assert_clean_answer(
+        invoke(runner, "estimate", "--db", db, "--cache-dir", cache_dir, "--json")
+    )
+    once = next(p for p in doc["plugins"] if p["plugin"] == "once")
+    assert once["metrics"]["wall_clock_seconds"]["basis"] in ("limited", "default")
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["corrupt-records", "truncated-manifest", "other-format", "dangling-link"],
+)
+def test_damaged_cache_falls_back_to_history(runner, trained: Trained, tmp_path, damage) -> None:
+    mine = copy_trained(trained, tmp_path)
+    generation = cache.current(mine.cache)
+    assert generation is not None
+    if damage == "corrupt-records":
+        (generation.path / cache.RECORDS).write_text('{"series": {"x": [')
+    elif damage == "truncated-manifest":
+        text = (generation.path / cache.MANIFEST).read_text()
+        (generation.path / cache.MANIFEST).write_text(text[: len(text) // 2])
+    elif damage == "other-format":
+        manifest = json.loads((generation.path / cache.MANIFEST).read_text())
+        manifest["format_version"] = 99
+        (generation.path / cache.MANIFEST).write_text(json.dumps(manifest))
+    else:
+        (mine.cache / "current").unlink()
+        (mine.cache / "current").symlink_to("gen-missing")
+    result = invoke(runner, "estimate", "--db", mine.db, "--cache-dir", mine.cache, "--json")
+    doc = _assert_clean_answer(result)
+    assert doc["source"] == "history"
+    assert "cache unusable" in result.stderr
+    retrain = invoke(
+        runner,
+        "train",
+        "--db",
+        mine.db,
+        "--cache-dir",
+        mine.cache,
+        "-j",
+        "1",
+        "--plugins",
+        "pip",
+        "--no-phases",
+        "--json",
+    )
+    assert retrain.exit_code == 0 and json.loads(retrain.stdout)["unchanged"] is False
+
+
+def test_train_on_bad_history_reports_one_line(runner, tmp_path: Path) -> None:
+    db = tmp_path / "h.duckdb"
+    db.write_text("not a database")
+    result = invoke(runner, "train", "--db", db, "--cache-dir", tmp_path / "c")
+    assert result.exit_code == ExitCode.NOT_DUCKDB
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_plugin_for_train_is_no_data(runner, trained: Trained, tmp_path) -> None:
+    result = invoke(
+        runner, "train", "--db", trained.db, "--cache-dir", tmp_path / "c", "--plugins", "nosuch"
+    )
+    assert result.exit_code == ExitCode.NO_DATA and "nosuch" in result.stderr
+
+
+metric = st.one_of(st.just(0.0), st.floats(min_value=0.01, max_value=1e6))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    walls=st.lists(st.lists(metric, min_size=1, max_size=3), min_size=1, max_size=25),
+    gaps=st.lists(st.floats(min_value=0.1, max_value=500), min_size=25, max_size=25),
+)
+def test_any_small_history_trains_and_estimates(
+    tmp_path_factory: pytest.TempPathFactory, walls: list[list[float]], gaps: list[float]
+) -> None:
+    from typer.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("prop")
+    runs, t = [], T0
+    for i, plugin_walls in enumerate(walls):
+        t += timedelta(hours=gaps[i])
+        runs.append(
+            Run(
+                "h",
+                t,
+                [
+                    Execution(f"p{j}", steps=[Step("EXECUTE", w, w / 2, 0.0, int(w * 1e6), int(w))])
+                    for j, w in enumerate(plugin_walls)
+                ],
+            )
+        )
+    db = write_runs(folder / "h.duckdb", runs)
+    runner = CliRunner()
+    trained = invoke(
+        runner, "train", "--db", db, "--cache-dir", folder / "c", "-j", "1", "--no-phases"
+    )
+    assert trained.exit_code == 0, trained.stderr
+    _assert_clean_answer(
+        invoke(runner, "estimate", "--db", db, "--cache-dir", folder / "c", "--json")
+    )
