@@ -6,7 +6,7 @@ PREFIX ?= $(HOME)/.local
 DEMO   ?= demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench completions man install uninstall clean
+.PHONY: demo test lint format completions man install uninstall clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,33 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+completions man: $(STAMP)
+	$(BIN)/python tools/gen_docs.py $@
+
+# A self-contained install: its own venv under PREFIX/lib, the command, man page and completions
+# where bash, zsh and fish look for them.
+APP := $(PREFIX)/lib/update-estimate
+install:
+	$(PYTHON) -m venv $(APP)/venv
+	$(APP)/venv/bin/python -m pip install -q --upgrade pip
+	$(APP)/venv/bin/python -m pip install -q '.[lightgbm]'
+	install -d $(PREFIX)/bin $(PREFIX)/share/man/man1 \
+		$(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
+		$(PREFIX)/share/fish/vendor_completions.d
+	ln -sf $(APP)/venv/bin/update-estimate $(PREFIX)/bin/update-estimate
+	install -m 644 man/update-estimate.1 $(PREFIX)/share/man/man1/update-estimate.1
+	install -m 644 completions/update-estimate.bash $(PREFIX)/share/bash-completion/completions/update-estimate
+	install -m 644 completions/update-estimate.zsh $(PREFIX)/share/zsh/site-functions/_update-estimate
+	install -m 644 completions/update-estimate.fish $(PREFIX)/share/fish/vendor_completions.d/update-estimate.fish
+	@echo "installed: $(PREFIX)/bin/update-estimate (man update-estimate; completions for bash, zsh, fish)"
+
+uninstall:
+	rm -rf $(APP)
+	rm -f $(PREFIX)/bin/update-estimate $(PREFIX)/share/man/man1/update-estimate.1 \
+		$(PREFIX)/share/bash-completion/completions/update-estimate \
+		$(PREFIX)/share/zsh/site-functions/_update-estimate \
+		$(PREFIX)/share/fish/vendor_completions.d/update-estimate.fish
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info .pytest_cache .ruff_cache .hypothesis

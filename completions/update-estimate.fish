@@ -1,0 +1,1 @@
+complete --command update-estimate --no-files --arguments "(env _UPDATE_ESTIMATE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) update-estimate)" --condition "env _UPDATE_ESTIMATE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) update-estimate"
