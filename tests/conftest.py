@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +70,10 @@ def copy_trained(trained: Trained, dest: Path) -> Trained:
     shutil.copy2(trained.db, dest / "history.duckdb")
     shutil.copytree(trained.cache, dest / "cache", symlinks=True)
     return Trained(dest / "history.duckdb", dest / "cache")
+
+
+def run_bin(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The installed command as a real subprocess, output captured as text."""
+    return subprocess.run(
+        [str(BIN), *(str(a) for a in args)], input=stdin, capture_output=True, text=True
+    )

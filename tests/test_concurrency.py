@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import BIN, Trained, copy_trained
+from tests.conftest import BIN, Trained, copy_trained, run_bin
 
 
 def _train(mine: Trained) -> subprocess.Popen:
@@ -31,11 +31,7 @@ def _train(mine: Trained) -> subprocess.Popen:
 
 
 def _estimate(mine: Trained) -> dict:
-    result = subprocess.run(
-        [str(BIN), "estimate", "--db", str(mine.db), "--cache-dir", str(mine.cache), "--json"],
-        capture_output=True,
-        text=True,
-    )
+    result = run_bin("estimate", "--db", mine.db, "--cache-dir", mine.cache, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import BIN, Trained, copy_trained, invoke
+from tests.conftest import BIN, Trained, copy_trained, invoke, run_bin
 from update_estimate import cache, forecast
 from update_estimate.errors import ExitCode
 
@@ -301,11 +301,7 @@ def writer(trained: Trained, tmp_path: Path) -> Iterator[Trained]:
 
 
 def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:
-    result = subprocess.run(
-        [str(BIN), "estimate", "--db", str(writer.db), "--cache-dir", str(writer.cache), "--json"],
-        capture_output=True,
-        text=True,
-    )
+    result = run_bin("estimate", "--db", writer.db, "--cache-dir", writer.cache, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"] == "cache"
 

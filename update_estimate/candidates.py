@@ -84,7 +84,7 @@ def _median_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
 # --- Darts local statistical models (univariate) ----------------------------------------------
 
 
-def _series(values: np.ndarray) -> Any:
+def to_series(values: np.ndarray) -> Any:
     from darts import TimeSeries
 
     return TimeSeries.from_values(np.asarray(values, dtype=np.float32).reshape(len(values), -1))
@@ -94,22 +94,30 @@ def _hf_values(forecasts: Any) -> np.ndarray:
     return forecasts.values(copy=False)[:, 0].astype(float)
 
 
+def one_step(
+    model: Any, y: np.ndarray, start: int, retrain: int | bool, x: np.ndarray | None = None
+) -> np.ndarray:
+    """One-step-ahead forecasts of y[start:], each from the runs before it (refit every
+    `retrain` origins; False: the model stays as fitted)."""
+    hf = model.historical_forecasts(
+        to_series(y),
+        future_covariates=None if x is None else to_series(x),
+        start=start,
+        forecast_horizon=1,
+        retrain=retrain,
+        verbose=False,
+        show_warnings=False,
+    )
+    return _hf_values(hf)
+
+
 def _local(name: str, factory: Callable[[], Any], retrain: int, min_points: int) -> Candidate:
     def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-        model = factory()
-        hf = model.historical_forecasts(
-            _series(y),
-            start=start,
-            forecast_horizon=1,
-            retrain=retrain,
-            verbose=False,
-            show_warnings=False,
-        )
-        return _hf_values(hf)
+        return one_step(factory(), y, start, retrain)
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
-        model.fit(_series(y))
+        model.fit(to_series(y))
         value = float(model.predict(1).values()[0, 0])
         return Fitted(name, model, _constant(value))
 
@@ -139,7 +147,7 @@ def _auto_arima() -> Any:
 
 def covariate_series(x: np.ndarray, next_row: np.ndarray) -> Any:
     """Future covariates: one row per past run plus the run about to happen."""
-    return _series(np.vstack([x, next_row[None, :]]))
+    return to_series(np.vstack([x, next_row[None, :]]))
 
 
 def _regression(
@@ -156,23 +164,13 @@ def _regression(
         return model_inputs(x, calendar)
 
     def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-        model = factory()
-        hf = model.historical_forecasts(
-            _series(y),
-            future_covariates=_series(inputs(x)),
-            start=start,
-            forecast_horizon=1,
-            retrain=retrain,
-            verbose=False,
-            show_warnings=False,
-        )
-        return _hf_values(hf)
+        return one_step(factory(), y, start, retrain, inputs(x))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
-        target = _series(y)
+        target = to_series(y)
         past = inputs(x)
-        model.fit(target, future_covariates=_series(past))
+        model.fit(target, future_covariates=to_series(past))
 
         def predict(rows: np.ndarray) -> np.ndarray:
             return predict_next(model, target, past, inputs(rows))
@@ -203,7 +201,7 @@ def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
     calendar = bool(obj.get("calendar"))
     past = model_inputs(obj["x"], calendar)
     rows = model_inputs(row[None, :], calendar)
-    return float(predict_next(model, _series(obj["y"]), past, rows)[0])
+    return float(predict_next(model, to_series(obj["y"]), past, rows)[0])
 
 
 def _ridge() -> Any:
@@ -214,19 +212,25 @@ def _ridge() -> Any:
     return SKLearnModel(model=Ridge(alpha=1.0), lags=1, lags_future_covariates=[0])
 
 
-def _lightgbm() -> Any:
+def lightgbm_model(lags: int, trees: int, leaves: int, min_leaf: int) -> Any:
+    """One thread each: joblib already runs a worker per core, and OpenMP threads on top of
+    that spin against each other (measured: 10x slower)."""
     from darts.models import LightGBMModel
 
     return LightGBMModel(
-        lags=3,
+        lags=lags,
         lags_future_covariates=[0],
         verbose=-1,
-        n_estimators=60,
-        num_leaves=8,
+        n_estimators=trees,
+        num_leaves=leaves,
         n_jobs=1,
-        min_child_samples=5,
+        min_child_samples=min_leaf,
         random_state=0,
     )
+
+
+def _lightgbm() -> Any:
+    return lightgbm_model(lags=3, trees=60, leaves=8, min_leaf=5)
 
 
 # --- optional extras ----------------------------------------------------------------------------

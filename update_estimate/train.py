@@ -26,7 +26,10 @@ from update_estimate.candidates import (
     Candidate,
     Fitted,
     candidates,
+    one_step,
+    predict_next,
     quiet_libraries,
+    to_series,
 )
 from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
@@ -110,20 +113,11 @@ def pickle_name(key: str, variant: str) -> str:
 
 
 def _global_factory() -> tuple[str, Callable[[], Any]]:
-    from update_estimate.candidates import _available
+    from update_estimate.candidates import _available, lightgbm_model
 
     if _available("lightgbm", "LGBMRegressor"):
-        from darts.models import LightGBMModel
-
-        return "global_lightgbm", lambda: LightGBMModel(
-            lags=GLOBAL_LAGS,
-            lags_future_covariates=[0],
-            verbose=-1,
-            n_jobs=1,
-            n_estimators=80,
-            num_leaves=15,
-            min_child_samples=10,
-            random_state=0,
+        return "global_lightgbm", lambda: lightgbm_model(
+            lags=GLOBAL_LAGS, trees=80, leaves=15, min_leaf=10
         )
     from darts.models import LinearRegressionModel
 
@@ -138,8 +132,6 @@ def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
     Backtests are out of sample: the model is fitted on each series' runs before its backtest
     start, then forecasts those runs one step at a time without refitting.
     """
-    from update_estimate.candidates import _series, covariate_series
-
     quiet_libraries()
     name, factory = _global_factory()
     groups: dict[tuple, list[Series]] = defaultdict(list)
@@ -151,7 +143,7 @@ def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
         if len(members) < 2:
             continue
         try:
-            out.update(_global_group(name, factory, members, _series, covariate_series))
+            out.update(_global_group(name, factory, members))
         except Exception as exc:
             log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
     return out
@@ -161,8 +153,6 @@ def _global_group(
     name: str,
     factory: Callable[[], Any],
     members: list[Series],
-    to_series: Callable[[np.ndarray], Any],
-    covariate_series: Callable[[np.ndarray, np.ndarray], Any],
 ) -> dict[str, GlobalForecast]:
     starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
     fits = {s.key: clean_for_fit(s.y, s.outlier) for s in members}
@@ -173,18 +163,9 @@ def _global_group(
         [to_series(fits[s.key][: starts[s.key]]) for s in train],
         future_covariates=[to_series(designs[s.key][: starts[s.key]]) for s in train],
     )
-    backtests = {}
-    for s in members:
-        hf = model.historical_forecasts(
-            to_series(fits[s.key]),
-            future_covariates=to_series(designs[s.key]),
-            start=starts[s.key],
-            forecast_horizon=1,
-            retrain=False,
-            verbose=False,
-            show_warnings=False,
-        )
-        backtests[s.key] = hf.values()[:, 0].astype(float)
+    backtests = {
+        s.key: one_step(model, fits[s.key], starts[s.key], False, designs[s.key]) for s in members
+    }
     final = factory()
     final.fit(
         [to_series(fits[s.key]) for s in members],
@@ -193,16 +174,15 @@ def _global_group(
     out = {}
     for s in members:
         target = to_series(fits[s.key])
-        grids = {}
-        for variant in grid.variants(s):
-            rows = grid.base_columns(grid.build(s, variant).rows, variant)
-            preds = final.predict(
-                1,
-                series=[target] * len(rows),
-                future_covariates=[covariate_series(designs[s.key], row) for row in rows],
-                verbose=False,
+        grids = {
+            variant: predict_next(
+                final,
+                target,
+                designs[s.key],
+                grid.base_columns(grid.build(s, variant).rows, variant),
             )
-            grids[variant] = np.array([float(p.values()[0, 0]) for p in preds])
+            for variant in grid.variants(s)
+        }
         out[s.key] = GlobalForecast(name, starts[s.key], backtests[s.key], grids, final)
     return out
 
