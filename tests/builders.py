@@ -52,8 +52,9 @@ def create_empty(path: Path, version: int = 1, ddl: str | None = None) -> duckdb
     return con
 
 
-def write_runs(path: Path, runs: list[Run], version: int = 1) -> Path:
-    con = create_empty(path, version)
+def write_runs(path: Path, runs: list[Run], version: int = 1, reuse: bool = False) -> Path:
+    """Write the runs into a new v1 file, or into an existing one with `reuse`."""
+    con = duckdb.connect(str(path)) if reuse else create_empty(path, version)
     for run in runs:
         run_id = new_id("run")
         con.execute(

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.builders import Execution, Run, Step, steady_runs, write_runs
-from tests.conftest import Trained, copy_trained, invoke
+from tests.builders import Execution, Run, Step, create_empty, steady_runs, write_runs
+from tests.conftest import Trained, copy_trained, invoke, run_bin
 from update_estimate import cache
 from update_estimate.errors import ExitCode
+from update_estimate.simulate import schema_sql
 
 T0 = datetime(2026, 5, 1, 8)
 
@@ -142,3 +146,47 @@ def test_any_small_history_trains_and_estimates(
     _assert_clean_answer(
         invoke(runner, "estimate", "--db", db, "--cache-dir", folder / "c", "--json")
     )
+
+
+def test_duplicate_execution_ids_are_counted_once(runner, tmp_path: Path) -> None:
+    ddl = (
+        schema_sql()
+        .replace("execution_id     VARCHAR PRIMARY KEY", "execution_id VARCHAR")
+        .replace("REFERENCES plugin_executions(execution_id)", "")
+    )
+    assert ddl != schema_sql()
+    db = tmp_path / "dup.duckdb"
+    con = create_empty(db, ddl=ddl)
+    con.close()
+    write_runs(db, steady_runs("h", "apt", 25, T0), reuse=True)
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO plugin_executions SELECT * FROM plugin_executions LIMIT 3")
+    con.close()
+    result = invoke(runner, "validate", "--db", db, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["duplicate_execution_ids"] == 3
+    assert doc["series"][0]["samples"] == 25
+
+
+def test_train_against_a_locked_history_exits_7(trained: Trained, tmp_path) -> None:
+    mine = copy_trained(trained, tmp_path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            str(mine.db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = run_bin("train", "--db", mine.db, "--cache-dir", mine.cache, "--force")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == ExitCode.DB_LOCKED
+    assert "locked" in result.stderr and "Traceback" not in result.stderr

@@ -66,6 +66,7 @@ class History:
     executions: pd.DataFrame
     phases: pd.DataFrame
     fingerprint: dict[str, object]
+    duplicate_ids: int = 0
 
 
 def _valid(expr: str) -> str:
@@ -278,7 +279,12 @@ def read(
         detail = f" for {' and '.join(scope)}" if scope else ""
         raise NoData(f"no plugin executions in {path}{detail}")
     executions["censored"] = executions["censored"].astype(bool)
-    return History(path=path, executions=executions, phases=phases, fingerprint=fp)
+    # v1 declares execution_id a primary key, but a damaged or hand-made file may repeat one:
+    # count each execution once.
+    duplicated = executions["execution_id"].duplicated()
+    executions = executions[~duplicated].reset_index(drop=True)
+    phases = phases.drop_duplicates(["execution_id", "phase"]).reset_index(drop=True)
+    return History(path, executions, phases, fp, int(duplicated.sum()))
 
 
 def host_names(path: Path, lock_timeout: float = 2.0) -> list[str]:

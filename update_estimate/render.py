@@ -85,7 +85,9 @@ def validation_table(report: Any) -> Table:
 
 
 def _reasons(report: Any) -> str | None:
-    lines = [
+    lines = [f"{report.duplicate_execution_ids} repeated execution ids were counted once"] * bool(
+        report.duplicate_execution_ids
+    ) + [
         f"{s.host}/{s.plugin}/{SHORT_METRIC.get(s.metric, s.metric)}: {'; '.join(s.reasons)}"
         for s in report.series
         if s.reasons
@@ -96,7 +98,11 @@ def _reasons(report: Any) -> str | None:
 def validation_json(report: Any) -> str:
     return json_document(
         "validate",
-        {"usable": report.any_usable, "series": [asdict(s) for s in report.series]},
+        {
+            "usable": report.any_usable,
+            "duplicate_execution_ids": report.duplicate_execution_ids,
+            "series": [asdict(s) for s in report.series],
+        },
     )
 
 

@@ -37,6 +37,7 @@ class SeriesQuality:
 @dataclass(frozen=True)
 class ValidationReport:
     series: list[SeriesQuality]
+    duplicate_execution_ids: int = 0
 
     @property
     def any_usable(self) -> bool:
@@ -102,4 +103,4 @@ def validate(history: History) -> ValidationReport:
                     reasons=reasons,
                 )
             )
-    return ValidationReport(series=rows)
+    return ValidationReport(series=rows, duplicate_execution_ids=history.duplicate_ids)
