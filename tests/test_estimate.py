@@ -328,3 +328,22 @@ def test_locked_history_without_cache_answers_defaults(writer: Trained, tmp_path
     assert doc["source"] == "default"
     assert {p["metrics"]["wall_clock_seconds"]["basis"] for p in doc["plugins"]} == {"default"}
     assert "locked" in result.stderr
+
+
+def test_timeout_answers_with_what_it_has(writer: Trained, tmp_path) -> None:
+    before = writer.db.read_bytes()
+    result = run_bin(
+        "estimate",
+        "--db",
+        writer.db,
+        "--cache-dir",
+        tmp_path / "none",
+        "--json",
+        "--plugins",
+        "apt",
+        "--timeout",
+        "0.1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["source"] == "default"
+    assert writer.db.read_bytes() == before
