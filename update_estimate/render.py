@@ -58,18 +58,24 @@ SHORT_METRIC = {
 def validation_table(report: Any) -> Table:
     from rich.table import Table
 
-    table = Table(title="History quality", title_justify="left", caption=_reasons(report))
-    table.add_column("host")
+    hosts = sorted({s.host for s in report.series})
+    one_host = len(hosts) == 1
+    title = f"History quality of {hosts[0]}" if one_host else "History quality"
+    table = Table(
+        title=title, title_justify="left", caption=_reasons(report), box=_box(), pad_edge=False
+    )
+    if not one_host:
+        table.add_column("host")
     table.add_column("plugin")
     table.add_column("metric")
-    for name in ("n", "ok/fail/skip/t-o", "missing", "outliers", "dup ts", "runs/wk"):
+    for name in ("n", "ok/fail/skip/t-o", "miss", "outl", "dup", "/wk"):
         table.add_column(name, justify="right")
-    table.add_column("last run")
+    table.add_column("last")
     table.add_column("verdict")
     for s in report.series:
         style = VERDICT_STYLE[s.verdict]
         table.add_row(
-            s.host,
+            *([] if one_host else [s.host]),
             s.plugin,
             SHORT_METRIC.get(s.metric, s.metric),
             str(s.samples),
@@ -78,21 +84,27 @@ def validation_table(report: Any) -> Table:
             str(s.outliers),
             str(s.duplicate_timestamps),
             f"{s.runs_per_week:.1f}",
-            s.last[:16],
+            s.last[:10],
             f"[{style}]{s.verdict}[/{style}]",
         )
     return table
 
 
 def _reasons(report: Any) -> str | None:
-    lines = [f"{report.duplicate_execution_ids} repeated execution ids were counted once"] * bool(
-        report.duplicate_execution_ids
-    ) + [
+    repeated = report.duplicate_execution_ids
+    lines = [f"{repeated} repeated execution ids were counted once"] * bool(repeated) + [
         f"{s.host}/{s.plugin}/{SHORT_METRIC.get(s.metric, s.metric)}: {'; '.join(s.reasons)}"
         for s in report.series
         if s.reasons
     ]
     return "\n".join(lines) or None
+
+
+def _box() -> Any:
+    """Light rules only: the tables fit an 80-column terminal."""
+    from rich import box
+
+    return box.SIMPLE_HEAD
 
 
 def validation_json(report: Any) -> str:
@@ -156,6 +168,8 @@ def estimate_table(result: Any) -> Table:
         title_justify="left",
         caption=f"source: {result.source}; peak memory total is the max over plugins "
         "(--parallel: sum)",
+        box=_box(),
+        pad_edge=False,
     )
     table.add_column("plugin")
     for name in ("wall clock", "CPU", "peak memory", "download"):
@@ -230,6 +244,8 @@ def train_table(result: Any) -> Table:
         title_justify="left",
         caption="MAE on log1p scale over a rolling one-step backtest; coverage of 90% "
         "intervals calibrated on earlier runs only. *: with the plugin's own pre-run report.",
+        box=_box(),
+        pad_edge=False,
     )
     for name in ("host", "plugin", "metric", "model", "n", "MAE", "naive MAE", "cover", "naive"):
         table.add_column(
