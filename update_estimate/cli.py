@@ -518,6 +518,76 @@ def estimate(
         render.print_table(render.estimate_table(result))
 
 
+@command()
+def backtest(
+    ctx: typer.Context,
+    db: DbOption,
+    plugins: PluginsOption = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics",
+            help="Metrics to evaluate (default all four), e.g. --metrics wall_clock_seconds.",
+        ),
+    ] = None,
+    host: HostOption = None,
+    last: Annotated[
+        int, typer.Option(min=1, max=1000, help="Evaluate the last N runs, e.g. --last 30.")
+    ] = 20,
+    level: Annotated[
+        float,
+        typer.Option(callback=_level, help="Interval coverage to evaluate, e.g. --level 0.8."),
+    ] = 0.9,
+    covariates: Annotated[
+        bool,
+        typer.Option(
+            "--covariates/--no-covariates",
+            help="Give each run the plugins' own pre-run reports, as after the check phase.",
+        ),
+    ] = True,
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", "-j", min=1, max=64, help="Worker processes, e.g. -j 2.")
+    ] = 2,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure how good the estimates have been: retrain before each of the last runs,
+    forecast it, and compare with the run, next to two baselines.
+
+    Example: update-estimate backtest --db history.duckdb --plugins apt --last 30
+    """
+    from update_estimate import backtest as backtesting
+    from update_estimate import history, render
+
+    chosen_metrics = _plugins(metrics) or list(history.METRICS)
+    unknown = [m for m in chosen_metrics if m not in history.METRICS]
+    if unknown:
+        raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(history.METRICS)}")
+    if plot is not None:
+        from update_estimate import plotting
+
+        plotting.require()
+    bar, update = _progress_bar(sys.stderr.isatty() and not _quiet(ctx) and not json_out)
+    try:
+        if bar is not None:
+            bar.start()
+        result = backtesting.run(
+            db, _plugins(plugins), chosen_metrics, host, last, level, covariates, n_jobs, update
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    if plot is not None:
+        plotting.draw(result, plot)
+    if json_out:
+        typer.echo(render.backtest_json(result))
+    else:
+        render.print_table(render.backtest_table(result))
+
+
 def main() -> None:
     try:
         app()

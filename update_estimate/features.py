@@ -7,7 +7,7 @@ calendar day, and the irregular gaps between runs become a covariate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,6 +77,7 @@ class Series:
     calendar: np.ndarray
     reports: tuple[str, ...]
     last_success: str | None
+    starts: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -144,6 +145,7 @@ def _series_from(
         calendar=calendar_features(starts.dt.hour.to_numpy(), starts.dt.dayofweek.to_numpy()),
         reports=reports,
         last_success=last_success,
+        starts=tuple(starts.dt.strftime("%Y-%m-%d %H:%M:%S")),
     )
 
 
@@ -182,3 +184,25 @@ def build_series(
             if s is not None:
                 out.append(s)
     return out
+
+
+def truncate(s: Series, end: int) -> Series:
+    """The series as it stood before run `end`: what `train` would have seen then.
+
+    `last_success` is set so that the gap to run `end` is the one its own covariate recorded.
+    """
+    from datetime import datetime, timedelta
+
+    gap_hours = float(np.expm1(s.covariates[end, 0]))
+    start = datetime.fromisoformat(s.starts[end])
+    return replace(
+        s,
+        y=s.y[:end],
+        censored=s.censored[:end],
+        outlier=robust_outliers(np.expm1(s.y[:end])),
+        run_ids=s.run_ids[:end],
+        covariates=s.covariates[:end],
+        calendar=s.calendar[:end],
+        last_success=(start - timedelta(hours=gap_hours)).isoformat(sep=" "),
+        starts=s.starts[:end],
+    )

@@ -268,3 +268,51 @@ def train_table(result: Any) -> Table:
                 _fmt(v.baseline_coverage, ".0%"),
             )
     return table
+
+
+def backtest_json(result: Any) -> str:
+    return json_document(
+        "backtest",
+        {
+            "level": result.level,
+            "last": result.last,
+            "with_covariates": result.with_covariates,
+            "rows": [
+                {
+                    "host": r.host,
+                    "plugin": r.plugin,
+                    "metric": r.metric,
+                    "scores": {m: asdict(sc) for m, sc in r.scores.items()},
+                }
+                for r in result.rows
+            ],
+        },
+    )
+
+
+def backtest_table(result: Any) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        title=f"Backtest over the last {result.last} runs ({result.level:.0%} intervals)",
+        title_justify="left",
+        caption="ours / last value / recent median. MdAPE: median absolute percentage error; "
+        "IS: interval score (width plus penalties for misses, lower is better).",
+        box=_box(),
+        pad_edge=False,
+    )
+    for name in ("plugin", "metric", "n"):
+        table.add_column(name, justify="right" if name == "n" else "left")
+    for name in ("cover", "MdAPE", "IS ratio"):
+        table.add_column(name, justify="right")
+    for r in result.rows:
+        ours, last, median = (r.scores[m] for m in ("ours", "last_value", "recent_median"))
+        table.add_row(
+            r.plugin,
+            SHORT_METRIC.get(r.metric, r.metric),
+            str(ours.n),
+            f"{ours.coverage:.0%} / {last.coverage:.0%} / {median.coverage:.0%}",
+            " / ".join(_fmt(s.median_ape, ".0%") for s in (ours, last, median)),
+            f"{ours.interval_score / median.interval_score:.2f}" if median.interval_score else "-",
+        )
+    return table

@@ -1,0 +1,71 @@
+"""backtest: the scores against hand-computed values, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+
+from tests.conftest import Trained, invoke
+from tests.test_json_schemas import schema
+from update_estimate.backtest import baselines, score
+from update_estimate.errors import ExitCode
+
+
+def test_scores_match_hand_computed_values() -> None:
+    actual = np.array([10.0, 20.0, 0.0])
+    bounds = np.array([[12.0, 8.0, 14.0], [15.0, 10.0, 18.0], [1.0, 0.0, 2.0]])
+    s = score(actual, bounds, 0.9)
+    assert s.n == 3
+    assert s.mae == pytest.approx((2 + 5 + 1) / 3)
+    assert s.median_ape == pytest.approx(np.median([0.2, 0.25]))  # zero actual skipped
+    assert s.coverage == pytest.approx(2 / 3)
+    assert s.width == pytest.approx((6 + 8 + 2) / 3)
+    # the miss above 18 costs 2/alpha = 20 per unit
+    assert s.interval_score == pytest.approx((6 + (8 + 20 * 2) + 2) / 3)
+    assert s.pinball_upper == pytest.approx(np.mean([0.05 * 4, 0.95 * 2, 0.05 * 2]))
+
+
+def test_baselines_bracket_their_points() -> None:
+    past = np.array([10.0, 12, 11, 30, 10, 9, 13, 12, 11, 10, 12, 14])
+    out = baselines(past, 0.9)
+    assert out["last_value"][0] == 14
+    assert out["recent_median"][0] == pytest.approx(np.median(past[-10:]))
+    for point, lower, upper in out.values():
+        assert lower <= point <= upper
+
+
+def test_backtest_command_json_and_plot(runner, trained: Trained, tmp_path) -> None:
+    png = tmp_path / "bt.png"
+    result = invoke(
+        runner,
+        "backtest",
+        "--db",
+        trained.db,
+        "--plugins",
+        "apt",
+        "pip",
+        "--metrics",
+        "wall_clock_seconds",
+        "--last",
+        "4",
+        "-j",
+        "1",
+        "--json",
+        "--plot",
+        png,
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, schema("backtest"))
+    assert {r["plugin"] for r in doc["rows"]} == {"apt", "pip", "total"}
+    for row in doc["rows"]:
+        assert 1 <= row["scores"]["ours"]["n"] <= 4
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_metric_is_a_usage_error(runner, trained: Trained) -> None:
+    result = invoke(runner, "backtest", "--db", trained.db, "--metrics", "speed")
+    assert result.exit_code == ExitCode.USAGE and "unknown metric" in result.stderr

@@ -1,0 +1,318 @@
+"""`backtest`: how good the estimates have been, measured on the history itself.
+
+For each of a host's last N runs, every series is cut just before that run, trained exactly as
+`train` would have trained it then (same candidates, same selection, same calibration), and the
+warm path answers for that run; totals are drawn jointly as `estimate` draws them. Two honest
+baselines answer the same runs: the last value (interval from recent one-step changes), and the
+median of recent runs with their empirical quantiles. Censored runs (timeouts) are left out of
+the scores; percentage errors skip runs whose actual is zero. The global model is the one part
+of `train` not refitted at every cut (it spans all plugins): its candidates sit this race out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from update_estimate import forecast, history
+from update_estimate.features import REPORTED, Series, build_series, truncate
+from update_estimate.train import train_series
+
+RECENT_MEDIAN = 10
+RECENT_SPREAD = 20
+METHODS = ("ours", "last_value", "recent_median")
+
+
+@dataclass(frozen=True)
+class Scores:
+    n: int
+    mae: float
+    mape: float | None
+    median_ape: float | None
+    rmse: float
+    pinball_lower: float
+    pinball_upper: float
+    interval_score: float
+    coverage: float
+    width: float
+
+
+@dataclass(frozen=True)
+class Case:
+    """One forecast of one run by the three methods, on the raw scale."""
+
+    host: str
+    plugin: str
+    metric: str
+    run_id: str
+    start: str
+    actual: float
+    intervals: dict[str, tuple[float, float, float]]  # method -> (point, lower, upper)
+
+
+@dataclass(frozen=True)
+class Row:
+    host: str
+    plugin: str
+    metric: str
+    scores: dict[str, Scores]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    level: float
+    last: int
+    with_covariates: bool
+    rows: list[Row]
+    cases: list[Case]
+
+
+def score(actual: np.ndarray, bounds: np.ndarray, level: float) -> Scores:
+    """Point and interval scores; `bounds` has columns point, lower, upper."""
+    alpha = 1 - level
+    point, lower, upper = bounds[:, 0], bounds[:, 1], bounds[:, 2]
+    err = actual - point
+    positive = actual > 0
+    ape = np.abs(err[positive]) / actual[positive]
+    below, above = actual < lower, actual > upper
+    tau_lo, tau_hi = alpha / 2, 1 - alpha / 2
+    return Scores(
+        n=len(actual),
+        mae=float(np.mean(np.abs(err))),
+        mape=float(np.mean(ape)) if len(ape) else None,
+        median_ape=float(np.median(ape)) if len(ape) else None,
+        rmse=float(np.sqrt(np.mean(err**2))),
+        pinball_lower=float(
+            np.mean(np.maximum(tau_lo * (actual - lower), (tau_lo - 1) * (actual - lower)))
+        ),
+        pinball_upper=float(
+            np.mean(np.maximum(tau_hi * (actual - upper), (tau_hi - 1) * (actual - upper)))
+        ),
+        interval_score=float(
+            np.mean(
+                (upper - lower)
+                + (2 / alpha) * (lower - actual) * below
+                + (2 / alpha) * (actual - upper) * above
+            )
+        ),
+        coverage=float(np.mean(~below & ~above)),
+        width=float(np.mean(upper - lower)),
+    )
+
+
+def _quantiles(values: np.ndarray, level: float) -> tuple[float, float]:
+    alpha = 1 - level
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def baselines(past: np.ndarray, level: float) -> dict[str, tuple[float, float, float]]:
+    """Last value with recent one-step changes (log scale); recent median with recent quantiles."""
+    last = float(past[-1])
+    logs = np.log1p(past[-RECENT_SPREAD - 1 :])
+    if len(logs) > 2:
+        lo, hi = _quantiles(np.diff(logs), level)
+    else:
+        lo, hi = -math.log(2), math.log(2)
+    recent = past[-RECENT_SPREAD:]
+    median = float(np.median(past[-RECENT_MEDIAN:]))
+    q_lo, q_hi = _quantiles(recent, level)
+    return {
+        "last_value": (
+            last,
+            float(np.expm1(np.log1p(last) + lo)),
+            float(np.expm1(np.log1p(last) + hi)),
+        ),
+        "recent_median": (median, min(q_lo, median), max(q_hi, median)),
+    }
+
+
+def _reported(s: Series, index: int) -> dict[str, float]:
+    names = [n for n in REPORTED if n in s.reports]
+    return {n: float(np.expm1(s.covariates[index, j + 1])) for j, n in enumerate(names)}
+
+
+Pairs = list[tuple[Case, forecast.Predictive]]
+
+
+def backtest_series(
+    s: Series, cuts: Sequence[int], level: float, modes: Sequence[bool]
+) -> dict[bool, Pairs]:
+    """Train on the runs before each cut once; answer for the run at the cut with and/or
+    without the plugin's pre-run report (`modes`)."""
+    out: dict[bool, Pairs] = {mode: [] for mode in modes}
+    for i in cuts:
+        result = train_series(truncate(s, i), None, include_extras=False)
+        record = {**result.record, "basis": result.basis}
+        at = datetime.fromisoformat(s.starts[i])
+        past = np.expm1(s.y[:i])
+        for mode in modes:
+            reported = _reported(s, i) if mode and s.reports else None
+            p, _ = forecast.predictive(record, at, reported)
+            ours = forecast.single(p, level)
+            case = Case(
+                s.host,
+                s.plugin,
+                s.metric,
+                s.run_ids[i],
+                s.starts[i],
+                float(np.expm1(s.y[i])),
+                {"ours": (ours.point, ours.lower, ours.upper), **baselines(past, level)},
+            )
+            out[mode].append((case, p))
+    return out
+
+
+def run(
+    db: Path,
+    plugins: Sequence[str] | None = None,
+    metrics: Sequence[str] = history.METRICS,
+    hosts: Sequence[str] | None = None,
+    last: int = 20,
+    level: float = 0.9,
+    with_covariates: bool = True,
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    return evaluate(db, plugins, metrics, hosts, last, level, (with_covariates,), n_jobs, progress)[
+        with_covariates
+    ]
+
+
+def evaluate(
+    db: Path,
+    plugins: Sequence[str] | None,
+    metrics: Sequence[str],
+    hosts: Sequence[str] | None,
+    last: int,
+    level: float,
+    modes: Sequence[bool],
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[bool, BacktestResult]:
+    """The backtest in each mode (with / without pre-run reports), from one training per cut."""
+    hist = history.read(db, hosts=hosts, plugins=plugins)
+    series = build_series(hist.executions, None, metrics)
+    cut_runs = _last_runs(hist.executions, last)
+    jobs = []
+    for s in series:
+        cuts = [i for i, r in enumerate(s.run_ids) if r in cut_runs[s.host] and i >= 2]
+        cuts = [i for i in cuts if not s.censored[i]]
+        if cuts:
+            jobs.append((s, cuts))
+    outputs = _parallel(jobs, level, modes, n_jobs, progress)
+    results = {}
+    for mode in modes:
+        pairs = [pair for chunk in outputs for pair in chunk[mode]]
+        cases = [c for c, _ in pairs] + _total_cases(pairs, series, level)
+        results[mode] = BacktestResult(level, last, mode, _rows(cases, level), cases)
+    return results
+
+
+def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:
+    starts = executions.groupby(["host", "run_id"])["start_time"].min().reset_index()
+    out: dict[str, set[str]] = {}
+    for host, group in starts.groupby("host"):
+        out[str(host)] = set(group.sort_values("start_time")["run_id"].astype(str).tail(last))
+    return out
+
+
+def _parallel(
+    jobs: list[tuple[Series, list[int]]],
+    level: float,
+    modes: Sequence[bool],
+    n_jobs: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[dict[bool, Pairs]]:
+    if n_jobs == 1:
+        outputs: Any = (backtest_series(s, cuts, level, modes) for s, cuts in jobs)
+    else:
+        from joblib import Parallel, delayed
+
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(backtest_series)(s, cuts, level, modes) for s, cuts in jobs
+        )
+    done = []
+    for chunk in outputs:
+        done.append(chunk)
+        if progress is not None:
+            progress(len(done), len(jobs))
+    return done
+
+
+def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]:
+    """Per host, metric and run: the joint total of the plugins that ran, and its baselines."""
+    by_run: dict[tuple, list[tuple[Case, forecast.Predictive]]] = defaultdict(list)
+    for case, p in pairs:
+        by_run[(case.host, case.metric, case.run_id)].append((case, p))
+    actual_by_run: dict[tuple, dict[str, float]] = defaultdict(dict)
+    order: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for s in series:
+        for run_id, start, y in zip(s.run_ids, s.starts, s.y, strict=True):
+            actual_by_run[(s.host, s.metric, run_id)][s.plugin] = float(np.expm1(y))
+            order[(s.host, s.metric)][run_id] = start
+    out = []
+    for (host, metric, run_id), members in sorted(by_run.items()):
+        names = {c.plugin for c, _ in members}
+        if len(names) < 2:
+            continue
+        joint = forecast.total(metric, [p for _, p in members], level, parallel=False)
+        start = members[0][0].start
+        earlier = sorted((t, r) for r, t in order[(host, metric)].items() if t < start)
+        past_totals = [
+            _combine(metric, [actual_by_run[(host, metric, r)][n] for n in names])
+            for _, r in earlier
+            if names <= set(actual_by_run[(host, metric, r)])
+        ]
+        if len(past_totals) < 3:
+            continue
+        actual = _combine(metric, [c.actual for c, _ in members])
+        out.append(
+            Case(
+                host,
+                "total",
+                metric,
+                run_id,
+                start,
+                actual,
+                {
+                    "ours": (joint.point, joint.lower, joint.upper),
+                    **baselines(np.array(past_totals), level),
+                },
+            )
+        )
+    return out
+
+
+def _combine(metric: str, values: list[float]) -> float:
+    return max(values) if metric == "memory_peak_bytes" else sum(values)
+
+
+def _rows(cases: list[Case], level: float) -> list[Row]:
+    groups: dict[tuple, list[Case]] = defaultdict(list)
+    for c in cases:
+        groups[(c.host, c.plugin, c.metric)].append(c)
+    rows = []
+    for (host, plugin, metric), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] == "total", kv[0][1], kv[0][2])
+    ):
+        actual = np.array([c.actual for c in members])
+        rows.append(
+            Row(
+                host,
+                plugin,
+                metric,
+                {
+                    m: score(actual, np.array([c.intervals[m] for c in members]), level)
+                    for m in METHODS
+                },
+            )
+        )
+    return rows
