@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +79,21 @@ def run_bin(*args: object, stdin: str | None = None) -> subprocess.CompletedProc
     return subprocess.run(
         [str(BIN), *(str(a) for a in args)], input=stdin, capture_output=True, text=True
     )
+
+
+@contextmanager
+def held_for_writing(db: Path) -> Iterator[None]:
+    """update-all mid-run: another real process holds a read-write connection on `db`."""
+    code = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        proc.kill()
+        proc.wait()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.builders import Execution, Run, Step, create_empty, steady_runs, write_runs
-from tests.conftest import Trained, copy_trained, invoke, run_bin
+from tests.conftest import Trained, copy_trained, held_for_writing, invoke, run_bin
 from update_estimate import cache
 from update_estimate.errors import ExitCode
 from update_estimate.simulate import schema_sql
@@ -171,22 +169,7 @@ def test_duplicate_execution_ids_are_counted_once(runner, tmp_path: Path) -> Non
 
 def test_train_against_a_locked_history_exits_7(trained: Trained, tmp_path) -> None:
     mine = copy_trained(trained, tmp_path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(60)",
-            str(mine.db),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_for_writing(mine.db):
         result = run_bin("train", "--db", mine.db, "--cache-dir", mine.cache, "--force")
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.returncode == ExitCode.DB_LOCKED
     assert "locked" in result.stderr and "Traceback" not in result.stderr

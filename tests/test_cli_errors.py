@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,7 +12,7 @@ import duckdb
 import pytest
 
 from tests.builders import create_empty, steady_runs, write_runs
-from tests.conftest import BIN, invoke
+from tests.conftest import BIN, held_for_writing, invoke
 from update_estimate.errors import ExitCode
 from update_estimate.simulate import schema_sql
 
@@ -85,19 +84,8 @@ def test_default_path_is_update_alls(runner, tmp_path: Path) -> None:
 def held_by_writer(tmp_path: Path) -> Iterator[Path]:
     """A second, real process holds a read-write connection, as update-all does during a run."""
     db = write_runs(tmp_path / "held.duckdb", steady_runs("h", "apt", 25, datetime(2026, 1, 1)))
-    code = (
-        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-        "print('ready', flush=True); time.sleep(60)"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    try:
+    with held_for_writing(db):
         yield db
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_locked_history_is_reported_after_retrying(held_by_writer: Path) -> None:

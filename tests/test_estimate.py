@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import BIN, Trained, copy_trained, invoke, run_bin
+from tests.conftest import BIN, Trained, copy_trained, held_for_writing, invoke, run_bin
 from update_estimate import cache, forecast
 from update_estimate.errors import ExitCode
 
@@ -283,21 +283,8 @@ def test_stale_cache_is_used_with_a_warning(runner, trained: Trained, tmp_path) 
 def writer(trained: Trained, tmp_path: Path) -> Iterator[Trained]:
     """update-all mid-run: another real process holds a read-write connection."""
     mine = copy_trained(trained, tmp_path)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(60)",
-            str(mine.db),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    yield mine
-    proc.kill()
-    proc.wait()
+    with held_for_writing(mine.db):
+        yield mine
 
 
 def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:

@@ -56,14 +56,10 @@ SHORT_METRIC = {
 
 
 def validation_table(report: Any) -> Table:
-    from rich.table import Table
-
     hosts = sorted({s.host for s in report.series})
     one_host = len(hosts) == 1
     title = f"History quality of {hosts[0]}" if one_host else "History quality"
-    table = Table(
-        title=title, title_justify="left", caption=_reasons(report), box=_box(), pad_edge=False
-    )
+    table = _table(title, _reasons(report))
     if not one_host:
         table.add_column("host")
     table.add_column("plugin")
@@ -100,11 +96,14 @@ def _reasons(report: Any) -> str | None:
     return "\n".join(lines) or None
 
 
-def _box() -> Any:
-    """Light rules only: the tables fit an 80-column terminal."""
+def _table(title: str, caption: str | None) -> Table:
+    """Light rules only, so the tables fit an 80-column terminal."""
     from rich import box
+    from rich.table import Table
 
-    return box.SIMPLE_HEAD
+    return Table(
+        title=title, title_justify="left", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False
+    )
 
 
 def validation_json(report: Any) -> str:
@@ -160,16 +159,10 @@ def _cell(metric: str, m: Any) -> str:
 
 
 def estimate_table(result: Any) -> Table:
-    from rich.table import Table
-
     pct = f"{result.level:.0%}"
-    table = Table(
-        title=f"Next update-all run on {result.host or 'this host'} (estimate  {pct} interval)",
-        title_justify="left",
-        caption=f"source: {result.source}; peak memory total is the max over plugins "
-        "(--parallel: sum)",
-        box=_box(),
-        pad_edge=False,
+    table = _table(
+        f"Next update-all run on {result.host or 'this host'} (estimate  {pct} interval)",
+        f"source: {result.source}; peak memory total is the max over plugins (--parallel: sum)",
     )
     table.add_column("plugin")
     for name in ("wall clock", "CPU", "peak memory", "download"):
@@ -237,15 +230,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def train_table(result: Any) -> Table:
-    from rich.table import Table
-
-    table = Table(
-        title=f"Trained {len(result.series)} series in {result.seconds:.1f} s",
-        title_justify="left",
-        caption="MAE on log1p scale over a rolling one-step backtest; coverage of 90% "
+    table = _table(
+        f"Trained {len(result.series)} series in {result.seconds:.1f} s",
+        "MAE on log1p scale over a rolling one-step backtest; coverage of 90% "
         "intervals calibrated on earlier runs only. *: with the plugin's own pre-run report.",
-        box=_box(),
-        pad_edge=False,
     )
     for name in ("host", "plugin", "metric", "model", "n", "MAE", "naive MAE", "cover", "naive"):
         table.add_column(
@@ -291,15 +279,10 @@ def backtest_json(result: Any) -> str:
 
 
 def backtest_table(result: Any) -> Table:
-    from rich.table import Table
-
-    table = Table(
-        title=f"Backtest over the last {result.last} runs ({result.level:.0%} intervals)",
-        title_justify="left",
-        caption="ours / last value / recent median. MdAPE: median absolute percentage error; "
+    table = _table(
+        f"Backtest over the last {result.last} runs ({result.level:.0%} intervals)",
+        "ours / last value / recent median. MdAPE: median absolute percentage error; "
         "IS: interval score (width plus penalties for misses, lower is better).",
-        box=_box(),
-        pad_edge=False,
     )
     for name in ("plugin", "metric", "n"):
         table.add_column(name, justify="right" if name == "n" else "left")
