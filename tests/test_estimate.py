@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import BIN, Trained, copy_trained, held_for_writing, invoke, run_bin
+from tests.conftest import Trained, copy_trained, held_for_writing, invoke, run_bin
 from update_estimate import cache, forecast
 from update_estimate.errors import ExitCode
 
@@ -134,23 +134,18 @@ def test_check_phase_covariates_sharpen_the_estimate(runner, trained: Trained, t
 
 
 def test_covariates_from_stdin(trained: Trained) -> None:
-    result = subprocess.run(
-        [
-            str(BIN),
-            "estimate",
-            "--db",
-            str(trained.db),
-            "--cache-dir",
-            str(trained.cache),
-            "--json",
-            "--plugins",
-            "apt",
-            "--covariates",
-            "-",
-        ],
-        input='{"apt": {"package_count_est": 20, "download_bytes_est": 40000000}}',
-        capture_output=True,
-        text=True,
+    result = run_bin(
+        "estimate",
+        "--db",
+        trained.db,
+        "--cache-dir",
+        trained.cache,
+        "--json",
+        "--plugins",
+        "apt",
+        "--covariates",
+        "-",
+        stdin='{"apt": {"package_count_est": 20, "download_bytes_est": 40000000}}',
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["plugins"][0]["used_covariates"] is True
@@ -294,21 +289,16 @@ def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:
 
 
 def test_locked_history_without_cache_answers_defaults(writer: Trained, tmp_path) -> None:
-    result = subprocess.run(
-        [
-            str(BIN),
-            "estimate",
-            "--db",
-            str(writer.db),
-            "--cache-dir",
-            str(tmp_path / "none"),
-            "--json",
-            "--plugins",
-            "apt",
-            "snap",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_bin(
+        "estimate",
+        "--db",
+        writer.db,
+        "--cache-dir",
+        tmp_path / "none",
+        "--json",
+        "--plugins",
+        "apt",
+        "snap",
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

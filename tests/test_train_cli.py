@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import BIN, Trained, copy_trained, invoke
+from tests.conftest import BIN, Trained, copy_trained, invoke, run_bin
 from update_estimate import cache
 from update_estimate.errors import ExitCode
 
@@ -79,20 +79,8 @@ def test_second_train_waits_then_exits_clearly(trained: Trained, tmp_path: Path)
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        result = subprocess.run(
-            [
-                str(BIN),
-                "train",
-                "--db",
-                str(mine.db),
-                "--cache-dir",
-                str(mine.cache),
-                "--force",
-                "--wait",
-                "0.5",
-            ],
-            capture_output=True,
-            text=True,
+        result = run_bin(
+            "train", "--db", mine.db, "--cache-dir", mine.cache, "--force", "--wait", "0.5"
         )
     finally:
         holder.kill()
@@ -109,20 +97,8 @@ def test_cron_run_is_silent_and_parallel_train_works(trained: Trained, tmp_path:
         [str(BIN), "simulate", "--db", str(db), "--runs", "30", "--plugins", "apt", "pip"],
         check=True,
     )
-    result = subprocess.run(
-        [
-            str(BIN),
-            "train",
-            "--db",
-            str(db),
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--n-jobs",
-            "2",
-            "--no-phases",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_bin(
+        "train", "--db", db, "--cache-dir", tmp_path / "c", "--n-jobs", "2", "--no-phases"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
