@@ -60,3 +60,17 @@ def test_bash_completion_completes_subcommands() -> None:
     }
     result = subprocess.run([str(BIN)], env=env, capture_output=True, text=True)
     assert "estimate" in result.stdout.split()
+
+
+def test_every_option_explains_itself_with_an_example() -> None:
+    group = typer.main.get_command(app)
+    params = [("", p) for p in group.params] + [
+        (name, p) for name, c in group.commands.items() for p in c.params
+    ]
+    missing = [
+        (name, p.opts[0])
+        for name, p in params
+        if p.opts[0] not in ("--help", "--install-completion", "--show-completion")
+        and "e.g." not in (p.help or "")
+    ]
+    assert missing == []

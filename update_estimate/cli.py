@@ -131,10 +131,19 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More log detail on stderr: -v, -vv.")
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="More log detail on stderr, e.g. -v for info, -vv for debug.",
+        ),
     ] = 0,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Only errors on stderr (for cron).")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Only errors on stderr, e.g. update-estimate -q train from cron."
+        ),
     ] = False,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Logs on stderr as JSON lines, e.g. for journald.")
@@ -142,7 +151,10 @@ def main_options(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit, e.g. update-estimate --version.",
         ),
     ] = False,
 ) -> None:
@@ -188,7 +200,11 @@ HostOption = Annotated[
     ),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON document on stdout instead of a table, e.g. --json | jq .total.",
+    ),
 ]
 
 
@@ -208,7 +224,9 @@ def simulate(
     runs: Annotated[
         int, typer.Option(min=1, max=100_000, help="Runs per host, e.g. --runs 300.")
     ] = 300,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same history.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; same seed, same history, e.g. --seed 7.")
+    ] = 0,
     hosts: Annotated[int, typer.Option(min=1, max=50, help="Number of hosts, e.g. --hosts 2.")] = 1,
     scenario: Annotated[
         str,
@@ -217,7 +235,12 @@ def simulate(
             "sparse or bursty, e.g. --scenario trend."
         ),
     ] = "realistic",
-    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the file if it exists, e.g. simulate --db demo.duckdb --force."
+        ),
+    ] = False,
 ) -> None:
     """Write a realistic synthetic update-all history (schema v1), for demos, tests and benchmarks.
 
@@ -308,11 +331,15 @@ def train(
         bool,
         typer.Option(
             "--phases/--no-phases",
-            help="Also model each phase's wall clock (check, download, execute).",
+            help="Also model each phase's wall clock (check, download, execute), "
+            "e.g. --no-phases for a quicker train.",
         ),
     ] = True,
     force: Annotated[
-        bool, typer.Option("--force", help="Refit even when the history has not changed.")
+        bool,
+        typer.Option(
+            "--force", help="Refit even when the history has not changed, e.g. train --force."
+        ),
     ] = False,
     wait: Annotated[
         float,
@@ -476,7 +503,10 @@ def estimate(
     ] = 0.0,
     parallel: Annotated[
         bool,
-        typer.Option("--parallel", help="Plugins run in parallel: total peak memory is the sum."),
+        typer.Option(
+            "--parallel",
+            help="Plugins run in parallel: total peak memory is the sum, e.g. --parallel.",
+        ),
     ] = False,
     timeout: Annotated[
         float,
@@ -542,7 +572,8 @@ def backtest(
         bool,
         typer.Option(
             "--covariates/--no-covariates",
-            help="Give each run the plugins' own pre-run reports, as after the check phase.",
+            help="Give each run the plugins' own pre-run reports, as after the check phase, "
+            "e.g. --no-covariates to judge estimates made before a run.",
         ),
     ] = True,
     n_jobs: Annotated[
