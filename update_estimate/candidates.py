@@ -46,7 +46,6 @@ class Candidate:
     uses_covariates: bool
     backtest: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
-    extra: str | None = None
     calendar: bool = False
 
 
@@ -156,7 +155,6 @@ def _regression(
     retrain: int,
     min_points: int,
     calendar: bool,
-    extra: str | None = None,
 ) -> Candidate:
     """A regression on the run's covariates; without calendar columns unless `calendar`."""
 
@@ -177,7 +175,7 @@ def _regression(
 
         return Fitted(name, model, predict)
 
-    return Candidate(name, min_points, True, backtest, fit, extra=extra, calendar=calendar)
+    return Candidate(name, min_points, True, backtest, fit, calendar=calendar)
 
 
 def model_inputs(x: np.ndarray, calendar: bool) -> np.ndarray:
@@ -269,7 +267,7 @@ def _prophet_candidate() -> Candidate:
         model.fit(dated(y))
         return Fitted("prophet", model, _constant(float(model.predict(1).values()[0, 0])))
 
-    return Candidate("prophet", 20, False, backtest, fit, extra="prophet")
+    return Candidate("prophet", 20, False, backtest, fit)
 
 
 def _nlinear() -> Any:
