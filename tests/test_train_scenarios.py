@@ -76,3 +76,18 @@ def test_levels_nest(level: float) -> None:
     series = make_series(20 * np.exp(rng.normal(0, 0.3, 80)))
     inner, outer = next_estimate(series, level), next_estimate(series, min(level + 0.04, 0.99))
     assert outer.lower <= inner.lower <= inner.point <= inner.upper <= outer.upper
+
+
+def test_two_regime_series_is_not_cleaned_but_a_rare_outlier_is() -> None:
+    from update_estimate.features import robust_outliers
+    from update_estimate.selection import clean_for_fit
+
+    rng = np.random.default_rng(8)
+    regimes = np.where(rng.random(100) < 0.4, 600.0, 15.0) * np.exp(rng.normal(0, 0.05, 100))
+    flags = robust_outliers(regimes)
+    assert flags.mean() > 0.1
+    y = np.log1p(regimes)
+    assert np.array_equal(clean_for_fit(y, flags), y)
+    single = np.log1p(np.r_[np.full(50, 20.0), 5000.0, np.full(10, 20.0)])
+    cleaned = clean_for_fit(single, robust_outliers(np.expm1(single)))
+    assert cleaned[50] == pytest.approx(np.log1p(20.0))

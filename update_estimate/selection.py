@@ -26,9 +26,18 @@ def backtest_start(n: int) -> int:
     return max(min(MIN_TRAIN, n // 2), 2, n - MAX_ORIGINS)
 
 
+MAX_OUTLIER_SHARE = 0.1
+
+
 def clean_for_fit(y: np.ndarray, outlier: np.ndarray) -> np.ndarray:
-    """Outliers stay out of point fits: each is replaced by the median of the runs before it."""
+    """Outliers stay out of point fits: each is replaced by the median of the runs before it.
+
+    Outliers are rare by definition: when more than a tenth of the runs are flagged, the series
+    has two regimes (cargo: nothing to build, or a build), and nothing is replaced.
+    """
     cleaned = y.copy()
+    if outlier.mean() > MAX_OUTLIER_SHARE:
+        return cleaned
     for t in np.flatnonzero(outlier):
         if t > 0:
             cleaned[t] = float(np.median(cleaned[max(0, t - 10) : t]))
