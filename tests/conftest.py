@@ -97,3 +97,12 @@ def held_for_writing(db: Path) -> Iterator[None]:
     finally:
         proc.kill()
         proc.wait()
+
+
+def estimate_importtime(
+    trained: Trained, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """`estimate --json` as a real process, with Python's import log on stderr."""
+    cmd = [sys.executable, "-X", "importtime", "-m", "update_estimate.cli", "estimate"]
+    cmd += ["--db", str(trained.db), "--cache-dir", str(trained.cache), "--json", *args]
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True)

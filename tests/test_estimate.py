@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +10,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import Trained, copy_trained, held_for_writing, invoke, run_bin
+from tests.conftest import (
+    Trained,
+    copy_trained,
+    estimate_importtime,
+    held_for_writing,
+    invoke,
+    run_bin,
+)
 from update_estimate import cache, forecast
 from update_estimate.errors import ExitCode
 
@@ -53,23 +58,7 @@ def test_every_plugin_by_default_and_table_output(runner, trained: Trained) -> N
 
 
 def test_warm_path_imports_no_darts_pandas_or_sklearn(trained: Trained) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-m",
-            "update_estimate.cli",
-            "estimate",
-            "--db",
-            str(trained.db),
-            "--cache-dir",
-            str(trained.cache),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = estimate_importtime(trained)
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)
     imported = {
@@ -288,18 +277,12 @@ def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:
     assert json.loads(result.stdout)["source"] == "cache"
 
 
+def _without_cache(writer: Trained, tmp_path: Path, *args: str):
+    return run_bin("estimate", "--db", writer.db, "--cache-dir", tmp_path / "none", "--json", *args)
+
+
 def test_locked_history_without_cache_answers_defaults(writer: Trained, tmp_path) -> None:
-    result = run_bin(
-        "estimate",
-        "--db",
-        writer.db,
-        "--cache-dir",
-        tmp_path / "none",
-        "--json",
-        "--plugins",
-        "apt",
-        "snap",
-    )
+    result = _without_cache(writer, tmp_path, "--plugins", "apt", "snap")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["source"] == "default"
@@ -309,18 +292,7 @@ def test_locked_history_without_cache_answers_defaults(writer: Trained, tmp_path
 
 def test_timeout_answers_with_what_it_has(writer: Trained, tmp_path) -> None:
     before = writer.db.read_bytes()
-    result = run_bin(
-        "estimate",
-        "--db",
-        writer.db,
-        "--cache-dir",
-        tmp_path / "none",
-        "--json",
-        "--plugins",
-        "apt",
-        "--timeout",
-        "0.1",
-    )
+    result = _without_cache(writer, tmp_path, "--plugins", "apt", "--timeout", "0.1")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"] == "default"
     assert writer.db.read_bytes() == before
