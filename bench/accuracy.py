@@ -1,79 +1,148 @@
 """Accuracy and calibration per scenario: ours against the two baselines, with and without the
 plugins' pre-run reports (check-phase covariates).
 
-Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 20] [--seed 5]
-Prints a Markdown table (see bench/RESULTS.md for the recorded one).
+Every scenario is simulated with several seeds; each history goes through `backtest.evaluate`
+(every series retrained before each of the last runs, as `train` would have done then). Cases
+are pooled per scenario, then over all scenarios. Coverage comes with a 95% Wilson interval: a
+perfectly calibrated method lands outside 0.87-0.93 on a hundred cases more often than not, so
+the interval says whether a miss is noise. The noise floor is the wall-time error of the truth
+itself (`simulate.typical_wall`: the median time given the run's real packages and download),
+the best any forecast could do.
+
+Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6]
+           [--plugins apt flatpak pip snap] [--scenarios steady ...]
+Prints Markdown tables (see bench/RESULTS.md for the recorded ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
+import time
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 from update_estimate import backtest, simulate
 
-PLUGINS = ("apt", "flatpak", "pip")
+PLUGINS = ("apt", "flatpak", "pip", "snap")
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
+LEVEL = 0.9
+
+Cases = dict[bool, list[backtest.Case]]
 
 
-def pooled(result: backtest.BacktestResult, method: str, plugin_total: bool) -> dict[str, float]:
-    """Coverage per metric over the plugins (or the totals), pooled over runs."""
-    out = {}
-    for metric in METRICS:
-        rows = [
-            r for r in result.rows if r.metric == metric and (r.plugin == "total") == plugin_total
-        ]
-        n = sum(r.scores[method].n for r in rows)
-        out[metric] = sum(r.scores[method].coverage * r.scores[method].n for r in rows) / n
-    return out
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return math.nan, math.nan
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
-def wall(result: backtest.BacktestResult, method: str) -> tuple[float, float]:
+def coverage(cases: list[backtest.Case], metric: str, totals: bool) -> tuple[float, int, str]:
+    rows = [c for c in cases if c.metric == metric and (c.plugin == "total") == totals]
+    hits = sum(c.intervals["ours"][1] <= c.actual <= c.intervals["ours"][2] for c in rows)
+    lo, hi = wilson(hits, len(rows))
+    return hits / max(len(rows), 1), len(rows), f"{lo:.2f}-{hi:.2f}"
+
+
+def wall(cases: list[backtest.Case], method: str) -> tuple[float, float]:
     """Median APE and mean interval score of wall clock over the plugins' cases."""
-    cases = [c for c in result.cases if c.metric == "wall_clock_seconds" and c.plugin != "total"]
-    actual = np.array([c.actual for c in cases])
-    bounds = np.array([c.intervals[method] for c in cases])
-    s = backtest.score(actual, bounds, result.level)
-    return s.median_ape or float("nan"), s.interval_score
+    rows = [c for c in cases if c.metric == "wall_clock_seconds" and c.plugin != "total"]
+    actual = np.array([c.actual for c in rows])
+    s = backtest.score(actual, np.array([c.intervals[method] for c in rows]), LEVEL)
+    return s.median_ape or math.nan, s.interval_score
+
+
+def noise_floor(db: Path, cases: list[backtest.Case]) -> float:
+    """Median APE of the truth's typical wall time on the same cases."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT e.run_id, e.plugin_name, e.packages_updated, s.wall_clock_seconds "
+            "FROM plugin_executions e JOIN step_metrics s USING (execution_id) "
+            "WHERE s.phase = 'DOWNLOAD'"
+        ).fetchall()
+    finally:
+        con.close()
+    truth = {(r, p): (int(n or 0), float(w)) for r, p, n, w in rows}
+    errors = []
+    for c in cases:
+        if c.metric != "wall_clock_seconds" or c.plugin == "total":
+            continue
+        packages, download = truth[(c.run_id, c.plugin)]
+        typical = simulate.typical_wall(c.plugin, packages, download)
+        errors.append(abs(c.actual - typical) / c.actual)
+    return float(np.median(errors))
+
+
+def evaluate(
+    scenario: str, seeds: list[int], plugins: tuple[str, ...], runs: int, last: int
+) -> tuple[Cases, list[float]]:
+    cases: Cases = {True: [], False: []}
+    floors = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as folder:
+            db = Path(folder) / "h.duckdb"
+            simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
+            results = backtest.evaluate(db, None, METRICS, None, last, LEVEL, (True, False), 2)
+            for mode, result in results.items():
+                cases[mode].extend(result.cases)
+            floors.append(noise_floor(db, results[True].cases))
+    return cases, floors
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--last", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--last", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6])
+    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     args = parser.parse_args()
+    started = time.monotonic()
+    pooled: Cases = {True: [], False: []}
     print(
-        "| scenario | covariates | coverage wall/cpu/mem/dl (plugins) | coverage totals | "
-        "MdAPE wall ours / median / last | ratio to median | IS ratio |"
+        "| scenario | covariates | coverage wall/cpu/mem/dl (plugins, n) | coverage totals (n) | "
+        "MdAPE wall ours / median / last / noise floor | ratio to median | IS ratio |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name in SCENARIOS:
-        with tempfile.TemporaryDirectory() as folder:
-            db = Path(folder) / "h.duckdb"
-            tables = simulate.generate(PLUGINS, runs=args.runs, seed=args.seed, scenario_name=name)
-            simulate.write(tables, db)
-            results = backtest.evaluate(db, None, METRICS, None, args.last, 0.9, (True, False), 2)
+    for name in args.scenarios:
+        cases, floors = evaluate(name, args.seeds, tuple(args.plugins), args.runs, args.last)
         for mode in (True, False):
-            r = results[mode]
-            cov = pooled(r, "ours", False)
-            tot = pooled(r, "ours", True)
-            ours, ours_is = wall(r, "ours")
-            med, med_is = wall(r, "recent_median")
-            last, _ = wall(r, "last_value")
+            pooled[mode].extend(cases[mode])
+            per = [coverage(cases[mode], m, False) for m in METRICS]
+            tot = [coverage(cases[mode], m, True) for m in METRICS]
+            ours, ours_is = wall(cases[mode], "ours")
+            med, med_is = wall(cases[mode], "recent_median")
+            last, _ = wall(cases[mode], "last_value")
             print(
                 f"| {name} | {'yes' if mode else 'no'} | "
-                + "/".join(f"{cov[m]:.2f}" for m in METRICS)
-                + " | "
-                + "/".join(f"{tot[m]:.2f}" for m in METRICS)
-                + f" | {ours:.2f} / {med:.2f} / {last:.2f} | {ours / med:.2f}"
-                + f" | {ours_is / med_is:.2f} |",
+                + "/".join(f"{c[0]:.2f}" for c in per)
+                + f" ({per[0][1]}) | "
+                + "/".join(f"{c[0]:.2f}" for c in tot)
+                + f" ({tot[0][1]}) | {ours:.2f} / {med:.2f} / {last:.2f} / "
+                + f"{np.mean(floors):.2f} | {ours / med:.2f} | {ours_is / med_is:.2f} |",
                 flush=True,
             )
+    print()
+    print("Pooled over the scenarios: coverage (95% Wilson interval), n cases")
+    print()
+    print("| covariates | metric | plugins | totals |")
+    print("|---|---|---|---|")
+    for mode in (True, False):
+        for m in METRICS:
+            p, t = coverage(pooled[mode], m, False), coverage(pooled[mode], m, True)
+            print(
+                f"| {'yes' if mode else 'no'} | {m} | {p[0]:.3f} ({p[2]}), {p[1]} "
+                f"| {t[0]:.3f} ({t[2]}), {t[1]} |"
+            )
+    print(f"\n{time.monotonic() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

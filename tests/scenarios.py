@@ -32,12 +32,19 @@ def make_series(values: np.ndarray, gaps_hours: np.ndarray | None = None) -> Ser
     )
 
 
-def next_estimate(series: Series, level: float = 0.9) -> forecast.MetricEstimate:
-    """Train the series as `train` does, then answer as `estimate` does, a day later."""
-    from datetime import datetime
+def next_estimate(
+    series: Series,
+    level: float = 0.9,
+    after_hours: float = 24.0,
+    only: tuple[str, ...] | None = None,
+) -> forecast.MetricEstimate:
+    """Train the series as `train` does (on `only` candidates), then answer as `estimate`
+    does, `after_hours` after the last success."""
+    from datetime import datetime, timedelta
 
     quiet_libraries()
-    result = train_series(series, None, include_extras=False)
+    result = train_series(series, None, include_extras=False, only=only)
     record = {**result.record, "basis": result.basis, "cap": plausible_cap(series.y)}
-    p, _ = forecast.predictive(record, datetime(2026, 1, 2, 10, 0), None)
+    at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=after_hours)
+    p, _ = forecast.predictive(record, at, None)
     return forecast.single(p, level)

@@ -41,12 +41,16 @@ class Fitted:
 
 @dataclass(frozen=True)
 class Candidate:
+    """`backtest(y, x, start, retrain)` refits every `retrain` origins; the race uses the
+    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin."""
+
     name: str
     min_points: int
     uses_covariates: bool
-    backtest: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    backtest: Callable[[np.ndarray, np.ndarray, int, int], np.ndarray]
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
     calendar: bool = False
+    retrain: int = 1
 
 
 def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -59,7 +63,7 @@ def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
 # --- naive baselines (numpy: always available, always in the race) ---------------------------
 
 
-def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> np.ndarray:
     return y[start - 1 : len(y) - 1].copy()
 
 
@@ -71,7 +75,7 @@ def rolling_median(y: np.ndarray, t: int, window: int = ROLLING_WINDOW) -> float
     return float(np.median(y[max(0, t - window) : t]))
 
 
-def _median_backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+def _median_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> np.ndarray:
     return np.array([rolling_median(y, t) for t in range(start, len(y))])
 
 
@@ -111,8 +115,8 @@ def one_step(
 
 
 def _local(name: str, factory: Callable[[], Any], retrain: int, min_points: int) -> Candidate:
-    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-        return one_step(factory(), y, start, retrain)
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
+        return one_step(factory(), y, start, every)
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
@@ -120,7 +124,7 @@ def _local(name: str, factory: Callable[[], Any], retrain: int, min_points: int)
         value = float(model.predict(1).values()[0, 0])
         return Fitted(name, model, _constant(value))
 
-    return Candidate(name, min_points, False, backtest, fit)
+    return Candidate(name, min_points, False, backtest, fit, retrain=retrain)
 
 
 def _auto_ets() -> Any:
@@ -161,8 +165,8 @@ def _regression(
     def inputs(x: np.ndarray) -> np.ndarray:
         return model_inputs(x, calendar)
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-        return one_step(factory(), y, start, retrain, inputs(x))
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
+        return one_step(factory(), y, start, every, inputs(x))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
@@ -175,7 +179,7 @@ def _regression(
 
         return Fitted(name, model, predict)
 
-    return Candidate(name, min_points, True, backtest, fit, calendar=calendar)
+    return Candidate(name, min_points, True, backtest, fit, calendar=calendar, retrain=retrain)
 
 
 def model_inputs(x: np.ndarray, calendar: bool) -> np.ndarray:
@@ -250,12 +254,12 @@ def _prophet_candidate() -> Candidate:
         index = pd.date_range("2000-01-01", periods=len(y), freq="D")
         return TimeSeries.from_times_and_values(index, y.astype(np.float32))
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
         hf = _prophet().historical_forecasts(
             dated(y),
             start=start,
             forecast_horizon=1,
-            retrain=10,
+            retrain=every,
             verbose=False,
             start_format="position",
             show_warnings=False,
@@ -267,7 +271,7 @@ def _prophet_candidate() -> Candidate:
         model.fit(dated(y))
         return Fitted("prophet", model, _constant(float(model.predict(1).values()[0, 0])))
 
-    return Candidate("prophet", 20, False, backtest, fit)
+    return Candidate("prophet", 20, False, backtest, fit, retrain=10)
 
 
 def _nlinear() -> Any:
@@ -301,8 +305,8 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         _local("auto_ets", _auto_ets, retrain=10, min_points=10),
         _local("auto_theta", _auto_theta, retrain=10, min_points=10),
         _local("auto_arima", _auto_arima, retrain=30, min_points=10),
-        _regression("linear", _ridge, retrain=3, min_points=8, calendar=False),
-        _regression("linear_calendar", _ridge, retrain=3, min_points=16, calendar=True),
+        _regression("linear", _ridge, retrain=1, min_points=8, calendar=False),
+        _regression("linear_calendar", _ridge, retrain=1, min_points=16, calendar=True),
     ]
     missing = []
     if _available("lightgbm", "LGBMRegressor"):

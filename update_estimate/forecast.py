@@ -32,6 +32,10 @@ DEFAULTS: dict[str, tuple[float, float, float]] = {
     "download_bytes": (50e6, 0.0, 2e9),
 }
 DEFAULT_SPREAD_STEPS = 21
+# A run that observed nothing (no download) replays as nothing: a residual landing here, below
+# zero on the log1p scale, whatever the centre. Shifted residuals would replay it as a few bytes,
+# and a joint total would never reach the zero that a quiet run really totals.
+ZERO_LOG = -1.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,9 @@ def predictive(
         centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
     if slow_path is not None and outside(variant, values):
         centre = _first_not_none(slow_path(record, name, values, at), centre)
-    residuals, censored, runs = variant["residuals"], variant["censored"], variant["runs"]
+    residuals, censored, runs = list(variant["residuals"]), variant["censored"], variant["runs"]
+    for i in variant.get("zeros", ()):
+        residuals[i] = ZERO_LOG - centre
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
         censored, runs = [False] * len(residuals), [None] * len(residuals)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate.features import CALENDAR_COLUMNS, Series, calendar_features
+from update_estimate.features import CALENDAR_COLUMNS, Series, calendar_features, expand, width
 
 GAP_HOURS_BASE = (0.5, 2, 6, 12, 24, 48, 96, 168, 336, 720, 1440)
 GAP_HOURS_REPORTS = (2, 24, 96, 336, 1440)
@@ -40,17 +40,22 @@ def variants(series: Series) -> list[str]:
     return list(VARIANTS) if series.reports else ["base"]
 
 
+def names(series: Series, variant: str) -> list[str]:
+    """The estimate-time covariates a variant's models see, in design order."""
+    return ["gap_hours", *series.reports] if variant == "reports" else ["gap_hours"]
+
+
 def design(series: Series, variant: str) -> np.ndarray:
-    """The model inputs of a variant: estimate-time covariates, then calendar features."""
-    covs = series.covariates if variant == "reports" else series.covariates[:, :1]
-    return np.hstack([covs, series.calendar])
+    """The model inputs of a variant: expanded estimate-time covariates, then calendar."""
+    used = names(series, variant)
+    return np.hstack([expand(series.covariates[:, : len(used)], used), series.calendar])
 
 
 def base_columns(rows: np.ndarray, variant: str) -> np.ndarray:
     """A variant's rows as a base-design model sees them: the gap and the calendar only."""
     if variant == "base":
         return rows
-    return np.hstack([rows[:, :1], rows[:, -CALENDAR_COLUMNS:]])
+    return np.hstack([rows[:, : width("gap_hours")], rows[:, -CALENDAR_COLUMNS:]])
 
 
 def _report_axis(values: np.ndarray) -> list[float]:
@@ -67,8 +72,10 @@ def build(series: Series, variant: str) -> Grid:
     if variant == "reports":
         for i, name in enumerate(series.reports, start=1):
             axes.append((name, _report_axis(series.covariates[:, i])))
-    nodes = np.array(list(itertools.product(*(np.log1p(v) for _, v in axes))), dtype=float)
-    ref_node = np.array([np.median(series.covariates[:, i]) for i in range(len(axes))])
+    used = [name for name, _ in axes]
+    logs = np.array(list(itertools.product(*(np.log1p(v) for _, v in axes))), dtype=float)
+    nodes = expand(logs, used)
+    ref_node = expand(np.median(series.covariates[:, : len(axes)], axis=0), used)[0]
     ref_cal = calendar_features(np.array([REF_HOUR]), np.array([REF_WEEKDAY]))[0]
     week = calendar_features(np.full(7, REF_HOUR), np.arange(7))
     day = calendar_features(np.arange(24), np.full(24, REF_WEEKDAY))

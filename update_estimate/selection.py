@@ -52,16 +52,24 @@ class Scored:
 
 
 def run(
-    candidates: Iterable[Candidate], y_fit: np.ndarray, x: np.ndarray, start: int
+    candidates: Iterable[Candidate],
+    y_fit: np.ndarray,
+    x: np.ndarray,
+    start: int,
+    retrain: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """One-step forecasts of y[start:] per candidate that can run; and why others could not."""
+    """One-step forecasts of y[start:] per candidate that can run; and why others could not.
+
+    Each candidate refits every `retrain` origins, its own interval when None.
+    """
     out: dict[str, np.ndarray] = {}
     failed: dict[str, str] = {}
     for cand in candidates:
         if start < cand.min_points:
             continue
         try:
-            preds = np.asarray(cand.backtest(y_fit, x, start), dtype=float)
+            every = retrain or cand.retrain
+            preds = np.asarray(cand.backtest(y_fit, x, start, every), dtype=float)
         except Exception as exc:
             failed[cand.name] = f"{type(exc).__name__}: {exc}"[:200]
             continue

@@ -59,9 +59,9 @@ def _predict(
     import numpy as np
 
     from update_estimate.candidates import predict_pickled
-    from update_estimate.features import calendar_features
+    from update_estimate.features import calendar_features, expand
 
     names = axes if obj.get("design") == "reports" else ["gap_hours"]
-    covariates = [math.log1p(max(values[name], 0.0)) for name in names]
+    covariates = expand(np.array([math.log1p(max(values[name], 0.0)) for name in names]), names)
     calendar = calendar_features(np.array([at.hour]), np.array([at.weekday()]))[0]
-    return predict_pickled(obj, np.concatenate([covariates, calendar]))
+    return predict_pickled(obj, np.concatenate([covariates[0], calendar]))

@@ -33,6 +33,7 @@ from update_estimate.candidates import (
 )
 from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
+    Scored,
     backtest_start,
     choose,
     clean_for_fit,
@@ -209,6 +210,7 @@ def _variant_record(
         "hour": None if constant else hour,
         "residuals": [round(float(r), 6) for r in residuals],
         "censored": [bool(c) for c in censored],
+        "zeros": [int(i) for i in np.flatnonzero(s.y[start:] == 0)],
         "runs": list(s.run_ids[start:]),
     }
 
@@ -251,6 +253,7 @@ def train_series(
         forecasts[global_forecast.name] = global_forecast.predictions
     record = _record(s, {})
     results, pickles = [], {}
+    refreshed: dict[str, np.ndarray] = {}
     for variant in designs:
         if variant == "reports":
             with_reports, failed = run(covariate, y_fit, designs["reports"], start)
@@ -288,7 +291,9 @@ def train_series(
                     "design": design,
                 }
             )
-        residuals = s.y[start:] - best.predictions
+        if best.name not in refreshed:
+            refreshed[best.name] = _every_origin(by_name, best, y_fit, designs[design], start)
+        residuals = s.y[start:] - refreshed[best.name]
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
         base_res = s.y[start:] - baseline if baseline is not None else None
@@ -324,6 +329,23 @@ def train_series(
         record=record,
         pickles=pickles,
     )
+
+
+def _every_origin(
+    by_name: dict[str, Candidate], best: Scored, y_fit: np.ndarray, x: np.ndarray, start: int
+) -> np.ndarray:
+    """The winner's backtest refitted at every origin, as its final fit is fresh.
+
+    The race refits some candidates only every few runs (cheaper); residuals of such stale fits
+    are wider than the final model's errors, and intervals calibrated on them over-cover.
+    """
+    kind = by_name.get(best.name.removesuffix(REPORTS_SUFFIX))
+    if kind is None or kind.retrain <= 1:
+        return best.predictions
+    fresh, failed = run([kind], y_fit, x, start, retrain=1)
+    if failed:
+        log.info("calibration refit failed, using the race's forecasts", failures=failed)
+    return fresh.get(kind.name, best.predictions)
 
 
 def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
@@ -392,6 +414,7 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
         for variant in r.record["variants"].values():
             variant["residuals"] = [round(v * BORROW_WIDEN, 6) for v in borrowed]
             variant["censored"] = [False] * len(borrowed)
+            variant["zeros"] = []
             variant["runs"] = [None] * len(borrowed)
             variant["borrowed"] = True
 
