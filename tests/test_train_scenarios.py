@@ -103,3 +103,26 @@ def test_two_regime_series_is_not_cleaned_but_a_rare_outlier_is() -> None:
     single = np.log1p(np.r_[np.full(50, 20.0), 5000.0, np.full(10, 20.0)])
     cleaned = clean_for_fit(single, robust_outliers(np.expm1(single)))
     assert cleaned[50] == pytest.approx(np.log1p(20.0))
+
+
+def test_winner_is_calibrated_on_a_refit_at_every_origin() -> None:
+    """The race refits AutoETS every 10 runs; its stored residuals must come from a refit
+    before every run, as fresh as the final fit that `estimate` will use."""
+    from update_estimate.candidates import candidates
+    from update_estimate.selection import backtest_start, clean_for_fit
+    from update_estimate.train import train_series
+
+    rng = np.random.default_rng(10)
+    values = np.exp(np.log(30) + 0.02 * np.arange(80) + rng.normal(0, 0.05, 80))
+    s = make_series(values)
+    result = train_series(s, None, include_extras=False, only=("auto_ets",))
+    variant = result.record["variants"]["base"]
+    assert variant["model"] == "auto_ets"
+    ets = next(c for c in candidates(False)[0] if c.name == "auto_ets")
+    assert ets.retrain > 1
+    start = backtest_start(s.n)
+    y_fit = clean_for_fit(s.y, s.outlier)
+    fresh = s.y[start:] - ets.backtest(y_fit, s.covariates, start, 1)
+    stale = s.y[start:] - ets.backtest(y_fit, s.covariates, start, ets.retrain)
+    assert np.allclose(variant["residuals"], fresh, atol=1e-5)
+    assert not np.allclose(variant["residuals"], stale, atol=1e-5)

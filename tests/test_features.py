@@ -1,0 +1,55 @@
+"""The model's view of the covariates: knees that let a linear model bend at the right scale."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.scenarios import make_series
+from update_estimate import grid
+from update_estimate.features import KNEES, expand, width
+
+raw_values = st.lists(st.floats(0, 1e12, allow_nan=False), min_size=2, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw_values)
+def test_knees_keep_the_value_and_bend_below_it(values: list[float]) -> None:
+    logs = np.log1p(np.array(values))[:, None]
+    cols = expand(logs, ["gap_hours"])
+    assert cols.shape == (len(values), width("gap_hours"))
+    assert np.array_equal(cols[:, 0], logs[:, 0])
+    order = np.argsort(logs[:, 0], kind="stable")
+    for j, knee in enumerate(KNEES["gap_hours"], start=1):
+        assert (cols[:, j] <= cols[:, 0] + 1e-12).all()
+        assert (np.diff(cols[order, j]) >= -1e-12).all()  # monotone in the value
+        big = np.array(values) > 1e6 * knee  # far past the knee: slope 1, shifted by log(knee)
+        assert np.allclose(cols[big, 0] - cols[big, j], math.log(knee), atol=1e-3)
+
+
+def test_grid_rows_and_designs_have_the_same_columns() -> None:
+    """A model fitted on the design must be fed grid rows of the same layout."""
+    s = make_series(np.linspace(10, 50, 40), np.linspace(2, 400, 40))
+    g = grid.build(s, "base")
+    assert g.rows.shape[1] == grid.design(s, "base").shape[1]
+    node_gaps = np.expm1(g.rows[: g.nodes, 0])
+    assert np.allclose(node_gaps, grid.GAP_HOURS_BASE)
+    assert np.allclose(g.rows[: g.nodes, 1], np.log1p(node_gaps / KNEES["gap_hours"][0]))
+
+
+def test_reports_rows_reduce_to_the_base_layout() -> None:
+    from dataclasses import replace
+
+    base = make_series(np.linspace(10, 50, 40), np.linspace(2, 400, 40))
+    reports = np.log1p(np.column_stack([np.arange(40), np.arange(40) * 1e6]))
+    s = replace(
+        base,
+        covariates=np.column_stack([base.covariates, reports]),
+        reports=("package_count", "download_bytes"),
+    )
+    g = grid.build(s, "reports")
+    assert g.rows.shape[1] == grid.design(s, "reports").shape[1]
+    assert grid.base_columns(g.rows, "reports").shape[1] == grid.design(s, "base").shape[1]
