@@ -62,3 +62,17 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
     }
     shifted = forecast.estimate(without, "h", request, "cache").total["download_bytes"]
     assert shifted.lower > 0.0
+
+
+def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
+    """A fifth of the runs downloaded nothing: the interval starts at zero, and its upper end
+    is the 90% rank, not the 95% one (an equal-tailed interval would cover about 95%)."""
+    from update_estimate import conformal
+
+    values = [0.0] * 20 + [float(v) for v in range(1, 81)]
+    b = conformal.bounds(values, 0.9, floor=0.0)
+    assert b.lower == 0.0
+    assert b.upper == 71.0  # rank ceil(101 * 0.9) = 91 of 100: 20 zeros, then 1..71
+    assert conformal.bounds(values, 0.9).upper == 76.0  # the equal-tailed upper rank, 96
+    few = [0.0] * 2 + [float(v) for v in range(1, 99)]
+    assert conformal.bounds(few, 0.9, floor=0.0) == conformal.bounds(few, 0.9)

@@ -50,8 +50,14 @@ def bounds(
     level: float,
     centre: float = 0.0,
     censored: Sequence[bool] | None = None,
+    floor: float | None = None,
 ) -> Bounds:
-    """Conformal bounds of the next value from exchangeable `values` (residuals or samples)."""
+    """Conformal bounds of the next value from exchangeable `values` (residuals or samples).
+
+    `floor`: no value can lie below it (nothing downloaded). When the lower rank lands on
+    values at the floor, the lower bound is the floor and holds every such value; the whole
+    miss budget then goes to the upper end, or the interval would cover more than `level`.
+    """
     n = len(values)
     if n == 0:
         return Bounds(-math.inf, math.inf, False)
@@ -59,6 +65,11 @@ def bounds(
     k_lo = math.floor((n + 1) * alpha / 2)
     k_hi = math.ceil((n + 1) * (1 - alpha / 2))
     upper_sorted = sorted(_upper_values(values, censored))
+    at_floor = 0 if floor is None else sum(v <= floor for v in values)
+    if k_lo >= 1 and at_floor >= k_lo:
+        k_hi = math.ceil((n + 1) * level)
+        upper = upper_sorted[k_hi - 1]
+        return Bounds(floor, _finite_cap(values) if math.isinf(upper) else upper, True)
     if k_lo >= 1 and k_hi <= n:
         lower = sorted(values)[k_lo - 1]
         upper = upper_sorted[k_hi - 1]

@@ -117,6 +117,11 @@ class Predictive:
         """
         return min(self.centre + residual, self.cap)
 
+    @property
+    def floor(self) -> float:
+        """Residuals at or below it replay a value of zero: no run can do less."""
+        return -self.centre
+
     def by_run(self) -> dict[int, float]:
         return {r: e for r, e in zip(self.runs, self.residuals, strict=True) if r is not None}
 
@@ -242,7 +247,7 @@ def single(p: Predictive, level: float) -> MetricEstimate:
         lower, upper = p.centre + p.residuals[0], p.centre + p.residuals[-1]
         point, calibrated = p.centre, False
     else:
-        b = conformal.bounds(p.residuals, level, censored=p.censored)
+        b = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
         point = p.value(conformal.median(p.residuals))
         lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
     values = sorted((_raw(lower), _raw(point), _raw(upper)))
@@ -299,7 +304,7 @@ def total(
 def _from_samples(
     samples: Sequence[float], level: float, predictives: Sequence[Predictive]
 ) -> MetricEstimate:
-    b = conformal.bounds(samples, level, centre=conformal.median(samples))
+    b = conformal.bounds(samples, level, centre=conformal.median(samples), floor=0.0)
     point = conformal.median(samples)
     bases = {p.basis for p in predictives}
     basis = "model" if bases == {"model"} and b.calibrated else "limited"
