@@ -25,10 +25,13 @@ METRICS = {"wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_b
 FIELDS = {"point", "lower", "upper", "data_points", "model", "basis"}
 
 
+def estimate(where: Trained, *args: object) -> list[object]:
+    """The estimate command line against a trained history and cache."""
+    return ["estimate", "--db", where.db, "--cache-dir", where.cache, *args]
+
+
 def run_json(runner, trained: Trained, *args: str) -> dict:
-    result = invoke(
-        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--json", *args
-    )
+    result = invoke(runner, *estimate(trained, "--json", *args))
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -52,7 +55,7 @@ def test_json_matches_the_design_contract(runner, trained: Trained) -> None:
 def test_every_plugin_by_default_and_table_output(runner, trained: Trained) -> None:
     doc = run_json(runner, trained)
     assert [p["plugin"] for p in doc["plugins"]] == ["apt", "cargo", "flatpak", "pip"]
-    table = invoke(runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache)
+    table = invoke(runner, *estimate(trained))
     assert table.exit_code == 0
     assert "total" in table.stdout and "flatpak" in table.stdout
 
@@ -80,26 +83,13 @@ def test_levels_widen_and_narrow(runner, trained: Trained) -> None:
 
 @pytest.mark.parametrize("level", ["0", "1", "1.5", "-0.2"])
 def test_level_outside_open_interval_is_a_usage_error(runner, trained: Trained, level) -> None:
-    result = invoke(
-        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--level", level
-    )
+    result = invoke(runner, *estimate(trained, "--level", level))
     assert result.exit_code == ExitCode.USAGE
     assert "between 0 and 1" in result.stderr
 
 
 def test_unknown_plugin_gets_default_basis(runner, trained: Trained) -> None:
-    result = invoke(
-        runner,
-        "estimate",
-        "--db",
-        trained.db,
-        "--cache-dir",
-        trained.cache,
-        "--json",
-        "--plugins",
-        "apt",
-        "brand-new",
-    )
+    result = invoke(runner, *estimate(trained, "--json", "--plugins", "apt", "brand-new"))
     doc = json.loads(result.stdout)
     new = doc["plugins"][1]["metrics"]["wall_clock_seconds"]
     assert new["basis"] == "default" and new["data_points"] == 0
@@ -124,16 +114,7 @@ def test_check_phase_covariates_sharpen_the_estimate(runner, trained: Trained, t
 
 def test_covariates_from_stdin(trained: Trained) -> None:
     result = run_bin(
-        "estimate",
-        "--db",
-        trained.db,
-        "--cache-dir",
-        trained.cache,
-        "--json",
-        "--plugins",
-        "apt",
-        "--covariates",
-        "-",
+        *estimate(trained, "--json", "--plugins", "apt", "--covariates", "-"),
         stdin='{"apt": {"package_count_est": 20, "download_bytes_est": 40000000}}',
     )
     assert result.returncode == 0, result.stderr
@@ -153,9 +134,7 @@ def test_covariates_from_stdin(trained: Trained) -> None:
 def test_malformed_covariates_are_usage_errors(runner, trained: Trained, tmp_path, text) -> None:
     path = tmp_path / "c.json"
     path.write_text(text)
-    result = invoke(
-        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--covariates", path
-    )
+    result = invoke(runner, *estimate(trained, "--covariates", path))
     assert result.exit_code == ExitCode.USAGE
     assert "--covariates" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -173,9 +152,7 @@ def test_later_start_means_longer_backlog(runner, trained: Trained) -> None:
 
 
 def test_bad_at_is_a_usage_error(runner, trained: Trained) -> None:
-    result = invoke(
-        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--at", "next tuesday"
-    )
+    result = invoke(runner, *estimate(trained, "--at", "next tuesday"))
     assert result.exit_code == ExitCode.USAGE and "ISO 8601" in result.stderr
 
 
@@ -227,9 +204,7 @@ def test_running_plugin_through_cli(runner, trained: Trained) -> None:
     doc = run_json(runner, trained, "--running", "cargo", "--elapsed", "30", "--done", "apt")
     rem = doc["remaining"]
     assert rem["running"] == "cargo" and rem["elapsed_seconds"] == 30
-    result = invoke(
-        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--elapsed", "-5"
-    )
+    result = invoke(runner, *estimate(trained, "--elapsed", "-5"))
     assert result.exit_code == ExitCode.USAGE
 
 
@@ -257,7 +232,7 @@ def test_stale_cache_is_used_with_a_warning(runner, trained: Trained, tmp_path) 
     con = duckdb.connect(str(mine.db))
     con.execute("INSERT INTO runs (run_id, start_time, hostname) VALUES ('n', now(), 'x')")
     con.close()
-    result = invoke(runner, "estimate", "--db", mine.db, "--cache-dir", mine.cache, "--json")
+    result = invoke(runner, *estimate(mine, "--json"))
     assert result.exit_code == 0
     assert json.loads(result.stdout)["source"] == "cache"
     assert "older than the history" in result.stderr
@@ -272,7 +247,7 @@ def writer(trained: Trained, tmp_path: Path) -> Iterator[Trained]:
 
 
 def test_locked_history_with_cache_answers_from_cache(writer: Trained) -> None:
-    result = run_bin("estimate", "--db", writer.db, "--cache-dir", writer.cache, "--json")
+    result = run_bin(*estimate(writer, "--json"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["source"] == "cache"
 
