@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from update_estimate import linear
 from update_estimate.features import CALENDAR_COLUMNS
 
 ROLLING_WINDOW = 10
@@ -145,7 +146,7 @@ def _auto_arima() -> Any:
     return AutoARIMA(season_length=1)
 
 
-# --- Darts regression models with covariates known before the run -----------------------------
+# --- regression models with covariates known before the run ------------------------------------
 
 
 def covariate_series(x: np.ndarray, next_row: np.ndarray) -> Any:
@@ -196,22 +197,29 @@ def predict_next(model: Any, target: Any, past: np.ndarray, rows: np.ndarray) ->
 
 def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
     """The slow path: a stored model's forecast for covariates outside the stored grid."""
-    quiet_libraries()
     model = obj["model"]
+    calendar = bool(obj.get("calendar"))
+    rows = model_inputs(row[None, :], calendar)
+    if isinstance(model, linear.LinearModel):
+        return float(model.predict(rows)[0])
+    quiet_libraries()
     if not obj.get("covariates"):
         return float(model.predict(1).values()[0, 0])
-    calendar = bool(obj.get("calendar"))
     past = model_inputs(obj["x"], calendar)
-    rows = model_inputs(row[None, :], calendar)
     return float(predict_next(model, to_series(obj["y"]), past, rows)[0])
 
 
-def _ridge() -> Any:
-    """Ridge rather than plain least squares: refits on a few dozen runs stay stable."""
-    from darts.models import SKLearnModel
-    from sklearn.linear_model import Ridge
+def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
+    """Least absolute deviations on the last run and the covariates (`linear` module)."""
 
-    return SKLearnModel(model=Ridge(alpha=1.0), lags=1, lags_future_covariates=[0])
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
+        return linear.one_step(y, model_inputs(x, calendar), start, every)
+
+    def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = linear.fit(y, model_inputs(x, calendar))
+        return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, calendar)))
+
+    return Candidate(name, min_points, True, backtest, fit, calendar=calendar, retrain=1)
 
 
 def lightgbm_model(lags: int, trees: int, leaves: int, min_leaf: int) -> Any:
@@ -305,8 +313,8 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         _local("auto_ets", _auto_ets, retrain=10, min_points=10),
         _local("auto_theta", _auto_theta, retrain=10, min_points=10),
         _local("auto_arima", _auto_arima, retrain=30, min_points=10),
-        _regression("linear", _ridge, retrain=1, min_points=8, calendar=False),
-        _regression("linear_calendar", _ridge, retrain=1, min_points=16, calendar=True),
+        _linear("linear", min_points=8, calendar=False),
+        _linear("linear_calendar", min_points=16, calendar=True),
     ]
     missing = []
     if _available("lightgbm", "LGBMRegressor"):

@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,17 +174,48 @@ CHECK_NOISE = 0.15
 EXECUTE_NOISE = 0.2
 
 
-def typical_wall(plugin: str, packages: int, download_seconds: float, draws: int = 4000) -> float:
-    """The median wall time of a successful execution that had `packages` to install and spent
-    `download_seconds` downloading: the truth with only the unforeseeable noise left, so the
-    error of no forecast can be smaller than this one's (benchmarks' noise floor)."""
+def drift(sc: Scenario, index: int, runs: int) -> float:
+    """How much faster than `rate_per_day` the backlog grows at run `index` of `runs`."""
+    value = 1.0 + sc.trend * index
+    if sc.level_shift_at is not None and index >= sc.level_shift_at * runs:
+        value *= sc.level_shift_factor
+    return value
+
+
+def _network(rng: np.random.Generator, sc: Scenario, size: int | None = None) -> Any:
+    """A run's download speed factor: lognormal, and a fifth of it on a slow-network day."""
+    factor = rng.lognormal(0, 0.2, size)
+    return factor * np.where(rng.random(size) < sc.slow_day_prob, 0.2, 1.0)
+
+
+def typical_wall(
+    plugin: str,
+    sc: Scenario,
+    *,
+    packages: int | None = None,
+    download_bytes: float | None = None,
+    days: float = 1.0,
+    backlog_drift: float = 1.0,
+    draws: int = 4000,
+) -> float:
+    """The median wall time of a successful execution given what a forecaster could know: the
+    run's packages and bytes (a plugin's report) or else only the days since its last success.
+    The network speed and the noise are never known. The best any point forecast can do, up to
+    the difference between a median and the APE-optimal point (benchmarks' noise floors)."""
     prof = profile_for(plugin)
     rng = np.random.default_rng(0)
+    if packages is None:
+        pending = rng.poisson(prof.rate_per_day * days * backlog_drift, draws)
+        count: Any = np.minimum(pending, prof.package_total)
+        size: Any = count * prof.bytes_per_package * rng.lognormal(0, 0.3, draws)
+    else:
+        count, size = packages, download_bytes or 0.0
     check = prof.check_seconds * rng.lognormal(0, CHECK_NOISE, draws)
-    execute = (prof.exec_overhead + packages * prof.seconds_per_package) * rng.lognormal(
+    download = size / (prof.speed_bps * _network(rng, sc, draws)) + 0.5
+    execute = (prof.exec_overhead + count * prof.seconds_per_package) * rng.lognormal(
         0, EXECUTE_NOISE, draws
     )
-    return float(np.median(check + download_seconds + execute))
+    return float(np.median(check + download + execute))
 
 
 def _gap_days(rng: np.random.Generator, gaps: str, index: int) -> float:
@@ -258,10 +290,8 @@ def _simulate_run(
 ) -> datetime:
     """Append one run's rows; return when it ended."""
     run_id = _uuid(rng)
-    net = float(rng.lognormal(0, 0.2)) * (0.2 if rng.random() < sc.slow_day_prob else 1.0)
-    drift = 1.0 + sc.trend * index
-    if sc.level_shift_at is not None and index >= sc.level_shift_at * runs:
-        drift *= sc.level_shift_factor
+    net = float(_network(rng, sc))
+    backlog_drift = drift(sc, index, runs)
     clock = run_start
     counts = {"success": 0, "failed": 0, "skipped": 0}
     crashed = False
@@ -278,7 +308,9 @@ def _simulate_run(
             counts["skipped"] += 1
             continue
         days = (clock - last_success[plugin]).total_seconds() / 86400
-        packages = int(min(rng.poisson(prof.rate_per_day * days * drift), prof.package_total))
+        packages = int(
+            min(rng.poisson(prof.rate_per_day * days * backlog_drift), prof.package_total)
+        )
         dl_bytes = int(packages * prof.bytes_per_package * rng.lognormal(0, 0.3))
         phases = {
             "CHECK": prof.check_seconds * rng.lognormal(0, CHECK_NOISE),
