@@ -76,3 +76,50 @@ def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
     assert conformal.bounds(values, 0.9).upper == 76.0  # the equal-tailed upper rank, 96
     few = [0.0] * 2 + [float(v) for v in range(1, 99)]
     assert conformal.bounds(few, 0.9, floor=0.0) == conformal.bounds(few, 0.9)
+
+
+def reports_record(seed: int) -> dict:
+    """A download series with a report: 30 runs reported (and fetched) nothing, 30 reported
+    some megabytes and fetched them within ~30%."""
+    rng = np.random.default_rng(seed)
+    work = rng.normal(0, 0.3, 30)
+    residuals = np.concatenate([np.zeros(30), work])
+    order = rng.permutation(60)
+    record = download_record("snap", [], seed)
+    record["variants"]["reports"] = {
+        **record["variants"]["base"],
+        "model": "linear+reports",
+        "axes": [["gap_hours", [1.0, 100.0]], ["download_bytes", [0.0, 1e8]]],
+        "points": [0.0, math.log1p(1e8), 0.0, math.log1p(1e8)],
+        "residuals": residuals[order].round(6).tolist(),
+        "zeros": [int(i) for i in np.flatnonzero(order < 30)],
+        "quiet": [int(i) for i in np.flatnonzero(order < 30)],
+    }
+    return record
+
+
+def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
+    """With work reported, the quiet runs' exact zeros must not take a share of the interval:
+    the bounds are the conformal ranks of the 30 working runs' residuals alone."""
+    record = reports_record(3)
+    at = datetime(2026, 1, 2, 10)
+    work = sorted(
+        r
+        for i, r in enumerate(record["variants"]["reports"]["residuals"])
+        if i not in set(record["variants"]["reports"]["quiet"])
+    )
+    p, used = forecast.predictive(record, at, {"download_bytes": 5e7})
+    est = forecast.single(p, 0.9)
+    assert used and len(p.residuals) == 30
+    centre = p.centre
+    assert est.upper == math.expm1(centre + work[29])  # rank ceil(31 * 0.95) = 30 of 30
+    assert est.lower == math.expm1(centre + work[0])  # rank floor(31 * 0.05) = 1
+    assert est.lower > 0.0
+    mixed = {**record["variants"]["reports"], "quiet": []}
+    variants = {"base": record["variants"]["base"], "reports": mixed}
+    p_mixed, _ = forecast.predictive({**record, "variants": variants}, at, {"download_bytes": 5e7})
+    pooled = forecast.single(p_mixed, 0.9)
+    assert pooled.lower == 0.0 and pooled.upper < est.upper  # the failure this prevents
+    quiet, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
+    nothing = forecast.single(quiet, 0.9)
+    assert len(quiet.residuals) == 30 and nothing.upper < 1.0

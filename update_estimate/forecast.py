@@ -24,6 +24,7 @@ from update_estimate.cache import series_key
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 DEFAULT_GAP_HOURS = 24.0
 MIN_CONDITIONAL = 5
+MIN_SAME_KIND = 19  # the fewest residuals for two-sided 90% ranks
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
     "wall_clock_seconds": (60.0, 5.0, 1800.0),
@@ -199,6 +200,11 @@ def predictive(
     residuals, censored, runs = list(variant["residuals"]), variant["censored"], variant["runs"]
     for i in variant.get("zeros", ()):
         residuals[i] = ZERO_LOG - centre
+    if use_reports:
+        quiet_now = all(values[axis] <= 0 for axis in names)
+        keep = same_kind(len(residuals), variant.get("quiet", ()), quiet_now)
+        residuals = [residuals[i] for i in keep]
+        censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
         censored, runs = [False] * len(residuals), [None] * len(residuals)
@@ -215,6 +221,16 @@ def predictive(
         ),
         use_reports,
     )
+
+
+def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
+    """Residuals of past runs whose report was of the same kind as now's: "nothing to do"
+    (every reported value zero) or some work. The two kinds err differently (a reported zero
+    is exactly zero bytes); calibrating one on the other put the upper bound of a real
+    download at the height of a quiet run. Too few of the kind: all of them."""
+    marked = set(quiet)
+    keep = [i for i in range(n) if (i in marked) == quiet_now]
+    return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
 
 
 def _first_not_none(value: float | None, fallback: float) -> float:

@@ -202,6 +202,7 @@ def _variant_record(
 ) -> dict[str, Any]:
     points, weekday, hour = g.split(predictions)
     constant = bool(np.ptp(predictions) < 1e-9)
+    reported = s.covariates[start:, 1 : len(g.axes)]
     return {
         "model": chosen,
         "axes": [] if constant else [[name, values] for name, values in g.axes],
@@ -211,6 +212,9 @@ def _variant_record(
         "residuals": [round(float(r), 6) for r in residuals],
         "censored": [bool(c) for c in censored],
         "zeros": [int(i) for i in np.flatnonzero(s.y[start:] == 0)],
+        "quiet": [int(i) for i in np.flatnonzero((reported == 0).all(axis=1))]
+        if reported.shape[1]
+        else [],
         "runs": list(s.run_ids[start:]),
     }
 
@@ -415,6 +419,7 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
             variant["residuals"] = [round(v * BORROW_WIDEN, 6) for v in borrowed]
             variant["censored"] = [False] * len(borrowed)
             variant["zeros"] = []
+            variant["quiet"] = []
             variant["runs"] = [None] * len(borrowed)
             variant["borrowed"] = True
 
