@@ -47,8 +47,12 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def coverage(cases: list[backtest.Case], metric: str, totals: bool) -> tuple[float, int, str]:
+def coverage(
+    cases: list[backtest.Case], metric: str, totals: bool, observed: bool = False
+) -> tuple[float, int, str]:
+    """`observed`: only runs whose actual was above zero (a download happened)."""
     rows = [c for c in cases if c.metric == metric and (c.plugin == "total") == totals]
+    rows = [c for c in rows if c.actual > 0] if observed else rows
     hits = sum(c.intervals["ours"][1] <= c.actual <= c.intervals["ours"][2] for c in rows)
     lo, hi = wilson(hits, len(rows))
     return hits / max(len(rows), 1), len(rows), f"{lo:.2f}-{hi:.2f}"
@@ -173,6 +177,11 @@ def main() -> None:
                 f"| {'yes' if mode else 'no'} | {m} | {p[0]:.3f} ({p[2]}), {p[1]} "
                 f"| {t[0]:.3f} ({t[2]}), {t[1]} |"
             )
+        p, t = (coverage(pooled[mode], "download_bytes", side, True) for side in (False, True))
+        print(
+            f"| {'yes' if mode else 'no'} | download_bytes, runs that downloaded | "
+            f"{p[0]:.3f} ({p[2]}), {p[1]} | {t[0]:.3f} ({t[2]}), {t[1]} |"
+        )
     print(f"\n{time.monotonic() - started:.0f} s", flush=True)
 
 

@@ -123,3 +123,13 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     quiet, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
     nothing = forecast.single(quiet, 0.9)
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
+
+
+def test_series_without_zeros_calibrate_on_every_run() -> None:
+    """Wall time of a quiet run is not exact: both kinds keep all 60 residuals."""
+    record = reports_record(4)
+    record["variants"]["reports"]["zeros"] = []
+    at = datetime(2026, 1, 2, 10)
+    for report in (5e7, 0.0):
+        p, used = forecast.predictive(record, at, {"download_bytes": report})
+        assert used and len(p.residuals) == 60

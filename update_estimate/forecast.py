@@ -200,7 +200,7 @@ def predictive(
     residuals, censored, runs = list(variant["residuals"]), variant["censored"], variant["runs"]
     for i in variant.get("zeros", ()):
         residuals[i] = ZERO_LOG - centre
-    if use_reports:
+    if use_reports and variant.get("zeros"):
         quiet_now = all(values[axis] <= 0 for axis in names)
         keep = same_kind(len(residuals), variant.get("quiet", ()), quiet_now)
         residuals = [residuals[i] for i in keep]
@@ -224,10 +224,12 @@ def predictive(
 
 
 def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
-    """Residuals of past runs whose report was of the same kind as now's: "nothing to do"
-    (every reported value zero) or some work. The two kinds err differently (a reported zero
-    is exactly zero bytes); calibrating one on the other put the upper bound of a real
-    download at the height of a quiet run. Too few of the kind: all of them."""
+    """For series that observe zeros: residuals of past runs whose report was of the same
+    kind as now's, "nothing to do" (every reported value zero) or some work. A reported zero
+    is exactly zero bytes; calibrating a real download on such runs let their zeros take the
+    miss budget and held its upper bound down. Series without zeros (times, memory) keep all
+    residuals: both kinds err alike there, and more residuals give tighter ranks. Too few of
+    the kind: all of them."""
     marked = set(quiet)
     keep = [i for i in range(n) if (i in marked) == quiet_now]
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
