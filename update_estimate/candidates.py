@@ -210,7 +210,7 @@ def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
 
 
 def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
-    """Least absolute deviations on the last run and the covariates (`linear` module)."""
+    """Huber-weighted ridge on the last run and the covariates (`linear` module)."""
 
     def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
         return linear.one_step(y, model_inputs(x, calendar), start, every)
