@@ -213,7 +213,7 @@ def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
     """Huber-weighted ridge on the last run and the covariates (`linear` module)."""
 
     def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return linear.one_step(y, model_inputs(x, calendar), start, every)
+        return linear.one_step(y, model_inputs(x, calendar), start)  # refits at every origin
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = linear.fit(y, model_inputs(x, calendar))
