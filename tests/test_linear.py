@@ -1,13 +1,15 @@
-"""The `linear` candidate's fit: robust to a few wild runs, plain ridge where zeros are real."""
+"""The `linear` candidate's fit: robust to a few wild runs, a hurdle for zeros nothing foresees,
+plain ridge for zeros a report foresees."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from update_estimate import linear
+from update_estimate import linear, selection
 
 ROWS = np.array([[0.0], [5.0]])
 
@@ -38,11 +40,46 @@ def test_a_few_wild_runs_do_not_tilt_the_line() -> None:
     assert ridge_error > 3 * robust_error
 
 
-def test_series_with_zeros_keep_the_plain_ridge() -> None:
-    """Runs that downloaded nothing are half of the story, not outliers."""
-    y, x = _history(1)
+def _downloads(seed: int, shift_at: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes as in `_history`, +1 from `shift_at` on; every fourth run downloads nothing."""
+    y, x = _history(seed)
+    if shift_at is not None:
+        y[shift_at:] += 1.0
     y[::4] = 0.0
-    assert np.allclose(linear.fit(y, x).predict(ROWS), _ridge(y, x))
+    return y, x
+
+
+def test_unforeseen_zeros_make_a_hurdle_the_line_is_the_size() -> None:
+    """Nothing in the covariates says when nothing comes: the line is the size of a download
+    (the calibration replays the zeros), where one line through all runs sits between both."""
+    y, x = _downloads(1)
+    truth = 3.0 + 0.5 * ROWS[:, 0]
+    assert np.abs(linear.fit(y, x).predict(ROWS) - truth).max() < 0.1
+    assert np.abs(_ridge(y, x) - truth).max() > 0.5
+
+
+def test_hurdle_sizes_follow_a_level_shift_faster_than_an_unweighted_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """25 runs after a shift, the recent sizes outweigh the old ones; unweighted, the robust fit
+    still takes them for outliers."""
+    y, x = _downloads(2, shift_at=35)
+    truth = 4.0 + 0.5 * ROWS[:, 0]
+    recent = np.abs(linear.fit(y, x).predict(ROWS) - truth).max()
+    monkeypatch.setattr(linear, "RECENCY", 1.0)
+    unweighted = np.abs(linear.fit(y, x).predict(ROWS) - truth).max()
+    assert unweighted > 0.5
+    assert recent < 0.25
+
+
+def test_zeros_a_report_foresees_keep_the_plain_ridge() -> None:
+    """A report of nothing to download is zero exactly when nothing comes: one line fits both."""
+    y, gap = _downloads(1)
+    x = np.column_stack([gap[:, 0], np.where(y > 0, y - 1.0, 0.0)])
+    rows = np.array([[1.0, 0.0], [2.0, 4.0]])
+    model = Ridge(alpha=linear.PENALTY).fit(np.column_stack([y[:-1], x[1:]]), y[1:])
+    expected = model.predict(np.column_stack([np.full(len(rows), y[-1]), rows]))
+    assert np.allclose(linear.fit(y, x).predict(rows), expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -62,3 +99,17 @@ def test_one_step_forecasts_only_see_the_past(values: list[float], seed: int) ->
         changed = y.copy()
         changed[t:] += 100.0  # the future changes, the forecast for t does not
         assert np.isclose(linear.one_step(changed, x, start)[t - start], out[t - start])
+
+
+def test_the_race_scores_sizes_not_zeros() -> None:
+    """A model of the size loses to one line through zeros and sizes when the zeros count as
+    its errors; the zeros are the calibration's to replay, so the size model wins."""
+    y, _ = _downloads(1)
+    censored = np.zeros(len(y), dtype=bool)
+    forecasts = {"size": np.where(y > 0, y, 6.0), "between": np.where(y > 0, y - 1.2, 1.5)}
+    best, scores = selection.choose(y, censored, 0, forecasts)
+    assert best.name == "size"
+    assert scores["size"] == 0.0
+    assert selection.mae(y, forecasts["between"], censored) == pytest.approx(1.2)
+    everything = np.mean(np.abs(y - forecasts["size"])) > np.mean(np.abs(y - forecasts["between"]))
+    assert everything  # over all runs, zeros included, the line between would have won
