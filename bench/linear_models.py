@@ -3,12 +3,12 @@ the covariate knees (`features.expand`), and Huber-weighted ridge with the knees
 (`update_estimate.linear`, the candidate itself).
 
 Each model, with one lag, is refitted before every run of simulated histories (apt, flatpak,
-pip; 100 runs; every scenario). Over each history's last 30 runs: mean absolute one-step error
-on the log1p scale, median absolute percentage error of the raw value (runs that observed zero
-left out), and the coverage of 90% split-conformal intervals from the 60 residuals before each
-run. numpy only, so it takes seconds.
+pip; 100 runs unless `--runs`; every scenario). Over each history's last 30 runs: mean
+absolute one-step error on the log1p scale, median absolute percentage error of the raw value
+(runs that observed zero left out), and the coverage of 90% split-conformal intervals from the
+60 residuals before each run. numpy only, so it takes seconds.
 
-Usage: .venv/bin/python bench/linear_models.py [--seeds 0 1 2 3]
+Usage: .venv/bin/python bench/linear_models.py [--seeds 0 1 2 3] [--runs 100] [--metrics ...]
 """
 
 from __future__ import annotations
@@ -76,15 +76,17 @@ def last_runs(y: np.ndarray, preds: np.ndarray) -> list[tuple[bool, float, float
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--metrics", nargs="+", default=list(METRICS))
     args = parser.parse_args()
     results: dict[tuple, list[tuple[bool, float, float]]] = {}
     for seed in args.seeds:
         for scenario in SCENARIOS:
             with tempfile.TemporaryDirectory() as folder:
                 db = Path(folder) / "h.duckdb"
-                tables = simulate.generate(("apt", "flatpak", "pip"), 100, seed, 1, scenario)
+                tables = simulate.generate(("apt", "flatpak", "pip"), args.runs, seed, 1, scenario)
                 simulate.write(tables, db)
-                series = build_series(history.read(db).executions, None, METRICS)
+                series = build_series(history.read(db).executions, None, args.metrics)
             for s in series:
                 for reports in (False, True) if s.reports else (False,):
                     names = ["gap_hours", *s.reports] if reports else ["gap_hours"]
@@ -97,7 +99,7 @@ def main() -> None:
     print(f"| scenario | metric | reports | log-MAE {labels} | MdAPE | coverage |")
     print("|---|---|---|---|---|---|")
     for scenario in SCENARIOS:
-        for metric in METRICS:
+        for metric in args.metrics:
             for reports in (False, True):
                 rows = [results.get((scenario, metric, reports, m[0])) for m in METHODS]
                 if not rows[0]:
@@ -111,6 +113,13 @@ def main() -> None:
                     + " | ".join(cells)
                     + " |"
                 )
+    print(f"\nPooled coverage, {labels}:")
+    for metric in args.metrics:
+        pooled = [
+            np.mean([v[0] for k, r in results.items() if k[1] == metric and k[3] == m for v in r])
+            for m, _, _ in METHODS
+        ]
+        print(f"- {metric}: " + " / ".join(f"{c:.3f}" for c in pooled))
 
 
 if __name__ == "__main__":
