@@ -28,7 +28,7 @@ HUBER = 0.1  # log1p units: residuals beyond it are weighted as absolute errors
 ITERATIONS = 30
 TOLERANCE = 1e-6
 RECENCY = 0.97  # hurdle sizes: a run's weight per run of age
-FORESEEN = 0.9  # share of runs that downloaded where a report of nothing is not zero
+FORESEEN = 0.9  # zero on every empty run, non-zero on this share of the rest: foresees
 MIN_SIZES = 3  # runs that downloaded, fewest for a size fit; else one line through all
 
 
