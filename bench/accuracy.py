@@ -10,7 +10,7 @@ itself (`simulate.typical_wall`): its median time given what a forecaster could 
 run's packages and bytes with reports; only the days since the plugin's last success without),
 with the network speed and the noise unknown. No forecast does much better than that.
 
-Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6]
+Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6 7 8]
            [--plugins apt flatpak pip snap] [--scenarios steady ...]
 Prints Markdown tables (see bench/RESULTS.md for the recorded ones).
 """
