@@ -53,3 +53,33 @@ def test_reports_rows_reduce_to_the_base_layout() -> None:
     g = grid.build(s, "reports")
     assert g.rows.shape[1] == grid.design(s, "reports").shape[1]
     assert grid.base_columns(g.rows, "reports").shape[1] == grid.design(s, "base").shape[1]
+
+
+def test_a_small_report_after_many_quiet_runs_is_not_blended_with_the_backlog() -> None:
+    """Most runs report nothing to do, a few a weeks-long backlog, a few one package. The grid
+    must have nodes where the work is, or a report of one package is read halfway to the
+    backlog; the answer through the grid stays near the truth, 10 s + 8 s a package."""
+    from dataclasses import replace
+    from datetime import datetime
+
+    from update_estimate import forecast
+    from update_estimate.train import train_series
+
+    rng = np.random.default_rng(3)
+    packages = np.where(rng.random(90) < 0.8, 0, rng.choice([1, 2, 30, 40], 90)).astype(float)
+    wall = (10 + 8 * packages) * np.exp(rng.normal(0, 0.05, 90))
+    base = make_series(wall, np.full(90, 6.0))
+    reports = np.log1p(np.column_stack([packages, packages * 5e7]))
+    s = replace(
+        base,
+        covariates=np.column_stack([base.covariates, reports]),
+        reports=("package_count", "download_bytes"),
+    )
+    result = train_series(s, None, include_extras=False, only=["linear"])
+    record = {**result.record, "basis": result.basis}
+    for n in (1, 2):
+        p, used = forecast.predictive(
+            record, datetime(2026, 11, 1, 12), {"package_count": n, "download_bytes": n * 5e7}
+        )
+        assert used
+        assert abs(p.centre - math.log1p(10 + 8 * n)) < 0.15
