@@ -78,6 +78,18 @@ def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
     assert conformal.bounds(few, 0.9, floor=0.0) == conformal.bounds(few, 0.9)
 
 
+def test_ranks_are_exact_at_decimal_levels() -> None:
+    """39 values at 90%: ranks 2 and 38 of 40 slots cover exactly 0.9. In binary floats
+    40 * (1 - 0.9) / 2 is 1.9999999999999996, and the lower rank was 1 (coverage 0.925); with 19
+    values the lower rank was 0 and the interval fell back to the wider symmetric form."""
+    from update_estimate import conformal
+
+    assert conformal.bounds([float(v) for v in range(39)], 0.9) == conformal.Bounds(1.0, 37.0, True)
+    assert conformal.bounds([float(v) for v in range(19)], 0.9) == conformal.Bounds(0.0, 18.0, True)
+    assert conformal.min_residuals(0.9) == 9
+    assert conformal.min_residuals(0.95) == 19
+
+
 def reports_record(seed: int) -> dict:
     """A download series with a report: 30 runs reported (and fetched) nothing, 30 reported
     some megabytes and fetched them within ~30%."""
