@@ -47,24 +47,36 @@ def ridge(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
     return np.array(out)
 
 
-Method = tuple[str, bool, Callable[[np.ndarray, np.ndarray, int], np.ndarray]]
+Method = tuple[str, bool, Callable[[np.ndarray, np.ndarray, int], np.ndarray], bool]
 METHODS: tuple[Method, ...] = (
-    ("ridge", False, ridge),
-    ("ridge + knees", True, ridge),
-    ("Huber + knees", True, linear.one_step),
+    ("ridge", False, ridge, False),
+    ("ridge + knees", True, ridge, False),
+    ("Huber + knees", True, linear.one_step, False),
+    ("candidate", True, linear.one_step, True),
 )
 
 
-def last_runs(y: np.ndarray, preds: np.ndarray) -> list[tuple[bool, float, float]]:
+def last_runs(
+    y: np.ndarray, preds: np.ndarray, inflation: np.ndarray | None
+) -> list[tuple[bool, float, float]]:
     """(covered, log error, APE) of each of the last runs, calibrated as `forecast` does: a past
-    run that observed nothing replays as nothing (`ZERO_LOG`), whatever the centre."""
+    run that observed nothing replays as nothing (`ZERO_LOG`), whatever the centre. With
+    `inflation` (`linear.error_inflation` from FIRST), residuals are scaled to the fit at the
+    cut, as `train` scales them to its final fit."""
     r = y - preds
     out = []
     for cut in range(len(y) - LAST, len(y)):
         centre = preds[cut]
         window = range(max(cut - WINDOW, FIRST), cut)
+        scale = (
+            np.ones(len(y))
+            if inflation is None
+            else np.sqrt(inflation[cut - FIRST] / np.r_[np.ones(FIRST), inflation])
+        )
         b = conformal.bounds(
-            [ZERO_LOG - centre if y[i] == 0 else r[i] for i in window], 0.9, floor=-centre
+            [ZERO_LOG - centre if y[i] == 0 else r[i] * scale[i] for i in window],
+            0.9,
+            floor=-centre,
         )
         covered = b.lower <= -centre if y[cut] == 0 else b.lower <= r[cut] <= b.upper
         actual = np.expm1(y[cut])
@@ -90,12 +102,14 @@ def main() -> None:
             for s in series:
                 for reports in (False, True) if s.reports else (False,):
                     names = ["gap_hours", *s.reports] if reports else ["gap_hours"]
-                    for label, knees, method in METHODS:
+                    for label, knees, method, curve in METHODS:
+                        x = design(s.covariates, names, knees)
                         preds = np.full(s.n, np.nan)
-                        preds[FIRST:] = method(s.y, design(s.covariates, names, knees), FIRST)
+                        preds[FIRST:] = method(s.y, x, FIRST)
+                        inflation = linear.error_inflation(s.y, x, FIRST) if curve else None
                         key = (scenario, s.metric, reports, label)
-                        results.setdefault(key, []).extend(last_runs(s.y, preds))
-    labels = " / ".join(label for label, _, _ in METHODS)
+                        results.setdefault(key, []).extend(last_runs(s.y, preds, inflation))
+    labels = " / ".join(label for label, *_ in METHODS)
     print(f"| scenario | metric | reports | log-MAE {labels} | MdAPE | coverage |")
     print("|---|---|---|---|---|---|")
     for scenario in SCENARIOS:
@@ -117,7 +131,7 @@ def main() -> None:
     for metric in args.metrics:
         pooled = [
             np.mean([v[0] for k, r in results.items() if k[1] == metric and k[3] == m for v in r])
-            for m, _, _ in METHODS
+            for m, *_ in METHODS
         ]
         print(f"- {metric}: " + " / ".join(f"{c:.3f}" for c in pooled))
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from update_estimate import linear, selection
+from update_estimate import conformal, linear, selection
 
 ROWS = np.array([[0.0], [5.0]])
 
@@ -113,3 +113,40 @@ def test_the_race_scores_sizes_not_zeros() -> None:
     assert selection.mae(y, forecasts["between"], censored) == pytest.approx(1.2)
     everything = np.mean(np.abs(y - forecasts["size"])) > np.mean(np.abs(y - forecasts["between"]))
     assert everything  # over all runs, zeros included, the line between would have won
+
+
+def test_calibration_scaled_to_the_final_fit_covers_as_asked() -> None:
+    """Three covariates, Gaussian noise: 39 one-step residuals from fits on 10-48 runs are wider
+    than the errors of the fit on all 49, and their 90% interval covers the next runs about 0.92.
+    Scaled by `error_inflation` they cover 0.90 (fails unscaled, or with the ratio inverted)."""
+    rng = np.random.default_rng(0)
+    n, start, fresh = 49, 10, 20
+    raw, scaled = [], []
+    for _ in range(250):
+        x = 3 * rng.normal(size=(n + fresh, 3))
+        y = 3 + x @ rng.normal(size=3) * 0.1 + rng.normal(scale=0.1, size=n + fresh)
+        residuals = y[start:n] - linear.one_step(y[:n], x[:n], start)
+        inflation = linear.error_inflation(y[:n], x[:n], start)
+        errors = y[n:] - linear.fit(y[:n], x[:n]).predict(x[n:])
+        for hits, values in (
+            (raw, residuals),
+            (scaled, residuals * np.sqrt(inflation[-1] / inflation[:-1])),
+        ):
+            b = conformal.bounds(list(values), 0.9)
+            hits.extend((b.lower <= errors) & (errors <= b.upper))
+    assert np.mean(raw) > 0.915
+    assert 0.885 < np.mean(scaled) < 0.912
+
+
+def test_error_inflation_counts_the_runs_a_fit_really_uses() -> None:
+    """1 + p / (m - p - 1), p = 5 (intercept, last run, three covariates), capped at 2. A hurdle
+    fits only the runs that downloaded, recent ones weighing more: m is their effective number."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(1, 5, size=(41, 3))
+    y = 3 + x.sum(axis=1)
+    assert linear.error_inflation(y, x, 21)[0] == pytest.approx(1 + 5 / (20 - 5 - 1))
+    assert linear.error_inflation(y, x, 9)[0] == 2.0
+    y[::2] = 0.0
+    weights = linear.RECENCY ** np.arange(0.0, 40.0, 2.0)  # the odd runs, every other one
+    m = weights.sum() ** 2 / np.square(weights).sum()
+    assert linear.error_inflation(y, x, 41)[0] == pytest.approx(1 + 5 / max(m - 6, 5))

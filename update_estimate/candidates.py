@@ -43,7 +43,9 @@ class Fitted:
 @dataclass(frozen=True)
 class Candidate:
     """`backtest(y, x, start, retrain)` refits every `retrain` origins; the race uses the
-    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin."""
+    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin.
+    `inflation(y, x, start)`, where known: each backtest fit's error variance over the noise's,
+    and the final fit's last (`linear.error_inflation`)."""
 
     name: str
     min_points: int
@@ -52,6 +54,7 @@ class Candidate:
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
     calendar: bool = False
     retrain: int = 1
+    inflation: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None
 
 
 def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -219,7 +222,12 @@ def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
         model = linear.fit(y, model_inputs(x, calendar))
         return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, calendar)))
 
-    return Candidate(name, min_points, True, backtest, fit, calendar=calendar, retrain=1)
+    def inflation(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+        return linear.error_inflation(y, model_inputs(x, calendar), start)
+
+    return Candidate(
+        name, min_points, True, backtest, fit, calendar=calendar, retrain=1, inflation=inflation
+    )
 
 
 def lightgbm_model(lags: int, trees: int, leaves: int, min_leaf: int) -> Any:

@@ -297,7 +297,9 @@ def train_series(
             )
         if best.name not in refreshed:
             refreshed[best.name] = _every_origin(by_name, best, y_fit, designs[design], start)
-        residuals = s.y[start:] - refreshed[best.name]
+        residuals = _as_final_fit(
+            by_name, best.name, s.y[start:] - refreshed[best.name], y_fit, designs[design], start
+        )
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
         base_res = s.y[start:] - baseline if baseline is not None else None
@@ -350,6 +352,23 @@ def _every_origin(
     if failed:
         log.info("calibration refit failed, using the race's forecasts", failures=failed)
     return fresh.get(kind.name, best.predictions)
+
+
+def _as_final_fit(
+    by_name: dict[str, Candidate],
+    name: str,
+    residuals: np.ndarray,
+    y_fit: np.ndarray,
+    x: np.ndarray,
+    start: int,
+) -> np.ndarray:
+    """Residuals scaled to the error of the final fit, which saw more runs than any backtest fit
+    and which the calibration serves; as they are for models whose learning curve is unknown."""
+    kind = by_name.get(name.removesuffix(REPORTS_SUFFIX))
+    if kind is None or kind.inflation is None:
+        return residuals
+    inflation = kind.inflation(y_fit, x, start)
+    return residuals * np.sqrt(inflation[-1] / inflation[:-1])
 
 
 def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
