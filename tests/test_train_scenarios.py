@@ -126,3 +126,22 @@ def test_winner_is_calibrated_on_a_refit_at_every_origin() -> None:
     stale = s.y[start:] - ets.backtest(y_fit, s.covariates, start, ets.retrain)
     assert np.allclose(variant["residuals"], fresh, atol=1e-5)
     assert not np.allclose(variant["residuals"], stale, atol=1e-5)
+
+
+def _clustered_breaks() -> tuple[np.ndarray, np.ndarray]:
+    """`bursty`'s shape: eleven runs a few hours apart, with nothing to do (10 s), then weeks
+    away and a backlog (10 s plus 15 s a day). Every twelfth run is a robust outlier."""
+    rng = np.random.default_rng(10)
+    long = np.arange(96) % 12 == 11
+    gaps = np.where(long, rng.uniform(240, 600, 96), rng.uniform(1, 20, 96))
+    values = np.where(long, 10 + 15 * gaps / 24, 10.0) * np.exp(rng.normal(0, 0.05, 96))
+    return values, gaps
+
+
+def test_runs_after_long_breaks_are_not_cleaned_away_from_covariate_models() -> None:
+    """The break explains the long runs; replaced by the median before them (as for models
+    without covariates), the line never saw one and answered 400 h with about 10 s."""
+    values, gaps = _clustered_breaks()
+    est = next_estimate(make_series(values, gaps), after_hours=400, only=("linear",))
+    truth = 10 + 15 * 400 / 24
+    assert truth / 1.5 < est.point < truth * 1.5

@@ -32,7 +32,11 @@ MAX_OUTLIER_SHARE = 0.1
 
 
 def clean_for_fit(y: np.ndarray, outlier: np.ndarray) -> np.ndarray:
-    """Outliers stay out of point fits: each is replaced by the median of the runs before it.
+    """Outliers stay out of the fits of models without covariates, which cannot explain them:
+    each is replaced by the median of the runs before it. Covariate models see every run (a
+    long break explains a long run; `linear`'s Huber weights take the rest): cleaned, the run
+    after each of `bursty`'s weeks away looked like all others, and those runs were answered
+    with a tenth of their time.
 
     Outliers are rare by definition: when more than a tenth of the runs are flagged, the series
     has two regimes (cargo: nothing to build, or a build), and nothing is replaced.

@@ -156,7 +156,7 @@ def _global_group(
     members: list[Series],
 ) -> dict[str, GlobalForecast]:
     starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
-    fits = {s.key: clean_for_fit(s.y, s.outlier) for s in members}
+    fits = {s.key: s.y for s in members}
     designs = {s.key: grid.design(s, "base") for s in members}
     train = [s for s in members if starts[s.key] > GLOBAL_LAGS + 1]
     model = factory()
@@ -242,15 +242,15 @@ def train_series(
     if only is not None:
         pool = [c for c in pool if c.name in only or c.name in BASELINES]
     by_name: dict[str, Candidate] = {c.name: c for c in pool}
-    y_fit = clean_for_fit(s.y, s.outlier)
+    cleaned = clean_for_fit(s.y, s.outlier)
     start = backtest_start(s.n)
     if start >= s.n:
         return _too_short(s)
     designs = {v: grid.design(s, v) for v in grid.variants(s)}
     local = [c for c in pool if not c.uses_covariates]
     covariate = [c for c in pool if c.uses_covariates]
-    forecasts, failures = run(local, y_fit, designs["base"], start)
-    base_cov, failed = run(covariate, y_fit, designs["base"], start)
+    forecasts, failures = run(local, cleaned, designs["base"], start)
+    base_cov, failed = run(covariate, s.y, designs["base"], start)
     forecasts.update(base_cov)
     failures.update(failed)
     if global_forecast is not None and global_forecast.start == start:
@@ -260,7 +260,7 @@ def train_series(
     refreshed: dict[str, np.ndarray] = {}
     for variant in designs:
         if variant == "reports":
-            with_reports, failed = run(covariate, y_fit, designs["reports"], start)
+            with_reports, failed = run(covariate, s.y, designs["reports"], start)
             failures.update({k + REPORTS_SUFFIX: v for k, v in failed.items()})
             forecasts = {
                 **forecasts,
@@ -269,13 +269,14 @@ def train_series(
         best, scores = choose(s.y, s.censored, start, forecasts)
         g = grid.build(s, variant)
         design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
-        if best.name.removesuffix(REPORTS_SUFFIX) in by_name:
+        kind = by_name.get(best.name.removesuffix(REPORTS_SUFFIX))
+        y_fit = cleaned if kind is not None and not kind.uses_covariates else s.y
+        if kind is not None:
             rows = g.rows if design == variant else grid.base_columns(g.rows, variant)
-            fitted = _fit(by_name, best.name.removesuffix(REPORTS_SUFFIX), y_fit, designs[design])
+            fitted = _fit(by_name, kind.name, y_fit, designs[design])
             predictions = fitted.predict(rows)
             chosen, model = fitted.name, fitted.model
-            kind = by_name[chosen]
-            uses, calendar = kind.uses_covariates, kind.calendar
+            uses, calendar = by_name[chosen].uses_covariates, by_name[chosen].calendar
         else:
             assert global_forecast is not None
             predictions = global_forecast.grids[variant]
