@@ -145,3 +145,16 @@ def test_runs_after_long_breaks_are_not_cleaned_away_from_covariate_models() -> 
     est = next_estimate(make_series(values, gaps), after_hours=400, only=("linear",))
     truth = 10 + 15 * 400 / 24
     assert truth / 1.5 < est.point < truth * 1.5
+
+
+@pytest.mark.parametrize("after_hours", [3, 400])
+def test_clustered_breaks_are_answered_by_their_neighbours(after_hours: float) -> None:
+    """A line through both clusters misses each (9 s [7, 33] after 3 h, 190 s after 400 h);
+    the median of the runs after similar breaks wins the race and is near the truth."""
+    values, gaps = _clustered_breaks()
+    series = make_series(values, gaps)
+    est = next_estimate(series, after_hours=after_hours, only=("linear", "gap_neighbours"))
+    truth = 10.0 if after_hours < 24 else 10 + 15 * after_hours / 24
+    assert est.model == "gap_neighbours"
+    assert truth / 1.1 < est.point < truth * 1.1
+    assert est.lower <= truth <= est.upper < 1.3 * est.lower

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import linear
+from update_estimate import linear, neighbours
 from update_estimate.features import CALENDAR_COLUMNS
 
 ROLLING_WINDOW = 10
@@ -203,7 +203,7 @@ def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
     model = obj["model"]
     calendar = bool(obj.get("calendar"))
     rows = model_inputs(row[None, :], calendar)
-    if isinstance(model, linear.LinearModel):
+    if isinstance(model, linear.LinearModel | neighbours.GapNeighbours):
         return float(model.predict(rows)[0])
     quiet_libraries()
     if not obj.get("covariates"):
@@ -228,6 +228,19 @@ def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
     return Candidate(
         name, min_points, True, backtest, fit, calendar=calendar, retrain=1, inflation=inflation
     )
+
+
+def _gap_neighbours() -> Candidate:
+    """The median of recent runs after similar breaks (`neighbours` module)."""
+
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
+        return neighbours.one_step(y, x, start)
+
+    def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = neighbours.fit(y, x)
+        return Fitted("gap_neighbours", model, model.predict)
+
+    return Candidate("gap_neighbours", 10, True, backtest, fit, retrain=1)
 
 
 def lightgbm_model(lags: int, trees: int, leaves: int, min_leaf: int) -> Any:
@@ -323,6 +336,7 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         _local("auto_arima", _auto_arima, retrain=30, min_points=10),
         _linear("linear", min_points=8, calendar=False),
         _linear("linear_calendar", min_points=16, calendar=True),
+        _gap_neighbours(),
     ]
     missing = []
     if _available("lightgbm", "LGBMRegressor"):
