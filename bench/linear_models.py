@@ -1,14 +1,17 @@
 """What the `linear` candidate's design and fit buy: ridge on log1p covariates alone, ridge with
-the covariate knees (`features.expand`), and Huber-weighted ridge with the knees
-(`update_estimate.linear`, the candidate itself).
+the covariate knees (`features.expand`), Huber-weighted ridge with the knees
+(`update_estimate.linear`), and the candidate itself, whose calibration residuals are scaled to
+the fit at the cut (`linear.error_inflation`); and next to them `gap_neighbours`
+(`update_estimate.neighbours`), which sees only the break before a run.
 
 Each model, with one lag, is refitted before every run of simulated histories (apt, flatpak,
-pip; 100 runs unless `--runs`; every scenario). Over each history's last 30 runs: mean
-absolute one-step error on the log1p scale, median absolute percentage error of the raw value
-(runs that observed zero left out), and the coverage of 90% split-conformal intervals from the
-60 residuals before each run. numpy only, so it takes seconds.
+pip unless `--plugins`; 100 runs unless `--runs`; every scenario). Over each history's last
+30 runs: mean absolute one-step error on the log1p scale, median absolute percentage error of
+the raw value (runs that observed zero left out), and the coverage of 90% split-conformal
+intervals from the 60 residuals before each run. numpy only, so it takes seconds.
 
 Usage: .venv/bin/python bench/linear_models.py [--seeds 0 1 2 3] [--runs 100] [--metrics ...]
+           [--plugins apt flatpak pip]
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from update_estimate import conformal, history, linear, simulate
+from update_estimate import conformal, history, linear, neighbours, simulate
 from update_estimate.features import build_series, expand
 from update_estimate.forecast import ZERO_LOG
 
@@ -53,6 +56,7 @@ METHODS: tuple[Method, ...] = (
     ("ridge + knees", True, ridge, False),
     ("Huber + knees", True, linear.one_step, False),
     ("candidate", True, linear.one_step, True),
+    ("gap neighbours", True, neighbours.one_step, False),
 )
 
 
@@ -90,13 +94,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--metrics", nargs="+", default=list(METRICS))
+    parser.add_argument("--plugins", nargs="+", default=["apt", "flatpak", "pip"])
     args = parser.parse_args()
     results: dict[tuple, list[tuple[bool, float, float]]] = {}
     for seed in args.seeds:
         for scenario in SCENARIOS:
             with tempfile.TemporaryDirectory() as folder:
                 db = Path(folder) / "h.duckdb"
-                tables = simulate.generate(("apt", "flatpak", "pip"), args.runs, seed, 1, scenario)
+                tables = simulate.generate(tuple(args.plugins), args.runs, seed, 1, scenario)
                 simulate.write(tables, db)
                 series = build_series(history.read(db).executions, None, args.metrics)
             for s in series:

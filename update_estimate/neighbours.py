@@ -5,8 +5,9 @@ not along a line on any scale: after a few hours there is mostly nothing to do, 
 pile. Where breaks come in clusters (`bursty`: hours apart, then weeks away), a line through
 both clusters answered a 15-hour break with twice the time the runs after such breaks took.
 The runs after breaks within a factor of about 1.65 know better: median APE of wall time
-without reports 0.145 -> 0.122 in `bursty`, and lower in `trend`, `level-shift` and
-`slow-network` too (`bench/RESULTS.md`). It races the other candidates like any of them.
+without reports 0.145 -> 0.122 in `bursty` with snap among the plugins, 3-8% lower in `trend`,
+`level-shift` and `slow-network`, higher in `steady` and `sparse` (`bench/linear_models.py`,
+`bench/RESULTS.md`). It races the other candidates like any of them.
 """
 
 from __future__ import annotations
