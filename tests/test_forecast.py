@@ -6,6 +6,7 @@ import math
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from update_estimate import forecast
 from update_estimate.cache import series_key
@@ -90,12 +91,12 @@ def test_ranks_are_exact_at_decimal_levels() -> None:
     assert conformal.min_residuals(0.95) == 19
 
 
-def reports_record(seed: int) -> dict:
-    """A download series with a report: 30 runs reported (and fetched) nothing, 30 reported
-    some megabytes and fetched them within ~30%."""
+def reports_record(seed: int, quiet_runs: int = 30) -> dict:
+    """A download series with a report: 30 runs (or `quiet_runs`) reported and fetched nothing,
+    the others of 60 reported some megabytes and fetched them within ~30%."""
     rng = np.random.default_rng(seed)
-    work = rng.normal(0, 0.3, 30)
-    residuals = np.concatenate([np.zeros(30), work])
+    work = rng.normal(0, 0.3, 60 - quiet_runs)
+    residuals = np.concatenate([np.zeros(quiet_runs), work])
     order = rng.permutation(60)
     record = download_record("snap", [], seed)
     record["variants"]["reports"] = {
@@ -104,10 +105,24 @@ def reports_record(seed: int) -> dict:
         "axes": [["gap_hours", [1.0, 100.0]], ["download_bytes", [0.0, 1e8]]],
         "points": [0.0, math.log1p(1e8), 0.0, math.log1p(1e8)],
         "residuals": residuals[order].round(6).tolist(),
-        "zeros": [int(i) for i in np.flatnonzero(order < 30)],
-        "quiet": [int(i) for i in np.flatnonzero(order < 30)],
+        "zeros": [int(i) for i in np.flatnonzero(order < quiet_runs)],
+        "quiet": [int(i) for i in np.flatnonzero(order < quiet_runs)],
     }
     return record
+
+
+def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
+    """48 quiet runs and 12 that downloaded (`bursty`): a work report is calibrated on the 12
+    alone, by the symmetric rank (the largest of 12). Mixed with the 48 zeros, as when 19 were
+    required, the upper bound is the 55th of 60, inside the work runs' spread."""
+    record = reports_record(5, quiet_runs=48)
+    variant = record["variants"]["reports"]
+    work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
+    p, used = forecast.predictive(record, datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    est = forecast.single(p, 0.9)
+    assert used and sorted(p.residuals) == sorted(work)
+    assert est.upper == pytest.approx(math.expm1(p.centre + max(abs(r) for r in work)))
+    assert forecast.MIN_SAME_KIND == 9
 
 
 def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
