@@ -297,9 +297,9 @@ def train_series(
                 }
             )
         if best.name not in refreshed:
-            refreshed[best.name] = _every_origin(by_name, best, y_fit, designs[design], start)
+            refreshed[best.name] = _every_origin(kind, best, y_fit, designs[design], start)
         residuals = _as_final_fit(
-            by_name, best.name, s.y[start:] - refreshed[best.name], y_fit, designs[design], start
+            kind, s.y[start:] - refreshed[best.name], y_fit, designs[design], start
         )
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
@@ -339,14 +339,13 @@ def train_series(
 
 
 def _every_origin(
-    by_name: dict[str, Candidate], best: Scored, y_fit: np.ndarray, x: np.ndarray, start: int
+    kind: Candidate | None, best: Scored, y_fit: np.ndarray, x: np.ndarray, start: int
 ) -> np.ndarray:
     """The winner's backtest refitted at every origin, as its final fit is fresh.
 
     The race refits some candidates only every few runs (cheaper); residuals of such stale fits
     are wider than the final model's errors, and intervals calibrated on them over-cover.
     """
-    kind = by_name.get(best.name.removesuffix(REPORTS_SUFFIX))
     if kind is None or kind.retrain <= 1:
         return best.predictions
     fresh, failed = run([kind], y_fit, x, start, retrain=1)
@@ -356,16 +355,10 @@ def _every_origin(
 
 
 def _as_final_fit(
-    by_name: dict[str, Candidate],
-    name: str,
-    residuals: np.ndarray,
-    y_fit: np.ndarray,
-    x: np.ndarray,
-    start: int,
+    kind: Candidate | None, residuals: np.ndarray, y_fit: np.ndarray, x: np.ndarray, start: int
 ) -> np.ndarray:
     """Residuals scaled to the error of the final fit, which saw more runs than any backtest fit
     and which the calibration serves; as they are for models whose learning curve is unknown."""
-    kind = by_name.get(name.removesuffix(REPORTS_SUFFIX))
     if kind is None or kind.inflation is None:
         return residuals
     inflation = kind.inflation(y_fit, x, start)
