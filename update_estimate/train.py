@@ -156,25 +156,22 @@ def _global_group(
     members: list[Series],
 ) -> dict[str, GlobalForecast]:
     starts = {s.key: max(backtest_start(s.n), GLOBAL_LAGS + 1) for s in members}
-    fits = {s.key: s.y for s in members}
     designs = {s.key: grid.design(s, "base") for s in members}
     train = [s for s in members if starts[s.key] > GLOBAL_LAGS + 1]
     model = factory()
     model.fit(
-        [to_series(fits[s.key][: starts[s.key]]) for s in train],
+        [to_series(s.y[: starts[s.key]]) for s in train],
         future_covariates=[to_series(designs[s.key][: starts[s.key]]) for s in train],
     )
-    backtests = {
-        s.key: one_step(model, fits[s.key], starts[s.key], False, designs[s.key]) for s in members
-    }
+    backtests = {s.key: one_step(model, s.y, starts[s.key], False, designs[s.key]) for s in members}
     final = factory()
     final.fit(
-        [to_series(fits[s.key]) for s in members],
+        [to_series(s.y) for s in members],
         future_covariates=[to_series(designs[s.key]) for s in members],
     )
     out = {}
     for s in members:
-        target = to_series(fits[s.key])
+        target = to_series(s.y)
         grids = {
             variant: predict_next(
                 final,
