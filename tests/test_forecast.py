@@ -160,3 +160,29 @@ def test_series_without_zeros_calibrate_on_every_run() -> None:
     for report in (5e7, 0.0):
         p, used = forecast.predictive(record, at, {"download_bytes": report})
         assert used and len(p.residuals) == 60
+
+
+def test_the_point_moves_only_where_the_residuals_lean() -> None:
+    """Residuals around zero leave the point at the model's forecast (moving it by their sample
+    median only adds that median's noise); residuals that lean, as after a level shift, move it."""
+    from update_estimate import conformal
+
+    rng = np.random.default_rng(3)
+    balanced = rng.normal(0, 0.3, 40)
+    assert conformal.median(balanced.tolist()) != 0.0
+    assert conformal.bias(balanced.tolist()) == 0.0
+    lagging = (balanced + 0.4).tolist()
+    assert conformal.bias(lagging) == conformal.median(lagging)
+    fired = [conformal.bias(rng.normal(0, 1, 40).tolist()) != 0.0 for _ in range(400)]
+    assert 0.01 < np.mean(fired) < 0.1  # a sign test at about 95%: rarely fooled by noise
+
+    def point(residuals: list[float]) -> float:
+        p = forecast.Predictive(
+            math.log1p(100.0), residuals, [False] * 40, [None] * 40, 40, "m", "model"
+        )
+        return forecast.single(p, 0.9).point
+
+    assert point(balanced.tolist()) == pytest.approx(100.0)
+    assert point(lagging) == pytest.approx(
+        math.expm1(math.log1p(100.0) + conformal.median(lagging))
+    )

@@ -3,9 +3,10 @@
 Stdlib only (no numpy, pandas or darts), so an answer costs little more than starting Python.
 A record holds, per series, the next run's log1p forecast over a grid of estimate-time
 covariates, calendar offsets, and the out-of-sample residuals of its chosen model tagged with the
-run they came from. Per plugin: point = forecast + median residual, bounds from the conformal
-ranks. Totals: whole past runs' residual vectors are replayed together (a slow-network day
-slows every plugin of that run), each replay summed, and the conformal ranks read off the sums.
+run they came from. Per plugin: point = forecast, moved by the residuals' median where they lean
+one way (`conformal.bias`), bounds from the conformal ranks. Totals: whole past runs' residual
+vectors are replayed together (a slow-network day slows every plugin of that run), each replay
+summed, and the conformal ranks read off the sums.
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ def single(p: Predictive, level: float) -> MetricEstimate:
         point, calibrated = p.centre, False
     else:
         b = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
-        point = p.value(conformal.median(p.residuals))
+        point = p.value(conformal.bias(p.residuals))
         lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
     values = sorted((_raw(lower), _raw(point), _raw(upper)))
     basis = p.basis if calibrated or p.basis == "default" else "limited"
