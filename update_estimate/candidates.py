@@ -231,14 +231,16 @@ def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
 
 
 def _gap_neighbours() -> Candidate:
-    """The median of recent runs after similar breaks (`neighbours` module)."""
+    """The median of recent runs after similar breaks, else the line (`neighbours` module)."""
 
     def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return neighbours.one_step(y, x, start)
+        return neighbours.one_step(y, model_inputs(x, False), start)
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
-        model = neighbours.fit(y, x)
-        return Fitted("gap_neighbours", model, model.predict)
+        model = neighbours.fit(y, model_inputs(x, False))
+        return Fitted(
+            "gap_neighbours", model, lambda rows: model.predict(model_inputs(rows, False))
+        )
 
     return Candidate("gap_neighbours", 10, True, backtest, fit, retrain=1)
 

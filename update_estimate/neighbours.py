@@ -1,13 +1,16 @@
-"""The median of the recent runs after a break of about the same length: no shape assumed.
+"""The median of the recent runs after a break of about the same length, or else the line.
 
 A plugin's time grows with its backlog, and the backlog with the hours since its last run, but
 not along a line on any scale: after a few hours there is mostly nothing to do, after weeks a
 pile. Where breaks come in clusters (`bursty`: hours apart, then weeks away), a line through
 both clusters answered a 15-hour break with twice the time the runs after such breaks took.
-The runs after breaks within a factor of about 1.65 know better: median APE of wall time
-without reports 0.145 -> 0.122 in `bursty` with snap among the plugins, 3-8% lower in `trend`,
-`level-shift` and `slow-network`, higher in `steady` and `sparse` (`bench/linear_models.py`,
-`bench/RESULTS.md`). It races the other candidates like any of them.
+The runs after breaks within a factor of about 1.65 know better, where there are enough of
+them. After a break few recent runs had (weeks away, when that happens once in a dozen runs),
+the median of three or four ignores how much longer this break is than theirs: the line
+(`linear`, with all the covariates) answers instead. Offline over the six scenarios (wall
+time, apt/flatpak/pip/snap, seeds 5-8, `bench/linear_models.py`), median APE of wall time
+without reports fell in `bursty`, the runs after weeks away kept the line's error, and
+the candidate races the others like any of them.
 """
 
 from __future__ import annotations
@@ -16,33 +19,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from update_estimate import linear
+
 WIDTH = 0.5  # on log1p hours: breaks within a factor of about 1.65 are neighbours
-MIN_NEIGHBOURS = 3  # fewer within WIDTH: the nearest ones
+MIN_NEIGHBOURS = 4  # fewer within WIDTH: the line answers
 WINDOW = 60  # the most recent runs only, so a level shift ages out
 
 
 @dataclass(frozen=True)
 class GapNeighbours:
-    """log1p break hours (a design's first column) and values of the last WINDOW runs."""
+    """log1p break hours (a design's first column) and values of the last WINDOW runs, and the
+    line through the whole history for breaks with too few neighbours."""
 
     gaps: np.ndarray
     values: np.ndarray
+    line: linear.LinearModel
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         rows = np.atleast_2d(np.asarray(rows, dtype=float))
-        return np.array([self._at(gap) for gap in rows[:, 0]])
+        return np.array([self._at(row) for row in rows])
 
-    def _at(self, gap: float) -> float:
-        distance = np.abs(self.gaps - gap)
-        near = np.flatnonzero(distance <= WIDTH)
+    def _at(self, row: np.ndarray) -> float:
+        near = np.flatnonzero(np.abs(self.gaps - row[0]) <= WIDTH)
         if len(near) < MIN_NEIGHBOURS:
-            near = np.argsort(distance, kind="stable")[:MIN_NEIGHBOURS]
+            return float(self.line.predict(row)[0])
         return float(np.median(self.values[near]))
 
 
 def fit(y: np.ndarray, x: np.ndarray) -> GapNeighbours:
+    y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    return GapNeighbours(x[-WINDOW:, 0].copy(), np.asarray(y, dtype=float)[-WINDOW:].copy())
+    return GapNeighbours(x[-WINDOW:, 0].copy(), y[-WINDOW:].copy(), linear.fit(y, x))
 
 
 def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
