@@ -90,3 +90,17 @@ def test_pickles_in_a_group_writable_cache_are_refused(trained: Trained, tmp_pat
     assert result.returncode == 0
     assert not marker.exists()
     assert "writable by group or others" in result.stderr
+
+
+def test_models_stored_by_another_version_are_not_loaded(trained: Trained, tmp_path) -> None:
+    """A model class may have changed shape since (0.6.0's `gap_neighbours` holds a line):
+    the forecast records answer, with one warning, until `train` rewrites the models."""
+    mine = copy_trained(trained, tmp_path)
+    generation = cache.current(mine.cache)
+    assert generation is not None
+    manifest = {**generation.manifest, "tool_version": "0.5.0"}
+    (generation.path / cache.MANIFEST).write_text(json.dumps(manifest))
+    result = _estimate(mine)
+    assert _download_point(result) > 0
+    assert "update_estimate.candidates" not in result.stderr
+    assert result.stderr.count("stored by update-estimate 0.5.0") == 1

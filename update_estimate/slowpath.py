@@ -2,6 +2,7 @@
 
 Loading a pickle imports darts and executes code, so it happens only for such requests, only
 from a trusted cache (owned by this user, not writable by others, sha256 as in the manifest),
+written by this version (a model class may have changed since; the next `train` rewrites them),
 and only while the time budget allows. Any refusal is warned about once; the grid's edge value
 then answers.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from update_estimate import cache
+from update_estimate import __version__, cache
 
 IMPORT_SECONDS = 3.0  # darts and a model need about this long to load on this class of machine
 
@@ -39,6 +40,13 @@ class SlowPath:
         entry = self.generation.manifest.get("series", {}).get(key, {})
         name = entry.get("variants", {}).get(variant, {}).get("pickle")
         if name is None:
+            return None
+        trained_by = self.generation.manifest.get("tool_version")
+        if trained_by != __version__:
+            self._refuse(
+                f"models were stored by update-estimate {trained_by}, not {__version__}; "
+                "answering from forecast records until `update-estimate train` runs"
+            )
             return None
         if time.monotonic() + IMPORT_SECONDS > self.deadline:
             self._refuse("covariates outside the trained range; no time left to load models")
