@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from update_estimate import conformal, history, linear, neighbours, simulate
-from update_estimate.features import build_series, expand
+from update_estimate.features import Series, build_series, expand
 from update_estimate.forecast import ZERO_LOG
 
 SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
@@ -89,6 +89,20 @@ def last_runs(
     return out
 
 
+def histories(
+    seeds: list[int], runs: int, plugins: list[str], metrics: list[str]
+) -> Iterator[tuple[str, Series]]:
+    """(scenario, series) of each simulated history, every scenario per seed."""
+    for seed in seeds:
+        for scenario in SCENARIOS:
+            with tempfile.TemporaryDirectory() as folder:
+                db = Path(folder) / "h.duckdb"
+                simulate.write(simulate.generate(tuple(plugins), runs, seed, 1, scenario), db)
+                series = build_series(history.read(db).executions, None, metrics)
+            for s in series:
+                yield scenario, s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
@@ -97,23 +111,16 @@ def main() -> None:
     parser.add_argument("--plugins", nargs="+", default=["apt", "flatpak", "pip"])
     args = parser.parse_args()
     results: dict[tuple, list[tuple[bool, float, float]]] = {}
-    for seed in args.seeds:
-        for scenario in SCENARIOS:
-            with tempfile.TemporaryDirectory() as folder:
-                db = Path(folder) / "h.duckdb"
-                tables = simulate.generate(tuple(args.plugins), args.runs, seed, 1, scenario)
-                simulate.write(tables, db)
-                series = build_series(history.read(db).executions, None, args.metrics)
-            for s in series:
-                for reports in (False, True) if s.reports else (False,):
-                    names = ["gap_hours", *s.reports] if reports else ["gap_hours"]
-                    for label, knees, method, curve in METHODS:
-                        x = design(s.covariates, names, knees)
-                        preds = np.full(s.n, np.nan)
-                        preds[FIRST:] = method(s.y, x, FIRST)
-                        inflation = linear.error_inflation(s.y, x, FIRST) if curve else None
-                        key = (scenario, s.metric, reports, label)
-                        results.setdefault(key, []).extend(last_runs(s.y, preds, inflation))
+    for scenario, s in histories(args.seeds, args.runs, args.plugins, args.metrics):
+        for reports in (False, True) if s.reports else (False,):
+            names = ["gap_hours", *s.reports] if reports else ["gap_hours"]
+            for label, knees, method, curve in METHODS:
+                x = design(s.covariates, names, knees)
+                preds = np.full(s.n, np.nan)
+                preds[FIRST:] = method(s.y, x, FIRST)
+                inflation = linear.error_inflation(s.y, x, FIRST) if curve else None
+                key = (scenario, s.metric, reports, label)
+                results.setdefault(key, []).extend(last_runs(s.y, preds, inflation))
     labels = " / ".join(label for label, *_ in METHODS)
     print(f"| scenario | metric | reports | log-MAE {labels} | MdAPE | coverage |")
     print("|---|---|---|---|---|---|")
