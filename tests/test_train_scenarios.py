@@ -147,14 +147,19 @@ def test_runs_after_long_breaks_are_not_cleaned_away_from_covariate_models() -> 
     assert truth / 1.5 < est.point < truth * 1.5
 
 
-@pytest.mark.parametrize("after_hours", [3, 400])
-def test_clustered_breaks_are_answered_by_their_neighbours(after_hours: float) -> None:
+def test_clustered_breaks_are_answered_by_their_neighbours() -> None:
     """A line through both clusters misses each (9 s [7, 33] after 3 h, 190 s after 400 h);
-    the median of the runs after similar breaks wins the race and is near the truth."""
+    the median of the runs after similar breaks wins the race and is near the truth. Its
+    interval is tight after hours, where it errs little, and as wide after weeks as its errors
+    after weeks were (the five runs after 240-600 h breaks took 160-385 s; `spread`)."""
     values, gaps = _clustered_breaks()
     series = make_series(values, gaps)
-    est = next_estimate(series, after_hours=after_hours, only=("linear", "gap_neighbours"))
-    truth = 10.0 if after_hours < 24 else 10 + 15 * after_hours / 24
-    assert est.model == "gap_neighbours"
-    assert truth / 1.1 < est.point < truth * 1.1
-    assert est.lower <= truth <= est.upper < 1.3 * est.lower
+    ratios = {}
+    for after_hours in (3, 400):
+        est = next_estimate(series, after_hours=after_hours, only=("linear", "gap_neighbours"))
+        truth = 10.0 if after_hours < 24 else 10 + 15 * after_hours / 24
+        assert est.model == "gap_neighbours"
+        assert truth / 1.1 < est.point < truth * 1.1
+        assert est.lower <= truth <= est.upper
+        ratios[after_hours] = est.upper / est.lower
+    assert ratios[3] < 1.3 < 2 < ratios[400]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from update_estimate import conformal
+from update_estimate import conformal, spread
 from update_estimate.cache import series_key
 
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
@@ -203,7 +203,10 @@ def predictive(
         centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
     if slow_path is not None and outside(variant, values):
         centre = _first_not_none(slow_path(record, name, values, at), centre)
-    residuals, censored, runs = list(variant["residuals"]), variant["censored"], variant["runs"]
+    residuals = spread.rescale(
+        variant["residuals"], variant.get("centres", ()), variant.get("spread", 0.0), centre
+    )
+    censored, runs = variant["censored"], variant["runs"]
     for i in variant.get("zeros", ()):
         residuals[i] = ZERO_LOG - centre
     if use_reports and variant.get("zeros"):

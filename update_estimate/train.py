@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import __version__, cache, conformal, grid, history, logs
+from update_estimate import __version__, cache, conformal, grid, history, logs, spread
 from update_estimate.candidates import (
     BASELINES,
     Candidate,
@@ -196,8 +196,11 @@ def _variant_record(
     start: int,
     predictions: np.ndarray,
     g: grid.Grid,
+    centres: np.ndarray,
 ) -> dict[str, Any]:
     points, weekday, hour = g.split(predictions)
+    usable = ~censored & (s.y[start:] > 0)
+    rate = spread.slope(centres, residuals, usable)
     constant = bool(np.ptp(predictions) < 1e-9)
     reported = s.covariates[start:, 1 : len(g.axes)]
     return {
@@ -213,6 +216,11 @@ def _variant_record(
         if reported.shape[1]
         else [],
         "runs": list(s.run_ids[start:]),
+        **(
+            {"spread": round(rate, 6), "centres": [round(float(c), 6) for c in centres]}
+            if rate
+            else {}
+        ),
     }
 
 
@@ -317,7 +325,7 @@ def train_series(
             )
         )
         record["variants"][variant] = _variant_record(
-            s, best.name, residuals, censored, start, predictions, g
+            s, best.name, residuals, censored, start, predictions, g, refreshed[best.name]
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     return SeriesResult(
