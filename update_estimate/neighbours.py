@@ -6,11 +6,12 @@ pile. Where breaks come in clusters (`bursty`: hours apart, then weeks away), a 
 both clusters answered a 15-hour break with twice the time the runs after such breaks took.
 The runs after breaks within a factor of about 1.65 know better, where there are enough of
 them. After a break few recent runs had (weeks away, once in a dozen runs), the median of the
-nearest three ignored how much longer this break was than theirs (mean APE 0.36 on `bursty`'s
-runs after weeks away, the line's 0.24): the line (`linear`, on all the covariates) answers
-there. `bench/linear_models.py`, wall time without reports in `bursty`: log-MAE 0.177 against
-the line's 0.190, so it now wins the race there, and the whole pipeline's median APE fell from
-0.85 to 0.80 of the recent median's (`bench/RESULTS.md`).
+nearest three, as in 0.5.0, ignored how much longer this break was than theirs: the line
+(`linear`, on all the covariates) answers there. `bench/linear_models.py --seeds 5 6 7 8
+--plugins apt flatpak pip snap --metrics wall_clock_seconds`, `bursty` without reports: mean
+APE of the runs after weeks away 0.258 (the line's 0.241; the nearest three's 0.363 in an
+offline check), log-MAE 0.177 against the line's 0.190, so it wins the race there; the whole
+pipeline's median APE fell from 0.85 to 0.80 of the recent median's (`bench/RESULTS.md`).
 """
 
 from __future__ import annotations
