@@ -30,9 +30,10 @@ def slope(centres: np.ndarray, residuals: np.ndarray, usable: np.ndarray) -> flo
     c, r = centres[usable], residuals[usable]
     if len(c) < MIN_RUNS or np.ptp(c) <= 0:
         return 0.0
+    size = np.log(np.abs(r) + FLOOR)
     a = np.column_stack([np.ones(len(c)), c - c.mean()])
-    coef, *_ = np.linalg.lstsq(a, np.log(np.abs(r) + FLOOR), rcond=None)
-    noise = np.log(np.abs(r) + FLOOR) - a @ coef
+    coef, *_ = np.linalg.lstsq(a, size, rcond=None)
+    noise = size - a @ coef
     se = math.sqrt(float(noise @ noise) / (len(c) - 2) / float(((c - c.mean()) ** 2).sum()))
     return float(coef[1]) if abs(coef[1]) > T_RATIO * se else 0.0
 
