@@ -262,7 +262,7 @@ def train_series(
         forecasts[global_forecast.name] = global_forecast.predictions
     record = _record(s, {})
     results, pickles = [], {}
-    refreshed: dict[str, np.ndarray] = {}
+    refreshed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # winner -> centres, residuals
     for variant in designs:
         if variant == "reports":
             with_reports, failed = run(covariate, s.y, designs["reports"], start)
@@ -301,11 +301,13 @@ def train_series(
                     "design": design,
                 }
             )
-        if best.name not in refreshed:
-            refreshed[best.name] = _every_origin(kind, best, y_fit, designs[design], start)
-        residuals = _as_final_fit(
-            kind, s.y[start:] - refreshed[best.name], y_fit, designs[design], start
-        )
+        if best.name not in refreshed:  # both variants' races may pick the same winner
+            centres = _every_origin(kind, best, y_fit, designs[design], start)
+            refreshed[best.name] = (
+                centres,
+                _as_final_fit(kind, s.y[start:] - centres, y_fit, designs[design], start),
+            )
+        centres, residuals = refreshed[best.name]
         censored = s.censored[start:]
         baseline = forecasts.get("rolling_median")
         base_res = s.y[start:] - baseline if baseline is not None else None
@@ -325,7 +327,7 @@ def train_series(
             )
         )
         record["variants"][variant] = _variant_record(
-            s, best.name, residuals, censored, start, predictions, g, refreshed[best.name]
+            s, best.name, residuals, censored, start, predictions, g, centres
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     return SeriesResult(
