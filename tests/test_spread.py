@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def test_estimate_rescales_the_stored_residuals() -> None:
     rate = spread.slope(centres, residuals, np.ones(60, bool))
     assert rate < 0
     scaled = {**variant, "spread": rate, "centres": centres.tolist()}
-    at = forecast.datetime(2026, 1, 1)
+    at = datetime(2026, 1, 1)
     plain, _ = forecast.predictive(record, at, None)
     norm, _ = forecast.predictive({**record, "variants": {"base": scaled}}, at, None)
     assert plain.residuals == variant["residuals"]
