@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from update_estimate import conformal, forecast, spread
+from update_estimate.selection import rolling_coverage
 
 
 def test_a_clear_slope_is_found_and_noise_is_not_taken_for_one() -> None:
@@ -90,3 +91,18 @@ def test_estimate_rescales_the_stored_residuals() -> None:
     norm, _ = forecast.predictive({**record, "variants": {"base": scaled}}, at, None)
     assert plain.residuals == variant["residuals"]
     assert max(map(abs, norm.residuals)) < 0.5 * max(map(abs, plain.residuals))
+
+
+def test_the_train_table_checks_the_rescaled_intervals() -> None:
+    """A growing backlog errs less and less on the log scale: plain residuals from its early
+    runs over-cover the later ones, and the "cover" column must report what `estimate` serves."""
+    plain, rescaled = [], []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        centres = np.linspace(2, 6, 80) + rng.normal(0, 0.1, 80)
+        residuals = 0.6 * np.exp(-0.4 * centres) * rng.normal(size=80)
+        censored, usable = np.zeros(80, bool), np.ones(80, bool)
+        plain.append(rolling_coverage(residuals, censored, 0.9))
+        rescaled.append(rolling_coverage(residuals, censored, 0.9, centres, usable))
+    assert np.mean(plain) > 0.97
+    assert 0.86 < np.mean(rescaled) < 0.955

@@ -233,7 +233,8 @@ def train_table(result: Any) -> Table:
     table = _table(
         f"Trained {len(result.series)} series in {result.seconds:.1f} s",
         "MAE on log1p scale over a rolling one-step backtest; coverage of 90% "
-        "intervals calibrated on earlier runs only. *: with the plugin's own pre-run report.",
+        "intervals calibrated on earlier runs only, as estimate serves them. "
+        "*: with the plugin's own pre-run report.",
     )
     for name in ("host", "plugin", "metric", "model", "n", "MAE", "naive MAE", "cover", "naive"):
         table.add_column(

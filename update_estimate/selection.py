@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate import conformal
+from update_estimate import conformal, spread
 from update_estimate.candidates import BASELINES, Candidate
 
 MAX_ORIGINS = 60
@@ -107,15 +107,25 @@ def choose(
 
 
 def rolling_coverage(
-    residuals: np.ndarray, censored: np.ndarray, level: float = 0.9
+    residuals: np.ndarray,
+    censored: np.ndarray,
+    level: float = 0.9,
+    centres: np.ndarray | None = None,
+    usable: np.ndarray | None = None,
 ) -> float | None:
     """How often run i fell inside the interval calibrated on the residuals before it.
 
-    An honest, sequential check of the calibration that `estimate` will serve.
+    An honest, sequential check of the calibration that `estimate` will serve: given the
+    origin forecasts (`centres`) and the runs a spread slope may learn from (`usable`), the
+    earlier residuals are rescaled to run i's forecast by a slope fitted on them alone.
     """
     hits = []
     for i in range(COVERAGE_WARMUP, len(residuals)):
-        b = conformal.bounds(residuals[:i].tolist(), level, censored=censored[:i].tolist())
+        earlier = residuals[:i].tolist()
+        if centres is not None and usable is not None:
+            rate = spread.slope(centres[:i], residuals[:i], usable[:i])
+            earlier = spread.rescale(earlier, centres[:i].tolist(), rate, float(centres[i]))
+        b = conformal.bounds(earlier, level, censored=censored[:i].tolist())
         r = residuals[i]
         hits.append(r >= b.lower if censored[i] else b.lower <= r <= b.upper)
     return float(np.mean(hits)) if hits else None

@@ -197,9 +197,9 @@ def _variant_record(
     predictions: np.ndarray,
     g: grid.Grid,
     centres: np.ndarray,
+    usable: np.ndarray,
 ) -> dict[str, Any]:
     points, weekday, hour = g.split(predictions)
-    usable = ~censored & (s.y[start:] > 0)
     rate = spread.slope(centres, residuals, usable)
     constant = bool(np.ptp(predictions) < 1e-9)
     reported = s.covariates[start:, 1 : len(g.axes)]
@@ -309,6 +309,7 @@ def train_series(
             )
         centres, residuals = refreshed[best.name]
         censored = s.censored[start:]
+        usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
         baseline = forecasts.get("rolling_median")
         base_res = s.y[start:] - baseline if baseline is not None else None
         results.append(
@@ -317,7 +318,7 @@ def train_series(
                 model=best.name,
                 mae=_finite(best.mae),
                 baseline_mae=_finite(scores.get("rolling_median")),
-                coverage=rolling_coverage(residuals, censored, LEVEL),
+                coverage=rolling_coverage(residuals, censored, LEVEL, centres, usable),
                 baseline_coverage=(
                     rolling_coverage(base_res, censored, LEVEL) if base_res is not None else None
                 ),
@@ -327,7 +328,7 @@ def train_series(
             )
         )
         record["variants"][variant] = _variant_record(
-            s, best.name, residuals, censored, start, predictions, g, centres
+            s, best.name, residuals, censored, start, predictions, g, centres, usable
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     return SeriesResult(
