@@ -11,14 +11,20 @@ run's packages and bytes with reports; only the days since the plugin's last suc
 with the network speed and the noise unknown. No forecast does much better than that.
 
 Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6 7 8]
-           [--plugins apt flatpak pip snap] [--scenarios steady ...]
-Prints Markdown tables (see bench/RESULTS.md for the recorded ones).
+           [--plugins apt flatpak pip snap] [--scenarios steady ...] [--save DIR]
+       .venv/bin/python bench/accuracy.py --load DIR [DIR ...] [--scenarios steady ...]
+Prints Markdown tables (see bench/RESULTS.md for the recorded ones). `--save` keeps every
+history's cases as JSON (one file per scenario and seed), so that later runs on other seeds can
+be pooled with `--load` without recomputing: a totals cell holds only 30 cases per seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -116,46 +122,60 @@ def noise_floors(db: Path, scenario: str, runs: int, cases: list[backtest.Case])
 
 
 def evaluate(
-    scenario: str, seeds: list[int], plugins: tuple[str, ...], runs: int, last: int
-) -> tuple[Cases, list[Floors]]:
-    cases: Cases = {True: [], False: []}
-    floors: list[Floors] = []
-    for seed in seeds:
-        with tempfile.TemporaryDirectory() as folder:
-            db = Path(folder) / "h.duckdb"
-            simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
-            results = backtest.evaluate(db, None, METRICS, None, last, LEVEL, (True, False), 2)
-            for mode, result in results.items():
-                cases[mode].extend(result.cases)
-            floors.append(noise_floors(db, scenario, runs, results[True].cases))
-    return cases, floors
+    scenario: str, seed: int, plugins: tuple[str, ...], runs: int, last: int
+) -> tuple[Cases, Floors]:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "h.duckdb"
+        simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
+        results = backtest.evaluate(db, None, METRICS, None, last, LEVEL, (True, False), 2)
+        cases = {mode: list(result.cases) for mode, result in results.items()}
+        return cases, noise_floors(db, scenario, runs, results[True].cases)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--last", type=int, default=30)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
-    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
-    args = parser.parse_args()
-    started = time.monotonic()
+def save(folder: Path, scenario: str, seed: int, cases: Cases, floors: Floors) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = {
+        "scenario": scenario,
+        "seed": seed,
+        "floors": {str(mode): value for mode, value in floors.items()},
+        "cases": {str(mode): [dataclasses.asdict(c) for c in rows] for mode, rows in cases.items()},
+    }
+    (folder / f"{scenario}-{seed}.json").write_text(json.dumps(body))
+
+
+def load(folders: list[Path]) -> dict[str, list[tuple[int, Cases, Floors]]]:
+    out: dict[str, list[tuple[int, Cases, Floors]]] = {}
+    for path in sorted(p for folder in folders for p in folder.glob("*.json")):
+        body = json.loads(path.read_text())
+        cases = {
+            mode == "True": [backtest.Case(**c) for c in rows]
+            for mode, rows in body["cases"].items()
+        }
+        floors = {mode == "True": value for mode, value in body["floors"].items()}
+        out.setdefault(body["scenario"], []).append((body["seed"], cases, floors))
+    return out
+
+
+def report(scenarios: list[str], histories: dict[str, list[tuple[int, Cases, Floors]]]) -> None:
     pooled: Cases = {True: [], False: []}
     print(
         "| scenario | covariates | coverage wall/cpu/mem/dl (plugins, n) | coverage totals (n) | "
         "MdAPE wall ours / median / last / noise floor | ratio to median (floor's) | IS ratio |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name in args.scenarios:
-        cases, floors = evaluate(name, args.seeds, tuple(args.plugins), args.runs, args.last)
+    for name in scenarios:
+        runs = histories.get(name, [])
+        if not runs:
+            continue
         for mode in (True, False):
-            pooled[mode].extend(cases[mode])
-            per = [coverage(cases[mode], m, False) for m in METRICS]
-            tot = [coverage(cases[mode], m, True) for m in METRICS]
-            ours, ours_is = wall(cases[mode], "ours")
-            med, med_is = wall(cases[mode], "recent_median")
-            last, _ = wall(cases[mode], "last_value")
-            floor = float(np.mean([f[mode] for f in floors]))
+            cases = [c for _, by_mode, _ in runs for c in by_mode[mode]]
+            pooled[mode].extend(cases)
+            per = [coverage(cases, m, False) for m in METRICS]
+            tot = [coverage(cases, m, True) for m in METRICS]
+            ours, ours_is = wall(cases, "ours")
+            med, med_is = wall(cases, "recent_median")
+            last, _ = wall(cases, "last_value")
+            floor = float(np.mean([f[mode] for _, _, f in runs]))
             print(
                 f"| {name} | {'yes' if mode else 'no'} | "
                 + "/".join(f"{c[0]:.2f}" for c in per)
@@ -182,7 +202,33 @@ def main() -> None:
             f"| {'yes' if mode else 'no'} | download_bytes, runs that downloaded | "
             f"{p[0]:.3f} ({p[2]}), {p[1]} | {t[0]:.3f} ({t[2]}), {t[1]} |"
         )
-    print(f"\n{time.monotonic() - started:.0f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--last", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
+    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument("--save", type=Path, help="keep each history's cases in this folder")
+    parser.add_argument("--load", type=Path, nargs="+", help="report saved cases; run nothing")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if args.load:
+        histories = load(args.load)
+    else:
+        histories = {}
+        for name in args.scenarios:
+            for seed in args.seeds:
+                cases, floors = evaluate(name, seed, tuple(args.plugins), args.runs, args.last)
+                if args.save:
+                    save(args.save, name, seed, cases, floors)
+                histories.setdefault(name, []).append((seed, cases, floors))
+                print(f"{name} seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    report(args.scenarios, histories)
+    seeds = sorted({seed for runs in histories.values() for seed, _, _ in runs})
+    print(f"\nseeds {' '.join(map(str, seeds))}; {time.monotonic() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
