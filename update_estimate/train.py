@@ -262,7 +262,14 @@ def train_series(
         forecasts[global_forecast.name] = global_forecast.predictions
     record = _record(s, {})
     results, pickles = [], {}
-    refreshed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # winner -> centres, residuals
+    censored = s.censored[start:]
+    usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
+    baseline = forecasts.get("rolling_median")
+    baseline_coverage = (
+        rolling_coverage(s.y[start:] - baseline, censored, LEVEL) if baseline is not None else None
+    )
+    # winner -> centres, residuals and their coverage: both variants' races may pick it
+    refreshed: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
     for variant in designs:
         if variant == "reports":
             with_reports, failed = run(covariate, s.y, designs["reports"], start)
@@ -301,27 +308,20 @@ def train_series(
                     "design": design,
                 }
             )
-        if best.name not in refreshed:  # both variants' races may pick the same winner
+        if best.name not in refreshed:
             centres = _every_origin(kind, best, y_fit, designs[design], start)
-            refreshed[best.name] = (
-                centres,
-                _as_final_fit(kind, s.y[start:] - centres, y_fit, designs[design], start),
-            )
-        centres, residuals = refreshed[best.name]
-        censored = s.censored[start:]
-        usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
-        baseline = forecasts.get("rolling_median")
-        base_res = s.y[start:] - baseline if baseline is not None else None
+            residuals = _as_final_fit(kind, s.y[start:] - centres, y_fit, designs[design], start)
+            coverage = rolling_coverage(residuals, censored, LEVEL, centres, usable)
+            refreshed[best.name] = (centres, residuals, coverage)
+        centres, residuals, coverage = refreshed[best.name]
         results.append(
             VariantResult(
                 variant=variant,
                 model=best.name,
                 mae=_finite(best.mae),
                 baseline_mae=_finite(scores.get("rolling_median")),
-                coverage=rolling_coverage(residuals, censored, LEVEL, centres, usable),
-                baseline_coverage=(
-                    rolling_coverage(base_res, censored, LEVEL) if base_res is not None else None
-                ),
+                coverage=coverage,
+                baseline_coverage=baseline_coverage,
                 residuals=len(residuals),
                 scores={k: _finite(v) for k, v in scores.items()},
                 pickle=pickle,
