@@ -30,6 +30,10 @@ TOLERANCE = 1e-6
 RECENCY = 0.97  # hurdle sizes: a run's weight per run of age
 FORESEEN = 0.9  # zero on every empty run, non-zero on this share of the rest: foresees
 MIN_SIZES = 3  # runs that downloaded, fewest for a size fit; else one line through all
+LEAN_WINDOW = 12  # the fit's last in-sample residuals a lean is judged on
+LEAN_T = 2.5  # their mean, in standard errors, beyond which the fit is behind a change
+LEAN_RECENCY = 0.9  # a leaning fit's refit: a run's weight per run of age
+EXACT = 1e-6  # log1p units: a line this close to every run fits exactly, whatever the sign
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,49 @@ class LinearModel:
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The next run for each row of covariates, after the last run seen in the fit."""
         rows = np.atleast_2d(np.asarray(rows, dtype=float))
-        lagged = np.column_stack([np.full(len(rows), self.last), rows])
-        return self.coef[0] + (lagged - self.mean) @ self.coef[1:]
+        return self.line(np.column_stack([np.full(len(rows), self.last), rows]))
+
+    def line(self, design: np.ndarray) -> np.ndarray:
+        """The line at rows of [previous run's value, covariates...]."""
+        return self.coef[0] + (design - self.mean) @ self.coef[1:]
 
 
 def fit(y: np.ndarray, x: np.ndarray) -> LinearModel:
     """Fit y[1:] on [y[t-1], x[t]] (what was known before run t); needs two runs."""
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    return _fit(y, x)[0]
+
+
+def _fit(y: np.ndarray, x: np.ndarray) -> tuple[LinearModel, np.ndarray]:
+    """The model and its rows' prior weights.
+
+    Where the fit's last LEAN_WINDOW residuals lean to one side (`_leans`), the line is behind
+    a change, such as a backlog that grew for good, and it is refitted with recent runs
+    weighing more. Always weighting them cost the steady scenarios 5-15% in median error.
+    """
     design = np.column_stack([y[:-1], x[1:]])
     target = y[1:]
     rows, weights, robust = _sample(target, x[1:])
-    return LinearModel(*_huber(design[rows], target[rows], weights, robust), float(y[-1]))
+    model = LinearModel(*_huber(design[rows], target[rows], weights, robust), float(y[-1]))
+    recent = rows[-LEAN_WINDOW:]
+    if len(rows) < 2 * LEAN_WINDOW or not _leans(target[recent] - model.line(design[recent])):
+        return model, weights
+    weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
+    return LinearModel(*_huber(design[rows], target[rows], weights, robust), float(y[-1])), weights
+
+
+def _leans(residuals: np.ndarray) -> bool:
+    """Their mean is over LEAN_T standard errors from zero.
+
+    A t-test rather than a sign test: after a level shift the Huber line absorbs part of the
+    jump, and a sign test on 12 runs (10 to one side) missed half the fits that were still
+    0.35 too low. `bench/linear_models.py`-style replay, `level-shift` without reports, seeds
+    5-12: CPU coverage 0.860 -> 0.885 (sign test 0.870), median error 0.385 -> 0.308 of the
+    value; the other scenarios within 2%.
+    """
+    sd = max(float(np.std(residuals, ddof=1)), EXACT)
+    return abs(float(np.mean(residuals))) > LEAN_T * sd / np.sqrt(len(residuals))
 
 
 def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -111,7 +146,7 @@ def error_inflation(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
     p = x.shape[1] + 2
     out = []
     for t in range(start, len(y) + 1):
-        _, weights, _ = _sample(y[1:t], x[1:t])
+        _, weights = _fit(y[:t], x[:t])
         m = weights.sum() ** 2 / (weights**2).sum()
         out.append(1.0 + p / max(m - p - 1.0, p))
     return np.array(out)
