@@ -103,6 +103,6 @@ def test_the_train_table_checks_the_rescaled_intervals() -> None:
         residuals = 0.6 * np.exp(-0.4 * centres) * rng.normal(size=80)
         censored, usable = np.zeros(80, bool), np.ones(80, bool)
         plain.append(rolling_coverage(residuals, censored, 0.9))
-        rescaled.append(rolling_coverage(residuals, censored, 0.9, centres, usable))
+        rescaled.append(rolling_coverage(residuals, censored, 0.9, (centres, usable)))
     assert np.mean(plain) > 0.97
     assert 0.86 < np.mean(rescaled) < 0.955

@@ -110,19 +110,19 @@ def rolling_coverage(
     residuals: np.ndarray,
     censored: np.ndarray,
     level: float = 0.9,
-    centres: np.ndarray | None = None,
-    usable: np.ndarray | None = None,
+    rescaled_by: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float | None:
     """How often run i fell inside the interval calibrated on the residuals before it.
 
-    An honest, sequential check of the calibration that `estimate` will serve: given the
-    origin forecasts (`centres`) and the runs a spread slope may learn from (`usable`), the
-    earlier residuals are rescaled to run i's forecast by a slope fitted on them alone.
+    An honest, sequential check of the calibration that `estimate` will serve: given
+    `rescaled_by`, the origin forecasts and the runs a spread slope may learn from, the earlier
+    residuals are rescaled to run i's forecast by a slope fitted on them alone.
     """
     hits = []
     for i in range(COVERAGE_WARMUP, len(residuals)):
         earlier = residuals[:i].tolist()
-        if centres is not None and usable is not None:
+        if rescaled_by is not None:
+            centres, usable = rescaled_by
             rate = spread.slope(centres[:i], residuals[:i], usable[:i])
             earlier = spread.rescale(earlier, centres[:i].tolist(), rate, float(centres[i]))
         b = conformal.bounds(earlier, level, censored=censored[:i].tolist())

@@ -311,7 +311,7 @@ def train_series(
         if best.name not in refreshed:
             centres = _every_origin(kind, best, y_fit, designs[design], start)
             residuals = _as_final_fit(kind, s.y[start:] - centres, y_fit, designs[design], start)
-            coverage = rolling_coverage(residuals, censored, LEVEL, centres, usable)
+            coverage = rolling_coverage(residuals, censored, LEVEL, (centres, usable))
             refreshed[best.name] = (centres, residuals, coverage)
         centres, residuals, coverage = refreshed[best.name]
         results.append(
