@@ -21,8 +21,8 @@ from typing import Any
 
 from update_estimate import conformal, spread
 from update_estimate.cache import series_key
+from update_estimate.history import METRICS
 
-METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 DEFAULT_GAP_HOURS = 24.0
 MIN_CONDITIONAL = 5
 # The fewest residuals of a report's kind to calibrate on them alone: 9, the symmetric rank's
