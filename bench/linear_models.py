@@ -1,7 +1,7 @@
 """What the `linear` candidate's design and fit buy: ridge on log1p covariates alone, ridge with
 the covariate knees (`features.expand`), Huber-weighted ridge with the knees
 (`update_estimate.linear`), and the candidate itself, whose calibration residuals are scaled to
-the fit at the cut (`linear.error_inflation`); and next to them `gap_neighbours`
+the fit at the cut (`linear.walk`'s inflation); and next to them `gap_neighbours`
 (`update_estimate.neighbours`): the median of the runs after similar breaks, or the Huber
 line where fewer than 4 recent runs had one.
 
@@ -58,8 +58,8 @@ Method = tuple[str, bool, Callable[[np.ndarray, np.ndarray, int], np.ndarray], b
 METHODS: tuple[Method, ...] = (
     ("ridge", False, ridge, False),
     ("ridge + knees", True, ridge, False),
-    ("Huber + knees", True, linear.one_step, False),
-    ("candidate", True, linear.one_step, True),
+    ("Huber + knees", True, lambda y, x, start: linear.walk(y, x, start)[0], False),
+    ("candidate", True, lambda y, x, start: linear.walk(y, x, start)[0], True),
     ("gap neighbours", True, neighbours.one_step, False),
 )
 
@@ -69,7 +69,7 @@ def last_runs(
 ) -> list[tuple[bool, float, float]]:
     """(covered, log error, APE) of each of the last runs, calibrated as `forecast` does: a past
     run that observed nothing replays as nothing (`ZERO_LOG`), whatever the centre. With
-    `inflation` (`linear.error_inflation` from FIRST), residuals are scaled to the fit at the
+    `inflation` (`linear.walk`'s from FIRST), residuals are scaled to the fit at the
     cut, as `train` scales them to its final fit."""
     r = y - preds
     out = []
@@ -123,7 +123,7 @@ def main() -> None:
                 x = design(s.covariates, names, knees)
                 preds = np.full(s.n, np.nan)
                 preds[FIRST:] = method(s.y, x, FIRST)
-                inflation = linear.error_inflation(s.y, x, FIRST) if curve else None
+                inflation = linear.walk(s.y, x, FIRST)[1] if curve else None
                 key = (scenario, s.metric, reports, label)
                 cases = last_runs(s.y, preds, inflation)
                 results.setdefault(key, []).extend(cases)

@@ -11,7 +11,7 @@ the spread at its own, where log |residual| has a clear slope on the forecast ov
 60 runs. Printed per scenario: coverage, median width on the log1p scale, and the standard
 deviation of the calibration residuals against that of the errors they had to cover.
 
-The residuals here are not scaled to the final fit (`linear.error_inflation`) as `train`
+The residuals here are not scaled to the final fit (`linear.walk`'s inflation) as `train`
 scales them, so both columns over-cover a little on 100-run histories.
 
 Usage: .venv/bin/python bench/normalized_conformal.py [--seeds 5 6 7 8] [--runs 100]
@@ -65,7 +65,7 @@ def main() -> None:
             continue
         x = design(s.covariates, ["gap_hours"], True)
         preds = np.full(s.n, np.nan)
-        preds[FIRST:] = linear.one_step(s.y, x, FIRST)
+        preds[FIRST:] = linear.walk(s.y, x, FIRST)[0]
         results.setdefault((scenario, s.metric), []).extend(cases(s.y, preds))
     print(
         "| scenario | metric | n | coverage plain / normalized | median width plain / normalized"

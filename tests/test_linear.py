@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
 from update_estimate import conformal, linear, selection
+from update_estimate.candidates import Backtest
 
 ROWS = np.array([[0.0], [5.0]])
 
@@ -104,16 +105,16 @@ def test_a_steady_line_is_rarely_refitted() -> None:
     assert fired < 12
 
 
-def test_error_inflation_sees_the_refit_weights() -> None:
+def test_the_inflation_sees_the_refit_weights() -> None:
     """The refitted line counts recent runs more, so it rests on fewer effective runs and errs
     more: the final fit's inflation grows, and the calibration residuals widen with it."""
     y, x = _history(0)
-    steady = linear.error_inflation(y, x, 60)[0]
+    steady = linear.walk(y, x, 60)[1][0]
     y[45:] += 1.0
     assert steady == pytest.approx(1 + 3 / (59 - 3 - 1))
     weights = linear.LEAN_RECENCY ** np.arange(58.0, -1.0, -1.0)
     m = weights.sum() ** 2 / np.square(weights).sum()
-    assert linear.error_inflation(y, x, 60)[0] == pytest.approx(1 + 3 / (m - 3 - 1))
+    assert linear.walk(y, x, 60)[1][0] == pytest.approx(1 + 3 / (m - 3 - 1))
 
 
 def test_zeros_a_report_foresees_keep_the_plain_ridge() -> None:
@@ -135,14 +136,15 @@ def test_one_step_forecasts_only_see_the_past(values: list[float], seed: int) ->
     y = np.array(values)
     x = np.random.default_rng(seed).uniform(0, 8, (len(y), 2))
     start = 2
-    out = linear.one_step(y, x, start)
+    out, inflation = linear.walk(y, x, start)
     assert out.shape == (len(y) - start,) and np.isfinite(out).all()
+    assert inflation.shape == (len(y) - start + 1,) and (inflation >= 1).all()
     for t in (start, len(y) - 1):
         expected = linear.fit(y[:t], x[:t]).predict(x[t])[0]
         assert np.isclose(out[t - start], expected)
         changed = y.copy()
         changed[t:] += 100.0  # the future changes, the forecast for t does not
-        assert np.isclose(linear.one_step(changed, x, start)[t - start], out[t - start])
+        assert np.isclose(linear.walk(changed, x, start)[0][t - start], out[t - start])
 
 
 def test_the_race_scores_sizes_not_zeros() -> None:
@@ -151,7 +153,8 @@ def test_the_race_scores_sizes_not_zeros() -> None:
     y, _ = _downloads(1)
     censored = np.zeros(len(y), dtype=bool)
     forecasts = {"size": np.where(y > 0, y, 6.0), "between": np.where(y > 0, y - 1.2, 1.5)}
-    best, scores = selection.choose(y, censored, 0, forecasts)
+    backtests = {name: Backtest(f) for name, f in forecasts.items()}
+    best, scores = selection.choose(y, censored, 0, backtests)
     assert best.name == "size"
     assert scores["size"] == 0.0
     assert selection.mae(y, forecasts["between"], censored) == pytest.approx(1.2)
@@ -162,15 +165,15 @@ def test_the_race_scores_sizes_not_zeros() -> None:
 def test_calibration_scaled_to_the_final_fit_covers_as_asked() -> None:
     """Three covariates, Gaussian noise: 39 one-step residuals from fits on 10-48 runs are wider
     than the errors of the fit on all 49, and their 90% interval covers the next runs about 0.92.
-    Scaled by `error_inflation` they cover 0.90 (fails unscaled, or with the ratio inverted)."""
+    Scaled by `walk`'s error inflation they cover 0.90 (fails unscaled, or the ratio inverted)."""
     rng = np.random.default_rng(0)
     n, start, fresh = 49, 10, 20
     raw, scaled = [], []
     for _ in range(250):
         x = 3 * rng.normal(size=(n + fresh, 3))
         y = 3 + x @ rng.normal(size=3) * 0.1 + rng.normal(scale=0.1, size=n + fresh)
-        residuals = y[start:n] - linear.one_step(y[:n], x[:n], start)
-        inflation = linear.error_inflation(y[:n], x[:n], start)
+        forecasts, inflation = linear.walk(y[:n], x[:n], start)
+        residuals = y[start:n] - forecasts
         errors = y[n:] - linear.fit(y[:n], x[:n]).predict(x[n:])
         for hits, values in (
             (raw, residuals),
@@ -182,15 +185,15 @@ def test_calibration_scaled_to_the_final_fit_covers_as_asked() -> None:
     assert 0.885 < np.mean(scaled) < 0.912
 
 
-def test_error_inflation_counts_the_runs_a_fit_really_uses() -> None:
+def test_the_inflation_counts_the_runs_a_fit_really_uses() -> None:
     """1 + p / (m - p - 1), p = 5 (intercept, last run, three covariates), capped at 2. A hurdle
     fits only the runs that downloaded, recent ones weighing more: m is their effective number."""
     rng = np.random.default_rng(1)
     x = rng.uniform(1, 5, size=(41, 3))
     y = 3 + x.sum(axis=1)
-    assert linear.error_inflation(y, x, 21)[0] == pytest.approx(1 + 5 / (20 - 5 - 1))
-    assert linear.error_inflation(y, x, 9)[0] == 2.0
+    assert linear.walk(y, x, 21)[1][0] == pytest.approx(1 + 5 / (20 - 5 - 1))
+    assert linear.walk(y, x, 9)[1][0] == 2.0
     y[::2] = 0.0
     weights = linear.RECENCY ** np.arange(0.0, 40.0, 2.0)  # the odd runs, every other one
     m = weights.sum() ** 2 / np.square(weights).sum()
-    assert linear.error_inflation(y, x, 41)[0] == pytest.approx(1 + 5 / max(m - 6, 5))
+    assert linear.walk(y, x, 41)[1][0] == pytest.approx(1 + 5 / max(m - 6, 5))

@@ -41,20 +41,26 @@ class Fitted:
 
 
 @dataclass(frozen=True)
+class Backtest:
+    """One-step forecasts of y[start:]; and where the candidate knows its learning curve, each
+    forecast's fit's error variance over the noise's, the final fit's last (`linear.walk`)."""
+
+    forecasts: np.ndarray
+    inflation: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Candidate:
     """`backtest(y, x, start, retrain)` refits every `retrain` origins; the race uses the
-    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin.
-    `inflation(y, x, start)`, where known: each backtest fit's error variance over the noise's,
-    and the final fit's last (`linear.error_inflation`)."""
+    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin."""
 
     name: str
     min_points: int
     uses_covariates: bool
-    backtest: Callable[[np.ndarray, np.ndarray, int, int], np.ndarray]
+    backtest: Callable[[np.ndarray, np.ndarray, int, int], Backtest]
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
     calendar: bool = False
     retrain: int = 1
-    inflation: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None
 
 
 def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -67,8 +73,8 @@ def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
 # --- naive baselines (numpy: always available, always in the race) ---------------------------
 
 
-def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> np.ndarray:
-    return y[start - 1 : len(y) - 1].copy()
+def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> Backtest:
+    return Backtest(y[start - 1 : len(y) - 1].copy())
 
 
 def _naive_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
@@ -79,8 +85,8 @@ def rolling_median(y: np.ndarray, t: int, window: int = ROLLING_WINDOW) -> float
     return float(np.median(y[max(0, t - window) : t]))
 
 
-def _median_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> np.ndarray:
-    return np.array([rolling_median(y, t) for t in range(start, len(y))])
+def _median_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> Backtest:
+    return Backtest(np.array([rolling_median(y, t) for t in range(start, len(y))]))
 
 
 def _median_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
@@ -119,8 +125,8 @@ def one_step(
 
 
 def _local(name: str, factory: Callable[[], Any], retrain: int, min_points: int) -> Candidate:
-    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return one_step(factory(), y, start, every)
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(one_step(factory(), y, start, every))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
@@ -169,8 +175,8 @@ def _regression(
     def inputs(x: np.ndarray) -> np.ndarray:
         return model_inputs(x, calendar)
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return one_step(factory(), y, start, every, inputs(x))
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(one_step(factory(), y, start, every, inputs(x)))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = factory()
@@ -215,26 +221,21 @@ def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
 def _linear(name: str, min_points: int, calendar: bool) -> Candidate:
     """Huber-weighted ridge on the last run and the covariates (`linear` module)."""
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return linear.one_step(y, model_inputs(x, calendar), start)  # refits at every origin
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(*linear.walk(y, model_inputs(x, calendar), start))  # every origin
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = linear.fit(y, model_inputs(x, calendar))
         return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, calendar)))
 
-    def inflation(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-        return linear.error_inflation(y, model_inputs(x, calendar), start)
-
-    return Candidate(
-        name, min_points, True, backtest, fit, calendar=calendar, retrain=1, inflation=inflation
-    )
+    return Candidate(name, min_points, True, backtest, fit, calendar=calendar, retrain=1)
 
 
 def _gap_neighbours() -> Candidate:
     """The median of recent runs after similar breaks, else the line (`neighbours` module)."""
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
-        return neighbours.one_step(y, model_inputs(x, False), start)
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(neighbours.one_step(y, model_inputs(x, False), start))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = neighbours.fit(y, model_inputs(x, False))
@@ -285,7 +286,7 @@ def _prophet_candidate() -> Candidate:
         index = pd.date_range("2000-01-01", periods=len(y), freq="D")
         return TimeSeries.from_times_and_values(index, y.astype(np.float32))
 
-    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> np.ndarray:
+    def backtest(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
         hf = _prophet().historical_forecasts(
             dated(y),
             start=start,
@@ -295,7 +296,7 @@ def _prophet_candidate() -> Candidate:
             start_format="position",
             show_warnings=False,
         )
-        return _hf_values(hf)
+        return Backtest(_hf_values(hf))
 
     def fit(y: np.ndarray, x: np.ndarray) -> Fitted:
         model = _prophet()

@@ -131,30 +131,27 @@ def _huber(
     return mean, coef
 
 
-def error_inflation(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-    """Variance of the one-step error over the noise's, for the fits on y[:t], t = start..n.
+def walk(y: np.ndarray, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of y[start:], each from a fit on the runs before it, and the error inflation of
+    those fits and of the final fit on all runs (last), from one fit per origin.
 
-    A least-squares fit of p parameters on m runs errs by about 1 + p/(m - p - 1) times the
-    noise (random design). Calibration residuals come from fits on fewer runs than the final
-    fit, so they are wider than its errors: on histories of 100 runs the candidate's intervals
-    covered 0.921 where 0.90 was asked, and 0.906 on 200 runs (`bench/linear_models.py`).
-    Weighted rows count by their effective number; the inflation is capped at 2, where the
-    ridge penalty bounds a fit on too few runs.
+    A fit costs well under a millisecond, so there is no stale-fit shortcut to offer. The
+    inflation is the variance of a fit's one-step error over the noise's: a least-squares fit of
+    p parameters on m runs errs by about 1 + p/(m - p - 1) times the noise (random design).
+    Calibration residuals come from fits on fewer runs than the final fit, so they are wider
+    than its errors: on histories of 100 runs the candidate's intervals covered 0.921 where 0.90
+    was asked, and 0.906 on 200 runs (`bench/linear_models.py`). Weighted rows count by their
+    effective number; the inflation is capped at 2, where the ridge penalty bounds a fit on too
+    few runs.
     """
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
     p = x.shape[1] + 2
-    out = []
+    forecasts, inflation = [], []
     for t in range(start, len(y) + 1):
-        _, weights = _fit(y[:t], x[:t])
+        model, weights = _fit(y[:t], x[:t])
+        if t < len(y):
+            forecasts.append(model.predict(x[t])[0])
         m = weights.sum() ** 2 / (weights**2).sum()
-        out.append(1.0 + p / max(m - p - 1.0, p))
-    return np.array(out)
-
-
-def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-    """Forecasts of y[start:], each from a fit on the runs before it (a fit costs well under a
-    millisecond, so there is no stale-fit shortcut to offer)."""
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    return np.array([fit(y[:t], x[:t]).predict(x[t])[0] for t in range(start, len(y))])
+        inflation.append(1.0 + p / max(m - p - 1.0, p))
+    return np.array(forecasts), np.array(inflation)

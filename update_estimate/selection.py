@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from update_estimate import conformal, spread
-from update_estimate.candidates import BASELINES, Candidate
+from update_estimate.candidates import BASELINES, Backtest, Candidate
 
 MAX_ORIGINS = 60
 MIN_TRAIN = 10
@@ -53,7 +53,7 @@ def clean_for_fit(y: np.ndarray, outlier: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Scored:
     name: str
-    predictions: np.ndarray
+    backtest: Backtest
     mae: float
 
 
@@ -63,24 +63,25 @@ def run(
     x: np.ndarray,
     start: int,
     retrain: int | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+) -> tuple[dict[str, Backtest], dict[str, str]]:
     """One-step forecasts of y[start:] per candidate that can run; and why others could not.
 
     Each candidate refits every `retrain` origins, its own interval when None.
     """
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Backtest] = {}
     failed: dict[str, str] = {}
     for cand in candidates:
         if start < cand.min_points:
             continue
         try:
             every = retrain or cand.retrain
-            preds = np.asarray(cand.backtest(y_fit, x, start, every), dtype=float)
+            result = cand.backtest(y_fit, x, start, every)
         except Exception as exc:
             failed[cand.name] = f"{type(exc).__name__}: {exc}"[:200]
             continue
+        preds = np.asarray(result.forecasts, dtype=float)
         if preds.shape == (len(y_fit) - start,) and np.isfinite(preds).all():
-            out[cand.name] = preds
+            out[cand.name] = Backtest(preds, result.inflation)
         else:
             failed[cand.name] = "non-finite or misaligned backtest forecasts"
     return out, failed
@@ -96,14 +97,14 @@ def mae(y: np.ndarray, preds: np.ndarray, censored: np.ndarray) -> float:
 
 
 def choose(
-    y: np.ndarray, censored: np.ndarray, start: int, forecasts: dict[str, np.ndarray]
+    y: np.ndarray, censored: np.ndarray, start: int, backtests: dict[str, Backtest]
 ) -> tuple[Scored, dict[str, float]]:
     """Lowest backtest MAE wins; ties go to the simpler (baseline, then earlier) candidate."""
     target, cens = y[start:], censored[start:]
-    scores = {name: mae(target, p, cens) for name, p in forecasts.items()}
+    scores = {name: mae(target, b.forecasts, cens) for name, b in backtests.items()}
     order = sorted(scores, key=lambda k: (scores[k], k not in BASELINES))
     best = order[0]
-    return Scored(best, forecasts[best], scores[best]), scores
+    return Scored(best, backtests[best], scores[best]), scores
 
 
 def rolling_coverage(

@@ -23,6 +23,7 @@ import numpy as np
 from update_estimate import __version__, cache, conformal, grid, history, logs, spread
 from update_estimate.candidates import (
     BASELINES,
+    Backtest,
     Candidate,
     Fitted,
     candidates,
@@ -33,7 +34,6 @@ from update_estimate.candidates import (
 )
 from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
-    Scored,
     backtest_start,
     choose,
     clean_for_fit,
@@ -259,14 +259,16 @@ def train_series(
     forecasts.update(base_cov)
     failures.update(failed)
     if global_forecast is not None and global_forecast.start == start:
-        forecasts[global_forecast.name] = global_forecast.predictions
+        forecasts[global_forecast.name] = Backtest(global_forecast.predictions)
     record = _record(s, {})
     results, pickles = [], {}
     censored = s.censored[start:]
     usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
     baseline = forecasts.get("rolling_median")
     baseline_coverage = (
-        rolling_coverage(s.y[start:] - baseline, censored, LEVEL) if baseline is not None else None
+        rolling_coverage(s.y[start:] - baseline.forecasts, censored, LEVEL)
+        if baseline is not None
+        else None
     )
     # winner -> centres, residuals and their coverage: both variants' races may pick it
     refreshed: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
@@ -309,8 +311,9 @@ def train_series(
                 }
             )
         if best.name not in refreshed:
-            centres = _every_origin(kind, best, y_fit, designs[design], start)
-            residuals = _as_final_fit(kind, s.y[start:] - centres, y_fit, designs[design], start)
+            fresh = _every_origin(kind, best.backtest, y_fit, designs[design], start)
+            centres = fresh.forecasts
+            residuals = _as_final_fit(fresh, s.y[start:] - centres)
             coverage = rolling_coverage(residuals, censored, LEVEL, (centres, usable))
             refreshed[best.name] = (centres, residuals, coverage)
         centres, residuals, coverage = refreshed[best.name]
@@ -347,30 +350,27 @@ def train_series(
 
 
 def _every_origin(
-    kind: Candidate | None, best: Scored, y_fit: np.ndarray, x: np.ndarray, start: int
-) -> np.ndarray:
+    kind: Candidate | None, raced: Backtest, y_fit: np.ndarray, x: np.ndarray, start: int
+) -> Backtest:
     """The winner's backtest refitted at every origin, as its final fit is fresh.
 
     The race refits some candidates only every few runs (cheaper); residuals of such stale fits
     are wider than the final model's errors, and intervals calibrated on them over-cover.
     """
     if kind is None or kind.retrain <= 1:
-        return best.predictions
+        return raced
     fresh, failed = run([kind], y_fit, x, start, retrain=1)
     if failed:
         log.info("calibration refit failed, using the race's forecasts", failures=failed)
-    return fresh.get(kind.name, best.predictions)
+    return fresh.get(kind.name, raced)
 
 
-def _as_final_fit(
-    kind: Candidate | None, residuals: np.ndarray, y_fit: np.ndarray, x: np.ndarray, start: int
-) -> np.ndarray:
+def _as_final_fit(backtest: Backtest, residuals: np.ndarray) -> np.ndarray:
     """Residuals scaled to the error of the final fit, which saw more runs than any backtest fit
     and which the calibration serves; as they are for models whose learning curve is unknown."""
-    if kind is None or kind.inflation is None:
+    if backtest.inflation is None:
         return residuals
-    inflation = kind.inflation(y_fit, x, start)
-    return residuals * np.sqrt(inflation[-1] / inflation[:-1])
+    return residuals * np.sqrt(backtest.inflation[-1] / backtest.inflation[:-1])
 
 
 def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
