@@ -254,17 +254,17 @@ def train_series(
     designs = {v: grid.design(s, v) for v in grid.variants(s)}
     local = [c for c in pool if not c.uses_covariates]
     covariate = [c for c in pool if c.uses_covariates]
-    forecasts, failures = run(local, cleaned, designs["base"], start)
+    backtests, failures = run(local, cleaned, designs["base"], start)
     base_cov, failed = run(covariate, s.y, designs["base"], start)
-    forecasts.update(base_cov)
+    backtests.update(base_cov)
     failures.update(failed)
     if global_forecast is not None and global_forecast.start == start:
-        forecasts[global_forecast.name] = Backtest(global_forecast.predictions)
+        backtests[global_forecast.name] = Backtest(global_forecast.predictions)
     record = _record(s, {})
     results, pickles = [], {}
     censored = s.censored[start:]
     usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
-    baseline = forecasts.get("rolling_median")
+    baseline = backtests.get("rolling_median")
     baseline_coverage = (
         rolling_coverage(s.y[start:] - baseline.forecasts, censored, LEVEL)
         if baseline is not None
@@ -276,11 +276,11 @@ def train_series(
         if variant == "reports":
             with_reports, failed = run(covariate, s.y, designs["reports"], start)
             failures.update({k + REPORTS_SUFFIX: v for k, v in failed.items()})
-            forecasts = {
-                **forecasts,
+            backtests = {
+                **backtests,
                 **{k + REPORTS_SUFFIX: v for k, v in with_reports.items()},
             }
-        best, scores = choose(s.y, s.censored, start, forecasts)
+        best, scores = choose(s.y, s.censored, start, backtests)
         g = grid.build(s, variant)
         design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
         kind = by_name.get(best.name.removesuffix(REPORTS_SUFFIX))
