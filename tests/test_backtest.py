@@ -69,3 +69,22 @@ def test_backtest_command_json_and_plot(runner, trained: Trained, tmp_path) -> N
 def test_unknown_metric_is_a_usage_error(runner, trained: Trained) -> None:
     result = invoke(runner, "backtest", "--db", trained.db, "--metrics", "speed")
     assert result.exit_code == ExitCode.USAGE and "unknown metric" in result.stderr
+
+
+def test_totals_do_not_depend_on_the_order_workers_finish(trained: Trained) -> None:
+    """Workers hand back series in any order: the joint totals and their baselines must come
+    out bit for bit the same, or two runs of the benchmark could not be compared."""
+    from update_estimate import history
+    from update_estimate.backtest import _total_cases, backtest_series
+    from update_estimate.features import build_series
+
+    hist = history.read(trained.db, plugins=["apt", "flatpak", "pip"])
+    series = build_series(hist.executions, None, ["wall_clock_seconds", "cpu_seconds"])
+    pairs = [
+        pair
+        for s in series
+        for pair in backtest_series(s, [s.n - 2, s.n - 1], 0.9, (False,))[False]
+    ]
+    forward = _total_cases(pairs, series, 0.9)
+    assert len(forward) == 4
+    assert _total_cases(pairs[::-1], series, 0.9) == forward

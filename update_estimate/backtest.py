@@ -259,8 +259,10 @@ def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]
             actual_by_run[(s.host, s.metric, run_id)][s.plugin] = float(np.expm1(y))
             order[(s.host, s.metric)][run_id] = start
     out = []
-    for (host, metric, run_id), members in sorted(by_run.items()):
-        names = {c.plugin for c, _ in members}
+    for (host, metric, run_id), pairs_of_run in sorted(by_run.items()):
+        # in plugin order: the workers finish in any order, and sums and draws would follow it
+        members = sorted(pairs_of_run, key=lambda pair: pair[0].plugin)
+        names = [c.plugin for c, _ in members]
         if len(names) < 2:
             continue
         joint = forecast.total(metric, [p for _, p in members], level, parallel=False)
@@ -269,7 +271,7 @@ def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]
         past_totals = [
             _combine(metric, [actual_by_run[(host, metric, r)][n] for n in names])
             for _, r in earlier
-            if names <= set(actual_by_run[(host, metric, r)])
+            if set(names) <= set(actual_by_run[(host, metric, r)])
         ]
         if len(past_totals) < 3:
             continue
