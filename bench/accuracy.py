@@ -202,9 +202,12 @@ def report(scenarios: list[str], histories: dict[str, list[tuple[int, Cases, Flo
             last, _ = wall(cases, "last_value")
             floor = float(np.mean([f[mode] for _, _, f in runs]))
             reports = "with reports" if mode else "without reports"
-            for kind, cells in (("plugins", per), ("totals", tot)):
-                for m, c in zip(METRICS, cells, strict=True):
-                    misses.append(outside_bar(f"{name}, {reports}, {kind}, {m}", c) or "")
+            misses.extend(
+                miss
+                for kind, cells in (("plugins", per), ("totals", tot))
+                for m, c in zip(METRICS, cells, strict=True)
+                if (miss := outside_bar(f"{name}, {reports}, {kind}, {m}", c))
+            )
             print(
                 f"| {name} | {'yes' if mode else 'no'} | "
                 + "/".join(f"{c.value:.2f}" for c in per)
@@ -217,7 +220,7 @@ def report(scenarios: list[str], histories: dict[str, list[tuple[int, Cases, Flo
     print()
     print(f"Coverage cells outside {BAR[0]}-{BAR[1]} (95% Wilson interval, n cases):")
     print()
-    print("\n".join(m for m in misses if m) or "- none")
+    print("\n".join(misses) or "- none")
     print()
     print("Pooled over the scenarios: coverage (95% Wilson interval), n cases")
     print()

@@ -265,13 +265,14 @@ def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]
         names = [c.plugin for c, _ in members]
         if len(names) < 2:
             continue
+        ran = set(names)
         joint = forecast.total(metric, [p for _, p in members], level, parallel=False)
         start = members[0][0].start
         earlier = sorted((t, r) for r, t in order[(host, metric)].items() if t < start)
         past_totals = [
             _combine(metric, [actual_by_run[(host, metric, r)][n] for n in names])
             for _, r in earlier
-            if set(names) <= set(actual_by_run[(host, metric, r)])
+            if ran.issubset(actual_by_run[(host, metric, r)])
         ]
         if len(past_totals) < 3:
             continue
