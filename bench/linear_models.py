@@ -54,13 +54,22 @@ def ridge(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
     return np.array(out)
 
 
-Method = tuple[str, bool, Callable[[np.ndarray, np.ndarray, int], np.ndarray], bool]
+Forecasts = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+# One-step forecasts from FIRST, and the learning curve the calibration is scaled by, if any.
+Walk = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray | None]]
+
+
+def unscaled(forecasts: Forecasts) -> Walk:
+    return lambda y, x, start: (forecasts(y, x, start), None)
+
+
+Method = tuple[str, bool, Walk]
 METHODS: tuple[Method, ...] = (
-    ("ridge", False, ridge, False),
-    ("ridge + knees", True, ridge, False),
-    ("Huber + knees", True, lambda y, x, start: linear.walk(y, x, start)[0], False),
-    ("candidate", True, lambda y, x, start: linear.walk(y, x, start)[0], True),
-    ("gap neighbours", True, neighbours.one_step, False),
+    ("ridge", False, unscaled(ridge)),
+    ("ridge + knees", True, unscaled(ridge)),
+    ("Huber + knees", True, unscaled(lambda y, x, start: linear.walk(y, x, start)[0])),
+    ("candidate", True, linear.walk),
+    ("gap neighbours", True, unscaled(neighbours.one_step)),
 )
 
 
@@ -119,11 +128,10 @@ def main() -> None:
     for scenario, s in histories(args.seeds, args.runs, args.plugins, args.metrics):
         for reports in (False, True) if s.reports else (False,):
             names = ["gap_hours", *s.reports] if reports else ["gap_hours"]
-            for label, knees, method, curve in METHODS:
+            for label, knees, method in METHODS:
                 x = design(s.covariates, names, knees)
                 preds = np.full(s.n, np.nan)
-                preds[FIRST:] = method(s.y, x, FIRST)
-                inflation = linear.walk(s.y, x, FIRST)[1] if curve else None
+                preds[FIRST:], inflation = method(s.y, x, FIRST)
                 key = (scenario, s.metric, reports, label)
                 cases = last_runs(s.y, preds, inflation)
                 results.setdefault(key, []).extend(cases)
