@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from update_estimate import forecast, history
-from update_estimate.features import REPORTED, Series, build_series, truncate
+from update_estimate.features import Series, build_series, truncate
+from update_estimate.reports import REPORTED
 from update_estimate.train import train_series
 
 RECENT_MEDIAN = 10

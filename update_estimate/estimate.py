@@ -7,10 +7,12 @@ be read either (locked by update-all, missing). Each fallback adds a warning for
 
 from __future__ import annotations
 
+import difflib
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ class Source:
     name: str
     records: dict[str, Any]
     generation: cache.Generation | None = None
+    history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
 
 
 def load_records(
@@ -84,10 +87,15 @@ def load_records(
     try:
         generation = cache.current(cache_dir)
         if generation is not None:
-            records = generation.records()["series"]
-            if _stale(generation, db):
+            data = generation.records()
+            if not db.exists():
+                warnings.append(
+                    f"no history at {db}; answering from the cache trained on "
+                    f"{generation.manifest.get('history', {}).get('path', 'another file')}"
+                )
+            elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return Source("cache", records, generation)
+            return Source("cache", data["series"], generation, data.get("history_plugins"))
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
@@ -98,8 +106,8 @@ def load_records(
         from update_estimate.fallback import records_from_history
 
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
-        records = records_from_history(db, [host] if host else None, plugins, timeout)
-        return Source("history", records)
+        data = records_from_history(db, [host] if host else None, plugins, timeout)
+        return Source("history", data["series"], None, data["history_plugins"])
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
         return Source("default", {})
@@ -122,10 +130,9 @@ def run(
         raise NoData(
             "no plugins to estimate: the history is empty or unreadable; name them with --plugins"
         )
-    known = set(_plugins_of(records, chosen))
-    unknown = [p for p in plugins if p not in known]
-    if unknown and source.name != "default":
-        warnings.append(f"no history for {', '.join(unknown)}: default estimates")
+    if source.name != "default":
+        warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
+        warnings.extend(_before_last_run(request.at, records, chosen))
     slow = None
     if source.generation is not None:
         from update_estimate.slowpath import SlowPath
@@ -136,3 +143,41 @@ def run(
     )
     result.warnings.extend(warnings)
     return result
+
+
+def _unknown_plugins(
+    plugins: list[str],
+    records: Mapping[str, Mapping[str, Any]],
+    host: str | None,
+    history_plugins: dict[str, list[str]] | None,
+) -> list[str]:
+    """Plugins answered with defaults, and why: a plugin the history has never seen (perhaps
+    a typo, perhaps new to update-all) or one the last train left out."""
+    known = set(_plugins_of(records, host))
+    in_history = set((history_plugins or {}).get(host or "", known))
+    out = []
+    for plugin in plugins:
+        if plugin in known:
+            continue
+        if plugin in in_history:
+            out.append(
+                f"{plugin} is in the history but not in the trained cache: default estimates "
+                "until `update-estimate train` runs"
+            )
+            continue
+        close = difflib.get_close_matches(plugin, sorted(in_history), n=3, cutoff=0.65)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        out.append(f"no history for {plugin}{hint}: default estimates")
+    return out
+
+
+def _before_last_run(
+    at: datetime | None, records: Mapping[str, Mapping[str, Any]], host: str | None
+) -> list[str]:
+    last = _hosts(records).get(host or "")
+    if at is None or not last or at >= datetime.fromisoformat(last):
+        return []
+    return [
+        f"--at {at:%Y-%m-%d %H:%M} is before the history's last run ({last[:16]}): "
+        "the estimate still knows every run up to then"
+    ]

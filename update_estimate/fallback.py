@@ -15,7 +15,8 @@ RECENT = 20
 
 def records_from_history(
     db: Path, hosts: list[str] | None, plugins: list[str] | None, lock_timeout: float
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Any]:
+    """Series records, and the history's plugins per host, as a cache's `records.json`."""
     import numpy as np
 
     from update_estimate import history
@@ -56,4 +57,4 @@ def records_from_history(
                     }
                 },
             }
-    return out
+    return {"series": out, "history_plugins": hist.plugins_by_host}

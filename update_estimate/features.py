@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from update_estimate.cache import series_key
+from update_estimate.reports import REPORTED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +52,6 @@ def plausible_cap(y: np.ndarray) -> float:
     return round(float(np.log1p(1.5 * np.expm1(np.max(y)))), 6)
 
 
-REPORTED = ("package_count", "download_bytes")
 REPORT_COLUMNS = {"package_count": "package_count_est", "download_bytes": "download_bytes_est"}
 REPORT_SHARE = 0.5
 DEFAULT_GAP_HOURS = 24.0

@@ -15,13 +15,15 @@ import bisect
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from update_estimate import conformal, spread
 from update_estimate.cache import series_key
+from update_estimate.errors import UsageError
 from update_estimate.history import METRICS
+from update_estimate.reports import REPORTED
 
 DEFAULT_GAP_HOURS = 24.0
 MIN_CONDITIONAL = 5
@@ -43,6 +45,15 @@ DEFAULT_SPREAD_STEPS = 21
 # zero on the log1p scale, whatever the centre. Shifted residuals would replay it as a few bytes,
 # and a joint total would never reach the zero that a quiet run really totals.
 ZERO_LOG = -1.0
+# Beyond the cap a draw keeps this share of its excess (log1p units): still rising, barely.
+# The cap is 1.5 times the larger of the largest value seen and today's forecast: a forecast
+# for a break longer than any seen may exceed what was seen, and its interval must not fold.
+CAP_PRESS = 0.1
+CAP_MARGIN = math.log(1.5)
+# Beyond the grid a forecast moves with its edge's slope on the log1p scale, held within
+# [0, 1]: more backlog never takes less, and at most in proportion (a fixed cost plus a cost
+# per unit of work). Its residuals widen by 1 + the distance past the edge over the axis' span.
+EXTRAPOLATION_SLOPE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -70,14 +81,7 @@ class PluginEstimate:
     plugin: str
     metrics: dict[str, MetricEstimate]
     used_covariates: bool = False
-
-
-@dataclass(frozen=True)
-class Remaining:
-    done: list[str]
-    running: str | None
-    elapsed: float
-    wall_clock_seconds: MetricEstimate
+    state: str = "pending"  # during a run: done, running or pending
 
 
 @dataclass
@@ -88,7 +92,9 @@ class EstimateResult:
     plugins: list[PluginEstimate]
     total: dict[str, MetricEstimate]
     remaining: Remaining | None = None
+    finish: Finish | None = None
     warnings: list[str] = field(default_factory=list)
+    parallel: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class Request:
     running: str | None = None
     elapsed: float = 0.0
     parallel: bool = False
+    now: datetime | None = None  # the clock during a run (default: now), for the finish time
 
 
 @dataclass(frozen=True)
@@ -117,12 +124,15 @@ class Predictive:
     cap: float = math.inf
 
     def value(self, residual: float) -> float:
-        """A draw on the log1p scale, never beyond 1.5 times the largest value ever seen.
+        """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
 
         Residuals of zero-inflated series (downloads: nothing, then a gigabyte) would otherwise
-        put the upper bound of a large forecast at absurd multiples of anything observed.
+        put the upper bound of a large forecast at absurd multiples of anything observed. The
+        press is strictly monotone, not a clip: a clip sent a forecast beyond the cap to
+        [cap, cap, cap], a "90%" interval of zero width.
         """
-        return min(self.centre + residual, self.cap)
+        v = self.centre + residual
+        return v if v <= self.cap else self.cap + (v - self.cap) * CAP_PRESS
 
     @property
     def floor(self) -> float:
@@ -169,6 +179,36 @@ def interpolate(variant: Mapping[str, Any], values: Mapping[str, float]) -> floa
     return total
 
 
+@dataclass(frozen=True)
+class Located:
+    """A forecast at covariates that may lie beyond the grid."""
+
+    centre: float
+    shift: float  # how far extrapolation moved it from the grid's edge (log1p units)
+    distance: float  # how far beyond the grid, in spans of each axis, summed over axes
+    beyond: tuple[str, ...]  # the axes whose value lies beyond the grid
+
+
+def locate(variant: Mapping[str, Any], values: Mapping[str, float]) -> Located:
+    """Interpolate inside the grid; beyond it, extrapolate from the edge along each axis."""
+    axes = variant["axes"]
+    held = {name: min(max(values[name], nodes[0]), nodes[-1]) for name, nodes in axes}
+    edge = interpolate(variant, held)
+    shift, distance, beyond = 0.0, 0.0, []
+    for name, nodes in axes:
+        if len(nodes) < 2 or held[name] == values[name]:
+            continue
+        inner = nodes[1] if values[name] < nodes[0] else nodes[-2]
+        x_edge, x_inner = math.log1p(held[name]), math.log1p(inner)
+        rate = (edge - interpolate(variant, {**held, name: inner})) / (x_edge - x_inner)
+        low, high = EXTRAPOLATION_SLOPE
+        past = math.log1p(max(values[name], 0.0)) - x_edge
+        shift += min(max(rate, low), high) * past
+        distance += abs(past) / (math.log1p(nodes[-1]) - math.log1p(nodes[0]))
+        beyond.append(name)
+    return Located(edge + shift, shift, distance, tuple(beyond))
+
+
 def _hours_since(last: str | None, at: datetime) -> float:
     if not last:
         return DEFAULT_GAP_HOURS
@@ -179,10 +219,6 @@ def _hours_since(last: str | None, at: datetime) -> float:
 SlowPath = Callable[[Mapping[str, Any], str, Mapping[str, float], datetime], float | None]
 
 
-def outside(variant: Mapping[str, Any], values: Mapping[str, float]) -> bool:
-    return any(not nodes[0] <= values[name] <= nodes[-1] for name, nodes in variant["axes"])
-
-
 def predictive(
     record: Mapping[str, Any],
     at: datetime,
@@ -190,22 +226,25 @@ def predictive(
     slow_path: SlowPath | None = None,
 ) -> tuple[Predictive, bool]:
     """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
-    variants = record["variants"]
-    use_reports = False
-    name, variant = "base", variants["base"]
-    if reported and "reports" in variants:
-        names = [axis for axis, _ in variants["reports"]["axes"] if axis != "gap_hours"]
-        if names and all(axis in reported for axis in names):
-            name, variant, use_reports = "reports", variants["reports"], True
-    values = {"gap_hours": _hours_since(record.get("last_success"), at), **(reported or {})}
-    centre = interpolate(variant, values)
+    name, variant, reported = _variant(record["variants"], reported or {})
+    use_reports = name == "reports"
+    names = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
+    values = {"gap_hours": _hours_since(record.get("last_success"), at), **reported}
+    place = locate(variant, values)
+    centre, shift = place.centre, place.shift
     if variant.get("weekday"):
         centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
-    if slow_path is not None and outside(variant, values):
-        centre = _first_not_none(slow_path(record, name, values, at), centre)
+    if slow_path is not None and set(place.beyond) - {"gap_hours"}:
+        # A report beyond the grid: the stored model knows how its inputs bend. A gap beyond
+        # it is ordinary (a re-run minutes later, a year away) and never loads a pickle.
+        modelled = slow_path(record, name, values, at)
+        if modelled is not None:
+            shift += modelled - centre
+            centre = modelled
     residuals = spread.rescale(
         variant["residuals"], variant.get("centres", ()), variant.get("spread", 0.0), centre
     )
+    residuals = [r * (1.0 + place.distance) for r in residuals]
     censored, runs = variant["censored"], variant["runs"]
     for i in variant.get("zeros", ()):
         residuals[i] = ZERO_LOG - centre
@@ -226,10 +265,53 @@ def predictive(
             data_points=int(record["data_points"]),
             model=variant["model"],
             basis=record.get("basis", "model"),
-            cap=float(record.get("cap", math.inf)),
+            cap=max(float(record.get("cap", math.inf)) + max(shift, 0.0), centre + CAP_MARGIN),
         ),
         use_reports,
     )
+
+
+def _variant(
+    variants: Mapping[str, Any], reported: Mapping[str, float]
+) -> tuple[str, Mapping[str, Any], dict[str, float]]:
+    """The variant that answers, and the report it answers with: a partial report (a
+    package count without a size) is completed by the plugin's typical value of what it
+    lacks, or by zero where what it gives says there is nothing to do."""
+    taken = {k: v for k, v in reported.items() if k in REPORTED}
+    if not taken or "reports" not in variants:
+        return "base", variants["base"], {}
+    variant = variants["reports"]
+    names = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
+    typical = variant.get("typical", {})
+    missing = [axis for axis in names if axis not in taken]
+    if any(axis not in typical for axis in missing):
+        return "base", variants["base"], {}
+    nothing = all(v <= 0 for v in taken.values())
+    return "reports", variant, {**taken, **{a: 0.0 if nothing else typical[a] for a in missing}}
+
+
+def report_warning(
+    plugin: str, record: Mapping[str, Any], reported: Mapping[str, float], used: bool
+) -> str | None:
+    """One sentence on what of a plugin's report was not used as given, or None."""
+    variants = record["variants"]
+    takes = (
+        [a for a, _ in variants["reports"]["axes"] if a != "gap_hours"]
+        if ("reports" in variants)
+        else []
+    )
+    if not takes:
+        return f"{plugin}'s report was not used: {plugin} has never reported its work before"
+    ignored = [k for k in reported if k not in takes]
+    lacking = [a for a in takes if a not in reported]
+    parts = [f"ignored {', '.join(ignored)}"] if ignored else []
+    if lacking:
+        parts.append(
+            f"completed {', '.join(lacking)} from its typical runs" if used else "not used"
+        )
+    if not parts:
+        return None
+    return f"{plugin}'s report: {'; '.join(parts)} (its model takes {', '.join(takes)})"
 
 
 def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
@@ -242,10 +324,6 @@ def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
     marked = set(quiet)
     keep = [i for i in range(n) if (i in marked) == quiet_now]
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
-
-
-def _first_not_none(value: float | None, fallback: float) -> float:
-    return fallback if value is None else value
 
 
 def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
@@ -322,10 +400,25 @@ def _combine(metric: str, values: Sequence[float], parallel: bool) -> float:
 def total(
     metric: str, predictives: Sequence[Predictive], level: float, parallel: bool
 ) -> MetricEstimate:
+    """The joint total, held to what its parts say (see `coherent`)."""
     if not predictives:
         return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+    parts = [single(p, level) for p in predictives]
+    if len(parts) == 1:
+        return parts[0]
     sums = [_combine(metric, d, parallel) for d in joint_draws(predictives)]
-    return _from_samples(sums, level, predictives)
+    return coherent(_from_samples(sums, level, predictives), parts)
+
+
+def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEstimate:
+    """A total of non-negative parts (their sum, or their max) is at least each part, draw by
+    draw, so each of its quantiles is at least that quantile of every part. Read from a
+    finite replay, and from ranks of another sample size, the joint bounds can fall below a
+    plugin's own (a memory total under its largest plugin); they are raised to the parts'."""
+    lower = max([whole.lower, *(p.lower for p in parts)])
+    point = max([whole.point, *(p.point for p in parts)])
+    upper = max([whole.upper, *(p.upper for p in parts)])
+    return replace(whole, point=point, lower=min(lower, point), upper=max(upper, point))
 
 
 def _from_samples(
@@ -352,17 +445,20 @@ def _from_samples(
 
 def _remaining_samples(
     draws: Sequence[Sequence[float]], elapsed: float, conditioned: bool
-) -> list[float]:
-    """Remaining wall time per joint draw; the running plugin (first) conditioned on T > elapsed."""
+) -> tuple[list[float], bool]:
+    """Remaining wall time per joint draw; the running plugin (first) conditioned on T > elapsed.
+
+    Also whether the running plugin has outrun nearly every past run, so that its remaining
+    time is scaled from its slowest runs rather than read from them.
+    """
     if not conditioned:
-        return [sum(_raw(v) for v in d) for d in draws] if draws else [0.0]
+        return ([sum(_raw(v) for v in d) for d in draws] if draws else [0.0]), False
     kept = [d for d in draws if _raw(d[0]) > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
-        return [_raw(d[0]) - elapsed + sum(_raw(v) for v in d[1:]) for d in kept]
-    # Overrunning nearly every past run: assume it behaves like its slowest runs, scaled to now.
+        return [_raw(d[0]) - elapsed + sum(_raw(v) for v in d[1:]) for d in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
     scale = elapsed / max(_raw(tail[0][0]), 1e-9)
-    return [_raw(d[0]) * scale - elapsed + sum(_raw(v) for v in d[1:]) for d in tail]
+    return [_raw(d[0]) * scale - elapsed + sum(_raw(v) for v in d[1:]) for d in tail], True
 
 
 # Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed
@@ -370,31 +466,78 @@ def _remaining_samples(
 CHECKPOINTS = [0.0] + [1.07**i for i in range(260)]
 
 
-def remaining(
-    running: Predictive | None, others: Sequence[Predictive], elapsed: float, level: float
-) -> MetricEstimate:
-    """Remaining wall time; its point never rises as `elapsed` grows (no wild jumps).
+@dataclass(frozen=True)
+class Remaining:
+    done: list[str]
+    running: str | None
+    elapsed: float
+    wall_clock_seconds: MetricEstimate
+    overdue: bool = False  # the running plugin is past its interval's upper end
 
-    The point is the lowest conditional median over the fixed checkpoints up to `elapsed`:
-    stateless, and monotone by construction.
+
+def remaining(
+    running: Predictive | None,
+    others: Sequence[Predictive],
+    elapsed: float,
+    level: float,
+) -> tuple[MetricEstimate, bool]:
+    """Remaining wall time, and whether the running plugin outran its past runs.
+
+    The point never rises as `elapsed` grows (no wild jumps): it is the lowest conditional
+    median over the fixed checkpoints up to `elapsed`, stateless and monotone by construction.
+    The answer is never below any plugin still to start: all of it is still ahead.
     """
     members = [p for p in (running, *others) if p is not None]
     if not members:
-        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model"), False
+    if running is None:
+        return total("wall_clock_seconds", members, level, parallel=False), False
     draws = joint_draws(members)
-    conditioned = running is not None
-    est = _from_samples(_remaining_samples(draws, elapsed, conditioned), level, members)
-    if not conditioned:
-        return est
+    samples, overrun = _remaining_samples(draws, elapsed, True)
+    est = _from_samples(samples, level, members)
     point = min(
-        conformal.median(_remaining_samples(draws, s, True)) for s in CHECKPOINTS if s <= elapsed
+        conformal.median(_remaining_samples(draws, s, True)[0]) for s in CHECKPOINTS if s <= elapsed
     )
-    return MetricEstimate(
-        point, min(est.lower, point), max(est.upper, point), est.data_points, "joint", est.basis
-    )
+    est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
+    return coherent(est, [single(p, level) for p in others]), overrun
 
 
 # --- the whole answer -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finish:
+    """When the run should end on the clock (naive local time, like the history)."""
+
+    point: datetime
+    lower: datetime
+    upper: datetime
+
+
+def finish(clock: datetime, seconds: MetricEstimate) -> Finish:
+    return Finish(
+        clock + timedelta(seconds=seconds.point),
+        clock + timedelta(seconds=seconds.lower),
+        clock + timedelta(seconds=seconds.upper),
+    )
+
+
+def check(request: Request) -> None:
+    """Options that contradict each other are the caller's mistake, never silently dropped."""
+    if request.elapsed and not request.running:
+        raise UsageError("--elapsed needs --running: the plugin that has run that long")
+    if request.running and request.running in request.done:
+        raise UsageError(f"{request.running} cannot be both --done and --running")
+    if request.plugins:
+        for name in (*request.done, *([request.running] if request.running else [])):
+            if name not in request.plugins:
+                raise UsageError(f"{name} is not among --plugins ({', '.join(request.plugins)})")
+
+
+def _state(plugin: str, request: Request) -> str:
+    if plugin in request.done:
+        return "done"
+    return "running" if plugin == request.running else "pending"
 
 
 def estimate(
@@ -405,17 +548,23 @@ def estimate(
     slow_path: SlowPath | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time."""
+    check(request)
     at = request.at or datetime.now()
     per_metric: dict[str, dict[str, Predictive]] = {m: {} for m in METRICS}
     used: dict[str, bool] = {}
+    notes: list[str] = []
     for plugin in request.plugins:
         for metric in METRICS:
             record = records.get(series_key(host, plugin, metric)) if host else None
             if record is None:
                 continue
-            p, used_reports = predictive(record, at, request.covariates.get(plugin), slow_path)
+            reported = request.covariates.get(plugin)
+            p, used_reports = predictive(record, at, reported, slow_path)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
+            if reported is not None and metric == "wall_clock_seconds":
+                note = report_warning(plugin, record, reported, used_reports)
+                notes.extend([note] if note else [])
     for metric in METRICS:
         known = list(per_metric[metric].values())
         for plugin in request.plugins:
@@ -426,6 +575,7 @@ def estimate(
             plugin,
             {m: single(per_metric[m][plugin], request.level) for m in METRICS},
             used.get(plugin, False),
+            _state(plugin, request),
         )
         for plugin in request.plugins
     ]
@@ -434,15 +584,31 @@ def estimate(
         m: total(m, [per_metric[m][p] for p in pending], request.level, request.parallel)
         for m in METRICS
     }
-    result = EstimateResult(request.level, host, source, plugins, totals)
-    if request.done or request.running:
-        wall = per_metric["wall_clock_seconds"]
-        running = wall.get(request.running) if request.running else None
-        others = [wall[p] for p in pending if p != request.running]
-        result.remaining = Remaining(
-            list(request.done),
-            request.running,
-            request.elapsed,
-            remaining(running, others, request.elapsed, request.level),
+    result = EstimateResult(
+        request.level, host, source, plugins, totals, warnings=notes, parallel=request.parallel
+    )
+    if not (request.done or request.running):
+        result.finish = finish(at, totals["wall_clock_seconds"])
+        return result
+    wall = per_metric["wall_clock_seconds"]
+    running = wall.get(request.running) if request.running else None
+    others = [wall[p] for p in pending if p != request.running]
+    left, overrun = remaining(running, others, request.elapsed, request.level)
+    overdue = running is not None and request.elapsed > single(running, request.level).upper
+    result.remaining = Remaining(
+        list(request.done), request.running, request.elapsed, left, overdue
+    )
+    now = request.now or datetime.now()
+    result.finish = finish(max(now, at), left)
+    if overdue or overrun:
+        result.warnings.append(
+            f"{request.running} has run {request.elapsed:.0f} s, longer than "
+            f"{'the upper end of its interval' if overdue else 'nearly all its past runs'}: "
+            "its remaining time is scaled from its slowest runs (basis limited)"
+        )
+    elif left.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}:
+        result.warnings.append(
+            f"few past runs of {request.running} lasted over {request.elapsed:.0f} s: "
+            "too few for a calibrated interval of the remaining time (basis limited)"
         )
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ class History:
     phases: pd.DataFrame
     fingerprint: dict[str, object]
     duplicate_ids: int = 0
+    plugins_by_host: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _valid(expr: str) -> str:
@@ -270,6 +271,7 @@ def read(
         )
         phases = con.execute(PHASES_SQL.format(where=phase_where), params).df()
         fp = fingerprint(con)
+        plugins_by_host = catalogue(con)
     if executions.empty:
         scope = []
         if hosts:
@@ -284,11 +286,17 @@ def read(
     duplicated = executions["execution_id"].duplicated()
     executions = executions[~duplicated].reset_index(drop=True)
     phases = phases.drop_duplicates(["execution_id", "phase"]).reset_index(drop=True)
-    return History(path, executions, phases, fp, int(duplicated.sum()))
+    return History(path, executions, phases, fp, int(duplicated.sum()), plugins_by_host)
 
 
-def host_names(path: Path, lock_timeout: float = 2.0) -> list[str]:
-    with connect(path, lock_timeout) as con:
-        check_schema(con, path)
-        rows = con.execute("SELECT DISTINCT hostname FROM runs ORDER BY 1").fetchall()
-    return [r[0] for r in rows]
+def catalogue(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every host's plugins in the whole file, whatever a read was filtered to: `estimate`
+    tells a plugin with no history from one that was left out of the last train."""
+    rows = con.execute(
+        """SELECT DISTINCT r.hostname, e.plugin_name FROM plugin_executions e
+           JOIN runs r USING (run_id) ORDER BY 1, 2"""
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for host, plugin in rows:
+        out.setdefault(str(host), []).append(str(plugin))
+    return out

@@ -216,12 +216,24 @@ def _variant_record(
         if reported.shape[1]
         else [],
         "runs": list(s.run_ids[start:]),
+        "typical": _typical_reports(s, [name for name, _ in g.axes[1:]]),
         **(
             {"spread": round(rate, 6), "centres": [round(float(c), 6) for c in centres]}
             if rate
             else {}
         ),
     }
+
+
+def _typical_reports(s: Series, names: list[str]) -> dict[str, float]:
+    """Per reported quantity, its median over the runs that reported some work: what a
+    partial report (a package count without a size) stands in for the missing one."""
+    out = {}
+    for i, name in enumerate(names, start=1):
+        raw = np.expm1(s.covariates[:, i])
+        work = raw[raw > 0]
+        out[name] = round(float(np.median(work)), 3) if len(work) else 0.0
+    return out
 
 
 REPORTS_SUFFIX = "+reports"
@@ -530,7 +542,10 @@ def train(
             "missing_extras": missing,
             "series": {r.key: _manifest_entry(r) for r in results},
         }
-        records = {"series": {r.key: {**r.record, "basis": r.basis} for r in results}}
+        records = {
+            "series": {r.key: {**r.record, "basis": r.basis} for r in results},
+            "history_plugins": hist.plugins_by_host,
+        }
         pickles = {name: data for r in results for name, data in r.pickles.items()}
         path = cache.publish(cache_dir, manifest, records, pickles)
     return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)

@@ -1,0 +1,54 @@
+"""What a plugin reports in its check phase, as `estimate` takes it: parsed, named, checked.
+
+Stdlib only: the reports arrive on the warm path. The names are the `estimates` table's
+(`package_count_est`, `download_bytes_est`) or their short forms. Keys of any other name are
+kept, so that `estimate` can say which ones it could not use rather than drop them unseen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from update_estimate.errors import UsageError
+
+REPORTED = ("package_count", "download_bytes")
+ALIASES = {
+    "package_count": "package_count",
+    "package_count_est": "package_count",
+    "download_bytes": "download_bytes",
+    "download_bytes_est": "download_bytes",
+}
+EXAMPLE = 'e.g. {"apt": {"package_count": 12, "download_bytes": 150000000}}'
+
+
+def parse(text: str) -> dict[str, dict[str, float]]:
+    """Reports per plugin: {"apt": {"package_count": 12, "download_bytes": 150000000}}."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--covariates is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"--covariates must be an object of plugins, {EXAMPLE}")
+    return {str(plugin): _fields(str(plugin), fields) for plugin, fields in doc.items()}
+
+
+def _fields(plugin: str, fields: Any) -> dict[str, float]:
+    if not isinstance(fields, dict):
+        raise UsageError(f"--covariates[{plugin!r}] must be an object, {EXAMPLE}")
+    clean: dict[str, float] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be a number")
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be finite and >= 0")
+        clean[ALIASES.get(name, name)] = float(value)
+    return clean
+
+
+def unknown(report: Mapping[str, float]) -> list[str]:
+    return [name for name in report if name not in REPORTED]
