@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -91,17 +92,40 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the work is, so it unwinds as Ctrl-C does and stops workers."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _stop_workers() -> None:
+    """Kill joblib's worker processes now: left alone they outlive us by minutes."""
+    if "joblib" not in sys.modules:
+        return
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=False, kill_workers=True)
+
+
 def handles_errors(func: F) -> F:
-    """Turn library errors into one line on stderr and their exit code; never a traceback."""
+    """Turn library errors into one line on stderr and their exit code; never a traceback.
+    SIGTERM and Ctrl-C stop the worker processes too, and exit 143 and 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return func(*args, **kwargs)
         except EstimateError as exc:
             raise _fail(str(exc), int(exc.exit_code)) from None
+        except Terminated:
+            _stop_workers()
+            raise _fail("terminated", int(ExitCode.TERMINATED)) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
+            _stop_workers()
+            raise _fail("interrupted", int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
@@ -110,6 +134,8 @@ def handles_errors(func: F) -> F:
                 f"internal error: {type(exc).__name__}: {exc} (run with -vv for details)",
                 int(ExitCode.INTERNAL),
             ) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 
@@ -199,13 +225,23 @@ HostOption = Annotated[
         "e.g. --host laptop.",
     ),
 ]
-JsonOption = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="Print one JSON document on stdout instead of a table, e.g. --json | jq .total.",
-    ),
-]
+
+
+def _json_option(example: str) -> Any:
+    return Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON document on stdout instead of a table, "
+            f"e.g. --json | jq {example}.",
+        ),
+    ]
+
+
+ValidateJson = _json_option("'.series[] | select(.verdict != \"usable\")'")
+TrainJson = _json_option(".unchanged")
+EstimateJson = _json_option(".total")
+BacktestJson = _json_option(".rows")
 
 
 def _plugins(values: list[str] | None) -> list[str] | None:
@@ -219,6 +255,7 @@ def _plugins(values: list[str] | None) -> list[str] | None:
 
 @command()
 def simulate(
+    ctx: typer.Context,
     db: Annotated[Path, typer.Option("--db", help="File to create, e.g. --db /tmp/demo.duckdb.")],
     plugins: PluginsOption = None,
     runs: Annotated[
@@ -261,6 +298,11 @@ def simulate(
     logs.get("simulate").info(
         "history written", path=str(db), runs=len(tables.runs["run_id"]), plugins=len(chosen)
     )
+    _summary(
+        ctx,
+        f"wrote {len(tables.runs['run_id'])} runs of {len(chosen)} plugins to {db} "
+        f"(scenario {scenario}, seed {seed})",
+    )
 
 
 @command()
@@ -268,7 +310,7 @@ def validate(
     db: DbOption,
     plugins: PluginsOption = None,
     host: HostOption = None,
-    json_out: JsonOption = False,
+    json_out: ValidateJson = False,
 ) -> None:
     """Report the history's data quality per host, plugin and metric, with a verdict.
 
@@ -310,8 +352,36 @@ def _progress_bar(enabled: bool) -> Any:
     return bar, update
 
 
+def _verbosity(ctx: typer.Context) -> int:
+    return int(ctx.find_root().meta.get("logs", {}).get("verbosity", 0))
+
+
 def _quiet(ctx: typer.Context) -> bool:
-    return ctx.find_root().meta.get("logs", {}).get("verbosity", 0) < 0
+    return _verbosity(ctx) < 0
+
+
+def _warn(ctx: typer.Context, name: str, warnings: list[str]) -> None:
+    """Warnings as plain sentences on stderr; `-v` and `--log-json` keep the structured form."""
+    structured = _verbosity(ctx) > 0 or ctx.find_root().meta.get("logs", {}).get("json")
+    for warning in warnings:
+        if structured:
+            logs.get(name).warning(warning)
+        elif not _quiet(ctx):
+            typer.echo(f"update-estimate: warning: {warning}", err=True)
+
+
+def _summary(ctx: typer.Context, line: str) -> None:
+    """One line on stderr for a person at a terminal; nothing under cron, a pipe or -q."""
+    if sys.stderr.isatty() and not _quiet(ctx):
+        typer.echo(f"update-estimate: {line}", err=True)
+
+
+def _stdout_console() -> Any:
+    """A terminal gets its own width; a pipe or a log is not wrapped at Rich's default 80."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 @command()
@@ -347,7 +417,7 @@ def train(
             min=0, help="Seconds to wait for another train's lock before exit 9, e.g. --wait 60."
         ),
     ] = 10.0,
-    json_out: JsonOption = False,
+    json_out: TrainJson = False,
 ) -> None:
     """Fit, select and calibrate models per plugin and metric; store them in the cache.
 
@@ -388,8 +458,13 @@ def train(
         )
     if json_out:
         typer.echo(render.train_json(result))
-    elif sys.stdout.isatty() and not _quiet(ctx) and not result.unchanged:
+        return
+    if result.unchanged:
+        _summary(ctx, f"history unchanged since the last train: nothing refitted ({cache_dir})")
+        return
+    if sys.stdout.isatty() and not _quiet(ctx):
         render.print_table(render.train_table(result))
+    _summary(ctx, f"trained {len(result.series)} series in {result.seconds:.0f} s ({cache_dir})")
 
 
 def _parse_at(value: str | None) -> Any:
@@ -406,18 +481,8 @@ def _parse_at(value: str | None) -> Any:
     return at
 
 
-COVARIATE_ALIASES = {
-    "package_count": "package_count",
-    "package_count_est": "package_count",
-    "download_bytes": "download_bytes",
-    "download_bytes_est": "download_bytes",
-}
-
-
 def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
-    """Check-phase reports: {"apt": {"package_count": 12, "download_bytes": 150000000}}."""
-    import json
-    import math
+    from update_estimate import reports
 
     if source is None:
         return {}
@@ -425,28 +490,7 @@ def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read --covariates {source}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--covariates is not valid JSON: {exc}") from None
-    example = 'e.g. {"apt": {"package_count": 12, "download_bytes": 150000000}}'
-    if not isinstance(doc, dict):
-        raise UsageError(f"--covariates must be an object of plugins, {example}")
-    out: dict[str, dict[str, float]] = {}
-    for plugin, fields in doc.items():
-        if not isinstance(fields, dict):
-            raise UsageError(f"--covariates[{plugin!r}] must be an object, {example}")
-        clean: dict[str, float] = {}
-        for name, value in fields.items():
-            if name not in COVARIATE_ALIASES or value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be a number")
-            if not math.isfinite(value) or value < 0:
-                raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be finite and >= 0")
-            clean[COVARIATE_ALIASES[name]] = float(value)
-        out[str(plugin)] = clean
-    return out
+    return reports.parse(text)
 
 
 def _level(value: float) -> float:
@@ -468,7 +512,7 @@ def estimate(
             help="Host whose runs to forecast (default: this machine), e.g. --host laptop.",
         ),
     ] = None,
-    json_out: JsonOption = False,
+    json_out: EstimateJson = False,
     level: Annotated[
         float,
         typer.Option(
@@ -536,16 +580,14 @@ def estimate(
         elapsed=elapsed,
         parallel=parallel,
     )
-    if running and chosen and running not in chosen:
-        raise UsageError(f"--running {running} is not among --plugins")
     result = estimating.run(db, cache_dir, request, host=host, timeout=timeout)
-    log = logs.get("estimate")
-    for warning in result.warnings:
-        log.warning(warning)
+    _warn(ctx, "estimate", result.warnings)
     if json_out:
         typer.echo(render.estimate_json(result))
     else:
-        render.print_table(render.estimate_table(result))
+        console = _stdout_console()
+        wide = not console.is_terminal or console.width >= render.WIDE or _verbosity(ctx) > 0
+        render.print_table(render.estimate_table(result, wide), console)
 
 
 @command()
@@ -583,7 +625,7 @@ def backtest(
         Path | None,
         typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
     ] = None,
-    json_out: JsonOption = False,
+    json_out: BacktestJson = False,
 ) -> None:
     """Measure how good the estimates have been: retrain before each of the last runs,
     forecast it, and compare with the run, next to two baselines.

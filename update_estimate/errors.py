@@ -20,11 +20,13 @@ class ExitCode(IntEnum):
     NOTHING_USABLE = 8
     TRAIN_LOCKED = 9
     NO_DATA = 10
+    INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.OK: "success",
-    ExitCode.INTERNAL: "unexpected internal error (a bug: please report it with -v output)",
+    ExitCode.INTERNAL: "unexpected internal error (a bug: please report it with -vv output)",
     ExitCode.USAGE: "bad command-line usage or malformed input (options, --covariates JSON)",
     ExitCode.HISTORY_MISSING: "the history file does not exist",
     ExitCode.NOT_DUCKDB: "the history file is not a DuckDB database",
@@ -34,6 +36,8 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.NOTHING_USABLE: "validate: no series has enough data to be usable",
     ExitCode.TRAIN_LOCKED: "train: another train holds the cache lock",
     ExitCode.NO_DATA: "the history holds no executions for the requested hosts or plugins",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGINT); worker processes are stopped",
+    ExitCode.TERMINATED: "terminated (SIGTERM); worker processes are stopped",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,12 +40,22 @@ def human_bytes(value: float) -> str:
         return "-"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if value >= size:
-            return f"{value / size:.1f} {unit}"
+            scaled = value / size
+            return f"{scaled:.0f} {unit}" if scaled >= 100 else f"{scaled:.1f} {unit}"
     return f"{value:.0f} B"
 
 
 def human(metric: str, value: float) -> str:
     return human_seconds(value) if metric.endswith("seconds") else human_bytes(value)
+
+
+def human_interval(metric: str, lower: float, upper: float) -> str:
+    """`2.4-5.0 m`: the unit once where both ends share it, so a cell stays narrow."""
+    low, high = human(metric, lower), human(metric, upper)
+    low_value, _, low_unit = low.partition(" ")
+    if low_unit and high.endswith(" " + low_unit):
+        return f"{low_value}-{high}"
+    return f"{low}-{high}"
 
 
 SHORT_METRIC = {
@@ -102,7 +113,13 @@ def _table(title: str, caption: str | None) -> Table:
     from rich.table import Table
 
     return Table(
-        title=title, title_justify="left", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
     )
 
 
@@ -135,6 +152,7 @@ def estimate_json(result: Any) -> str:
         "plugins": [
             {
                 "plugin": p.plugin,
+                "state": p.state,
                 "used_covariates": p.used_covariates,
                 "metrics": {name: _metric_dict(m) for name, m in p.metrics.items()},
             }
@@ -143,59 +161,116 @@ def estimate_json(result: Any) -> str:
         "total": {"metrics": {name: _metric_dict(m) for name, m in result.total.items()}},
         "warnings": result.warnings,
     }
+    if result.finish is not None:
+        f = result.finish
+        body["finish"] = {k: _iso(getattr(f, k)) for k in ("point", "lower", "upper")}
     if result.remaining is not None:
         r = result.remaining
         body["remaining"] = {
             "done": r.done,
             "running": r.running,
             "elapsed_seconds": r.elapsed,
+            "overdue": r.overdue,
             "wall_clock_seconds": _metric_dict(r.wall_clock_seconds),
         }
     return json_document("estimate", body)
 
 
-def _cell(metric: str, m: Any) -> str:
-    return f"{human(metric, m.point)}\n[dim]{human(metric, m.lower)}-{human(metric, m.upper)}[/dim]"
+def _iso(moment: datetime) -> str:
+    """ISO 8601 with this machine's UTC offset: history times are naive local time."""
+    return moment.astimezone().isoformat(timespec="seconds")
 
 
-def estimate_table(result: Any) -> Table:
-    pct = f"{result.level:.0%}"
-    table = _table(
-        f"Next update-all run on {result.host or 'this host'} (estimate  {pct} interval)",
-        f"source: {result.source}; peak memory total is the max over plugins (--parallel: sum)",
+METRIC_HEADINGS = {
+    "wall_clock_seconds": "wall clock",
+    "cpu_seconds": "CPU",
+    "memory_peak_bytes": "peak memory",
+    "download_bytes": "download",
+}
+MARKERS = {"limited": " ~", "default": " ?"}
+WIDE = 120  # columns from which a plugin takes one line, with its model
+
+
+def _clock(moment: datetime) -> str:
+    return (
+        f"{moment:%H:%M}" if moment.date() == datetime.now().date() else f"{moment:%a %d %b %H:%M}"
     )
-    table.add_column("plugin")
-    for name in ("wall clock", "CPU", "peak memory", "download"):
-        table.add_column(name, justify="right")
-    table.add_column("runs", justify="right")
-    table.add_column("model / basis")
+
+
+def finish_sentence(result: Any) -> str:
+    """`done about 14:32 (14:29-14:41)`: the run's end on the clock, local time."""
+    f = result.finish
+    if f is None:
+        return ""
+    return f"done about {_clock(f.point)} ({_clock(f.lower)}-{_clock(f.upper)})"
+
+
+def _marker(m: Any) -> str:
+    return MARKERS.get(m.basis, "")
+
+
+def _cell(metric: str, m: Any, wide: bool) -> str:
+    interval = human_interval(metric, m.lower, m.upper)
+    point = human(metric, m.point) + _marker(m)
+    return f"{point} [dim]{interval}[/dim]" if wide else f"{point}\n[dim]{interval}[/dim]"
+
+
+def estimate_title(result: Any) -> str:
+    host = result.host or "this host"
+    if result.remaining is None:
+        wall = result.total["wall_clock_seconds"]
+        head = f"Next run on {host}: about {human_seconds(wall.point)}"
+    else:
+        wall = result.remaining.wall_clock_seconds
+        head = f"Remaining on {host}: about {human_seconds(wall.point)}"
+    return f"{head}, {finish_sentence(result)}" if result.finish else head
+
+
+def estimate_legend(result: Any, wide: bool) -> str:
+    """One line at 80 columns; the wide layout has room to say how totals are made."""
+    where = "Beside" if wide else "Under"
+    legend = (
+        f"{where} each: its {result.level:.0%} interval; * report used, ~ limited, ? no history"
+    )
+    if not wide:
+        return legend
+    memory = "sum" if result.parallel else "max"
+    return (
+        f"{legend}. Totals: joint draws, peak memory the {memory} over plugins; "
+        f"source: {result.source}."
+    )
+
+
+def estimate_table(result: Any, wide: bool = True) -> Table:
+    """Two lines a plugin at 80 columns (estimate over interval); one line, and the model,
+    where there is room (`wide`): a glance must show every plugin unbroken."""
+    table = _table(estimate_title(result), estimate_legend(result, wide))
+    table.add_column("plugin", no_wrap=True)
+    for heading in METRIC_HEADINGS.values():
+        table.add_column(heading, justify="right", no_wrap=True)
+    if wide:
+        table.add_column("runs", justify="right", no_wrap=True)
+        table.add_column("model / basis", no_wrap=True)
     for p in result.plugins:
+        name = p.plugin + (" *" if p.used_covariates else "")
+        if p.state == "done":
+            table.add_row(f"[dim]{name}[/dim]", "[dim]done[/dim]", *[""] * (5 if wide else 3))
+            continue
         wall = p.metrics["wall_clock_seconds"]
-        basis = "" if wall.basis == "model" else f" ({wall.basis})"
-        table.add_row(
-            p.plugin + (" *" if p.used_covariates else ""),
-            *(_cell(name, m) for name, m in p.metrics.items()),
-            str(wall.data_points),
-            wall.model + basis,
-        )
-    table.add_section()
-    table.add_row(
-        "[bold]total[/bold]",
-        *(_cell(name, m) for name, m in result.total.items()),
-        "",
-        "joint draws",
-    )
+        extra = [str(wall.data_points), f"{wall.model} ({wall.basis})"] if wide else []
+        if p.state == "running":
+            name += f" (running {human_seconds(result.remaining.elapsed)})"
+        table.add_row(name, *(_cell(n, m, wide) for n, m in p.metrics.items()), *extra)
+    last = dict(result.total)
+    label = "total"
     if result.remaining is not None:
-        r = result.remaining
-        table.add_row(
-            "[bold]remaining[/bold]",
-            _cell("wall_clock_seconds", r.wall_clock_seconds),
-            "",
-            "",
-            "",
-            "",
-            f"running {r.running} for {human_seconds(r.elapsed)}" if r.running else "",
-        )
+        last["wall_clock_seconds"] = result.remaining.wall_clock_seconds
+        label = "remaining"
+    table.add_row(
+        f"[bold]{label}[/bold]",
+        *(_cell(n, m, wide) for n, m in last.items()),
+        *(["", "joint draws"] if wide else []),
+    )
     return table
 
 

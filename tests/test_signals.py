@@ -1,0 +1,78 @@
+"""SIGTERM and Ctrl-C stop `train` and `backtest` with their worker processes: nothing outlives
+them, and the exit codes are the documented 143 and 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN
+from update_estimate import simulate
+from update_estimate.errors import ExitCode
+
+
+def session_members(sid: int) -> list[int]:
+    """Every live process of the session `sid` (its leader included), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signals") / "history.duckdb"
+    simulate.write(simulate.generate(runs=150, seed=5), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "code"),
+    [
+        ("train", signal.SIGTERM, ExitCode.TERMINATED),
+        ("train", signal.SIGINT, ExitCode.INTERRUPTED),
+        ("backtest", signal.SIGTERM, ExitCode.TERMINATED),
+    ],
+)
+def test_a_signal_leaves_no_process_behind(
+    long_history: Path, tmp_path: Path, command: str, signum: int, code: int
+) -> None:
+    args = [str(BIN), command, "--db", str(long_history), "--n-jobs", "2"]
+    args += ["--cache-dir", str(tmp_path / "cache")] if command == "train" else ["--last", "30"]
+    proc = subprocess.Popen(
+        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        # the workers are up once the session holds more than the command itself
+        assert wait_for(lambda: len(session_members(proc.pid)) >= 3, 120), "no workers started"
+        os.kill(proc.pid, signum)
+        proc.wait(timeout=30)
+        assert proc.returncode == code
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+        assert wait_for(lambda: not session_members(proc.pid), 2.0), session_members(proc.pid)
+    finally:
+        for pid in session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
