@@ -126,3 +126,50 @@ def test_version(runner) -> None:
     result = invoke(runner, "--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("update-estimate ")
+
+
+def test_a_mistyped_command_is_suggested_once() -> None:
+    result = subprocess.run([str(BIN), "estimat"], capture_output=True, text=True)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.count("Did you mean") == 1, result.stderr
+    assert "'estimate'" in result.stderr
+
+
+def test_simulate_and_train_say_one_line_on_a_terminal_and_nothing_under_q(
+    tmp_path: Path,
+) -> None:
+    """A terminal on stderr (a pty), as a person sees it; -q keeps them silent for cron."""
+    import os
+    import pty
+
+    def on_terminal(*args: object) -> str:
+        leader, follower = pty.openpty()
+        proc = subprocess.run(
+            [str(BIN), *(str(a) for a in args)],
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            timeout=300,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        assert proc.returncode == 0
+        return b"".join(chunks).decode()
+
+    db = tmp_path / "h.duckdb"
+    said = on_terminal("simulate", "--db", db, "--runs", "30", "--plugins", "apt")
+    assert "wrote 30 runs of 1 plugin to" in said
+    cache = tmp_path / "cache"
+    on_terminal("-q", "train", "--db", db, "--cache-dir", cache, "--no-phases", "-j", "1")
+    assert "nothing refitted" in on_terminal(
+        "train", "--db", db, "--cache-dir", cache, "--no-phases"
+    )
+    assert on_terminal("-q", "train", "--db", db, "--cache-dir", cache, "--no-phases") == ""

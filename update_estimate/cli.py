@@ -80,6 +80,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    suggest_commands=False,  # click suggests already; both said it twice
     rich_markup_mode=None,
     epilog=EPILOG,
 )
@@ -300,7 +301,8 @@ def simulate(
     )
     _summary(
         ctx,
-        f"wrote {len(tables.runs['run_id'])} runs of {len(chosen)} plugins to {db} "
+        f"wrote {len(tables.runs['run_id'])} runs of {len(chosen)} "
+        f"plugin{'s' * (len(chosen) != 1)} to {db} "
         f"(scenario {scenario}, seed {seed})",
     )
 
