@@ -310,7 +310,7 @@ def test_every_estimate_states_its_finish_time(runner, trained: Trained) -> None
         runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "-p", "apt",
         "--at", at.isoformat(),
     )  # fmt: skip
-    assert "done about" in table.stdout
+    assert ", ends " in table.stdout
 
 
 def test_a_typo_gets_a_suggestion(runner, trained: Trained) -> None:

@@ -588,8 +588,9 @@ def estimate(
         typer.echo(render.estimate_json(result))
     else:
         console = _stdout_console()
-        wide = not console.is_terminal or console.width >= render.WIDE or _verbosity(ctx) > 0
-        render.print_table(render.estimate_table(result, wide), console)
+        width = console.width if console.is_terminal else None
+        layout = render.Layout.for_width(width, verbose=_verbosity(ctx) > 0)
+        render.print_table(render.estimate_view(result, layout), console)
 
 
 @command()

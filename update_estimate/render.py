@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
 
 JSON_SCHEMA_VERSION = 1
@@ -52,6 +52,8 @@ def human(metric: str, value: float) -> str:
 def human_interval(metric: str, lower: float, upper: float) -> str:
     """`2.4-5.0 m`: the unit once where both ends share it, so a cell stays narrow."""
     low, high = human(metric, lower), human(metric, upper)
+    if low == high:
+        return low
     low_value, _, low_unit = low.partition(" ")
     if low_unit and high.endswith(" " + low_unit):
         return f"{low_value}-{high}"
@@ -107,7 +109,7 @@ def _reasons(report: Any) -> str | None:
     return "\n".join(lines) or None
 
 
-def _table(title: str, caption: str | None) -> Table:
+def _table(title: str | None, caption: str | None) -> Table:
     """Light rules only, so the tables fit an 80-column terminal."""
     from rich import box
     from rich.table import Table
@@ -134,7 +136,7 @@ def validation_json(report: Any) -> str:
     )
 
 
-def print_table(table: Table, console: Console | None = None) -> None:
+def print_table(table: RenderableType, console: Console | None = None) -> None:
     from rich.console import Console
 
     (console or Console()).print(table)
@@ -188,31 +190,32 @@ METRIC_HEADINGS = {
     "download_bytes": "download",
 }
 MARKERS = {"limited": " ~", "default": " ?"}
-WIDE = 120  # columns from which a plugin takes one line, with its model
 
 
-def _clock(moment: datetime) -> str:
-    return (
-        f"{moment:%H:%M}" if moment.date() == datetime.now().date() else f"{moment:%a %d %b %H:%M}"
-    )
+def _clock(moment: datetime, day: datetime) -> str:
+    """`14:32`, with the day only where it is not `day`'s: `Mon 1 Jun 14:32`."""
+    if moment.date() == day.date():
+        return f"{moment:%H:%M}"
+    return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
 
 
 def finish_sentence(result: Any) -> str:
-    """`done about 14:32 (14:29-14:41)`: the run's end on the clock, local time."""
+    """`ends 14:32 (14:29-14:41)`: the run's end on the clock, local time."""
     f = result.finish
     if f is None:
         return ""
-    return f"done about {_clock(f.point)} ({_clock(f.lower)}-{_clock(f.upper)})"
+    point = _clock(f.point, datetime.now())
+    return f"ends {point} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
 
 
 def _marker(m: Any) -> str:
     return MARKERS.get(m.basis, "")
 
 
-def _cell(metric: str, m: Any, wide: bool) -> str:
+def _cell(metric: str, m: Any, one_line: bool) -> str:
     interval = human_interval(metric, m.lower, m.upper)
     point = human(metric, m.point) + _marker(m)
-    return f"{point} [dim]{interval}[/dim]" if wide else f"{point}\n[dim]{interval}[/dim]"
+    return f"{point} [dim]{interval}[/dim]" if one_line else f"{point}\n[dim]{interval}[/dim]"
 
 
 def estimate_title(result: Any) -> str:
@@ -226,13 +229,32 @@ def estimate_title(result: Any) -> str:
     return f"{head}, {finish_sentence(result)}" if result.finish else head
 
 
-def estimate_legend(result: Any, wide: bool) -> str:
-    """One line at 80 columns; the wide layout has room to say how totals are made."""
-    where = "Beside" if wide else "Under"
+@dataclass(frozen=True)
+class Layout:
+    """How much a screen's width holds: a plugin on one line or two, and its model or not."""
+
+    one_line: bool
+    models: bool
+
+    @classmethod
+    def for_width(cls, width: int | None, verbose: bool = False) -> Layout:
+        """`width` None: not a terminal (a pipe, a log), which is never wrapped."""
+        if width is None or width >= ONE_LINE:
+            return cls(one_line=True, models=True)
+        return cls(one_line=False, models=verbose or width >= MODELS)
+
+
+ONE_LINE = 150  # columns from which a plugin, its model included, fits on one line
+MODELS = 110  # columns from which the two-line layout has room for the model
+
+
+def estimate_legend(result: Any, layout: Layout) -> str:
+    """One line at 80 columns; wider layouts have room to say how totals are made."""
+    where = "Beside" if layout.one_line else "Under"
     legend = (
         f"{where} each: its {result.level:.0%} interval; * report used, ~ limited, ? no history"
     )
-    if not wide:
+    if not layout.models:
         return legend
     memory = "sum" if result.parallel else "max"
     return (
@@ -241,26 +263,37 @@ def estimate_legend(result: Any, wide: bool) -> str:
     )
 
 
-def estimate_table(result: Any, wide: bool = True) -> Table:
-    """Two lines a plugin at 80 columns (estimate over interval); one line, and the model,
-    where there is room (`wide`): a glance must show every plugin unbroken."""
-    table = _table(estimate_title(result), estimate_legend(result, wide))
+def estimate_view(result: Any, layout: Layout) -> RenderableType:
+    """The title on a line of its own, wrapped at the terminal's width rather than the
+    table's, over the table: the headline must not take two of a small screen's lines."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(estimate_title(result), style="bold"), estimate_table(result, layout))
+
+
+def estimate_table(result: Any, layout: Layout) -> Table:
+    """Two lines a plugin at 80 columns (estimate over interval), one where there is room,
+    the model where it fits: a glance must show every plugin unbroken."""
+    one = layout.one_line
+    table = _table(None, estimate_legend(result, layout))
     table.add_column("plugin", no_wrap=True)
     for heading in METRIC_HEADINGS.values():
         table.add_column(heading, justify="right", no_wrap=True)
-    if wide:
-        table.add_column("runs", justify="right", no_wrap=True)
-        table.add_column("model / basis", no_wrap=True)
+    if layout.models:
+        table.add_column("model", no_wrap=True)
     for p in result.plugins:
         name = p.plugin + (" *" if p.used_covariates else "")
         if p.state == "done":
-            table.add_row(f"[dim]{name}[/dim]", "[dim]done[/dim]", *[""] * (5 if wide else 3))
+            table.add_row(f"[dim]{name}[/dim]", "[dim]done[/dim]")
             continue
         wall = p.metrics["wall_clock_seconds"]
-        extra = [str(wall.data_points), f"{wall.model} ({wall.basis})"] if wide else []
+        sep = " " if one else "\n"
+        model = [f"{wall.model}{sep}[dim]{wall.basis}, {wall.data_points} runs[/dim]"]
         if p.state == "running":
             name += f" (running {human_seconds(result.remaining.elapsed)})"
-        table.add_row(name, *(_cell(n, m, wide) for n, m in p.metrics.items()), *extra)
+        cells = [_cell(n, m, one) for n, m in p.metrics.items()]
+        table.add_row(name, *cells, *(model if layout.models else []))
     last = dict(result.total)
     label = "total"
     if result.remaining is not None:
@@ -268,8 +301,8 @@ def estimate_table(result: Any, wide: bool = True) -> Table:
         label = "remaining"
     table.add_row(
         f"[bold]{label}[/bold]",
-        *(_cell(n, m, wide) for n, m in last.items()),
-        *(["", "joint draws"] if wide else []),
+        *(_cell(n, m, one) for n, m in last.items()),
+        *(["joint draws"] if layout.models else []),
     )
     return table
 

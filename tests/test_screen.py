@@ -1,0 +1,94 @@
+"""What a person sees: `estimate` in a real terminal (tmux), 80x24 and 120x40.
+
+At 80 columns every plugin of an eight-plugin run takes two unbroken lines (estimate, then
+interval) and the title is still on a 24-line screen; at 120 the model joins each plugin.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, invoke
+from update_estimate import simulate
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (make test)")
+
+PLUGINS = simulate.DEFAULT_PLUGINS  # eight, conda-packages the longest name
+
+
+@pytest.fixture(scope="module")
+def eight(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from typer.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("screen")
+    db, cache = folder / "history.duckdb", folder / "cache"
+    simulate.write(simulate.generate(plugins=PLUGINS, runs=50, seed=2), db)
+    trained = invoke(CliRunner(), "train", "--db", db, "--cache-dir", cache, "--no-phases")
+    assert trained.exit_code == 0, trained.output
+    return db, cache
+
+
+def screen(width: int, height: int, command: str) -> list[str]:
+    """Run `command` in a fresh tmux terminal of that size; the screen's lines once it ends."""
+    socket = f"ue-{uuid.uuid4().hex[:8]}"
+    tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
+    script = f"clear; env -u COLUMNS -u LINES {command}; echo __END__; sleep 60"
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", str(width), "-y", str(height), "sh", "-c", script],
+        check=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lines = subprocess.run(
+                [*tmux, "capture-pane", "-p"], capture_output=True, text=True, check=True
+            ).stdout.splitlines()
+            if any("__END__" in line for line in lines):
+                return lines
+            time.sleep(0.2)
+        raise AssertionError("the command did not finish in the terminal")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def estimate_command(eight: tuple[Path, Path]) -> str:
+    db, cache = eight
+    return f"{BIN} estimate --db {db} --cache-dir {cache}"
+
+
+def test_eighty_columns_show_every_plugin_unbroken(eight: tuple[Path, Path]) -> None:
+    lines = screen(80, 24, estimate_command(eight))
+    text = "\n".join(lines)
+    assert lines[0].startswith("Next run on"), text  # the title has not scrolled off
+    assert "interval; * report used" in text
+    for plugin in PLUGINS:
+        row = [i for i, line in enumerate(lines) if line.split(" ")[0] == plugin]
+        assert len(row) == 1, (plugin, text)
+        values, interval = lines[row[0]].split()[1:], lines[row[0] + 1].split()
+        assert len(values) == 8, (plugin, text)  # four values, each a number and a unit
+        assert len(interval) >= 4, (plugin, text)  # four intervals: 0 B for exactly nothing
+    assert "…" not in text
+
+
+MODELS = {
+    "naive_last", "rolling_median", "auto_ets", "auto_theta", "auto_arima", "linear",
+    "linear_calendar", "gap_neighbours", "lightgbm", "global_lightgbm", "global_linear",
+    "prophet", "nlinear",
+}  # fmt: skip
+
+
+def test_a_wide_terminal_shows_the_models_unbroken(eight: tuple[Path, Path]) -> None:
+    lines = screen(120, 40, estimate_command(eight))
+    text = "\n".join(lines)
+    for plugin in PLUGINS:
+        row = [line for line in lines if line.split(" ")[0] == plugin]
+        assert len(row) == 1 and row[0].split()[-1] != "…", (plugin, text)
+        assert row[0].split()[-1] in MODELS, (plugin, text)  # the model, in full
+    assert "joint draws" in text
+    assert "…" not in text
