@@ -22,7 +22,13 @@ demo: $(STAMP)
 	$(BIN)/update-estimate train --db $(DEMO)/history.duckdb --cache-dir $(DEMO)/cache
 	$(BIN)/update-estimate estimate --db $(DEMO)/history.duckdb --cache-dir $(DEMO)/cache
 
+# The screen tests run `estimate` in a real terminal: tmux, from Debian's packages where we may.
+TMUX_INSTALL := command -v tmux >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; } \
+	|| echo "tmux is not installed: the terminal screen tests will be skipped"
+
 test: $(STAMP)
+	@$(TMUX_INSTALL)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -69,31 +69,50 @@ SHORT_METRIC = {
 
 
 def validation_table(report: Any) -> Table:
+    """Fits 80 columns: the counts of a plugin's executions and its last date are said once,
+    on its first metric's row; columns of missing values and duplicate timestamps appear only
+    where there are some."""
     hosts = sorted({s.host for s in report.series})
     one_host = len(hosts) == 1
     title = f"History quality of {hosts[0]}" if one_host else "History quality"
-    table = _table(title, _reasons(report))
+    optional = {
+        "miss": any(s.missing for s in report.series),
+        "dup": any(s.duplicate_timestamps for s in report.series),
+    }
+    absent = [
+        label
+        for name, label in (("miss", "missing values"), ("dup", "duplicate times"))
+        if not optional[name]
+    ]
+    caption = _reasons(report)
+    if absent:
+        caption = "\n".join(filter(None, [f"No {' or '.join(absent)}.", caption]))
+    table = _table(title, caption)
     if not one_host:
-        table.add_column("host")
-    table.add_column("plugin")
-    table.add_column("metric")
-    for name in ("n", "ok/fail/skip/t-o", "miss", "outl", "dup", "/wk"):
-        table.add_column(name, justify="right")
-    table.add_column("last")
-    table.add_column("verdict")
+        table.add_column("host", no_wrap=True)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("metric", no_wrap=True)
+    numeric = ["n", "ok/fl/sk/to", *(n for n in ("miss", "dup") if optional[n]), "outl", "/wk"]
+    for name in numeric:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("last", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    seen: set[tuple[str, str]] = set()
     for s in report.series:
         style = VERDICT_STYLE[s.verdict]
+        first = (s.host, s.plugin) not in seen
+        seen.add((s.host, s.plugin))
         table.add_row(
-            *([] if one_host else [s.host]),
-            s.plugin,
+            *([] if one_host else [s.host if first else ""]),
+            s.plugin if first else "",
             SHORT_METRIC.get(s.metric, s.metric),
             str(s.samples),
-            f"{s.success}/{s.failed}/{s.skipped}/{s.timeout}",
-            str(s.missing),
+            f"{s.success}/{s.failed}/{s.skipped}/{s.timeout}" if first else "",
+            *([str(s.missing)] if optional["miss"] else []),
+            *([str(s.duplicate_timestamps)] if optional["dup"] else []),
             str(s.outliers),
-            str(s.duplicate_timestamps),
-            f"{s.runs_per_week:.1f}",
-            s.last[:10],
+            f"{s.runs_per_week:.1f}" if first else "",
+            s.last[:10] if first else "",
             f"[{style}]{s.verdict}[/{style}]",
         )
     return table
@@ -122,6 +141,7 @@ def _table(title: str | None, caption: str | None) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         show_edge=False,
+        collapse_padding=True,
     )
 
 
