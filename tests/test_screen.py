@@ -92,3 +92,26 @@ def test_a_wide_terminal_shows_the_models_unbroken(eight: tuple[Path, Path]) -> 
         assert row[0].split()[-1] in MODELS, (plugin, text)  # the model, in full
     assert "joint draws" in text
     assert "…" not in text
+
+
+def test_validate_shows_counts_dates_and_verdicts_at_eighty_columns(
+    eight: tuple[Path, Path],
+) -> None:
+    db, _ = eight
+    lines = screen(80, 50, f"{BIN} validate --db {db}")
+    text = "\n".join(lines)
+    assert "…" not in text, text
+    header = next(line for line in lines if line.startswith("plugin"))
+    assert header.split() == [
+        "plugin",
+        "metric",
+        "n",
+        "ok/fl/sk/to",
+        "outl",
+        "/wk",
+        "last",
+        "verdict",
+    ]
+    for plugin in PLUGINS:
+        row = next(line for line in lines if line.split(" ")[0] == plugin).split()
+        assert row[-1] in {"usable", "limited", "unusable"} and row[-2].startswith("20"), row
