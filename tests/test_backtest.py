@@ -88,3 +88,32 @@ def test_totals_do_not_depend_on_the_order_workers_finish(trained: Trained) -> N
     forward = _total_cases(pairs, series, 0.9)
     assert len(forward) == 4
     assert _total_cases(pairs[::-1], series, 0.9) == forward
+
+
+def test_progress_has_a_total_from_the_start_and_one_step_a_cut(trained: Trained) -> None:
+    from update_estimate import backtest
+
+    calls: list[tuple[int, int]] = []
+    result = backtest.run(
+        trained.db, ["apt", "pip"], ["wall_clock_seconds"], None, 3, 0.9, True, 1,
+        lambda done, total: calls.append((done, total)),
+    )  # fmt: skip
+    cases = [c for c in result.cases if c.plugin != "total"]
+    assert calls[0] == (0, len(cases)) and calls[-1] == (len(cases), len(cases))
+    assert [done for done, _ in calls] == list(range(len(cases) + 1))
+    for plugin in ("apt", "pip", "total"):
+        starts = [c.start for c in result.cases if c.plugin == plugin]
+        assert starts == sorted(starts), plugin  # oldest first, as the plot draws them
+
+
+def test_the_plot_is_a_grid_and_the_table_names_its_mode(runner, trained: Trained, tmp_path):
+    import struct
+
+    png = tmp_path / "bt.png"
+    args = ["backtest", "--db", trained.db, "-p", "apt", "pip", "--last", "2", "-j", "1"]
+    args += ["--metrics", "wall_clock_seconds", "memory_peak_bytes", "--plot", png]
+    result = invoke(runner, *args, "--no-covariates")
+    assert result.exit_code == 0, result.stderr
+    assert "before the check phase, without reports" in result.stdout
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])
+    assert (width, height) == (612, 567)  # two metrics across, apt, pip and the total down

@@ -205,14 +205,17 @@ def evaluate(
     jobs = []
     for s in series:
         cuts = [i for i, r in enumerate(s.run_ids) if r in cut_runs[s.host] and i >= 2]
-        cuts = [i for i in cuts if not s.censored[i]]
-        if cuts:
-            jobs.append((s, cuts))
+        # one job a cut, not a series: the progress bar moves, and its ETA means something
+        jobs.extend((s, [i]) for i in cuts if not s.censored[i])
     outputs = _parallel(jobs, level, modes, n_jobs, progress)
     results = {}
     for mode in modes:
-        pairs = [pair for chunk in outputs for pair in chunk[mode]]
-        cases = [c for c, _ in pairs] + _total_cases(pairs, series, level)
+        pairs = sorted(
+            (pair for chunk in outputs for pair in chunk[mode]),
+            key=lambda pair: (pair[0].host, pair[0].plugin, pair[0].metric, pair[0].start),
+        )
+        totals = sorted(_total_cases(pairs, series, level), key=lambda c: (c.host, c.start))
+        cases = [c for c, _ in pairs] + totals
         results[mode] = BacktestResult(level, last, mode, _rows(cases, level), cases)
     return results
 
@@ -240,7 +243,9 @@ def _parallel(
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
             delayed(backtest_series)(s, cuts, level, modes) for s, cuts in jobs
         )
-    done = []
+    done: list[dict[bool, Pairs]] = []
+    if progress is not None:
+        progress(0, len(jobs))
     for chunk in outputs:
         done.append(chunk)
         if progress is not None:

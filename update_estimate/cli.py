@@ -326,27 +326,35 @@ def validate(
     if json_out:
         typer.echo(render.validation_json(report))
     else:
-        render.print_table(render.validation_table(report))
+        render.print_table(render.validation_table(report), _stdout_console())
     if not report.any_usable:
         raise _fail("no series has enough data to be usable", int(ExitCode.NOTHING_USABLE))
 
 
-def _progress_bar(enabled: bool) -> Any:
+def _progress_bar(enabled: bool, what: str) -> Any:
     """A Rich progress bar on stderr when a person is watching; nothing under cron or -q."""
     if not enabled:
         return None, None
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        "eta",
+        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     )
-    task = bar.add_task("training series", total=None)
+    task = bar.add_task(what, total=None)
 
     def update(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
@@ -430,7 +438,9 @@ def train(
     from update_estimate import render
     from update_estimate import train as training
 
-    bar, update = _progress_bar(sys.stderr.isatty() and not _quiet(ctx) and not json_out)
+    bar, update = _progress_bar(
+        sys.stderr.isatty() and not _quiet(ctx) and not json_out, "training series"
+    )
     try:
         if bar is not None:
             bar.start()
@@ -646,7 +656,9 @@ def backtest(
         from update_estimate import plotting
 
         plotting.require()
-    bar, update = _progress_bar(sys.stderr.isatty() and not _quiet(ctx) and not json_out)
+    bar, update = _progress_bar(
+        sys.stderr.isatty() and not _quiet(ctx) and not json_out, "retraining before each run"
+    )
     try:
         if bar is not None:
             bar.start()
@@ -661,7 +673,7 @@ def backtest(
     if json_out:
         typer.echo(render.backtest_json(result))
     else:
-        render.print_table(render.backtest_table(result))
+        render.print_table(render.backtest_view(result), _stdout_console())
 
 
 def main() -> None:

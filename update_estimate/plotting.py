@@ -15,27 +15,52 @@ def require() -> None:
         raise UsageError("--plot needs matplotlib: pip install 'update-estimate[plot]'") from None
 
 
+PANEL_INCHES = (3.4, 1.9)  # one panel; a grid of plugins by metrics stays readable
+
+
 def draw(result: Any, path: Path) -> None:
+    """A grid, a row per plugin (and the run total) and a column per metric, with each axis in
+    its own units (seconds or minutes, bytes or megabytes) on a linear scale."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    panels = [(r.plugin, r.metric, r.host) for r in result.rows]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.2 * len(panels)), squeeze=False)
-    for ax, (plugin, metric, host) in zip(axes[:, 0], panels, strict=True):
-        cases = [c for c in result.cases if (c.plugin, c.metric, c.host) == (plugin, metric, host)]
+    from update_estimate.history import METRICS
+    from update_estimate.render import SHORT_METRIC, human
+
+    rows = list(dict.fromkeys((r.host, r.plugin) for r in result.rows))
+    metrics = [m for m in METRICS if any(r.metric == m for r in result.rows)]
+    width, height = PANEL_INCHES
+    fig, axes = plt.subplots(
+        len(rows),
+        len(metrics),
+        figsize=(width * len(metrics), height * len(rows) + 0.6),
+        squeeze=False,
+    )
+    for (i, (host, plugin)), (j, metric) in (
+        (row, col) for row in enumerate(rows) for col in enumerate(metrics)
+    ):
+        ax = axes[i, j]
+        cases = [c for c in result.cases if (c.host, c.plugin, c.metric) == (host, plugin, metric)]
         x = range(len(cases))
-        point = [c.intervals["ours"][0] for c in cases]
-        lower = [c.intervals["ours"][1] for c in cases]
-        upper = [c.intervals["ours"][2] for c in cases]
-        ax.fill_between(x, lower, upper, alpha=0.25, label=f"{result.level:.0%} interval")
-        ax.plot(x, point, label="estimate")
-        ax.plot(x, [c.actual for c in cases], "o", markersize=3, color="black", label="actual")
-        ax.set_title(f"{host} / {plugin} / {metric}", fontsize=9)
-        ax.set_yscale("symlog")
-    axes[0, 0].legend(fontsize=8)
-    axes[-1, 0].set_xlabel("run (last runs of the history)")
+        ours = [c.intervals["ours"] for c in cases]
+        ax.fill_between(x, [o[1] for o in ours], [o[2] for o in ours], alpha=0.25, linewidth=0)
+        ax.plot(x, [o[0] for o in ours], linewidth=1)
+        ax.plot(x, [c.actual for c in cases], "o", markersize=2.5, color="black")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, m=metric: human(m, max(v, 0))))
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{plugin} {SHORT_METRIC.get(metric, metric)}", fontsize=8)
+        ax.set_ylim(bottom=0)
+        if i == len(rows) - 1:
+            ax.set_xlabel("run, oldest first", fontsize=7)
+    mode = "with the plugins' reports" if result.with_covariates else "before the check phase"
+    fig.suptitle(
+        f"Backtest of the last {result.last} runs, {mode}: estimate (line), "
+        f"{result.level:.0%} interval (band), actual (dots)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

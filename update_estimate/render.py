@@ -283,13 +283,17 @@ def estimate_legend(result: Any, layout: Layout) -> str:
     )
 
 
-def estimate_view(result: Any, layout: Layout) -> RenderableType:
+def titled(title: str, table: Table) -> RenderableType:
     """The title on a line of its own, wrapped at the terminal's width rather than the
-    table's, over the table: the headline must not take two of a small screen's lines."""
+    table's, over the table: a headline must not take two of a small screen's lines."""
     from rich.console import Group
     from rich.text import Text
 
-    return Group(Text(estimate_title(result), style="bold"), estimate_table(result, layout))
+    return Group(Text(title, style="bold"), table)
+
+
+def estimate_view(result: Any, layout: Layout) -> RenderableType:
+    return titled(estimate_title(result), estimate_table(result, layout))
 
 
 def estimate_table(result: Any, layout: Layout) -> Table:
@@ -407,9 +411,15 @@ def backtest_json(result: Any) -> str:
     )
 
 
-def backtest_table(result: Any) -> Table:
+def backtest_view(result: Any) -> RenderableType:
+    mode = (
+        "answers given the plugins' own reports (as after the check phase)"
+        if result.with_covariates
+        else "answers before the check phase, without reports"
+    )
+    title = f"Backtest over the last {result.last} runs ({result.level:.0%} intervals), {mode}"
     table = _table(
-        f"Backtest over the last {result.last} runs ({result.level:.0%} intervals)",
+        None,
         "ours / last value / recent median. MdAPE: median absolute percentage error; "
         "IS: interval score (width plus penalties for misses, lower is better).",
     )
@@ -427,4 +437,4 @@ def backtest_table(result: Any) -> Table:
             " / ".join(_fmt(s.median_ape, ".0%") for s in (ours, last, median)),
             f"{ours.interval_score / median.interval_score:.2f}" if median.interval_score else "-",
         )
-    return table
+    return titled(title, table)
