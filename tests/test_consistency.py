@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import Trained, copy_trained, estimate_importtime, invoke
 from update_estimate import estimate as estimating
-from update_estimate import forecast
+from update_estimate import forecast, simulate
 from update_estimate.errors import ExitCode, UsageError
 
 PLUGINS = ("apt", "cargo", "flatpak", "pip", "snap")  # snap: never in the trained history
@@ -334,3 +334,51 @@ def test_warnings_are_plain_sentences_on_stderr(runner, trained: Trained) -> Non
         runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "-p", "atp"
     )  # fmt: skip
     assert "update-estimate: warning: no history for atp (did you mean apt?)" in result.stderr
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(hours=st.floats(min_value=0, max_value=24 * 365))
+def test_no_gap_up_to_a_year_asks_a_stored_model(trained: Trained, hours: float) -> None:
+    """The slow path (pickles, darts) is for reports beyond the grid only."""
+    from update_estimate import cache
+
+    generation = cache.current(trained.cache)
+    assert generation is not None
+    records = generation.records()["series"]
+
+    def refuse(*_: object) -> float:
+        raise AssertionError(f"a gap of {hours:.1f} h asked a stored model")
+
+    request = forecast.Request(
+        plugins=["apt", "cargo", "flatpak", "pip"], at=last_run(trained) + timedelta(hours=hours)
+    )
+    assert_consistent(forecast.estimate(records, "workstation", request, "cache", refuse))
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    plugins=st.lists(
+        st.sampled_from(simulate.DEFAULT_PLUGINS), min_size=1, max_size=4, unique=True
+    ),
+    runs=st.integers(min_value=1, max_value=40),
+    seed=st.integers(min_value=0, max_value=10_000),
+    scenario=st.sampled_from(simulate.SCENARIOS),
+    case=requests(),
+)
+def test_random_histories_answer_consistently_without_a_cache(
+    tmp_path_factory: pytest.TempPathFactory, plugins, runs, seed, scenario, case
+) -> None:
+    """A new user's first runs, straight from the history: any plugins, any scenario."""
+    db = tmp_path_factory.mktemp("random") / "history.duckdb"
+    simulate.write(simulate.generate(tuple(plugins), runs, seed, 1, scenario), db)
+    request, hours = case
+    asked = [*dict.fromkeys([*plugins[:2], *request.plugins])]
+    request = replace(request, plugins=asked, at=datetime(2026, 11, 20) + timedelta(hours=hours))
+    result = estimating.run(db, db.parent / "no-cache", request, host="workstation")
+    assert result.source in ("history", "default")
+    assert_consistent(result)

@@ -87,14 +87,18 @@ def bounds(
         upper = upper_sorted[k_hi - 1]
         if math.isinf(upper):
             upper = _finite_cap(values)
-        return Bounds(lower, upper, True)
+        if upper > lower:
+            return Bounds(lower, upper, True)
     spread = sorted(abs(v - centre) for v in _upper_values(values, censored))
     k = _ceil((n + 1) * level)
     if k <= n:
         q = spread[k - 1]
         if math.isinf(q):
             q = _finite_cap([abs(v - centre) for v in values])
-        return Bounds(centre - q, centre + q, True)
+        if q > 0:
+            return Bounds(centre - q, centre + q, True)
+    # Too few values for the ranks, or ranks that land on one value (a single run, identical
+    # runs): no honest interval, and a point is not one.
     q = max(abs(v - centre) for v in values) * WIDEN + LIMITED_PAD
     return Bounds(centre - q, centre + q, False)
 

@@ -25,7 +25,7 @@ def draw(result: Any, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from update_estimate.history import METRICS
     from update_estimate.render import SHORT_METRIC, human
@@ -50,6 +50,7 @@ def draw(result: Any, path: Path) -> None:
         ax.plot(x, [o[0] for o in ours], linewidth=1)
         ax.plot(x, [c.actual for c in cases], "o", markersize=2.5, color="black")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _, m=metric: human(m, max(v, 0))))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
         ax.set_title(f"{plugin} {SHORT_METRIC.get(metric, metric)}", fontsize=8)
         ax.set_ylim(bottom=0)
