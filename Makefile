@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/update-estimate validate --db $(DEMO)/history.duckdb
 	$(BIN)/update-estimate train --db $(DEMO)/history.duckdb --cache-dir $(DEMO)/cache
 	$(BIN)/update-estimate estimate --db $(DEMO)/history.duckdb --cache-dir $(DEMO)/cache
+	@echo "The command is $(BIN)/update-estimate: 'source $(VENV)/bin/activate' puts it on PATH."
 
 # The screen tests run `estimate` in a real terminal: tmux, from Debian's packages where we may.
 TMUX_INSTALL := command -v tmux >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
