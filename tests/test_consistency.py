@@ -217,8 +217,10 @@ def test_extrapolation_widens_with_distance(trained: Trained) -> None:
 def test_a_large_report_is_an_interval(runner, trained: Trained, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     report.write_text('{"apt": {"package_count": 4000, "download_bytes": 2e9}}')
-    m = metric(run_json(runner, trained, "-p", "apt", "--covariates", report), "apt")
-    assert m["lower"] < m["point"] < m["upper"]
+    doc = run_json(runner, trained, "-p", "apt", "--covariates", report)
+    for name in ("wall_clock_seconds", "download_bytes"):
+        m = metric(doc, "apt", name)
+        assert m["lower"] < m["point"] < m["upper"], name
 
 
 def test_a_partial_report_is_used_for_what_it_gives(runner, trained: Trained, tmp_path) -> None:
@@ -382,3 +384,21 @@ def test_random_histories_answer_consistently_without_a_cache(
     result = estimating.run(db, db.parent / "no-cache", request, host="workstation")
     assert result.source in ("history", "default")
     assert_consistent(result)
+
+
+def test_a_pipe_gets_one_line_a_plugin_unwrapped(trained: Trained) -> None:
+    from tests.conftest import run_bin
+
+    out = run_bin("estimate", "--db", trained.db, "--cache-dir", trained.cache)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for plugin in ("apt", "cargo", "flatpak", "pip"):
+        row = [line for line in lines if line.split(" ")[0] == plugin]
+        assert len(row) == 1 and row[0].count("-") >= 4 and "runs" in row[0], out.stdout
+    assert max(len(line.rstrip()) for line in lines) > 80
+
+
+@pytest.mark.parametrize("command", ["validate", "train", "backtest"])
+def test_help_examples_fit_their_command(runner, command: str) -> None:
+    text = invoke(runner, command, "--help").stdout
+    assert "jq .total" not in text
