@@ -310,7 +310,8 @@ def _rows(cases: list[Case], level: float) -> list[Row]:
         groups[(c.host, c.plugin, c.metric)].append(c)
     rows = []
     for (host, plugin, metric), members in sorted(
-        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] == "total", kv[0][1], kv[0][2])
+        groups.items(),
+        key=lambda kv: (kv[0][0], kv[0][1] == "total", kv[0][1], history.METRICS.index(kv[0][2])),
     ):
         actual = np.array([c.actual for c in members])
         rows.append(

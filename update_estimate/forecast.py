@@ -281,9 +281,8 @@ def _variant(
     if not taken or "reports" not in variants:
         return "base", variants["base"], {}
     variant = variants["reports"]
-    names = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
     typical = variant.get("typical", {})
-    missing = [axis for axis in names if axis not in taken]
+    missing = [axis for axis in takes(variants) if axis not in taken]
     if any(axis not in typical for axis in missing):
         return "base", variants["base"], {}
     nothing = all(v <= 0 for v in taken.values())
@@ -294,16 +293,11 @@ def report_warning(
     plugin: str, record: Mapping[str, Any], reported: Mapping[str, float], used: bool
 ) -> str | None:
     """One sentence on what of a plugin's report was not used as given, or None."""
-    variants = record["variants"]
-    takes = (
-        [a for a, _ in variants["reports"]["axes"] if a != "gap_hours"]
-        if ("reports" in variants)
-        else []
-    )
-    if not takes:
+    taken = takes(record["variants"])
+    if not taken:
         return f"{plugin}'s report was not used: {plugin} has never reported its work before"
-    ignored = [k for k in reported if k not in takes]
-    lacking = [a for a in takes if a not in reported]
+    ignored = [k for k in reported if k not in taken]
+    lacking = [a for a in taken if a not in reported]
     parts = [f"ignored {', '.join(ignored)}"] if ignored else []
     if lacking:
         parts.append(
@@ -311,7 +305,16 @@ def report_warning(
         )
     if not parts:
         return None
-    return f"{plugin}'s report: {'; '.join(parts)} (its model takes {', '.join(takes)})"
+    return f"{plugin}'s report: {'; '.join(parts)} (its model takes {', '.join(taken)})"
+
+
+def takes(variants: Mapping[str, Any]) -> list[str]:
+    """What a plugin's reports variant is fed: the quantities it has reported in the past."""
+    if "reports" not in variants:
+        return []
+    variant = variants["reports"]
+    axes = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
+    return axes or list(variant.get("typical", {}))
 
 
 def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
@@ -590,25 +593,38 @@ def estimate(
     if not (request.done or request.running):
         result.finish = finish(at, totals["wall_clock_seconds"])
         return result
-    wall = per_metric["wall_clock_seconds"]
+    _during_run(result, request, per_metric["wall_clock_seconds"], pending, at)
+    return result
+
+
+def _during_run(
+    result: EstimateResult,
+    request: Request,
+    wall: Mapping[str, Predictive],
+    pending: Sequence[str],
+    at: datetime,
+) -> None:
+    """What remains of a run under way, when it should end, and why an answer turned limited."""
     running = wall.get(request.running) if request.running else None
     others = [wall[p] for p in pending if p != request.running]
     left, overrun = remaining(running, others, request.elapsed, request.level)
-    overdue = running is not None and request.elapsed > single(running, request.level).upper
+    upper = single(running, request.level).upper if running is not None else math.inf
+    overdue = request.elapsed > upper
     result.remaining = Remaining(
         list(request.done), request.running, request.elapsed, left, overdue
     )
-    now = request.now or datetime.now()
-    result.finish = finish(max(now, at), left)
-    if overdue or overrun:
+    result.finish = finish(max(request.now or datetime.now(), at), left)
+    ran = f"{request.running} has run {request.elapsed:.0f} s"
+    if overdue:
         result.warnings.append(
-            f"{request.running} has run {request.elapsed:.0f} s, longer than "
-            f"{'the upper end of its interval' if overdue else 'nearly all its past runs'}: "
-            "its remaining time is scaled from its slowest runs (basis limited)"
+            f"{ran}, past the upper end of its {request.level:.0%} interval ({upper:.0f} s): "
+            "slow or stuck; its remaining time is conditioned on having run that long"
+            + (", scaled from its slowest past runs" if overrun else "")
         )
-    elif left.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}:
+    elif overrun or (
+        left.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}
+    ):
         result.warnings.append(
-            f"few past runs of {request.running} lasted over {request.elapsed:.0f} s: "
-            "too few for a calibrated interval of the remaining time (basis limited)"
+            f"{ran}, longer than all but a few of its past runs: too few for a calibrated "
+            "interval of the remaining time (basis limited)"
         )
-    return result

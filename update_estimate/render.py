@@ -312,8 +312,10 @@ def estimate_table(result: Any, layout: Layout) -> Table:
             table.add_row(f"[dim]{name}[/dim]", "[dim]done[/dim]")
             continue
         wall = p.metrics["wall_clock_seconds"]
-        sep = " " if one else "\n"
-        model = [f"{wall.model}{sep}[dim]{wall.basis}, {wall.data_points} runs[/dim]"]
+        basis = f"{wall.basis}, {wall.data_points} runs"
+        model = [
+            f"{wall.model} [dim]({basis})[/dim]" if one else f"{wall.model}\n[dim]{basis}[/dim]"
+        ]
         if p.state == "running":
             name += f" (running {human_seconds(result.remaining.elapsed)})"
         cells = [_cell(n, m, one) for n, m in p.metrics.items()]
