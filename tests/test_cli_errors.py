@@ -173,3 +173,11 @@ def test_simulate_and_train_say_one_line_on_a_terminal_and_nothing_under_q(
         "train", "--db", db, "--cache-dir", cache, "--no-phases"
     )
     assert on_terminal("-q", "train", "--db", db, "--cache-dir", cache, "--no-phases") == ""
+
+
+def test_typos_in_plugin_names_get_a_suggestion(runner, sim_db: Path, tmp_path: Path) -> None:
+    checked = invoke(runner, "validate", "--db", sim_db, "-p", "apt", "snp")
+    assert "warning: no history for snp (did you mean snap or npm?)" in checked.stderr
+    trained = invoke(runner, "train", "--db", sim_db, "--cache-dir", tmp_path, "-p", "atp")
+    assert trained.exit_code == ExitCode.NO_DATA
+    assert "(did you mean apt?)" in trained.stderr

@@ -309,6 +309,7 @@ def simulate(
 
 @command()
 def validate(
+    ctx: typer.Context,
     db: DbOption,
     plugins: PluginsOption = None,
     host: HostOption = None,
@@ -321,7 +322,9 @@ def validate(
     """
     from update_estimate import history, render, validation
 
-    hist = history.read(db, hosts=host, plugins=_plugins(plugins))
+    asked = _plugins(plugins)
+    hist = history.read(db, hosts=host, plugins=asked)
+    _warn(ctx, "validate", history.unknown_plugins(asked or [], hist.plugins_by_host))
     report = validation.validate(hist)
     if json_out:
         typer.echo(render.validation_json(report))

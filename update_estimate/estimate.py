@@ -7,7 +7,6 @@ be read either (locked by update-all, missing). Each fallback adds a warning for
 
 from __future__ import annotations
 
-import difflib
 import socket
 import time
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from update_estimate import cache, forecast
 from update_estimate.errors import EstimateError, NoData
+from update_estimate.history import did_you_mean
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -165,8 +165,7 @@ def _unknown_plugins(
                 "until `update-estimate train` runs"
             )
             continue
-        close = difflib.get_close_matches(plugin, sorted(in_history), n=3, cutoff=0.65)
-        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        hint = did_you_mean(plugin, sorted(in_history))
         out.append(f"no history for {plugin}{hint}: default estimates")
     return out
 

@@ -6,8 +6,9 @@ waited out briefly and then reported, so a caller can fall back to the cache.
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,7 +280,9 @@ def read(
         if plugins:
             scope.append(f"plugins {', '.join(plugins)}")
         detail = f" for {' and '.join(scope)}" if scope else ""
-        raise NoData(f"no plugin executions in {path}{detail}")
+        known = sorted({p for names in plugins_by_host.values() for p in names})
+        hints = "".join(did_you_mean(p, known) for p in plugins or ())
+        raise NoData(f"no plugin executions in {path}{detail}{hints}")
     executions["censored"] = executions["censored"].astype(bool)
     # v1 declares execution_id a primary key, but a damaged or hand-made file may repeat one:
     # count each execution once.
@@ -287,6 +290,22 @@ def read(
     executions = executions[~duplicated].reset_index(drop=True)
     phases = phases.drop_duplicates(["execution_id", "phase"]).reset_index(drop=True)
     return History(path, executions, phases, fp, int(duplicated.sum()), plugins_by_host)
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """` (did you mean apt?)` for a name close to a known one, else nothing."""
+    if name in known:
+        return ""
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.65)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def unknown_plugins(
+    asked: Sequence[str], plugins_by_host: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """A sentence for each asked plugin that no host of the history has ever run."""
+    known = sorted({p for names in plugins_by_host.values() for p in names})
+    return [f"no history for {p}{did_you_mean(p, known)}" for p in asked if p not in known]
 
 
 def catalogue(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
