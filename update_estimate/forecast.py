@@ -447,15 +447,13 @@ def _from_samples(
 
 
 def _remaining_samples(
-    draws: Sequence[Sequence[float]], elapsed: float, conditioned: bool
+    draws: Sequence[Sequence[float]], elapsed: float
 ) -> tuple[list[float], bool]:
     """Remaining wall time per joint draw; the running plugin (first) conditioned on T > elapsed.
 
     Also whether the running plugin has outrun nearly every past run, so that its remaining
     time is scaled from its slowest runs rather than read from them.
     """
-    if not conditioned:
-        return ([sum(_raw(v) for v in d) for d in draws] if draws else [0.0]), False
     kept = [d for d in draws if _raw(d[0]) > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
         return [_raw(d[0]) - elapsed + sum(_raw(v) for v in d[1:]) for d in kept], False
@@ -496,10 +494,10 @@ def remaining(
     if running is None:
         return total("wall_clock_seconds", members, level, parallel=False), False
     draws = joint_draws(members)
-    samples, overrun = _remaining_samples(draws, elapsed, True)
+    samples, overrun = _remaining_samples(draws, elapsed)
     est = _from_samples(samples, level, members)
     point = min(
-        conformal.median(_remaining_samples(draws, s, True)[0]) for s in CHECKPOINTS if s <= elapsed
+        conformal.median(_remaining_samples(draws, s)[0]) for s in CHECKPOINTS if s <= elapsed
     )
     est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
     return coherent(est, [single(p, level) for p in others]), overrun
