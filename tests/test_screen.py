@@ -28,7 +28,7 @@ def eight(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
     folder = tmp_path_factory.mktemp("screen")
     db, cache = folder / "history.duckdb", folder / "cache"
-    simulate.write(simulate.generate(plugins=PLUGINS, runs=50, seed=2), db)
+    simulate.write(simulate.generate(plugins=PLUGINS, runs=30, seed=2), db)
     trained = invoke(CliRunner(), "train", "--db", db, "--cache-dir", cache, "--no-phases")
     assert trained.exit_code == 0, trained.output
     return db, cache

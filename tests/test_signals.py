@@ -52,8 +52,8 @@ def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("command", "signum", "code"),
     [
         ("train", signal.SIGTERM, ExitCode.TERMINATED),
-        ("train", signal.SIGINT, ExitCode.INTERRUPTED),
         ("backtest", signal.SIGTERM, ExitCode.TERMINATED),
+        ("backtest", signal.SIGINT, ExitCode.INTERRUPTED),
     ],
 )
 def test_a_signal_leaves_no_process_behind(
