@@ -17,7 +17,7 @@ from typing import Any
 
 from update_estimate import cache, forecast
 from update_estimate.errors import EstimateError, NoData
-from update_estimate.history import did_you_mean
+from update_estimate.history import unknown_plugins
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -154,20 +154,16 @@ def _unknown_plugins(
     """Plugins answered with defaults, and why: a plugin the history has never seen (perhaps
     a typo, perhaps new to update-all) or one the last train left out."""
     known = set(_plugins_of(records, host))
-    in_history = set((history_plugins or {}).get(host or "", known))
-    out = []
-    for plugin in plugins:
-        if plugin in known:
-            continue
-        if plugin in in_history:
-            out.append(
-                f"{plugin} is in the history but not in the trained cache: default estimates "
-                "until `update-estimate train` runs"
-            )
-            continue
-        hint = did_you_mean(plugin, sorted(in_history))
-        out.append(f"no history for {plugin}{hint}: default estimates")
-    return out
+    in_history = (history_plugins or {}).get(host or "", sorted(known))
+    missing = [p for p in plugins if p not in known]
+    untrained = [
+        f"{p} is in the history but not in the trained cache: default estimates "
+        "until `update-estimate train` runs"
+        for p in missing
+        if p in in_history
+    ]
+    never = unknown_plugins(missing, {host or "": in_history})
+    return untrained + [f"{sentence}: default estimates" for sentence in never]
 
 
 def _before_last_run(

@@ -280,8 +280,7 @@ def read(
         if plugins:
             scope.append(f"plugins {', '.join(plugins)}")
         detail = f" for {' and '.join(scope)}" if scope else ""
-        known = sorted({p for names in plugins_by_host.values() for p in names})
-        hints = "".join(did_you_mean(p, known) for p in plugins or ())
+        hints = "".join(did_you_mean(p, _every_plugin(plugins_by_host)) for p in plugins or ())
         raise NoData(f"no plugin executions in {path}{detail}{hints}")
     executions["censored"] = executions["censored"].astype(bool)
     # v1 declares execution_id a primary key, but a damaged or hand-made file may repeat one:
@@ -304,8 +303,12 @@ def unknown_plugins(
     asked: Sequence[str], plugins_by_host: Mapping[str, Sequence[str]]
 ) -> list[str]:
     """A sentence for each asked plugin that no host of the history has ever run."""
-    known = sorted({p for names in plugins_by_host.values() for p in names})
+    known = _every_plugin(plugins_by_host)
     return [f"no history for {p}{did_you_mean(p, known)}" for p in asked if p not in known]
+
+
+def _every_plugin(plugins_by_host: Mapping[str, Sequence[str]]) -> list[str]:
+    return sorted({p for names in plugins_by_host.values() for p in names})
 
 
 def catalogue(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
