@@ -96,16 +96,21 @@ def score(actual: np.ndarray, bounds: np.ndarray, level: float) -> Scores:
         pinball_upper=float(
             np.mean(np.maximum(tau_hi * (actual - upper), (tau_hi - 1) * (actual - upper)))
         ),
-        interval_score=float(
-            np.mean(
-                (upper - lower)
-                + (2 / alpha) * (lower - actual) * below
-                + (2 / alpha) * (actual - upper) * above
-            )
-        ),
+        interval_score=float(np.mean(interval_scores(actual, lower, upper, level))),
         coverage=float(np.mean(~below & ~above)),
         width=float(np.mean(upper - lower)),
     )
+
+
+def interval_scores(
+    actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float
+) -> np.ndarray:
+    """Per case: the width, plus 2/alpha times how far the actual fell outside (Gneiting and
+    Raftery's interval score; lower is better, and only a calibrated interval minimises it)."""
+    alpha = 1 - level
+    below = np.maximum(lower - actual, 0)
+    above = np.maximum(actual - upper, 0)
+    return (upper - lower) + (2 / alpha) * (below + above)
 
 
 def _quantiles(values: np.ndarray, level: float) -> tuple[float, float]:

@@ -54,7 +54,19 @@ from typing import Any
 import numpy as np
 
 DEFAULT_PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm", "rustup", "conda-packages")
-SCENARIOS = ("realistic", "steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
+SCENARIOS = (
+    "realistic",
+    "steady",
+    "trend",
+    "level-shift",
+    "slow-network",
+    "sparse",
+    "bursty",
+    "check-only",
+    "late-plugins",
+    "jump",
+    "noisy-reports",
+)
 HOSTS = ("workstation", "laptop", "buildbox", "homeserver", "media-pc")
 MB = 1_000_000
 
@@ -74,21 +86,30 @@ class PluginProfile:
     package_total: int
     estimate_phase: str | None
     reports_bytes: bool = True
+    idle_share: float = 0.3  # scenario `check-only`: runs a day apart with nothing to do
 
 
 PROFILES: dict[str, PluginProfile] = {
     "apt": PluginProfile(
-        6, 2 * MB, 2.5, 12, 8, 0.5, 120 * MB, 20 * MB, 0.02, 3600, 2500, "DOWNLOAD"
+        6, 2 * MB, 2.5, 12, 8, 0.5, 120 * MB, 20 * MB, 0.02, 3600, 2500, "DOWNLOAD", True, 0.04
     ),
     "flatpak": PluginProfile(
-        1.2, 60 * MB, 6, 6, 4, 0.3, 200 * MB, 15 * MB, 0.02, 3600, 60, "EXECUTE"
+        1.2, 60 * MB, 6, 6, 4, 0.3, 200 * MB, 15 * MB, 0.02, 3600, 60, "EXECUTE", True, 0.32
     ),
-    "snap": PluginProfile(0.6, 80 * MB, 8, 4, 6, 0.3, 90 * MB, 15 * MB, 0.02, 3600, 30, "DOWNLOAD"),
-    "pip": PluginProfile(1.5, 3 * MB, 2, 5, 2, 0.6, 60 * MB, 10 * MB, 0.03, 1800, 200, None),
-    "cargo": PluginProfile(0.4, 4 * MB, 90, 8, 5, 1.6, 900 * MB, 10 * MB, 0.04, 1800, 40, None),
-    "npm": PluginProfile(2.5, 1 * MB, 1.2, 6, 3, 0.5, 150 * MB, 10 * MB, 0.03, 1800, 300, None),
+    "snap": PluginProfile(
+        0.6, 80 * MB, 8, 4, 6, 0.3, 90 * MB, 15 * MB, 0.02, 3600, 30, "DOWNLOAD", True, 0.53
+    ),
+    "pip": PluginProfile(
+        1.5, 3 * MB, 2, 5, 2, 0.6, 60 * MB, 10 * MB, 0.03, 1800, 200, None, True, 0.52
+    ),
+    "cargo": PluginProfile(
+        0.4, 4 * MB, 90, 8, 5, 1.6, 900 * MB, 10 * MB, 0.04, 1800, 40, None, True, 0.72
+    ),
+    "npm": PluginProfile(
+        2.5, 1 * MB, 1.2, 6, 3, 0.5, 150 * MB, 10 * MB, 0.03, 1800, 300, None, True, 0.60
+    ),
     "rustup": PluginProfile(
-        0.12, 250 * MB, 40, 3, 3, 0.4, 300 * MB, 25 * MB, 0.01, 3600, 4, "EXECUTE"
+        0.12, 250 * MB, 40, 3, 3, 0.4, 300 * MB, 25 * MB, 0.01, 3600, 4, "EXECUTE", True, 0.94
     ),
     "conda-packages": PluginProfile(
         3, 15 * MB, 3, 20, 10, 0.7, 500 * MB, 12 * MB, 0.03, 3600, 400, "CHECK", False
@@ -117,6 +138,7 @@ def profile_for(name: str) -> PluginProfile:
         timeout_seconds=3600,
         package_total=int(rng.integers(20, 500)),
         estimate_phase=None,
+        idle_share=float(rng.uniform(0.1, 0.8)),
     )
 
 
@@ -128,6 +150,10 @@ class Scenario:
     level_shift_at: float | None = None
     level_shift_factor: float = 2.5
     gaps: str = "mixed"
+    idle: bool = False  # work comes in releases: many runs have nothing to do
+    late_plugins: int = 0  # the last N plugins join halfway through the history
+    bytes_noise: float = 0.1  # log-scale noise of a report's download bytes
+    count_noise: float = 0.0  # log-scale noise of a report's package count
 
 
 def scenario(name: str) -> Scenario:
@@ -140,6 +166,10 @@ def scenario(name: str) -> Scenario:
         "slow-network": replace(base, slow_day_prob=0.25),
         "sparse": replace(base, gaps="sparse"),
         "bursty": replace(base, gaps="bursty"),
+        "check-only": replace(base, idle=True),
+        "late-plugins": replace(base, idle=True, late_plugins=2),
+        "jump": replace(base, level_shift_at=0.6, level_shift_factor=1.8),
+        "noisy-reports": replace(base, bytes_noise=0.35, count_noise=0.2),
     }[name]
 
 
@@ -172,6 +202,11 @@ STEP_NAMES = {"CHECK": "refresh", "DOWNLOAD": "download", "EXECUTE": "update"}
 
 CHECK_NOISE = 0.15
 EXECUTE_NOISE = 0.2
+DOWNLOAD_NOISE = 0.3
+MEMORY_NOISE = 0.1
+IDLE_MEMORY = 0.3  # scenario `check-only`: a run with nothing to do reads metadata only
+PHASE_CPU = {"CHECK": 0.3, "DOWNLOAD": 0.05}
+PHASE_MEMORY = {"CHECK": 0.6, "DOWNLOAD": 0.8, "EXECUTE": 1.0}
 
 
 def drift(sc: Scenario, index: int, runs: int) -> float:
@@ -182,40 +217,71 @@ def drift(sc: Scenario, index: int, runs: int) -> float:
     return value
 
 
-def _network(rng: np.random.Generator, sc: Scenario, size: int | None = None) -> Any:
+def network(rng: np.random.Generator, sc: Scenario, size: int | None = None) -> Any:
     """A run's download speed factor: lognormal, and a fifth of it on a slow-network day."""
     factor = rng.lognormal(0, 0.2, size)
     return factor * np.where(rng.random(size) < sc.slow_day_prob, 0.2, 1.0)
 
 
-def typical_wall(
-    plugin: str,
+def pending(
+    rng: np.random.Generator,
+    prof: PluginProfile,
     sc: Scenario,
-    *,
-    packages: int | None = None,
-    download_bytes: float | None = None,
-    days: float = 1.0,
-    backlog_drift: float = 1.0,
-    draws: int = 4000,
-) -> float:
-    """The median wall time of a successful execution given what a forecaster could know: the
-    run's packages and bytes (a plugin's report) or else only the days since its last success.
-    The network speed and the noise are never known. The best any point forecast can do, up to
-    the difference between a median and the APE-optimal point (benchmarks' noise floors)."""
-    prof = profile_for(plugin)
-    rng = np.random.default_rng(0)
-    if packages is None:
-        pending = rng.poisson(prof.rate_per_day * days * backlog_drift, draws)
-        count: Any = np.minimum(pending, prof.package_total)
-        size: Any = count * prof.bytes_per_package * rng.lognormal(0, 0.3, draws)
-    else:
-        count, size = packages, download_bytes or 0.0
-    check = prof.check_seconds * rng.lognormal(0, CHECK_NOISE, draws)
-    download = size / (prof.speed_bps * _network(rng, sc, draws)) + 0.5
-    execute = (prof.exec_overhead + count * prof.seconds_per_package) * rng.lognormal(
-        0, EXECUTE_NOISE, draws
-    )
-    return float(np.median(check + download + execute))
+    days: float,
+    backlog_drift: float,
+    size: int | None = None,
+) -> Any:
+    """Packages waiting for a plugin `days` after its last success.
+
+    Plain: Poisson(rate * days * drift). `idle`: work arrives in releases, so a run a day after
+    the last has nothing to do with the plugin's `idle_share` (a week later: its seventh power);
+    a run with work has one package plus the rest of the same mean rate.
+    """
+    mean = prof.rate_per_day * days * backlog_drift
+    if not sc.idle:
+        return np.minimum(rng.poisson(mean, size), prof.package_total)
+    busy_share = np.maximum(1 - prof.idle_share**days, 1e-9)
+    busy = rng.random(size) < busy_share
+    rest = rng.poisson(np.maximum(mean / busy_share - 1, 0), size)
+    return np.where(busy, np.minimum(1 + rest, prof.package_total), 0)
+
+
+def download_size(
+    rng: np.random.Generator, prof: PluginProfile, packages: Any, size: int | None = None
+) -> Any:
+    return packages * prof.bytes_per_package * rng.lognormal(0, DOWNLOAD_NOISE, size)
+
+
+def phase_walls(
+    prof: PluginProfile, packages: Any, dl_bytes: Any, net: Any, check: Any, execute: Any
+) -> dict[str, Any]:
+    """Wall seconds per phase; `check` and `execute` are the phases' lognormal noise draws."""
+    return {
+        "CHECK": prof.check_seconds * check,
+        "DOWNLOAD": dl_bytes / (prof.speed_bps * net) + 0.5,
+        "EXECUTE": (prof.exec_overhead + packages * prof.seconds_per_package) * execute,
+    }
+
+
+def settle(prof: PluginProfile, phases: dict[str, Any], cut: Any) -> tuple[dict[str, Any], Any]:
+    """A failure ends EXECUTE after `cut` of it; the timeout ends the execution (censored).
+    Returns the phases as recorded and whether the execution timed out."""
+    execute = phases["EXECUTE"] * cut
+    over = phases["CHECK"] + phases["DOWNLOAD"] + execute - prof.timeout_seconds
+    timed_out = over > 0
+    execute = np.where(timed_out, np.maximum(execute - over, 0.1), execute)
+    if np.ndim(execute) == 0:
+        execute, timed_out = float(execute), bool(timed_out)
+    return {**phases, "EXECUTE": execute}, timed_out
+
+
+def phase_cpu(prof: PluginProfile, phase: str, wall: Any) -> Any:
+    return wall * PHASE_CPU.get(phase, prof.cpu_share)
+
+
+def phase_peak(prof: PluginProfile, sc: Scenario, phase: str, packages: Any, noise: Any) -> Any:
+    peak = prof.memory_base * PHASE_MEMORY[phase] * noise * (1 + packages / 50) ** 0.3
+    return np.where(packages == 0, peak * IDLE_MEMORY, peak) if sc.idle else peak
 
 
 def _gap_days(rng: np.random.Generator, gaps: str, index: int) -> float:
@@ -267,12 +333,21 @@ def generate(
     for h in range(hosts):
         host = HOSTS[h] if h < len(HOSTS) else f"host-{h + 1}"
         starts = _run_starts(rng, runs, sc, end)
-        last_success: dict[str, datetime] = {p: starts[0] - timedelta(days=2) for p in plugins}
+        late = plugins[len(plugins) - sc.late_plugins :] if sc.late_plugins else ()
+        last_success = {p: starts[0] - timedelta(days=2) for p in plugins if p not in late}
         previous_end = starts[0]
         for i, planned in enumerate(starts):
             run_start = max(planned, previous_end + timedelta(minutes=1))
             previous_end = _simulate_run(
-                t, rng, sc, host, plugins, i, runs, run_start, last_success
+                t,
+                rng,
+                sc,
+                host,
+                tuple(p for p in plugins if p not in late or i >= runs // 2),
+                i,
+                runs,
+                run_start,
+                last_success,
             )
     return t
 
@@ -290,7 +365,7 @@ def _simulate_run(
 ) -> datetime:
     """Append one run's rows; return when it ended."""
     run_id = _uuid(rng)
-    net = float(_network(rng, sc))
+    net = float(network(rng, sc))
     backlog_drift = drift(sc, index, runs)
     clock = run_start
     counts = {"success": 0, "failed": 0, "skipped": 0}
@@ -307,36 +382,30 @@ def _simulate_run(
             _add_execution(t, exec_id, run_id, plugin, "skipped", clock, clock, 0, prof)
             counts["skipped"] += 1
             continue
+        last_success.setdefault(plugin, clock - timedelta(days=2))  # a plugin joining late
         days = (clock - last_success[plugin]).total_seconds() / 86400
-        packages = int(
-            min(rng.poisson(prof.rate_per_day * days * backlog_drift), prof.package_total)
-        )
-        dl_bytes = int(packages * prof.bytes_per_package * rng.lognormal(0, 0.3))
-        phases = {
-            "CHECK": prof.check_seconds * rng.lognormal(0, CHECK_NOISE),
-            "DOWNLOAD": dl_bytes / (prof.speed_bps * net) + 0.5,
-            "EXECUTE": (prof.exec_overhead + packages * prof.seconds_per_package)
-            * rng.lognormal(0, EXECUTE_NOISE),
-        }
-        status = "failed" if rng.random() < prof.fail_prob else "success"
-        if status == "failed":
-            phases["EXECUTE"] *= float(rng.uniform(0.05, 0.5))
-        total = sum(phases.values())
-        if total > prof.timeout_seconds:
-            status = "timeout"
-            over = total - prof.timeout_seconds
-            phases["EXECUTE"] = max(phases["EXECUTE"] - over, 0.1)
+        packages = int(pending(rng, prof, sc, days, backlog_drift))
+        dl_bytes = int(download_size(rng, prof, packages))
+        check, execute = rng.lognormal(0, CHECK_NOISE), rng.lognormal(0, EXECUTE_NOISE)
+        phases = phase_walls(prof, packages, dl_bytes, net, check, execute)
+        failed = rng.random() < prof.fail_prob
+        phases, timed_out = settle(prof, phases, float(rng.uniform(0.05, 0.5)) if failed else 1.0)
+        status = "timeout" if timed_out else "failed" if failed else "success"
         if prof.estimate_phase is not None:
             t.estimates["estimate_id"].append(_uuid(rng))
             t.estimates["execution_id"].append(exec_id)
             t.estimates["phase"].append(prof.estimate_phase)
-            reported = int(dl_bytes * rng.lognormal(0, 0.1)) if prof.reports_bytes else None
+            reported = (
+                int(dl_bytes * rng.lognormal(0, sc.bytes_noise)) if prof.reports_bytes else None
+            )
             t.estimates["download_bytes_est"].append(reported)
-            t.estimates["package_count_est"].append(packages)
+            t.estimates["package_count_est"].append(
+                round(packages * rng.lognormal(0, sc.count_noise)) if sc.count_noise else packages
+            )
             t.estimates["confidence"].append(0.8)
         step_start = clock
         for phase, wall in phases.items():
-            _add_step(t, rng, exec_id, phase, step_start, wall, prof, packages, dl_bytes, net)
+            _add_step(t, rng, sc, exec_id, phase, step_start, wall, prof, packages, dl_bytes, net)
             step_start = step_start + timedelta(seconds=wall)
         updated = packages if status == "success" else 0
         _add_execution(t, exec_id, run_id, plugin, status, clock, step_start, updated, prof)
@@ -384,6 +453,7 @@ def _add_execution(
 def _add_step(
     t: Tables,
     rng: np.random.Generator,
+    sc: Scenario,
     exec_id: str,
     phase: str,
     start: datetime,
@@ -393,9 +463,8 @@ def _add_step(
     dl_bytes: int,
     net: float,
 ) -> None:
-    cpu = wall * {"CHECK": 0.3, "DOWNLOAD": 0.05, "EXECUTE": prof.cpu_share}[phase]
-    boost = {"CHECK": 0.6, "DOWNLOAD": 0.8, "EXECUTE": 1.0}[phase]
-    peak = int(prof.memory_base * boost * rng.lognormal(0, 0.1) * (1 + packages / 50) ** 0.3)
+    cpu = phase_cpu(prof, phase, wall)
+    peak = int(phase_peak(prof, sc, phase, packages, rng.lognormal(0, MEMORY_NOISE)))
     downloaded = dl_bytes if phase == "DOWNLOAD" else 0
     row = (
         _uuid(rng),

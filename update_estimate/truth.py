@@ -1,0 +1,177 @@
+"""The simulator's own predictive: what its generating process says about a run before it
+starts, given what a forecaster could know then.
+
+Known: the days since each plugin's last success, the scenario's backlog drift at that run, and
+with reports the plugin's reported package count and download bytes. Unknown, so drawn: the
+backlog itself (without a report), the run's network speed (one factor shared by all plugins of
+a run, as `simulate` draws it), and every noise term. Failed executions are not forecast targets
+(`features.TARGET_STATUSES`), so the draws are of executions that succeed or time out.
+
+Benchmarks score ours against these draws: on average no forecast does better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from update_estimate import simulate
+from update_estimate.simulate import PluginProfile, Scenario
+
+METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
+
+
+@dataclass(frozen=True)
+class Known:
+    plugin: str
+    days: float  # since the plugin's last success, as the simulator counts it
+    drift: float
+    packages: int | None = None  # the plugin's report, when it made one
+    reported_bytes: float | None = None
+
+
+def known(tables: simulate.Tables, scenario: Scenario, runs: int) -> dict[tuple[str, str], Known]:
+    """What a forecaster knew before each execution of a one-host simulated history, keyed by
+    (run_id, plugin); replays the simulator's bookkeeping of last successes."""
+    ex = tables.executions
+    est = tables.estimates
+    reports = {
+        e: (c, b)
+        for e, c, b in zip(
+            est["execution_id"], est["package_count_est"], est["download_bytes_est"], strict=True
+        )
+    }
+    index = {run: i for i, run in enumerate(tables.runs["run_id"])}
+    first = tables.runs["start_time"][0] - timedelta(days=2)
+    last: dict[str, datetime] = {}
+    out: dict[tuple[str, str], Known] = {}
+    rows = zip(
+        ex["run_id"],
+        ex["plugin_name"],
+        ex["status"],
+        ex["start_time"],
+        ex["execution_id"],
+        strict=True,
+    )
+    for run, plugin, status, start, execution in rows:
+        if status in ("skipped", "running"):
+            continue
+        late = scenario.late_plugins and index[run] >= runs // 2
+        since = last.setdefault(plugin, start - timedelta(days=2) if late else first)
+        count, size = reports.get(execution, (None, None))
+        out[(run, plugin)] = Known(
+            plugin,
+            (start - since).total_seconds() / 86400,
+            simulate.drift(scenario, index[run], runs),
+            None if count is None else int(count),
+            None if size is None else float(size),
+        )
+        if status == "success":
+            last[plugin] = start
+        elif status == "timeout":
+            last[plugin] = since + (start - since) / 2
+    return out
+
+
+def run_draws(
+    executions: Sequence[Known], scenario: Scenario, reports: bool, draws: int = 4000, seed: int = 0
+) -> list[dict[str, np.ndarray]]:
+    """Joint draws of one run's executions (per execution, metric -> draws); `reports`: use
+    what the plugins reported before they ran."""
+    rng = np.random.default_rng(seed)
+    net = simulate.network(rng, scenario, draws)
+    return [_execution(k, scenario, reports, net, rng) for k in executions]
+
+
+def _execution(
+    k: Known, sc: Scenario, reports: bool, net: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    prof = simulate.profile_for(k.plugin)
+    n = len(net)
+    if reports and k.packages is not None:
+        packages, size = _reported_work(k, sc, prof, rng, n)
+    else:
+        packages = simulate.pending(rng, prof, sc, k.days, k.drift, n)
+        size = simulate.download_size(rng, prof, packages, n)
+    check, execute = (
+        rng.lognormal(0, simulate.CHECK_NOISE, n),
+        rng.lognormal(0, simulate.EXECUTE_NOISE, n),
+    )
+    phases = simulate.phase_walls(prof, packages, size, net, check, execute)
+    phases, _ = simulate.settle(prof, phases, 1.0)
+    peaks = [
+        simulate.phase_peak(prof, sc, phase, packages, rng.lognormal(0, simulate.MEMORY_NOISE, n))
+        for phase in phases
+    ]
+    return {
+        "wall_clock_seconds": sum(phases.values()),
+        "cpu_seconds": sum(simulate.phase_cpu(prof, p, w) for p, w in phases.items()),
+        "memory_peak_bytes": np.max(peaks, axis=0),
+        "download_bytes": size,
+    }
+
+
+def _reported_work(
+    k: Known, sc: Scenario, prof: PluginProfile, rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Packages and bytes given the report: the backlog's prior times the report's likelihood
+    over every possible count, then the bytes given the count and the reported bytes."""
+    from scipy import stats
+
+    assert k.packages is not None
+    counts = np.arange(prof.package_total + 1)
+    weights = pending_pmf(prof, sc, k.days, k.drift, counts)
+    if sc.count_noise:
+        positive = np.maximum(counts, 1)
+        lo = stats.norm.cdf(
+            np.log(np.maximum(k.packages - 0.5, 1e-12) / positive), 0, sc.count_noise
+        )
+        hi = stats.norm.cdf(np.log((k.packages + 0.5) / positive), 0, sc.count_noise)
+        weights = weights * np.where(counts == 0, k.packages == 0, hi - lo)
+    else:
+        weights = weights * (counts == k.packages)
+    logged = np.log(np.maximum(counts, 1) * prof.bytes_per_package)
+    both = np.hypot(simulate.DOWNLOAD_NOISE, sc.bytes_noise)
+    if k.reported_bytes is not None:
+        if k.reported_bytes > 0:
+            seen = np.log(k.reported_bytes)
+            weights = weights * np.where(counts > 0, stats.norm.pdf(seen, logged, both), 0.0)
+        else:
+            weights = weights * (counts == 0)
+    if weights.sum() <= 0:  # a report the process could not have made: trust its count
+        weights = (counts == min(k.packages, prof.package_total)).astype(float)
+    packages = rng.choice(counts, size=n, p=weights / weights.sum())
+    if k.reported_bytes is None or k.reported_bytes <= 0:
+        return packages, simulate.download_size(rng, prof, packages, n)
+    # log bytes = logged + e1, log report = log bytes + e2: e1 given their sum
+    share = simulate.DOWNLOAD_NOISE**2 / both**2
+    residual = np.log(k.reported_bytes) - logged[packages]
+    e1 = rng.normal(share * residual, simulate.DOWNLOAD_NOISE * sc.bytes_noise / both)
+    return packages, np.where(packages > 0, packages * prof.bytes_per_package * np.exp(e1), 0.0)
+
+
+def pending_pmf(
+    prof: PluginProfile, sc: Scenario, days: float, drift: float, counts: np.ndarray
+) -> np.ndarray:
+    """P(backlog = count) for `simulate.pending`'s draw (checked against it in the tests)."""
+    from scipy import stats
+
+    mean = prof.rate_per_day * days * drift
+    top = prof.package_total
+    if not sc.idle:
+        pmf = stats.poisson.pmf(counts, mean)
+        return np.where(counts == top, stats.poisson.sf(top - 1, mean), pmf)
+    busy = max(1 - prof.idle_share**days, 1e-9)
+    rest = max(mean / busy - 1, 0)
+    pmf = busy * stats.poisson.pmf(counts - 1, rest)
+    pmf = np.where(counts == top, busy * stats.poisson.sf(top - 2, rest), pmf)
+    return np.where(counts == 0, 1 - busy, pmf)
+
+
+def combine(metric: str, parts: Sequence[np.ndarray]) -> Any:
+    """A run's total from its executions' joint draws: the largest peak, else the sum."""
+    return np.max(parts, axis=0) if metric == "memory_peak_bytes" else np.sum(parts, axis=0)
