@@ -115,3 +115,8 @@ def test_cli_plugins_and_hosts(runner, tmp_path: Path) -> None:
 def test_unknown_scenario_is_a_usage_error(runner, tmp_path: Path) -> None:
     result = invoke(runner, "simulate", "--db", tmp_path / "x.duckdb", "--scenario", "nope")
     assert result.exit_code == 2 and "unknown scenario" in result.stderr
+
+
+def test_help_names_every_scenario(runner) -> None:
+    text = " ".join(invoke(runner, "simulate", "--help").stdout.split()).replace("- ", "-")
+    assert all(name in text for name in simulate.SCENARIOS)

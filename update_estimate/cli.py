@@ -270,7 +270,9 @@ def simulate(
         str,
         typer.Option(
             help="Generating scenario: realistic, steady, trend, level-shift, slow-network, "
-            "sparse or bursty, e.g. --scenario trend."
+            "sparse, bursty, check-only (most runs of some plugins have nothing to do), "
+            "late-plugins (the last two plugins join halfway), jump (work x1.8 for good) or "
+            "noisy-reports, e.g. --scenario check-only."
         ),
     ] = "realistic",
     force: Annotated[
