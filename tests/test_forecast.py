@@ -152,14 +152,22 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
 
 
-def test_series_without_zeros_calibrate_on_every_run() -> None:
-    """Wall time of a quiet run is not exact: both kinds keep all 60 residuals."""
+def test_times_calibrate_on_runs_with_the_same_kind_of_report() -> None:
+    """A check-only run takes seconds, a real one minutes: a wall time (no zeros) reported
+    with nothing to do calibrates on the 30 quiet runs, one with work on the 30 others, and
+    with fewer than 9 of a kind on all 60."""
     record = reports_record(4)
-    record["variants"]["reports"]["zeros"] = []
+    variant = record["variants"]["reports"]
+    variant["zeros"] = []
+    quiet = set(variant["quiet"])
     at = datetime(2026, 1, 2, 10)
-    for report in (5e7, 0.0):
+    for report, kind in ((5e7, False), (0.0, True)):
         p, used = forecast.predictive(record, at, {"download_bytes": report})
-        assert used and len(p.residuals) == 60
+        same = [r for i, r in enumerate(variant["residuals"]) if (i in quiet) == kind]
+        assert used and sorted(p.residuals) == sorted(same) and len(same) == 30
+    variant["quiet"] = sorted(quiet)[:8]
+    p, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
+    assert len(p.residuals) == 60
 
 
 def test_the_point_moves_only_where_the_residuals_lean() -> None:
@@ -186,3 +194,30 @@ def test_the_point_moves_only_where_the_residuals_lean() -> None:
     assert point(lagging) == pytest.approx(
         math.expm1(math.log1p(100.0) + conformal.median(lagging))
     )
+
+
+def test_student_quantiles() -> None:
+    from scipy import stats
+
+    from update_estimate import conformal
+
+    for df in (1, 2, 3, 5, 8, 30):
+        for p in (0.9, 0.95, 0.975):
+            assert conformal.student_t(p, df) == pytest.approx(stats.t.ppf(p, df), rel=2e-3)
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_too_few_residuals_still_cover_about_the_level(n: int) -> None:
+    """Below the ranks' minimum the interval is marked limited, and for normal errors it
+    covers about 90%: neither a point nor a blanket (the widest residual, widened, covered
+    0.97 at n 3)."""
+    from update_estimate import conformal
+
+    rng = np.random.default_rng(n)
+    hits = []
+    for _ in range(4000):
+        past, nxt = rng.normal(0, 1, n), rng.normal(0, 1)
+        b = conformal.bounds(past.tolist(), 0.9)
+        assert not b.calibrated
+        hits.append(b.lower <= nxt <= b.upper)
+    assert 0.88 <= np.mean(hits) <= 0.95

@@ -6,8 +6,8 @@ Stdlib only: `train` uses it to score calibration and `estimate` on its warm pat
 With n residuals, the two-sided interval takes the ranks floor((n+1)a/2) and
 ceil((n+1)(1-a/2)) of the sorted residuals (a = 1 - level); skewed errors (slow days) keep their
 skew. When n is too small for those ranks, the symmetric form ceil((n+1)*level) on absolute
-residuals needs fewer (9 for 90%). Below that no honest interval exists: the widest residual is
-widened and the bound is marked not calibrated.
+residuals needs fewer (9 for 90%). Below that no interval is honest by construction: a
+Student-t interval stands in, and the bound is marked not calibrated.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 WIDEN = 1.5
 LIMITED_PAD = math.log(2.0)
@@ -97,10 +98,39 @@ def bounds(
             q = _finite_cap([abs(v - centre) for v in values])
         if q > 0:
             return Bounds(centre - q, centre + q, True)
-    # Too few values for the ranks, or ranks that land on one value (a single run, identical
-    # runs): no honest interval, and a point is not one.
-    q = max(abs(v - centre) for v in values) * WIDEN + LIMITED_PAD
-    return Bounds(centre - q, centre + q, False)
+    return Bounds(centre - (q := limited_half_width(values, level, centre)), centre + q, False)
+
+
+def limited_half_width(values: Sequence[float], level: float, centre: float) -> float:
+    """Too few values for the ranks, or ranks that land on one value: no interval is honest
+    by construction, so this one is marked limited. From three values on, Student's
+    prediction interval for normal errors around the centre, never inside the widest value
+    seen; with fewer, or values that do not vary, the widest widened and padded (a point is
+    not an interval)."""
+    n = len(values)
+    deviations = [abs(v - centre) for v in values if not math.isinf(v)]
+    widest = max(deviations, default=0.0)
+    if n >= 3 and widest > 0:
+        scale = math.sqrt(sum(d * d for d in deviations) / len(deviations))
+        return max(student_t((1 + level) / 2, n) * scale * math.sqrt(1 + 1 / n), widest)
+    return widest * WIDEN + LIMITED_PAD
+
+
+def student_t(p: float, df: int) -> float:
+    """The p quantile of Student's t: exact for 1 and 2 degrees of freedom, Cornish-Fisher's
+    expansion beyond (within 0.1% of the exact value at df 3 and p 0.975)."""
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    z = NormalDist().inv_cdf(p)
+    terms = (
+        (z**3 + z) / 4,
+        (5 * z**5 + 16 * z**3 + 3 * z) / 96,
+        (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+        (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160,
+    )
+    return z + sum(term / df ** (i + 1) for i, term in enumerate(terms))
 
 
 def bias(residuals: Sequence[float]) -> float:
