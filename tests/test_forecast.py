@@ -122,7 +122,20 @@ def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
     est = forecast.single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work)
     assert est.upper == pytest.approx(math.expm1(p.centre + max(abs(r) for r in work)))
-    assert forecast.MIN_SAME_KIND == 9
+    assert forecast.MIN_SAME_KIND == 3
+
+
+def test_a_handful_of_the_reported_kind_answer_alone() -> None:
+    """A new user's plugin: 55 quiet runs and 5 that downloaded. A work report is answered
+    from the 5 (a limited interval), never from the zeros, which held its lower bound at 0
+    and stretched its upper bound by the spread between nothing and a download."""
+    record = reports_record(6, quiet_runs=55)
+    variant = record["variants"]["reports"]
+    work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
+    p, used = forecast.predictive(record, datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    est = forecast.single(p, 0.9)
+    assert used and sorted(p.residuals) == sorted(work) and len(work) == 5
+    assert est.lower > 0 and est.upper < 10 * est.point
 
 
 def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
@@ -155,7 +168,7 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
 def test_times_calibrate_on_runs_with_the_same_kind_of_report() -> None:
     """A check-only run takes seconds, a real one minutes: a wall time (no zeros) reported
     with nothing to do calibrates on the 30 quiet runs, one with work on the 30 others, and
-    with fewer than 9 of a kind on all 60."""
+    with fewer than 3 of a kind on all 60."""
     record = reports_record(4)
     variant = record["variants"]["reports"]
     variant["zeros"] = []
@@ -165,7 +178,7 @@ def test_times_calibrate_on_runs_with_the_same_kind_of_report() -> None:
         p, used = forecast.predictive(record, at, {"download_bytes": report})
         same = [r for i, r in enumerate(variant["residuals"]) if (i in quiet) == kind]
         assert used and sorted(p.residuals) == sorted(same) and len(same) == 30
-    variant["quiet"] = sorted(quiet)[:8]
+    variant["quiet"] = sorted(quiet)[:2]
     p, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
     assert len(p.residuals) == 60
 

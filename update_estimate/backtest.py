@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import forecast, history
+from update_estimate import forecast, history, pooled
 from update_estimate.features import Series, build_series, truncate
 from update_estimate.reports import REPORTED
 from update_estimate.train import train_series
@@ -149,13 +149,20 @@ Pairs = list[tuple[Case, forecast.Predictive]]
 
 
 def backtest_series(
-    s: Series, cuts: Sequence[int], level: float, modes: Sequence[bool]
+    s: Series,
+    cuts: Sequence[int],
+    level: float,
+    modes: Sequence[bool],
+    siblings: Sequence[Series] = (),
 ) -> dict[bool, Pairs]:
     """Train on the runs before each cut once; answer for the run at the cut with and/or
-    without the plugin's pre-run report (`modes`)."""
+    without the plugin's pre-run report (`modes`). `siblings`: the host's other series, whose
+    runs before the cut lend a short series their shape (`pooled`)."""
     out: dict[bool, Pairs] = {mode: [] for mode in modes}
     for i in cuts:
-        result = train_series(truncate(s, i), None, include_extras=False)
+        past = truncate(s, i)
+        shapes = pooled.borrow_all(past, siblings, s.starts[i]) if pooled.wanted(past) else {}
+        result = train_series(past, None, include_extras=False, borrowed=shapes)
         record = {**result.record, "basis": result.basis}
         at = datetime.fromisoformat(s.starts[i])
         past = np.expm1(s.y[:i])
@@ -211,7 +218,10 @@ def evaluate(
     for s in series:
         cuts = [i for i, r in enumerate(s.run_ids) if r in cut_runs[s.host] and i >= 2]
         # one job a cut, not a series: the progress bar moves, and its ETA means something
-        jobs.extend((s, [i]) for i in cuts if not s.censored[i])
+        siblings = [o for o in series if (o.host, o.metric) == (s.host, s.metric) and o is not s]
+        jobs.extend(
+            (s, [i], siblings if i < pooled.SHORT else []) for i in cuts if not s.censored[i]
+        )
     outputs = _parallel(jobs, level, modes, n_jobs, progress)
     results = {}
     for mode in modes:
@@ -234,19 +244,19 @@ def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:
 
 
 def _parallel(
-    jobs: list[tuple[Series, list[int]]],
+    jobs: list[tuple[Series, list[int], list[Series]]],
     level: float,
     modes: Sequence[bool],
     n_jobs: int,
     progress: Callable[[int, int], None] | None,
 ) -> list[dict[bool, Pairs]]:
     if n_jobs == 1:
-        outputs: Any = (backtest_series(s, cuts, level, modes) for s, cuts in jobs)
+        outputs: Any = (backtest_series(s, cuts, level, modes, sib) for s, cuts, sib in jobs)
     else:
         from joblib import Parallel, delayed
 
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(backtest_series)(s, cuts, level, modes) for s, cuts in jobs
+            delayed(backtest_series)(s, cuts, level, modes, sib) for s, cuts, sib in jobs
         )
     done: list[dict[bool, Pairs]] = []
     if progress is not None:

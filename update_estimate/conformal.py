@@ -68,8 +68,11 @@ def bounds(
     """Conformal bounds of the next value from exchangeable `values` (residuals or samples).
 
     `floor`: no value can lie below it (nothing downloaded). When the lower rank lands on
-    values at the floor, the lower bound is the floor and holds every such value; the whole
-    miss budget then goes to the upper end, or the interval would cover more than `level`.
+    values at the floor (or there is no lower rank, and some value is at the floor), the lower
+    bound is the floor and holds every such value; the whole miss budget then goes to the
+    upper end, or the interval would cover more than `level`. Values at the floor say nothing
+    about the size of what comes when something does: a limited interval's spread is taken
+    from the others.
     """
     n = len(values)
     if n == 0:
@@ -79,9 +82,9 @@ def bounds(
     k_hi = _ceil((n + 1) * (1 - alpha / 2))
     upper_sorted = sorted(_upper_values(values, censored))
     at_floor = 0 if floor is None else sum(v <= floor for v in values)
-    if k_lo >= 1 and at_floor >= k_lo:
-        k_hi = _ceil((n + 1) * level)
-        upper = upper_sorted[k_hi - 1]
+    one_sided = _ceil((n + 1) * level)
+    if floor is not None and at_floor >= max(k_lo, 1) and one_sided <= n:
+        upper = upper_sorted[one_sided - 1]
         return Bounds(floor, _finite_cap(values) if math.isinf(upper) else upper, True)
     if k_lo >= 1 and k_hi <= n:
         lower = sorted(values)[k_lo - 1]
@@ -98,7 +101,9 @@ def bounds(
             q = _finite_cap([abs(v - centre) for v in values])
         if q > 0:
             return Bounds(centre - q, centre + q, True)
-    return Bounds(centre - (q := limited_half_width(values, level, centre)), centre + q, False)
+    sizes = [v for v in values if floor is None or v > floor]
+    q = limited_half_width(sizes or values, level, centre)
+    return Bounds(floor if at_floor else centre - q, centre + q, False)
 
 
 def limited_half_width(values: Sequence[float], level: float, centre: float) -> float:

@@ -27,12 +27,13 @@ from update_estimate.reports import REPORTED
 
 DEFAULT_GAP_HOURS = 24.0
 MIN_CONDITIONAL = 5
-# The fewest residuals of a report's kind to calibrate on them alone: 9, the symmetric rank's
-# minimum at the default 90% (at higher levels `conformal.bounds` widens and marks the answer
-# limited). Mixing in the other kind costs more: in `bursty`, where a third of the runs
-# download, a floor of 19 mixed the quiet runs' zeros into a work report's calibration, and the
-# runs that downloaded were covered 0.74; with 9, 0.89.
-MIN_SAME_KIND = conformal.min_residuals(0.9)
+# The fewest residuals of a report's kind to calibrate on them alone. Mixing in the other kind
+# costs more than having few: in `bursty`, where a third of the runs download, a floor of 19
+# mixed the quiet runs' zeros into a work report's calibration, and the runs that downloaded
+# were covered 0.74; with 9, 0.89. In a new user's first weeks a plugin has a handful of each
+# kind, and its zeros stretched a download's interval to [0, 15 GB]: from 3 on, the kind alone
+# answers (below 9, with `conformal`'s limited interval).
+MIN_SAME_KIND = 3
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
     "wall_clock_seconds": (60.0, 5.0, 1800.0),
@@ -323,7 +324,7 @@ def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
     zero is exactly zero bytes, and a check-only run takes seconds and a fraction of a real
     run's memory; calibrating a real run on such runs let them take the miss budget and held
     its upper bound down, and the reverse widened a check-only run's interval by the spread of
-    real work. Too few of the kind: all of them."""
+    real work. Fewer than MIN_SAME_KIND of the kind: all of them."""
     marked = set(quiet)
     keep = [i for i in range(n) if (i in marked) == quiet_now]
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))

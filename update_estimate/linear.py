@@ -71,12 +71,12 @@ def _fit(y: np.ndarray, x: np.ndarray) -> tuple[LinearModel, np.ndarray]:
     design = np.column_stack([y[:-1], x[1:]])
     target = y[1:]
     rows, weights, robust = _sample(target, x[1:])
-    model = LinearModel(*_huber(design[rows], target[rows], weights, robust), float(y[-1]))
+    model = LinearModel(*huber(design[rows], target[rows], weights, robust), float(y[-1]))
     recent = rows[-LEAN_WINDOW:]
     if len(rows) < 2 * LEAN_WINDOW or not _leans(target[recent] - model.line(design[recent])):
         return model, weights
     weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
-    return LinearModel(*_huber(design[rows], target[rows], weights, robust), float(y[-1])), weights
+    return LinearModel(*huber(design[rows], target[rows], weights, robust), float(y[-1])), weights
 
 
 def _leans(residuals: np.ndarray) -> bool:
@@ -96,12 +96,12 @@ def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     """The rows a fit uses, their prior weights, and whether Huber refines it: a hurdle fits
     the runs that observed something, recent ones weighing more."""
     sizes = np.flatnonzero(target > 0)
-    if MIN_SIZES <= len(sizes) < len(target) and not _foreseen(x, target):
+    if MIN_SIZES <= len(sizes) < len(target) and not foreseen(x, target):
         return sizes, RECENCY ** (sizes[-1] - sizes).astype(float), True
     return np.arange(len(target)), np.ones(len(target)), len(sizes) == len(target)
 
 
-def _foreseen(x: np.ndarray, target: np.ndarray) -> bool:
+def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
     """Some covariate is zero whenever nothing came and almost never otherwise: a report of
     nothing to download. Then one line through the zeros fits them, and better than a hurdle
     (`bench/linear_models.py`, downloads with reports: median error 0.072 against 0.094)."""
@@ -110,7 +110,7 @@ def _foreseen(x: np.ndarray, target: np.ndarray) -> bool:
     return bool(silent.any())
 
 
-def _huber(
+def huber(
     design: np.ndarray, target: np.ndarray, prior: np.ndarray, robust: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centring and coefficients of a weighted ridge, reweighted as Huber when `robust`."""

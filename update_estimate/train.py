@@ -13,14 +13,14 @@ import io
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from update_estimate import __version__, cache, conformal, grid, history, logs, spread
+from update_estimate import __version__, cache, conformal, grid, history, logs, pooled, spread
 from update_estimate.candidates import (
     BASELINES,
     Backtest,
@@ -244,12 +244,14 @@ def train_series(
     global_forecast: GlobalForecast | None,
     include_extras: bool,
     only: Sequence[str] | None = None,
+    borrowed: Mapping[str, pooled.Borrowed] | None = None,
 ) -> SeriesResult:
     """Backtest every candidate, choose per variant, calibrate, fit, and predict the grid.
 
     Variant `base` answers without the plugin's pre-run report; `reports` (for plugins that
     report) may use it: its race holds every base forecast too, plus the covariate models fed
-    with the report (named `...+reports`), so a report only wins where it really helps.
+    with the report (named `...+reports`), so a report only wins where it really helps. A
+    series too short for covariate models answers with its host's `borrowed` shapes.
     `only` restricts the race to the named candidates (the baselines always run).
     """
     quiet_libraries()
@@ -262,7 +264,7 @@ def train_series(
     cleaned = clean_for_fit(s.y, s.outlier)
     start = backtest_start(s.n)
     if start >= s.n:
-        return _too_short(s)
+        return _too_short(s, borrowed)
     designs = {v: grid.design(s, v) for v in grid.variants(s)}
     local = [c for c in pool if not c.uses_covariates]
     covariate = [c for c in pool if c.uses_covariates]
@@ -285,6 +287,10 @@ def train_series(
     # winner -> centres, residuals and their coverage: both variants' races may pick it
     refreshed: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
     for variant in designs:
+        if borrowed and variant in borrowed:
+            result, record["variants"][variant] = _borrowed_variant(s, variant, borrowed[variant])
+            results.append(result)
+            continue
         if variant == "reports":
             with_reports, failed = run(covariate, s.y, designs["reports"], start)
             failures.update({k + REPORTS_SUFFIX: v for k, v in failed.items()})
@@ -361,6 +367,25 @@ def train_series(
     )
 
 
+def _borrowed_variant(
+    s: Series, variant: str, borrowed: pooled.Borrowed
+) -> tuple[VariantResult, dict[str, Any]]:
+    """A short series' variant from its host's shape, calibrated on its own runs, each
+    forecast by a fit that left it out."""
+    centres = borrowed.centres
+    residuals = s.y - centres
+    censored = s.censored
+    usable = ~censored & (s.y > 0)
+    g = grid.build(s, variant)
+    record = _variant_record(
+        s, pooled.NAME, residuals, censored, 0, borrowed.predictions, g, centres, usable
+    )
+    fitted = residuals[~censored]
+    error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
+    result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})
+    return result, record
+
+
 def _every_origin(
     kind: Candidate | None, raced: Backtest, y_fit: np.ndarray, x: np.ndarray, start: int
 ) -> Backtest:
@@ -398,8 +423,9 @@ def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _too_short(s: Series) -> SeriesResult:
-    """Too few runs for any backtest: their median, with calibration borrowed later."""
+def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> SeriesResult:
+    """Too few runs for any backtest: the host's shapes where it has them, else their median
+    (with calibration borrowed later)."""
     centre = float(np.median(s.y))
     variant = {
         "model": "rolling_median",
@@ -411,7 +437,11 @@ def _too_short(s: Series) -> SeriesResult:
         "censored": [],
         "runs": [],
     }
-    result = VariantResult("base", "rolling_median", None, None, None, None, 0, {})
+    results = [VariantResult("base", "rolling_median", None, None, None, None, 0, {})]
+    variants: dict[str, Any] = {"base": variant}
+    for name, shape in (borrowed or {}).items():
+        result, variants[name] = _borrowed_variant(s, name, shape)
+        results = [r for r in results if r.variant != name] + [result]
     return SeriesResult(
         s.key,
         s.host,
@@ -420,9 +450,9 @@ def _too_short(s: Series) -> SeriesResult:
         s.phase,
         s.n,
         "limited",
-        [result],
+        results,
         {},
-        _record(s, {"base": variant}),
+        _record(s, variants),
     )
 
 
@@ -528,7 +558,8 @@ def train(
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
         globals_ = global_forecasts(series)
-        results = _run_parallel(series, globals_, include_extras, n_jobs, progress)
+        shapes = borrowed_shapes(series)
+        results = _run_parallel(series, globals_, shapes, include_extras, n_jobs, progress)
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
         _encode_runs(results)
@@ -585,9 +616,15 @@ def _manifest_entry(r: SeriesResult) -> dict[str, Any]:
     }
 
 
+def borrowed_shapes(series: Sequence[Series]) -> dict[str, dict[str, pooled.Borrowed]]:
+    """Per short series, its host's shape per variant (`pooled`), where the host has one."""
+    return {s.key: pooled.borrow_all(s, series) for s in series if pooled.wanted(s)}
+
+
 def _run_parallel(
     series: list[Series],
     globals_: dict[str, GlobalForecast],
+    shapes: dict[str, dict[str, pooled.Borrowed]],
     include_extras: bool,
     n_jobs: int,
     progress: Callable[[int, int], None] | None,
@@ -595,12 +632,16 @@ def _run_parallel(
     total = len(series)
     results: list[SeriesResult] = []
     if n_jobs == 1:
-        outputs: Any = (train_series(s, globals_.get(s.key), include_extras) for s in series)
+        outputs: Any = (
+            train_series(s, globals_.get(s.key), include_extras, None, shapes.get(s.key))
+            for s in series
+        )
     else:
         from joblib import Parallel, delayed
 
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(train_series)(s, globals_.get(s.key), include_extras) for s in series
+            delayed(train_series)(s, globals_.get(s.key), include_extras, None, shapes.get(s.key))
+            for s in series
         )
     for result in outputs:
         results.append(result)
