@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import invoke
 from update_estimate import backtest, history, pooled, simulate
+from update_estimate import cache as cache_module
+from update_estimate.cache import series_key
 from update_estimate.features import build_series
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
@@ -22,6 +24,10 @@ def first_weeks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("weeks") / "h.duckdb"
     simulate.write(simulate.generate(PLUGINS, 16, 5, scenario_name="late-plugins"), db)
     return db
+
+
+def history_host(db: Path) -> str:
+    return str(history.read(db).executions["host"].iloc[0])
 
 
 def _estimate(runner, db: Path, cache: Path, report: dict) -> dict:
@@ -58,6 +64,11 @@ def test_a_short_plugins_report_counts(runner, first_weeks: Path, tmp_path: Path
     for m in (small, large):
         for v in m.values():
             assert v["lower"] <= v["point"] <= v["upper"]
+    # served as `backtest` measures it: calibrated on snap's own runs, not other plugins'
+    records = cache_module.current(cache).records()["series"]
+    snap = records[series_key(history_host(first_weeks), "snap", "download_bytes", None)]
+    assert snap["variants"]["reports"]["model"] == pooled.NAME
+    assert len(snap["variants"]["reports"]["residuals"]) == snap["data_points"]
 
 
 def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:

@@ -47,6 +47,10 @@ def _actuals(t: simulate.Tables) -> dict[str, dict[str, float]]:
     return out
 
 
+def _executions(t: simulate.Tables, *columns: str):
+    return zip(*(t.executions[c] for c in columns), strict=True)
+
+
 def _scored(name: str, reports: bool, runs: int = 110, last: int = 100):
     """Per metric: hits of the truth's 90% interval and its median's APEs over the executions
     (and the runs' totals) of the last runs."""
@@ -54,13 +58,7 @@ def _scored(name: str, reports: bool, runs: int = 110, last: int = 100):
     t = simulate.generate(PLUGINS, runs, 3, scenario_name=name)
     known, actual = truth.known(t, sc, runs), _actuals(t)
     targets = defaultdict(list)
-    for e, run, plugin, status in zip(
-        t.executions["execution_id"],
-        t.executions["run_id"],
-        t.executions["plugin_name"],
-        t.executions["status"],
-        strict=True,
-    ):
+    for e, run, plugin, status in _executions(t, "execution_id", "run_id", "plugin_name", "status"):
         if status in ("success", "timeout"):
             targets[run].append((plugin, e))
     hits, apes, total_hits = defaultdict(list), defaultdict(list), defaultdict(list)
@@ -104,13 +102,8 @@ def test_check_only_runs_are_a_population() -> None:
     actual = _actuals(t)
     idle: dict[str, list[bool]] = defaultdict(list)
     memory: dict[bool, list[float]] = defaultdict(list)
-    for e, plugin, status, updated in zip(
-        t.executions["execution_id"],
-        t.executions["plugin_name"],
-        t.executions["status"],
-        t.executions["packages_updated"],
-        strict=True,
-    ):
+    columns = ("execution_id", "plugin_name", "status", "packages_updated")
+    for e, plugin, status, updated in _executions(t, *columns):
         if status == "success":
             idle[plugin].append(updated == 0)
             if plugin == "cargo":
@@ -123,7 +116,7 @@ def test_late_plugins_join_halfway() -> None:
     t = simulate.generate(PLUGINS, 16, 2, scenario_name="late-plugins")
     first_run = {}
     index = {run: i for i, run in enumerate(t.runs["run_id"])}
-    for run, plugin in zip(t.executions["run_id"], t.executions["plugin_name"], strict=True):
+    for run, plugin in _executions(t, "run_id", "plugin_name"):
         first_run.setdefault(plugin, index[run])
     assert first_run == {"apt": 0, "flatpak": 0, "pip": 8, "snap": 8}
 

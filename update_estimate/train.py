@@ -466,7 +466,8 @@ def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray)
 
 
 def borrow_calibration(results: list[SeriesResult]) -> None:
-    """Short series take widened residuals pooled across the host's plugins for that metric."""
+    """Short series take widened residuals pooled across the host's plugins for that metric,
+    except where they answer with the host's shape."""
     pooled: dict[tuple, list[float]] = defaultdict(list)
     for r in results:
         if r.basis == "model":
@@ -479,6 +480,8 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
         if len(borrowed) < 2 * conformal.min_residuals(LEVEL):
             continue
         for variant in r.record["variants"].values():
+            if variant["model"] == pooled.NAME:
+                continue  # calibrated on its own runs, as `backtest` measures it
             variant["residuals"] = [round(v * BORROW_WIDEN, 6) for v in borrowed]
             variant["censored"] = [False] * len(borrowed)
             variant["zeros"] = []
