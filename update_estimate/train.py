@@ -468,15 +468,15 @@ def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray)
 def borrow_calibration(results: list[SeriesResult]) -> None:
     """Short series take widened residuals pooled across the host's plugins for that metric,
     except where they answer with the host's shape."""
-    pooled: dict[tuple, list[float]] = defaultdict(list)
+    shared: dict[tuple, list[float]] = defaultdict(list)
     for r in results:
         if r.basis == "model":
             variant = r.record["variants"]["base"]
-            pooled[(r.host, r.metric, r.phase)].extend(variant["residuals"])
+            shared[(r.host, r.metric, r.phase)].extend(variant["residuals"])
     for r in results:
         if r.basis != "limited":
             continue
-        borrowed = pooled.get((r.host, r.metric, r.phase), [])
+        borrowed = shared.get((r.host, r.metric, r.phase), [])
         if len(borrowed) < 2 * conformal.min_residuals(LEVEL):
             continue
         for variant in r.record["variants"].values():
