@@ -18,7 +18,7 @@ SHELLS = {
 }
 PROG = "update-estimate"
 COMPLETE_VAR = "_UPDATE_ESTIMATE_COMPLETE"
-DATE = "2026-11"
+DATE = "2026-12"
 
 ENVIRONMENT = (
     ("UPDATE_ESTIMATE_DB", "History file (default $XDG_DATA_HOME/update-all/history.duckdb)."),
