@@ -234,3 +234,18 @@ def test_too_few_residuals_still_cover_about_the_level(n: int) -> None:
         assert not b.calibrated
         hits.append(b.lower <= nxt <= b.upper)
     assert 0.88 <= np.mean(hits) <= 0.95
+
+
+def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
+    """Four runs, all downloading nothing: no size was ever seen, so the interval reaches
+    tenfold above the centre (a host's typical size, from `pooled`), not a few bytes above
+    zero; from 9 such runs the one-sided rank may honestly say nothing comes."""
+    from update_estimate import conformal
+
+    centre = math.log1p(20e6)
+    zeros = [forecast.ZERO_LOG - centre] * 4
+    b = conformal.bounds(zeros, 0.9, centre=0.0, floor=zeros[0])
+    assert not b.calibrated and b.lower == zeros[0]
+    assert math.expm1(centre + b.upper) == pytest.approx(10 * 20e6, rel=0.01)
+    many = conformal.bounds(zeros * 3, 0.9, centre=0.0, floor=zeros[0])
+    assert many.calibrated and many.upper == zeros[0]

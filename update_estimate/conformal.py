@@ -19,6 +19,10 @@ from statistics import NormalDist
 
 WIDEN = 1.5
 LIMITED_PAD = math.log(2.0)
+# Nothing but values at the floor (a plugin that has never downloaded): their distance from the
+# centre says nothing about a size, so a limited interval reaches tenfold above the centre,
+# which a host's shape (`pooled`) sets to a size its other plugins download.
+UNSEEN_SPREAD = math.log(10.0)
 CENSORED_PAD = math.log(1.5)
 # Levels are decimals, and binary floats land their ranks a hair off the integer: for 39 values
 # at 90%, 40 * (1 - 0.9) / 2 is 1.9999999999999996, so the lower rank was 1 instead of 2 and the
@@ -102,7 +106,7 @@ def bounds(
         if q > 0:
             return Bounds(centre - q, centre + q, True)
     sizes = [v for v in values if floor is None or v > floor]
-    q = limited_half_width(sizes or values, level, centre)
+    q = limited_half_width(sizes, level, centre) if sizes else UNSEEN_SPREAD
     return Bounds(floor if at_floor else centre - q, centre + q, False)
 
 
