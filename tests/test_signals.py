@@ -41,6 +41,13 @@ def wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C's default action, as a terminal's foreground command has it. A test run started
+    in the background by a non-interactive shell (CI) ignores SIGINT, and a command that
+    inherits that never sees one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("signals") / "history.duckdb"
@@ -62,7 +69,12 @@ def test_a_signal_leaves_no_process_behind(
     args = [str(BIN), command, "--db", str(long_history), "--n-jobs", "2"]
     args += ["--cache-dir", str(tmp_path / "cache")] if command == "train" else ["--last", "30"]
     proc = subprocess.Popen(
-        args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        args,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         # the workers are up once the session holds more than the command itself
