@@ -165,22 +165,15 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
 
 
-def test_times_calibrate_on_runs_with_the_same_kind_of_report() -> None:
-    """A check-only run takes seconds, a real one minutes: a wall time (no zeros) reported
-    with nothing to do calibrates on the 30 quiet runs, one with work on the 30 others, and
-    with fewer than 3 of a kind on all 60."""
+def test_series_without_zeros_calibrate_on_every_run() -> None:
+    """Wall time of a quiet run is not exact: both kinds keep all 60 residuals (split by kind,
+    intervals with reports scored worse against the truth)."""
     record = reports_record(4)
-    variant = record["variants"]["reports"]
-    variant["zeros"] = []
-    quiet = set(variant["quiet"])
+    record["variants"]["reports"]["zeros"] = []
     at = datetime(2026, 1, 2, 10)
-    for report, kind in ((5e7, False), (0.0, True)):
+    for report in (5e7, 0.0):
         p, used = forecast.predictive(record, at, {"download_bytes": report})
-        same = [r for i, r in enumerate(variant["residuals"]) if (i in quiet) == kind]
-        assert used and sorted(p.residuals) == sorted(same) and len(same) == 30
-    variant["quiet"] = sorted(quiet)[:2]
-    p, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
-    assert len(p.residuals) == 60
+        assert used and len(p.residuals) == 60
 
 
 def test_the_point_moves_only_where_the_residuals_lean() -> None:
