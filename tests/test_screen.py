@@ -115,3 +115,29 @@ def test_validate_shows_counts_dates_and_verdicts_at_eighty_columns(
     for plugin in PLUGINS:
         row = next(line for line in lines if line.split(" ")[0] == plugin).split()
         assert row[-1] in {"usable", "limited", "unusable"} and row[-2].startswith("20"), row
+
+
+def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
+    """Started at 23:37 and ending between 23:58 and 00:31: the title names tomorrow by its
+    weekday and still fits 80 columns, so the screen test's first line stays the title whatever
+    the hour CI runs at; ten days away, the date is given."""
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from update_estimate import forecast, render
+
+    now = datetime.now()
+    start = now.replace(hour=23, minute=37)
+    wall = SimpleNamespace(point=21.3 * 60, lower=21 * 60, upper=54 * 60)
+    result = SimpleNamespace(
+        host="workstation",
+        remaining=None,
+        total={"wall_clock_seconds": wall},
+        finish=forecast.finish(start, wall),
+    )
+    title = render.estimate_title(result)
+    tomorrow = (start + timedelta(days=1)).strftime("%a")
+    assert f"-{tomorrow} 00:31)" in title and len(title) <= 80, title
+    away = now.replace(hour=12) + timedelta(days=10)
+    later = SimpleNamespace(**{**vars(result), "finish": forecast.finish(away, wall)})
+    assert f" {away.day} {away:%b} " in render.estimate_title(later)

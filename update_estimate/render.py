@@ -213,9 +213,13 @@ MARKERS = {"limited": " ~", "default": " ?"}
 
 
 def _clock(moment: datetime, day: datetime) -> str:
-    """`14:32`, with the day only where it is not `day`'s: `Mon 1 Jun 14:32`."""
+    """`14:32`, with the day only where it is not `day`'s: `Thu 00:31` within the week around
+    it (a run that ends after midnight kept the title on one line at 80 columns only so), else
+    `Mon 1 Jun 14:32`."""
     if moment.date() == day.date():
         return f"{moment:%H:%M}"
+    if abs((moment.date() - day.date()).days) < 7:
+        return f"{moment:%a %H:%M}"
     return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
 
 
