@@ -165,7 +165,9 @@ def evaluate(scenario: str, seed: int, plugins: tuple[str, ...], runs: int, last
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
         simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
-        results = backtest.evaluate(db, None, METRICS, None, last, LEVEL, (True, False), 2)
+        results = backtest.evaluate(
+            db, None, METRICS, None, last, LEVEL, (True, False), 2, full_race=True
+        )
     cases = {mode: list(result.cases) for mode, result in results.items()}
     return History(scenario, seed, runs, plugins, cases)
 

@@ -83,7 +83,7 @@ def test_totals_do_not_depend_on_the_order_workers_finish(trained: Trained) -> N
     pairs = [
         pair
         for s in series
-        for pair in backtest_series(s, [s.n - 2, s.n - 1], 0.9, (False,))[False]
+        for pair in backtest_series(s, [s.n - 2, s.n - 1], 0.9, (False,)).pairs[False]
     ]
     forward = _total_cases(pairs, series, 0.9)
     assert len(forward) == 4
@@ -117,3 +117,29 @@ def test_the_plot_is_a_grid_and_the_table_names_its_mode(runner, trained: Traine
     assert "before the check phase, without reports" in result.stdout
     width, height = struct.unpack(">II", png.read_bytes()[16:24])
     assert (width, height) == (612, 567)  # two metrics across, apt, pip and the total down
+
+
+def test_later_runs_race_only_the_first_races_winners(trained: Trained) -> None:
+    """The default backtest races every candidate before a series' first judged run, then
+    only the winners and the baselines: the first cases are the full race's own, and every
+    run is still judged."""
+    from update_estimate import backtest
+    from update_estimate.candidates import BASELINES
+    from update_estimate.features import build_series
+
+    args = (trained.db, ["apt"], ["wall_clock_seconds"], None, 3, 0.9, (False,), 1)
+    quick = backtest.evaluate(*args)[False].cases
+    full = backtest.evaluate(*args, full_race=True)[False].cases
+    assert [c.run_id for c in quick] == [c.run_id for c in full]
+    assert quick[0] == full[0]
+
+    s = build_series(history_of(trained), None, ["wall_clock_seconds"])[0]
+    first = backtest.backtest_series(s, [s.n - 3], 0.9, (False,))
+    later = backtest.backtest_series(s, [s.n - 2], 0.9, (False,), only=first.winners)
+    assert first.winners and set(later.winners) <= set(first.winners) | set(BASELINES)
+
+
+def history_of(trained: Trained):
+    from update_estimate import history
+
+    return history.read(trained.db, plugins=["apt"]).executions

@@ -24,7 +24,7 @@ import numpy as np
 from update_estimate import forecast, history, pooled
 from update_estimate.features import Series, build_series, truncate
 from update_estimate.reports import REPORTED
-from update_estimate.train import train_series
+from update_estimate.train import REPORTS_SUFFIX, train_series
 
 RECENT_MEDIAN = 10
 RECENT_SPREAD = 20
@@ -148,24 +148,44 @@ def _reported(s: Series, index: int) -> dict[str, float]:
 Pairs = list[tuple[Case, forecast.Predictive]]
 
 
+@dataclass(frozen=True)
+class Job:
+    """Cuts of one series to retrain before; `only`: the candidates that may race (all if None)."""
+
+    series: Series
+    cuts: list[int]
+    siblings: list[Series]
+    only: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    pairs: dict[bool, Pairs]
+    winners: tuple[str, ...]  # the candidates that won a variant at the last cut
+
+
 def backtest_series(
     s: Series,
     cuts: Sequence[int],
     level: float,
     modes: Sequence[bool],
     siblings: Sequence[Series] = (),
-) -> dict[bool, Pairs]:
+    only: Sequence[str] | None = None,
+) -> Answered:
     """Train on the runs before each cut once; answer for the run at the cut with and/or
     without the plugin's pre-run report (`modes`). `siblings`: the host's other series, whose
-    runs before the cut lend a short series their shape (`pooled`)."""
+    runs before the cut lend a short series their shape (`pooled`); `only`: the candidates
+    that race (the baselines always do)."""
     out: dict[bool, Pairs] = {mode: [] for mode in modes}
+    winners: tuple[str, ...] = ()
     for i in cuts:
         past = truncate(s, i)
         shapes = pooled.borrow_all(past, siblings, s.starts[i]) if pooled.wanted(past) else {}
-        result = train_series(past, None, include_extras=False, borrowed=shapes)
+        result = train_series(past, None, include_extras=False, only=only, borrowed=shapes)
+        winners = tuple(sorted({v.model.removesuffix(REPORTS_SUFFIX) for v in result.variants}))
         record = {**result.record, "basis": result.basis}
         at = datetime.fromisoformat(s.starts[i])
-        past = np.expm1(s.y[:i])
+        values = np.expm1(s.y[:i])
         for mode in modes:
             reported = _reported(s, i) if mode and s.reports else None
             p, _ = forecast.predictive(record, at, reported)
@@ -177,10 +197,10 @@ def backtest_series(
                 s.run_ids[i],
                 s.starts[i],
                 float(np.expm1(s.y[i])),
-                {"ours": (ours.point, ours.lower, ours.upper), **baselines(past, level)},
+                {"ours": (ours.point, ours.lower, ours.upper), **baselines(values, level)},
             )
             out[mode].append((case, p))
-    return out
+    return Answered(out, winners)
 
 
 def run(
@@ -193,10 +213,11 @@ def run(
     with_covariates: bool = True,
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    full_race: bool = False,
 ) -> BacktestResult:
-    return evaluate(db, plugins, metrics, hosts, last, level, (with_covariates,), n_jobs, progress)[
-        with_covariates
-    ]
+    return evaluate(
+        db, plugins, metrics, hosts, last, level, (with_covariates,), n_jobs, progress, full_race
+    )[with_covariates]
 
 
 def evaluate(
@@ -209,24 +230,43 @@ def evaluate(
     modes: Sequence[bool],
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    full_race: bool = False,
 ) -> dict[bool, BacktestResult]:
-    """The backtest in each mode (with / without pre-run reports), from one training per cut."""
+    """The backtest in each mode (with / without pre-run reports), from one training per cut.
+
+    Every candidate races before a series' first judged run that is long enough for a race;
+    before its later runs only that race's winners do (and the baselines), unless
+    `full_race`: consecutive races mostly crown the same model, and the full race at every
+    cut is most of a backtest's time.
+    """
     hist = history.read(db, hosts=hosts, plugins=plugins)
     series = build_series(hist.executions, None, metrics)
     cut_runs = _last_runs(hist.executions, last)
-    jobs = []
+    first: list[Job] = []
+    later: dict[str, list[int]] = {}
     for s in series:
-        cuts = [i for i, r in enumerate(s.run_ids) if r in cut_runs[s.host] and i >= 2]
-        # one job a cut, not a series: the progress bar moves, and its ETA means something
+        cuts = [
+            i
+            for i, r in enumerate(s.run_ids)
+            if r in cut_runs[s.host] and i >= 2 and not s.censored[i]
+        ]
         siblings = [o for o in series if (o.host, o.metric) == (s.host, s.metric) and o is not s]
-        jobs.extend(
-            (s, [i], siblings if i < pooled.SHORT else []) for i in cuts if not s.censored[i]
-        )
-    outputs = _parallel(jobs, level, modes, n_jobs, progress)
+        raced = [i for i in cuts if i >= pooled.SHORT]
+        leading = cuts if full_race else [i for i in cuts if i < pooled.SHORT] + raced[:1]
+        # one job a cut, not a series: the progress bar moves, and its ETA means something
+        first.extend(Job(s, [i], siblings if i < pooled.SHORT else []) for i in leading)
+        later[s.key] = [] if full_race else raced[1:]
+    total = len(first) + sum(len(cuts) for cuts in later.values())
+    if progress is not None:
+        progress(0, total)
+    outputs = _parallel(first, level, modes, n_jobs, progress, (0, total))
+    winners = {job.series.key: a.winners for job, a in outputs if job.cuts[0] >= pooled.SHORT}
+    rest = [Job(s, [i], [], winners.get(s.key)) for s in series for i in later[s.key]]
+    outputs += _parallel(rest, level, modes, n_jobs, progress, (len(first), total))
     results = {}
     for mode in modes:
         pairs = sorted(
-            (pair for chunk in outputs for pair in chunk[mode]),
+            (pair for _, answered in outputs for pair in answered.pairs[mode]),
             key=lambda pair: (pair[0].host, pair[0].plugin, pair[0].metric, pair[0].start),
         )
         totals = sorted(_total_cases(pairs, series, level), key=lambda c: (c.host, c.start))
@@ -244,28 +284,34 @@ def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:
 
 
 def _parallel(
-    jobs: list[tuple[Series, list[int], list[Series]]],
+    jobs: list[Job],
     level: float,
     modes: Sequence[bool],
     n_jobs: int,
     progress: Callable[[int, int], None] | None,
-) -> list[dict[bool, Pairs]]:
+    done_of: tuple[int, int],
+) -> list[tuple[Job, Answered]]:
+    """Each job with its answers, reported to `progress` as each ends; `done_of`: the jobs
+    done before these, of how many."""
     if n_jobs == 1:
-        outputs: Any = (backtest_series(s, cuts, level, modes, sib) for s, cuts, sib in jobs)
+        outputs: Any = (_answer(job, level, modes) for job in jobs)
     else:
         from joblib import Parallel, delayed
 
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(backtest_series)(s, cuts, level, modes, sib) for s, cuts, sib in jobs
+            delayed(_answer)(job, level, modes) for job in jobs
         )
-    done: list[dict[bool, Pairs]] = []
-    if progress is not None:
-        progress(0, len(jobs))
-    for chunk in outputs:
-        done.append(chunk)
+    done: list[tuple[Job, Answered]] = []
+    before, total = done_of
+    for answered in outputs:
+        done.append(answered)
         if progress is not None:
-            progress(len(done), len(jobs))
+            progress(before + len(done), total)
     return done
+
+
+def _answer(job: Job, level: float, modes: Sequence[bool]) -> tuple[Job, Answered]:
+    return job, backtest_series(job.series, job.cuts, level, modes, job.siblings, job.only)
 
 
 def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]:

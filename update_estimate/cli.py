@@ -639,6 +639,15 @@ def backtest(
     n_jobs: Annotated[
         int, typer.Option("--n-jobs", "-j", min=1, max=64, help="Worker processes, e.g. -j 2.")
     ] = 2,
+    full_race: Annotated[
+        bool,
+        typer.Option(
+            "--full-race",
+            help="Race every candidate before every run, as train would have then (several "
+            "times slower). By default they race before each series' first judged run and "
+            "only the winners (and the baselines) before the later ones.",
+        ),
+    ] = False,
     plot: Annotated[
         Path | None,
         typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
@@ -668,7 +677,16 @@ def backtest(
         if bar is not None:
             bar.start()
         result = backtesting.run(
-            db, _plugins(plugins), chosen_metrics, host, last, level, covariates, n_jobs, update
+            db,
+            _plugins(plugins),
+            chosen_metrics,
+            host,
+            last,
+            level,
+            covariates,
+            n_jobs,
+            update,
+            full_race,
         )
     finally:
         if bar is not None:
