@@ -10,7 +10,9 @@ from update_estimate.features import Series, calendar_features, log_gap, plausib
 from update_estimate.train import train_series
 
 
-def make_series(values: np.ndarray, gaps_hours: np.ndarray | None = None) -> Series:
+def make_series(
+    values: np.ndarray, gaps_hours: np.ndarray | None = None, idle: np.ndarray | None = None
+) -> Series:
     values = np.asarray(values, dtype=float)
     n = len(values)
     gaps = np.full(n, 24.0) if gaps_hours is None else np.asarray(gaps_hours, dtype=float)
@@ -29,6 +31,7 @@ def make_series(values: np.ndarray, gaps_hours: np.ndarray | None = None) -> Ser
         calendar=calendar_features(np.full(n, 10), np.arange(n) % 7),
         reports=(),
         last_success="2026-01-01 10:00:00",
+        idle=idle,
     )
 
 

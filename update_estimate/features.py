@@ -63,6 +63,8 @@ class Series:
 
     `covariates` columns: log1p(hours since the plugin's last success), then log1p of each
     reported quantity in `reports`. `calendar`: sin/cos of hour of day and of day of week.
+    `idle`: the runs that had nothing to do (no package updated, nothing downloaded), where
+    the history says.
     """
 
     host: str
@@ -78,6 +80,7 @@ class Series:
     reports: tuple[str, ...]
     last_success: str | None
     starts: tuple[str, ...] = ()
+    idle: np.ndarray | None = None
 
     @property
     def key(self) -> str:
@@ -176,6 +179,7 @@ def _series_from(
         reports=reports,
         last_success=last_success,
         starts=tuple(starts.dt.strftime("%Y-%m-%d %H:%M:%S")),
+        idle=frame["idle"].to_numpy(dtype=bool) if "idle" in frame else None,
     )
 
 
@@ -235,4 +239,5 @@ def truncate(s: Series, end: int) -> Series:
         calendar=s.calendar[:end],
         last_success=(start - timedelta(hours=gap_hours)).isoformat(sep=" "),
         starts=s.starts[:end],
+        idle=None if s.idle is None else s.idle[:end],
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from update_estimate import conformal, spread
+from update_estimate import conformal, idle, spread
 from update_estimate.cache import series_key
 from update_estimate.errors import UsageError
 from update_estimate.history import METRICS
@@ -254,6 +254,10 @@ def predictive(
         keep = same_kind(len(residuals), variant.get("quiet", ()), quiet_now)
         residuals = [residuals[i] for i in keep]
         censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
+    if not use_reports and "idle_odds" in variant:
+        residuals, censored, runs = _weigh_kinds(
+            variant, centre, values["gap_hours"], residuals, censored, runs
+        )
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
         censored, runs = [False] * len(residuals), [None] * len(residuals)
@@ -270,6 +274,25 @@ def predictive(
         ),
         use_reports,
     )
+
+
+def _weigh_kinds(
+    variant: Mapping[str, Any],
+    centre: float,
+    gap_hours: float,
+    residuals: list[float],
+    censored: Sequence[bool],
+    runs: Sequence[int | None],
+) -> tuple[list[float], list[bool], list[int | None]]:
+    """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
+    the centre); both kinds are weighed by the chance of work after this gap (`idle`)."""
+    for i, value in zip(variant["idle"], variant["idle_values"], strict=True):
+        residuals[i] = value - centre
+    work = idle.chance_of_work(variant["idle_odds"], gap_hours)
+    tagged = idle.mix(
+        list(zip(residuals, censored, runs, strict=True)), residuals, variant["idle"], work
+    )
+    return [t[0] for t in tagged], [t[1] for t in tagged], [t[2] for t in tagged]
 
 
 def _variant(

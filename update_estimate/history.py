@@ -40,6 +40,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
         "start_time",
         "end_time",
+        "packages_updated",
     ),
     "step_metrics": (
         "execution_id",
@@ -126,7 +127,8 @@ WITH steps AS (
         s.cpu_seconds, s.memory_peak_bytes, s.download_bytes, COALESCE(s.steps, 0) AS steps,
         CAST(est.package_count_est AS DOUBLE) AS package_count_est,
         CAST(est.download_bytes_est AS DOUBLE) AS download_bytes_est,
-        e.status = 'timeout' AS censored
+        e.status = 'timeout' AS censored,
+        COALESCE(e.packages_updated, 0) = 0 AND COALESCE(s.download_bytes, 0) = 0 AS idle
     FROM plugin_executions e
     JOIN runs r ON r.run_id = e.run_id
     LEFT JOIN steps s ON s.execution_id = e.execution_id

@@ -20,7 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import __version__, cache, conformal, grid, history, logs, pooled, spread
+from update_estimate import (
+    __version__,
+    cache,
+    conformal,
+    grid,
+    history,
+    idle,
+    logs,
+    pooled,
+    spread,
+)
 from update_estimate.candidates import (
     BASELINES,
     Backtest,
@@ -34,6 +44,7 @@ from update_estimate.candidates import (
 )
 from update_estimate.features import Series, build_series, plausible_cap
 from update_estimate.selection import (
+    Scored,
     backtest_start,
     choose,
     clean_for_fit,
@@ -198,6 +209,7 @@ def _variant_record(
     g: grid.Grid,
     centres: np.ndarray,
     usable: np.ndarray,
+    variant: str,
 ) -> dict[str, Any]:
     points, weekday, hour = g.split(predictions)
     rate = spread.slope(centres, residuals, usable)
@@ -222,6 +234,29 @@ def _variant_record(
             if rate
             else {}
         ),
+        **(_idle(s, start) if variant == "base" else {}),
+    }
+
+
+def _idle(s: Series, start: int) -> dict[str, Any]:
+    """Before the run, only the gap says whether it will have anything to do (`idle`): the
+    chance of work fitted on every run, and which residuals came from quiet runs, with their
+    values: a quiet run's size owes nothing to the gap that moves the model's centre.
+
+    Not for downloads, whose quiet runs are zeros the calibration already replays: weighed by
+    the chance, a re-run an hour later was given [0 B, 0 B] and every download it made was
+    a miss (interval score 1.01 -> 1.20 of the truth's in `steady`)."""
+    if s.idle is None or s.metric == "download_bytes":
+        return {}
+    odds = idle.fit(s.covariates[:, 0], s.idle)
+    quiet = np.flatnonzero(s.idle[start:])
+    if odds is None or min(len(quiet), s.n - start - len(quiet)) < idle.MIN_KIND:
+        return {}
+    values = s.y[start:][quiet]
+    return {
+        "idle": [int(i) for i in quiet],
+        "idle_values": [round(float(v), 6) for v in values],
+        "idle_odds": list(odds),
     }
 
 
@@ -263,7 +298,7 @@ def train_series(
     by_name: dict[str, Candidate] = {c.name: c for c in pool}
     cleaned = clean_for_fit(s.y, s.outlier)
     start = backtest_start(s.n)
-    if start >= s.n:
+    if start >= s.n or set(grid.variants(s)) <= set(borrowed or ()):
         return _too_short(s, borrowed)
     designs = {v: grid.design(s, v) for v in grid.variants(s)}
     local = [c for c in pool if not c.uses_covariates]
@@ -284,8 +319,8 @@ def train_series(
         if baseline is not None
         else None
     )
-    # winner -> centres, residuals and their coverage: both variants' races may pick it
-    refreshed: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
+    # winner -> its calibration: both variants' races may pick it
+    refreshed: dict[str, Calibration] = {}
     for variant in designs:
         if borrowed and variant in borrowed:
             result, record["variants"][variant] = _borrowed_variant(s, variant, borrowed[variant])
@@ -299,10 +334,10 @@ def train_series(
                 **{k + REPORTS_SUFFIX: v for k, v in with_reports.items()},
             }
         best, scores = choose(s.y, s.censored, start, backtests)
+        if best.name not in refreshed:
+            refreshed[best.name] = _calibration(s, by_name, cleaned, designs, start, best)
         g = grid.build(s, variant)
-        design = "reports" if best.name.endswith(REPORTS_SUFFIX) else "base"
-        kind = by_name.get(best.name.removesuffix(REPORTS_SUFFIX))
-        y_fit = cleaned if kind is not None and not kind.uses_covariates else s.y
+        design, kind, y_fit = _role(s, by_name, cleaned, best.name)
         if kind is not None:
             rows = g.rows if design == variant else grid.base_columns(g.rows, variant)
             fitted = _fit(by_name, kind.name, y_fit, designs[design])
@@ -328,13 +363,11 @@ def train_series(
                     "design": design,
                 }
             )
-        if best.name not in refreshed:
-            fresh = _every_origin(kind, best.backtest, y_fit, designs[design], start)
-            centres = fresh.forecasts
-            residuals = _as_final_fit(fresh, s.y[start:] - centres)
-            coverage = rolling_coverage(residuals, censored, LEVEL, (centres, usable))
-            refreshed[best.name] = (centres, residuals, coverage)
-        centres, residuals, coverage = refreshed[best.name]
+        centres, residuals, coverage = (
+            refreshed[best.name].centres,
+            refreshed[best.name].residuals,
+            refreshed[best.name].coverage,
+        )
         results.append(
             VariantResult(
                 variant=variant,
@@ -349,7 +382,7 @@ def train_series(
             )
         )
         record["variants"][variant] = _variant_record(
-            s, best.name, residuals, censored, start, predictions, g, centres, usable
+            s, best.name, residuals, censored, start, predictions, g, centres, usable, variant
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     return SeriesResult(
@@ -367,6 +400,45 @@ def train_series(
     )
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """A candidate's one-step forecasts refitted at every origin, the residuals they leave,
+    and how often the intervals served from them would have held the run, one at a time."""
+
+    centres: np.ndarray
+    residuals: np.ndarray
+    coverage: float | None
+
+
+def _role(
+    s: Series, by_name: Mapping[str, Candidate], cleaned: np.ndarray, name: str
+) -> tuple[str, Candidate | None, np.ndarray]:
+    """The design a raced name was fed, its candidate (None: the global model) and its
+    target: models without covariates fit the series with outliers cleaned away."""
+    design = "reports" if name.endswith(REPORTS_SUFFIX) else "base"
+    kind = by_name.get(name.removesuffix(REPORTS_SUFFIX))
+    return design, kind, cleaned if kind is not None and not kind.uses_covariates else s.y
+
+
+def _calibration(
+    s: Series,
+    by_name: Mapping[str, Candidate],
+    cleaned: np.ndarray,
+    designs: Mapping[str, np.ndarray],
+    start: int,
+    raced: Scored,
+) -> Calibration:
+    design, kind, y_fit = _role(s, by_name, cleaned, raced.name)
+    fresh = _every_origin(kind, raced.backtest, y_fit, designs[design], start)
+    centres = fresh.forecasts
+    residuals = _as_final_fit(fresh, s.y[start:] - centres)
+    censored = s.censored[start:]
+    usable = ~censored & (s.y[start:] > 0)
+    return Calibration(
+        centres, residuals, rolling_coverage(residuals, censored, LEVEL, (centres, usable))
+    )
+
+
 def _borrowed_variant(
     s: Series, variant: str, borrowed: pooled.Borrowed
 ) -> tuple[VariantResult, dict[str, Any]]:
@@ -378,7 +450,7 @@ def _borrowed_variant(
     usable = ~censored & (s.y > 0)
     g = grid.build(s, variant)
     record = _variant_record(
-        s, pooled.NAME, residuals, censored, 0, borrowed.predictions, g, centres, usable
+        s, pooled.NAME, residuals, censored, 0, borrowed.predictions, g, centres, usable, variant
     )
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
@@ -424,8 +496,8 @@ def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
 
 
 def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> SeriesResult:
-    """Too few runs for any backtest: the host's shapes where it has them, else their median
-    (with calibration borrowed later)."""
+    """Too few runs for any backtest, or too few to race the host's shapes: the shapes where
+    the host has them, else the runs' median (with calibration borrowed later)."""
     centre = float(np.median(s.y))
     variant = {
         "model": "rolling_median",
@@ -486,6 +558,8 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
             variant["censored"] = [False] * len(borrowed)
             variant["zeros"] = []
             variant["quiet"] = []
+            for key in ("idle", "idle_values", "idle_odds"):
+                variant.pop(key, None)
             variant["runs"] = [None] * len(borrowed)
             variant["borrowed"] = True
 

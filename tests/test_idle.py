@@ -1,0 +1,110 @@
+"""Anything to do? The chance of work given the gap, and the mixture it weighs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import invoke
+from tests.scenarios import make_series, next_estimate
+from update_estimate import history, idle, simulate
+
+
+def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaps of an hour to a month; nothing to do with `quiet_per_day` to the power of days."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(np.log(1.0), np.log(24 * 30), n))
+    quiet = rng.random(n) < quiet_per_day ** (hours / 24)
+    return hours, quiet
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_chance_of_work_follows_the_wait(seed: int) -> None:
+    hours, quiet = _releases(seed, 120, 0.4)
+    odds = idle.fit(np.log1p(hours), quiet)
+    assert odds is not None
+    for wait in (2.0, 24.0, 24 * 7):
+        truth = 1 - 0.4 ** (wait / 24)
+        assert idle.chance_of_work(odds, wait) == pytest.approx(truth, abs=0.15)
+    assert idle.chance_of_work(odds, 1.0) < idle.chance_of_work(odds, 24 * 30)
+
+
+def test_no_curve_without_enough_runs_of_each_kind() -> None:
+    hours = np.linspace(1, 500, 40)
+    quiet = np.zeros(40, dtype=bool)
+    quiet[: idle.MIN_KIND - 1] = True
+    assert idle.fit(np.log1p(hours), quiet) is None
+    quiet[: idle.MIN_KIND] = True
+    assert idle.fit(np.log1p(hours), quiet) is not None
+
+
+@given(
+    values=st.lists(st.floats(-5, 5), min_size=2 * idle.MIN_KIND, max_size=60),
+    work=st.floats(0, 1),
+    data=st.data(),
+)
+def test_mix_keeps_the_count_and_weighs_the_kinds(values: list[float], work: float, data) -> None:
+    quiet = data.draw(st.sets(st.integers(0, len(values) - 1)))
+    items = list(range(len(values)))
+    mixed = idle.mix(items, values, sorted(quiet), work)
+    assert len(mixed) == len(values)
+    if min(len(quiet), len(values) - len(quiet)) < idle.MIN_KIND:
+        assert mixed == items
+    else:
+        assert sum(i not in quiet for i in mixed) == round(work * len(values))
+        assert set(mixed) <= set(items)
+
+
+def test_a_rerun_within_the_hour_is_answered_as_a_quiet_run() -> None:
+    """A plugin that works a minute and a half when a release came, ten seconds when none
+    did. An hour after the last success the 90% interval stays with the quiet runs; a month
+    after, with the runs that worked. Weighted by the history's shares alone, both would
+    span both kinds."""
+    hours, quiet = _releases(3, 90, 0.3)
+    rng = np.random.default_rng(3)
+    seconds = np.where(quiet, 10.0, 90.0) * rng.lognormal(0, 0.1, len(hours))
+    s = make_series(seconds, hours, quiet)
+    soon = next_estimate(s, after_hours=1.0)
+    late = next_estimate(s, after_hours=24 * 30)
+    assert soon.upper < 30 and soon.point < 15
+    assert late.lower > 50 and late.point > 70
+    blind = next_estimate(make_series(seconds, hours), after_hours=1.0)
+    assert blind.upper > 60
+
+
+@pytest.fixture(scope="module")
+def releases_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("releases") / "h.duckdb"
+    simulate.write(simulate.generate(("apt", "flatpak"), 70, 5, scenario_name="check-only"), db)
+    return db
+
+
+def test_train_and_estimate_weigh_the_kinds_by_the_gap(
+    runner, releases_db: Path, tmp_path: Path
+) -> None:
+    """Through the real CLI on a history of releases: an hour after the last run, the memory
+    interval is the quiet runs' (a third of a real run), a month after, the working runs'.
+    A download is never ruled out by the chance alone."""
+    cache = tmp_path / "cache"
+    assert invoke(runner, "train", "--db", releases_db, "--cache-dir", cache).exit_code == 0
+    last = history.read(releases_db).executions["start_time"].max().to_pydatetime()
+
+    def metrics(after: timedelta) -> dict:
+        at = (last + after).isoformat()
+        args = ("estimate", "--db", releases_db, "--cache-dir", cache, "-p", "flatpak")
+        result = invoke(runner, *args, "--json", "--at", at)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)["plugins"][0]["metrics"]
+
+    soon, late = metrics(timedelta(hours=1)), metrics(timedelta(days=30))
+    memory = "memory_peak_bytes"
+    assert soon[memory]["upper"] < late[memory]["lower"]
+    assert soon[memory]["point"] < 0.5 * late[memory]["point"]
+    # downloads keep their hurdle: an unlikely download is still inside the interval
+    assert soon["download_bytes"]["upper"] > 0
