@@ -116,8 +116,8 @@ def limited_half_width(values: Sequence[float], level: float, centre: float) -> 
     prediction interval for normal errors around the centre, never inside the widest value
     seen; with fewer, or values that do not vary, the widest widened and padded (a point is
     not an interval)."""
-    n = len(values)
     deviations = [abs(v - centre) for v in values if not math.isinf(v)]
+    n = len(deviations)
     widest = max(deviations, default=0.0)
     if n >= 3 and widest > 0:
         scale = math.sqrt(sum(d * d for d in deviations) / len(deviations))
