@@ -1,3 +1,3 @@
 """update-estimate: calibrated forecasts of update-all runs from their DuckDB history."""
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
