@@ -645,7 +645,8 @@ def backtest(
             "--full-race",
             help="Race every candidate before every run, as train would have then (several "
             "times slower). By default they race before each series' first judged run and "
-            "only the winners (and the baselines) before the later ones.",
+            "only the winners (and the baselines) before the later ones, e.g. --full-race to "
+            "measure exactly what train would have served.",
         ),
     ] = False,
     plot: Annotated[
