@@ -22,6 +22,7 @@ from pathlib import Path
 from common import BIN
 
 from update_estimate import cache, forecast
+from update_estimate.record import series_key
 from update_estimate.history import METRICS
 from update_estimate.simulate import DEFAULT_PLUGINS
 
@@ -32,8 +33,8 @@ def trained(folder: Path) -> tuple[dict, datetime]:
     subprocess.run([BIN, "-q", "train", "--db", db, "--cache-dir", where], check=True)
     generation = cache.current(where)
     assert generation is not None
-    records = generation.records()["series"]
-    last = max(datetime.fromisoformat(r["last_success"]) for r in records.values())
+    records = generation.records().series
+    last = max(datetime.fromisoformat(r.last_success) for r in records.values() if r.last_success)
     return records, last
 
 
@@ -49,7 +50,7 @@ def contradictions(records: dict, last: datetime, requests: int) -> None:
         parallel = rng.random() < 0.5
         for metric in METRICS:
             preds = [
-                forecast.predictive(records[cache.series_key("workstation", p, metric)], at, None)[
+                forecast.predictive(records[series_key("workstation", p, metric)], at, None)[
                     0
                 ]
                 for p in plugins

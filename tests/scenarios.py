@@ -6,7 +6,7 @@ import numpy as np
 
 from update_estimate import forecast
 from update_estimate.candidates import quiet_libraries
-from update_estimate.features import Series, calendar_features, log_gap, plausible_cap
+from update_estimate.features import Series, calendar_features, log_gap
 from update_estimate.train import train_series
 
 
@@ -27,6 +27,7 @@ def make_series(
         censored=np.zeros(n, dtype=bool),
         outlier=robust_outliers(values),
         run_ids=tuple(f"r{i}" for i in range(n)),
+        run_numbers=tuple(range(n)),
         covariates=log_gap(gaps)[:, None],
         calendar=calendar_features(np.full(n, 10), np.arange(n) % 7),
         reports=(),
@@ -47,7 +48,6 @@ def next_estimate(
 
     quiet_libraries()
     result = train_series(series, None, include_extras=False, only=only)
-    record = {**result.record, "basis": result.basis, "cap": plausible_cap(series.y)}
     at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=after_hours)
-    p, _ = forecast.predictive(record, at, None)
+    p, _ = forecast.predictive(result.record, at, None)
     return forecast.single(p, level)

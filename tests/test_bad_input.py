@@ -54,7 +54,13 @@ def test_absurd_metric_values_train_and_estimate(runner, tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     "damage",
-    ["corrupt-records", "truncated-manifest", "other-format", "dangling-link"],
+    [
+        "corrupt-records",
+        "truncated-manifest",
+        "other-format",
+        "records-of-format-1",
+        "dangling-link",
+    ],
 )
 def test_damaged_cache_falls_back_to_history(runner, trained: Trained, tmp_path, damage) -> None:
     mine = copy_trained(trained, tmp_path)
@@ -69,6 +75,14 @@ def test_damaged_cache_falls_back_to_history(runner, trained: Trained, tmp_path,
         manifest = json.loads((generation.path / cache.MANIFEST).read_text())
         manifest["format_version"] = 99
         (generation.path / cache.MANIFEST).write_text(json.dumps(manifest))
+    elif damage == "records-of-format-1":
+        # the manifest says this format, the records are laid out as format 1 wrote them
+        records = json.loads((generation.path / cache.RECORDS).read_text())
+        del records["format_version"]
+        for record in records["series"].values():
+            for variant in record["variants"].values():
+                del variant["spread"], variant["idle"], variant["borrowed"]
+        (generation.path / cache.RECORDS).write_text(json.dumps(records))
     else:
         (mine.cache / "current").unlink()
         (mine.cache / "current").symlink_to("gen-missing")

@@ -48,7 +48,7 @@ def trial(seed: int, only: Sequence[str] | None) -> Trial:
     records = {}
     for s in build_series(ex[ex.start_time < cut], None, [METRIC]):
         result = train_series(s, None, include_extras=False, only=only)
-        records[s.key] = {**result.record, "basis": result.basis}
+        records[s.key] = result.record
     request = forecast.Request(plugins=PLUGINS, at=cut.to_pydatetime())
     answer = forecast.estimate(records, "workstation", request, "cache")
     actual = dict(zip(target.plugin, target[METRIC], strict=True))

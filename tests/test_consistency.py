@@ -33,8 +33,8 @@ def last_run(trained: Trained) -> datetime:
 
     generation = cache.current(trained.cache)
     assert generation is not None
-    series = generation.records()["series"].values()
-    return max(datetime.fromisoformat(r["last_success"]) for r in series if r["last_success"])
+    series = generation.records().series.values()
+    return max(datetime.fromisoformat(r.last_success) for r in series if r.last_success)
 
 
 def assert_ordered(m: forecast.MetricEstimate, metric: str) -> None:
@@ -202,7 +202,7 @@ def test_extrapolation_widens_with_distance(trained: Trained) -> None:
 
     generation = cache.current(trained.cache)
     assert generation is not None
-    records = generation.records()["series"]
+    records = generation.records().series
     start = last_run(trained)
     widths = []
     for days in (30, 90, 365):
@@ -346,7 +346,7 @@ def test_no_gap_up_to_a_year_asks_a_stored_model(trained: Trained, hours: float)
 
     generation = cache.current(trained.cache)
     assert generation is not None
-    records = generation.records()["series"]
+    records = generation.records().series
 
     def refuse(*_: object) -> float:
         raise AssertionError(f"a gap of {hours:.1f} h asked a stored model")

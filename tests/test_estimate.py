@@ -141,7 +141,7 @@ def test_malformed_covariates_are_usage_errors(runner, trained: Trained, tmp_pat
 
 def test_later_start_means_longer_backlog(runner, trained: Trained) -> None:
     generation = cache.current(trained.cache)
-    last = generation.records()["series"]["workstation|apt|wall_clock_seconds|ALL"]["last_success"]
+    last = generation.records().series["workstation|apt|wall_clock_seconds|ALL"].last_success
     soon = last[:10] + "T23:59"
     month = run_json(runner, trained, "--plugins", "apt", "--at", "2027-06-01T10:00")
     day = run_json(runner, trained, "--plugins", "apt", "--at", soon)
@@ -178,7 +178,7 @@ def test_done_plugins_leave_the_total(runner, trained: Trained) -> None:
 
 def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
     generation = cache.current(trained.cache)
-    records = generation.records()["series"]
+    records = generation.records().series
     points, previous = [], None
     started = datetime(2026, 11, 22, 9, 0)  # the run's start: only the elapsed time moves
     for elapsed in range(0, 3600, 15):

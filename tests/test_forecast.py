@@ -8,8 +8,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from tests.records import typed, typed_all
 from update_estimate import forecast
-from update_estimate.cache import series_key
+from update_estimate.record import series_key
 
 
 def download_record(plugin: str, zeros: list[int], seed: int) -> dict:
@@ -51,7 +52,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
         for seed, name in enumerate(("apt", "pip"))
     }
     request = forecast.Request(plugins=("apt", "pip"), at=datetime(2026, 1, 2, 10))
-    answer = forecast.estimate(records, "h", request, "cache")
+    answer = forecast.estimate(typed_all(records), "h", request, "cache")
     total = answer.total["download_bytes"]
     assert total.lower == 0.0
     assert total.point > 1e6
@@ -61,7 +62,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
         k: {**r, "variants": {"base": {**r["variants"]["base"], "zeros": []}}}
         for k, r in records.items()
     }
-    shifted = forecast.estimate(without, "h", request, "cache").total["download_bytes"]
+    shifted = forecast.estimate(typed_all(without), "h", request, "cache").total["download_bytes"]
     assert shifted.lower > 0.0
 
 
@@ -118,7 +119,7 @@ def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
     record = reports_record(5, quiet_runs=48)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
-    p, used = forecast.predictive(record, datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    p, used = forecast.predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
     est = forecast.single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work)
     assert est.upper == pytest.approx(math.expm1(p.centre + max(abs(r) for r in work)))
@@ -132,7 +133,7 @@ def test_a_handful_of_the_reported_kind_answer_alone() -> None:
     record = reports_record(6, quiet_runs=55)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
-    p, used = forecast.predictive(record, datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    p, used = forecast.predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
     est = forecast.single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work) and len(work) == 5
     assert est.lower > 0 and est.upper < 10 * est.point
@@ -148,7 +149,7 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
         for i, r in enumerate(record["variants"]["reports"]["residuals"])
         if i not in set(record["variants"]["reports"]["quiet"])
     )
-    p, used = forecast.predictive(record, at, {"download_bytes": 5e7})
+    p, used = forecast.predictive(typed(record), at, {"download_bytes": 5e7})
     est = forecast.single(p, 0.9)
     assert used and len(p.residuals) == 30
     centre = p.centre
@@ -157,10 +158,12 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     assert est.lower > 0.0
     mixed = {**record["variants"]["reports"], "quiet": []}
     variants = {"base": record["variants"]["base"], "reports": mixed}
-    p_mixed, _ = forecast.predictive({**record, "variants": variants}, at, {"download_bytes": 5e7})
+    p_mixed, _ = forecast.predictive(
+        typed({**record, "variants": variants}), at, {"download_bytes": 5e7}
+    )
     pooled = forecast.single(p_mixed, 0.9)
     assert pooled.lower == 0.0 and pooled.upper < est.upper  # the failure this prevents
-    quiet, _ = forecast.predictive(record, at, {"download_bytes": 0.0})
+    quiet, _ = forecast.predictive(typed(record), at, {"download_bytes": 0.0})
     nothing = forecast.single(quiet, 0.9)
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
 
@@ -172,7 +175,7 @@ def test_series_without_zeros_calibrate_on_every_run() -> None:
     record["variants"]["reports"]["zeros"] = []
     at = datetime(2026, 1, 2, 10)
     for report in (5e7, 0.0):
-        p, used = forecast.predictive(record, at, {"download_bytes": report})
+        p, used = forecast.predictive(typed(record), at, {"download_bytes": report})
         assert used and len(p.residuals) == 60
 
 

@@ -51,8 +51,8 @@ def test_covariates_beyond_the_grid_take_the_model_path(trained: Trained, tmp_pa
     assert "update_estimate.candidates" in result.stderr  # the slow path loaded a model
     assert _download_point(result) > 0
     generation = cache.current(mine.cache)
-    record = generation.records()["series"]["workstation|apt|download_bytes|ALL"]
-    axes = dict(record["variants"]["reports"]["axes"])
+    record = generation.records().series["workstation|apt|download_bytes|ALL"]
+    axes = dict(record.variants["reports"].axes)
     beyond = {"package_count": 3 * axes["package_count"][-1], "download_bytes": 1e6}
     at = datetime(2026, 12, 1, 9, 0)
     warnings: list[str] = []

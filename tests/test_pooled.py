@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import invoke
 from update_estimate import backtest, history, pooled, simulate
 from update_estimate import cache as cache_module
-from update_estimate.cache import series_key
 from update_estimate.features import build_series, truncate
+from update_estimate.record import series_key
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 
@@ -65,10 +65,10 @@ def test_a_short_plugins_report_counts(runner, first_weeks: Path, tmp_path: Path
         for v in m.values():
             assert v["lower"] <= v["point"] <= v["upper"]
     # served as `backtest` measures it: calibrated on snap's own runs, not other plugins'
-    records = cache_module.current(cache).records()["series"]
+    records = cache_module.current(cache).records().series
     snap = records[series_key(history_host(first_weeks), "snap", "download_bytes", None)]
-    assert snap["variants"]["reports"]["model"] == pooled.NAME
-    assert len(snap["variants"]["reports"]["residuals"]) == snap["data_points"]
+    assert snap.variants["reports"].model == pooled.NAME
+    assert len(snap.variants["reports"].residuals) == snap.data_points
 
 
 def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:

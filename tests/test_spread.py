@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
+from tests.records import typed
 from update_estimate import conformal, forecast, spread
 from update_estimate.selection import rolling_coverage
 
@@ -85,10 +86,10 @@ def test_estimate_rescales_the_stored_residuals() -> None:
     record = {"data_points": 80, "last_success": None, "variants": {"base": variant}}
     rate = spread.slope(centres, residuals, np.ones(60, bool))
     assert rate < 0
-    scaled = {**variant, "spread": rate, "centres": centres.tolist()}
+    scaled = {**variant, "spread": {"slope": rate, "centres": centres.tolist()}}
     at = datetime(2026, 1, 1)
-    plain, _ = forecast.predictive(record, at, None)
-    norm, _ = forecast.predictive({**record, "variants": {"base": scaled}}, at, None)
+    plain, _ = forecast.predictive(typed(record), at, None)
+    norm, _ = forecast.predictive(typed({**record, "variants": {"base": scaled}}), at, None)
     assert plain.residuals == variant["residuals"]
     assert max(map(abs, norm.residuals)) < 0.5 * max(map(abs, plain.residuals))
 

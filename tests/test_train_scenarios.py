@@ -119,16 +119,16 @@ def test_winner_is_calibrated_on_a_refit_at_every_origin() -> None:
     values = np.exp(np.log(30) + 0.02 * np.arange(80) + rng.normal(0, 0.05, 80))
     s = make_series(values)
     result = train_series(s, None, include_extras=False, only=("auto_ets",))
-    variant = result.record["variants"]["base"]
-    assert variant["model"] == "auto_ets"
+    variant = result.record.variants["base"]
+    assert variant.model == "auto_ets"
     ets = next(c for c in candidates(False)[0] if c.name == "auto_ets")
     assert ets.retrain > 1
     start = backtest_start(s.n)
     y_fit = clean_for_fit(s.y, s.outlier)
     fresh = s.y[start:] - ets.backtest(y_fit, s.covariates, start, 1).forecasts
     stale = s.y[start:] - ets.backtest(y_fit, s.covariates, start, ets.retrain).forecasts
-    assert np.allclose(variant["residuals"], fresh, atol=1e-5)
-    assert not np.allclose(variant["residuals"], stale, atol=1e-5)
+    assert np.allclose(variant.residuals, fresh, atol=1e-5)
+    assert not np.allclose(variant.residuals, stale, atol=1e-5)
 
 
 def test_a_line_is_calibrated_on_its_race_scaled_to_the_final_fit() -> None:
@@ -143,15 +143,15 @@ def test_a_line_is_calibrated_on_its_race_scaled_to_the_final_fit() -> None:
     rng = np.random.default_rng(10)
     gaps = rng.choice([12.0, 24.0, 72.0, 168.0], 80)  # a backlog that grows with the break
     s = make_series(20 * (gaps / 24) ** 0.8 * np.exp(rng.normal(0, 0.05, 80)), gaps)
-    variant = train_series(s, None, include_extras=False, only=("linear",)).record["variants"]
-    assert variant["base"]["model"] == "linear"
+    variant = train_series(s, None, include_extras=False, only=("linear",)).record.variants
+    assert variant["base"].model == "linear"
     start = backtest_start(s.n)
     x = model_inputs(grid.design(s, "base"), calendar=False)
     forecasts, inflation = linear.walk(s.y, x, start)
     raw = s.y[start:] - forecasts
     scaled = raw * np.sqrt(inflation[-1] / inflation[:-1])
-    assert np.allclose(variant["base"]["residuals"], scaled, atol=1e-5)
-    assert not np.allclose(variant["base"]["residuals"], raw, atol=1e-5)
+    assert np.allclose(variant["base"].residuals, scaled, atol=1e-5)
+    assert not np.allclose(variant["base"].residuals, raw, atol=1e-5)
 
 
 def _clustered_breaks() -> tuple[np.ndarray, np.ndarray]:

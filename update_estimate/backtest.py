@@ -183,12 +183,11 @@ def backtest_series(
         shapes = pooled.borrow_all(past, siblings, s.starts[i]) if pooled.wanted(past) else {}
         result = train_series(past, None, include_extras=False, only=only, borrowed=shapes)
         winners = tuple(sorted({v.model.removesuffix(REPORTS_SUFFIX) for v in result.variants}))
-        record = {**result.record, "basis": result.basis}
         at = datetime.fromisoformat(s.starts[i])
         values = np.expm1(s.y[:i])
         for mode in modes:
             reported = _reported(s, i) if mode and s.reports else None
-            p, _ = forecast.predictive(record, at, reported)
+            p, _ = forecast.predictive(result.record, at, reported)
             ours = forecast.single(p, level)
             case = Case(
                 s.host,

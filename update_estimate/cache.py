@@ -29,17 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from update_estimate.errors import TrainLocked
+from update_estimate.record import FORMAT_VERSION, RecordError, Records, from_json, to_json
 
-FORMAT_VERSION = 1
 CURRENT = "current"
 MANIFEST = "manifest.json"
 RECORDS = "records.json"
 LOCK = "train.lock"
-
-
-def series_key(host: str, plugin: str, metric: str, phase: str | None = None) -> str:
-    """How records and manifest entries are keyed."""
-    return "|".join((host, plugin, metric, phase or "ALL"))
 
 
 class CacheUnusable(Exception):
@@ -51,11 +46,11 @@ class Generation:
     path: Path
     manifest: dict[str, Any]
 
-    def records(self) -> dict[str, Any]:
-        data = _read_json(self.path / RECORDS)
-        if not isinstance(data, dict) or not isinstance(data.get("series"), dict):
-            raise CacheUnusable(f"{self.path / RECORDS} has no series")
-        return data
+    def records(self) -> Records:
+        try:
+            return from_json(_read_json(self.path / RECORDS))
+        except RecordError as exc:
+            raise CacheUnusable(f"{self.path / RECORDS}: {exc}") from None
 
 
 def _read_json(path: Path) -> Any:
@@ -84,7 +79,7 @@ def current(cache_dir: Path) -> Generation | None:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise CacheUnusable(
-            f"cache format {version!r} is not {FORMAT_VERSION}; run `update-estimate train`"
+            f"cache format {version!r} is not {FORMAT_VERSION}, written by another version"
         )
     return Generation(path, manifest)
 
@@ -120,7 +115,7 @@ def sha256(data: bytes) -> str:
 def publish(
     cache_dir: Path,
     manifest: dict[str, Any],
-    records: dict[str, Any],
+    records: Records,
     pickles: dict[str, bytes],
 ) -> Path:
     """Write a new generation beside the old one, then swap `current` to it in one rename."""
@@ -133,7 +128,7 @@ def publish(
         (staging / "models" / file_name).write_bytes(data)
         files[file_name] = sha256(data)
     manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": files}
-    for file_name, doc in ((RECORDS, records), (MANIFEST, manifest)):
+    for file_name, doc in ((RECORDS, to_json(records)), (MANIFEST, manifest)):
         with open(staging / file_name, "w", encoding="utf-8") as handle:
             json.dump(doc, handle, separators=(",", ":"), allow_nan=False)
             handle.flush()

@@ -13,26 +13,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from update_estimate import cache, forecast
 from update_estimate.errors import EstimateError, NoData
 from update_estimate.history import unknown_plugins
+from update_estimate.record import SeriesRecord
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
 
-def _hosts(records: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def _hosts(records: Mapping[str, SeriesRecord]) -> dict[str, str]:
     """Each host with its latest successful run."""
     latest: dict[str, str] = {}
     for rec in records.values():
-        host, last = rec["host"], rec.get("last_success") or ""
+        host, last = rec.host, rec.last_success or ""
         latest[host] = max(latest.get(host, ""), last)
     return latest
 
 
 def choose_host(
-    records: Mapping[str, Mapping[str, Any]], wanted: str | None, warnings: list[str]
+    records: Mapping[str, SeriesRecord], wanted: str | None, warnings: list[str]
 ) -> str | None:
     hosts = _hosts(records)
     if wanted:
@@ -52,10 +52,8 @@ def choose_host(
     return chosen
 
 
-def _plugins_of(records: Mapping[str, Mapping[str, Any]], host: str | None) -> list[str]:
-    return sorted(
-        {r["plugin"] for r in records.values() if r["host"] == host and r.get("phase") is None}
-    )
+def _plugins_of(records: Mapping[str, SeriesRecord], host: str | None) -> list[str]:
+    return sorted({r.plugin for r in records.values() if r.host == host and r.phase is None})
 
 
 def _stale(generation: cache.Generation, db: Path) -> bool:
@@ -70,7 +68,7 @@ def _stale(generation: cache.Generation, db: Path) -> bool:
 @dataclass(frozen=True)
 class Source:
     name: str
-    records: dict[str, Any]
+    records: dict[str, SeriesRecord]
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
 
@@ -95,7 +93,7 @@ def load_records(
                 )
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return Source("cache", data["series"], generation, data.get("history_plugins"))
+            return Source("cache", data.series, generation, data.history_plugins)
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
@@ -107,7 +105,7 @@ def load_records(
 
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
         data = records_from_history(db, [host] if host else None, plugins, timeout)
-        return Source("history", data["series"], None, data["history_plugins"])
+        return Source("history", data.series, None, data.history_plugins)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
         return Source("default", {})
@@ -147,7 +145,7 @@ def run(
 
 def _unknown_plugins(
     plugins: list[str],
-    records: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, SeriesRecord],
     host: str | None,
     history_plugins: dict[str, list[str]] | None,
 ) -> list[str]:
@@ -167,7 +165,7 @@ def _unknown_plugins(
 
 
 def _before_last_run(
-    at: datetime | None, records: Mapping[str, Mapping[str, Any]], host: str | None
+    at: datetime | None, records: Mapping[str, SeriesRecord], host: str | None
 ) -> list[str]:
     last = _hosts(records).get(host or "")
     if at is None or not last or at >= datetime.fromisoformat(last):

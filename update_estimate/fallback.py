@@ -8,24 +8,24 @@ They are marked `limited`: no model was selected or calibrated out of sample.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from update_estimate.record import Records, SeriesRecord, Variant, series_key
 
 RECENT = 20
 
 
 def records_from_history(
     db: Path, hosts: list[str] | None, plugins: list[str] | None, lock_timeout: float
-) -> dict[str, Any]:
+) -> Records:
     """Series records, and the history's plugins per host, as a cache's `records.json`."""
     import numpy as np
 
     from update_estimate import history
-    from update_estimate.cache import series_key
     from update_estimate.features import TARGET_STATUSES, plausible_cap
 
     hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
     ex = hist.executions
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, SeriesRecord] = {}
     for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
         success = group[group["status"] == "success"]["start_time"]
         last = success.max().isoformat(sep=" ") if len(success) else None
@@ -36,25 +36,31 @@ def records_from_history(
                 continue
             logged = np.log1p(rows[metric].to_numpy(dtype=float))
             centre = float(np.median(logged))
-            out[series_key(str(host), str(plugin), metric)] = {
-                "host": host,
-                "plugin": plugin,
-                "metric": metric,
-                "data_points": int(targets[metric].notna().sum()),
-                "last_success": last,
-                "basis": "limited",
-                "cap": plausible_cap(np.log1p(targets[metric].dropna().to_numpy(dtype=float))),
-                "variants": {
-                    "base": {
-                        "model": "recent_median",
-                        "axes": [],
-                        "points": [centre],
-                        "weekday": None,
-                        "hour": None,
-                        "residuals": (logged - centre).round(6).tolist(),
-                        "censored": rows["censored"].astype(bool).tolist(),
-                        "runs": rows["run_id"].astype(str).tolist(),
-                    }
-                },
-            }
-    return {"series": out, "history_plugins": hist.plugins_by_host}
+            base = Variant(
+                model="recent_median",
+                axes=[],
+                points=[centre],
+                weekday=None,
+                hour=None,
+                residuals=(logged - centre).round(6).tolist(),
+                censored=rows["censored"].astype(bool).tolist(),
+                runs=[int(n) for n in rows["run_number"]],
+                zeros=[],
+                quiet=[],
+                typical={},
+                spread=None,
+                idle=None,
+                borrowed=False,
+            )
+            out[series_key(str(host), str(plugin), metric)] = SeriesRecord(
+                host=str(host),
+                plugin=str(plugin),
+                metric=metric,
+                phase=None,
+                data_points=int(targets[metric].notna().sum()),
+                last_success=last,
+                cap=plausible_cap(np.log1p(targets[metric].dropna().to_numpy(dtype=float))),
+                basis="limited",
+                variants={"base": base},
+            )
+    return Records(out, hist.plugins_by_host)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from update_estimate.cache import series_key
+from update_estimate.record import series_key
 from update_estimate.reports import REPORTED
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ class Series:
     `covariates` columns: log1p(hours since the plugin's last success), then log1p of each
     reported quantity in `reports`. `calendar`: sin/cos of hour of day and of day of week.
     `idle`: the runs that had nothing to do (no package updated, nothing downloaded), where
-    the history says.
+    the history says. `run_numbers`: each run's place among its host's update-all runs, which
+    is how a forecast record names the run a residual came from.
     """
 
     host: str
@@ -75,6 +76,7 @@ class Series:
     censored: np.ndarray
     outlier: np.ndarray
     run_ids: tuple[str, ...]
+    run_numbers: tuple[int, ...]
     covariates: np.ndarray
     calendar: np.ndarray
     reports: tuple[str, ...]
@@ -174,6 +176,7 @@ def _series_from(
         censored=frame["censored"].to_numpy(dtype=bool),
         outlier=robust_outliers(values),
         run_ids=tuple(frame["run_id"].astype(str)),
+        run_numbers=tuple(int(n) for n in frame["run_number"]),
         covariates=np.column_stack(columns),
         calendar=calendar_features(starts.dt.hour.to_numpy(), starts.dt.dayofweek.to_numpy()),
         reports=reports,
@@ -235,6 +238,7 @@ def truncate(s: Series, end: int) -> Series:
         censored=s.censored[:end],
         outlier=robust_outliers(np.expm1(s.y[:end])),
         run_ids=s.run_ids[:end],
+        run_numbers=s.run_numbers[:end],
         covariates=s.covariates[:end],
         calendar=s.calendar[:end],
         last_success=(start - timedelta(hours=gap_hours)).isoformat(sep=" "),

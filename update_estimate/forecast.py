@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from update_estimate import conformal, idle, spread
-from update_estimate.cache import series_key
 from update_estimate.errors import UsageError
 from update_estimate.history import METRICS
+from update_estimate.record import Idle, SeriesRecord, Variant, series_key
 from update_estimate.reports import REPORTED
 
 DEFAULT_GAP_HOURS = 24.0
@@ -160,10 +160,10 @@ def _bracket(axis: Sequence[float], value: float) -> tuple[int, int, float]:
     return lo, hi, (x - logs[lo]) / (logs[hi] - logs[lo])
 
 
-def interpolate(variant: Mapping[str, Any], values: Mapping[str, float]) -> float:
+def interpolate(variant: Variant, values: Mapping[str, float]) -> float:
     """Multilinear interpolation of the record's node forecasts at the given covariates."""
-    axes = variant["axes"]
-    points = variant["points"]
+    axes = variant.axes
+    points = variant.points
     if not axes:
         return float(points[0])
     brackets = [_bracket(nodes, values[name]) for name, nodes in axes]
@@ -190,9 +190,9 @@ class Located:
     beyond: tuple[str, ...]  # the axes whose value lies beyond the grid
 
 
-def locate(variant: Mapping[str, Any], values: Mapping[str, float]) -> Located:
+def locate(variant: Variant, values: Mapping[str, float]) -> Located:
     """Interpolate inside the grid; beyond it, extrapolate from the edge along each axis."""
-    axes = variant["axes"]
+    axes = variant.axes
     held = {name: min(max(values[name], nodes[0]), nodes[-1]) for name, nodes in axes}
     edge = interpolate(variant, held)
     shift, distance, beyond = 0.0, 0.0, []
@@ -217,24 +217,24 @@ def _hours_since(last: str | None, at: datetime) -> float:
 
 
 # What `estimate` may do when covariates fall outside a record's grid: ask the stored model.
-SlowPath = Callable[[Mapping[str, Any], str, Mapping[str, float], datetime], float | None]
+SlowPath = Callable[[SeriesRecord, str, Mapping[str, float], datetime], float | None]
 
 
 def predictive(
-    record: Mapping[str, Any],
+    record: SeriesRecord,
     at: datetime,
     reported: Mapping[str, float] | None,
     slow_path: SlowPath | None = None,
 ) -> tuple[Predictive, bool]:
     """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
-    name, variant, reported = _variant(record["variants"], reported or {})
+    name, variant, reported = _variant(record.variants, reported or {})
     use_reports = name == "reports"
-    names = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
-    values = {"gap_hours": _hours_since(record.get("last_success"), at), **reported}
+    names = [axis for axis, _ in variant.axes if axis != "gap_hours"]
+    values = {"gap_hours": _hours_since(record.last_success, at), **reported}
     place = locate(variant, values)
     centre, shift = place.centre, place.shift
-    if variant.get("weekday"):
-        centre += variant["weekday"][at.weekday()] + variant["hour"][at.hour]
+    if variant.weekday and variant.hour:
+        centre += variant.weekday[at.weekday()] + variant.hour[at.hour]
     if slow_path is not None and set(place.beyond) - {"gap_hours"}:
         # A report beyond the grid: the stored model knows how its inputs bend. A gap beyond
         # it is ordinary (a re-run minutes later, a year away) and never loads a pickle.
@@ -242,21 +242,21 @@ def predictive(
         if modelled is not None:
             shift += modelled - centre
             centre = modelled
-    residuals = spread.rescale(
-        variant["residuals"], variant.get("centres", ()), variant.get("spread", 0.0), centre
-    )
+    residuals = list(variant.residuals)
+    if variant.spread is not None:
+        residuals = spread.rescale(residuals, variant.spread.centres, variant.spread.slope, centre)
     residuals = [r * (1.0 + place.distance) for r in residuals]
-    censored, runs = variant["censored"], variant["runs"]
-    for i in variant.get("zeros", ()):
+    censored, runs = variant.censored, variant.runs
+    for i in variant.zeros:
         residuals[i] = ZERO_LOG - centre
-    if use_reports and variant.get("zeros"):
+    if use_reports and variant.zeros:
         quiet_now = all(values[axis] <= 0 for axis in names)
-        keep = same_kind(len(residuals), variant.get("quiet", ()), quiet_now)
+        keep = same_kind(len(residuals), variant.quiet, quiet_now)
         residuals = [residuals[i] for i in keep]
         censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
-    if not use_reports and "idle_odds" in variant:
+    if not use_reports and variant.idle is not None:
         residuals, censored, runs = _weigh_kinds(
-            variant, centre, values["gap_hours"], residuals, censored, runs
+            variant.idle, centre, values["gap_hours"], residuals, censored, runs
         )
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
@@ -267,17 +267,17 @@ def predictive(
             residuals=list(residuals),
             censored=list(censored),
             runs=list(runs),
-            data_points=int(record["data_points"]),
-            model=variant["model"],
-            basis=record.get("basis", "model"),
-            cap=max(float(record.get("cap", math.inf)) + max(shift, 0.0), centre + CAP_MARGIN),
+            data_points=record.data_points,
+            model=variant.model,
+            basis=record.basis,
+            cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
         ),
         use_reports,
     )
 
 
 def _weigh_kinds(
-    variant: Mapping[str, Any],
+    quiet: Idle,
     centre: float,
     gap_hours: float,
     residuals: list[float],
@@ -286,18 +286,18 @@ def _weigh_kinds(
 ) -> tuple[list[float], list[bool], list[int | None]]:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre); both kinds are weighed by the chance of work after this gap (`idle`)."""
-    for i, value in zip(variant["idle"], variant["idle_values"], strict=True):
+    for i, value in zip(quiet.runs, quiet.values, strict=True):
         residuals[i] = value - centre
-    work = idle.chance_of_work(variant["idle_odds"], gap_hours)
+    work = idle.chance_of_work(quiet.odds, gap_hours)
     tagged = idle.mix(
-        list(zip(residuals, censored, runs, strict=True)), residuals, variant["idle"], work
+        list(zip(residuals, censored, runs, strict=True)), residuals, quiet.runs, work
     )
     return [t[0] for t in tagged], [t[1] for t in tagged], [t[2] for t in tagged]
 
 
 def _variant(
-    variants: Mapping[str, Any], reported: Mapping[str, float]
-) -> tuple[str, Mapping[str, Any], dict[str, float]]:
+    variants: Mapping[str, Variant], reported: Mapping[str, float]
+) -> tuple[str, Variant, dict[str, float]]:
     """The variant that answers, and the report it answers with: a partial report (a
     package count without a size) is completed by the plugin's typical value of what it
     lacks, or by zero where what it gives says there is nothing to do."""
@@ -305,7 +305,7 @@ def _variant(
     if not taken or "reports" not in variants:
         return "base", variants["base"], {}
     variant = variants["reports"]
-    typical = variant.get("typical", {})
+    typical = variant.typical
     missing = [axis for axis in takes(variants) if axis not in taken]
     if any(axis not in typical for axis in missing):
         return "base", variants["base"], {}
@@ -314,10 +314,10 @@ def _variant(
 
 
 def report_warning(
-    plugin: str, record: Mapping[str, Any], reported: Mapping[str, float], used: bool
+    plugin: str, record: SeriesRecord, reported: Mapping[str, float], used: bool
 ) -> str | None:
     """One sentence on what of a plugin's report was not used as given, or None."""
-    taken = takes(record["variants"])
+    taken = takes(record.variants)
     if not taken:
         return f"{plugin}'s report was not used: {plugin} has never reported its work before"
     ignored = [k for k in reported if k not in taken]
@@ -332,13 +332,13 @@ def report_warning(
     return f"{plugin}'s report: {'; '.join(parts)} (its model takes {', '.join(taken)})"
 
 
-def takes(variants: Mapping[str, Any]) -> list[str]:
+def takes(variants: Mapping[str, Variant]) -> list[str]:
     """What a plugin's reports variant is fed: the quantities it has reported in the past."""
     if "reports" not in variants:
         return []
     variant = variants["reports"]
-    axes = [axis for axis, _ in variant["axes"] if axis != "gap_hours"]
-    return axes or list(variant.get("typical", {}))
+    axes = [axis for axis, _ in variant.axes if axis != "gap_hours"]
+    return axes or list(variant.typical)
 
 
 def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
@@ -567,7 +567,7 @@ def _state(plugin: str, request: Request) -> str:
 
 
 def estimate(
-    records: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, SeriesRecord],
     host: str | None,
     request: Request,
     source: str,

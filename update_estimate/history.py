@@ -128,7 +128,9 @@ WITH steps AS (
         CAST(est.package_count_est AS DOUBLE) AS package_count_est,
         CAST(est.download_bytes_est AS DOUBLE) AS download_bytes_est,
         e.status = 'timeout' AS censored,
-        COALESCE(e.packages_updated, 0) = 0 AND COALESCE(s.download_bytes, 0) = 0 AS idle
+        COALESCE(e.packages_updated, 0) = 0 AND COALESCE(s.download_bytes, 0) = 0 AS idle,
+        DENSE_RANK() OVER (PARTITION BY r.hostname ORDER BY r.start_time, e.run_id) - 1
+            AS run_number
     FROM plugin_executions e
     JOIN runs r ON r.run_id = e.run_id
     LEFT JOIN steps s ON s.execution_id = e.execution_id

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from update_estimate import __version__, cache
+from update_estimate.record import SeriesRecord
 
 IMPORT_SECONDS = 3.0  # darts and a model need about this long to load on this class of machine
 
@@ -34,10 +35,9 @@ class SlowPath:
             self.warnings.append(why)
 
     def __call__(
-        self, record: Mapping[str, Any], variant: str, values: Mapping[str, float], at: datetime
+        self, record: SeriesRecord, variant: str, values: Mapping[str, float], at: datetime
     ) -> float | None:
-        key = cache.series_key(record["host"], record["plugin"], record["metric"], record["phase"])
-        entry = self.generation.manifest.get("series", {}).get(key, {})
+        entry = self.generation.manifest.get("series", {}).get(record.key, {})
         name = entry.get("variants", {}).get(variant, {}).get("pickle")
         if name is None:
             return None
@@ -56,7 +56,7 @@ class SlowPath:
         except (cache.CacheUnusable, OSError) as exc:
             self._refuse(f"{exc}; answering from forecast records")
             return None
-        axes = [axis for axis, _ in record["variants"][variant]["axes"]]
+        axes = [axis.name for axis in record.variants[variant].axes]
         return _predict(obj, axes, values, at)
 
 

@@ -14,7 +14,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from update_estimate.candidates import (
     to_series,
 )
 from update_estimate.features import Series, build_series, plausible_cap
+from update_estimate.record import Axis, Idle, Records, SeriesRecord, Spread, Variant
 from update_estimate.selection import (
     Scored,
     backtest_start,
@@ -84,7 +85,7 @@ class SeriesResult:
     basis: str
     variants: list[VariantResult]
     failures: dict[str, str]
-    record: dict[str, Any]
+    record: SeriesRecord
     pickles: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -210,35 +211,32 @@ def _variant_record(
     centres: np.ndarray,
     usable: np.ndarray,
     variant: str,
-) -> dict[str, Any]:
+) -> Variant:
     points, weekday, hour = g.split(predictions)
     rate = spread.slope(centres, residuals, usable)
     constant = bool(np.ptp(predictions) < 1e-9)
     reported = s.covariates[start:, 1 : len(g.axes)]
-    return {
-        "model": chosen,
-        "axes": [] if constant else [[name, values] for name, values in g.axes],
-        "points": [points[0]] if constant else points,
-        "weekday": None if constant else weekday,
-        "hour": None if constant else hour,
-        "residuals": [round(float(r), 6) for r in residuals],
-        "censored": [bool(c) for c in censored],
-        "zeros": [int(i) for i in np.flatnonzero(s.y[start:] == 0)],
-        "quiet": [int(i) for i in np.flatnonzero((reported == 0).all(axis=1))]
+    return Variant(
+        model=chosen,
+        axes=[] if constant else [Axis(name, list(values)) for name, values in g.axes],
+        points=[points[0]] if constant else points,
+        weekday=None if constant else weekday,
+        hour=None if constant else hour,
+        residuals=[round(float(r), 6) for r in residuals],
+        censored=[bool(c) for c in censored],
+        runs=list(s.run_numbers[start:]),
+        zeros=[int(i) for i in np.flatnonzero(s.y[start:] == 0)],
+        quiet=[int(i) for i in np.flatnonzero((reported == 0).all(axis=1))]
         if reported.shape[1]
         else [],
-        "runs": list(s.run_ids[start:]),
-        "typical": _typical_reports(s, [name for name, _ in g.axes[1:]]),
-        **(
-            {"spread": round(rate, 6), "centres": [round(float(c), 6) for c in centres]}
-            if rate
-            else {}
-        ),
-        **(_idle(s, start) if variant == "base" else {}),
-    }
+        typical=_typical_reports(s, [name for name, _ in g.axes[1:]]),
+        spread=Spread(round(rate, 6), [round(float(c), 6) for c in centres]) if rate else None,
+        idle=_idle(s, start) if variant == "base" else None,
+        borrowed=False,
+    )
 
 
-def _idle(s: Series, start: int) -> dict[str, Any]:
+def _idle(s: Series, start: int) -> Idle | None:
     """Before the run, only the gap says whether it will have anything to do (`idle`): the
     chance of work fitted on every run, and which residuals came from quiet runs, with their
     values: a quiet run's size owes nothing to the gap that moves the model's centre.
@@ -247,17 +245,13 @@ def _idle(s: Series, start: int) -> dict[str, Any]:
     the chance, a re-run an hour later was given [0 B, 0 B] and every download it made was
     a miss (interval score 1.01 -> 1.20 of the truth's in `steady`)."""
     if s.idle is None or s.metric == "download_bytes":
-        return {}
+        return None
     odds = idle.fit(s.covariates[:, 0], s.idle)
     quiet = np.flatnonzero(s.idle[start:])
     if odds is None or min(len(quiet), s.n - start - len(quiet)) < idle.MIN_KIND:
-        return {}
+        return None
     values = s.y[start:][quiet]
-    return {
-        "idle": [int(i) for i in quiet],
-        "idle_values": [round(float(v), 6) for v in values],
-        "idle_odds": list(odds),
-    }
+    return Idle([int(i) for i in quiet], [round(float(v), 6) for v in values], odds)
 
 
 def _typical_reports(s: Series, names: list[str]) -> dict[str, float]:
@@ -309,7 +303,7 @@ def train_series(
     failures.update(failed)
     if global_forecast is not None and global_forecast.start == start:
         backtests[global_forecast.name] = Backtest(global_forecast.predictions)
-    record = _record(s, {})
+    variants: dict[str, Variant] = {}
     results, pickles = [], {}
     censored = s.censored[start:]
     usable = ~censored & (s.y[start:] > 0)  # runs whose error size a spread slope may learn
@@ -323,7 +317,7 @@ def train_series(
     refreshed: dict[str, Calibration] = {}
     for variant in designs:
         if borrowed and variant in borrowed:
-            result, record["variants"][variant] = _borrowed_variant(s, variant, borrowed[variant])
+            result, variants[variant] = _borrowed_variant(s, variant, borrowed[variant])
             results.append(result)
             continue
         if variant == "reports":
@@ -381,10 +375,11 @@ def train_series(
                 pickle=pickle,
             )
         )
-        record["variants"][variant] = _variant_record(
+        variants[variant] = _variant_record(
             s, best.name, residuals, censored, start, predictions, g, centres, usable, variant
         )
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
+    basis = "model" if calibrated else "limited"
     return SeriesResult(
         key=s.key,
         host=s.host,
@@ -392,10 +387,10 @@ def train_series(
         metric=s.metric,
         phase=s.phase,
         data_points=s.n,
-        basis="model" if calibrated else "limited",
+        basis=basis,
         variants=results,
         failures=failures,
-        record=record,
+        record=_record(s, variants, basis),
         pickles=pickles,
     )
 
@@ -441,7 +436,7 @@ def _calibration(
 
 def _borrowed_variant(
     s: Series, variant: str, borrowed: pooled.Borrowed
-) -> tuple[VariantResult, dict[str, Any]]:
+) -> tuple[VariantResult, Variant]:
     """A short series' variant from its host's shape, calibrated on its own runs, each
     forecast by a fit that left it out."""
     centres = borrowed.centres
@@ -482,35 +477,41 @@ def _as_final_fit(backtest: Backtest, residuals: np.ndarray) -> np.ndarray:
     return residuals * np.sqrt(backtest.inflation[-1] / backtest.inflation[:-1])
 
 
-def _record(s: Series, variants: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "host": s.host,
-        "plugin": s.plugin,
-        "metric": s.metric,
-        "phase": s.phase,
-        "data_points": s.n,
-        "last_success": s.last_success,
-        "cap": plausible_cap(s.y),
-        "variants": variants,
-    }
+def _record(s: Series, variants: dict[str, Variant], basis: str) -> SeriesRecord:
+    return SeriesRecord(
+        host=s.host,
+        plugin=s.plugin,
+        metric=s.metric,
+        phase=s.phase,
+        data_points=s.n,
+        last_success=s.last_success,
+        cap=plausible_cap(s.y),
+        basis=basis,
+        variants=variants,
+    )
 
 
 def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> SeriesResult:
     """Too few runs for any backtest, or too few to race the host's shapes: the shapes where
     the host has them, else the runs' median (with calibration borrowed later)."""
-    centre = float(np.median(s.y))
-    variant = {
-        "model": "rolling_median",
-        "axes": [],
-        "points": [centre],
-        "weekday": None,
-        "hour": None,
-        "residuals": [],
-        "censored": [],
-        "runs": [],
-    }
+    median = Variant(
+        model="rolling_median",
+        axes=[],
+        points=[float(np.median(s.y))],
+        weekday=None,
+        hour=None,
+        residuals=[],
+        censored=[],
+        runs=[],
+        zeros=[],
+        quiet=[],
+        typical={},
+        spread=None,
+        idle=None,
+        borrowed=False,
+    )
     results = [VariantResult("base", "rolling_median", None, None, None, None, 0, {})]
-    variants: dict[str, Any] = {"base": variant}
+    variants = {"base": median}
     for name, shape in (borrowed or {}).items():
         result, variants[name] = _borrowed_variant(s, name, shape)
         results = [r for r in results if r.variant != name] + [result]
@@ -524,7 +525,7 @@ def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> Ser
         "limited",
         results,
         {},
-        _record(s, variants),
+        _record(s, variants, "limited"),
     )
 
 
@@ -543,37 +544,20 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
     shared: dict[tuple, list[float]] = defaultdict(list)
     for r in results:
         if r.basis == "model":
-            variant = r.record["variants"]["base"]
-            shared[(r.host, r.metric, r.phase)].extend(variant["residuals"])
+            shared[(r.host, r.metric, r.phase)].extend(r.record.variants["base"].residuals)
     for r in results:
         if r.basis != "limited":
             continue
         borrowed = shared.get((r.host, r.metric, r.phase), [])
         if len(borrowed) < 2 * conformal.min_residuals(LEVEL):
             continue
-        for variant in r.record["variants"].values():
-            if variant["model"] == pooled.NAME:
-                continue  # calibrated on its own runs, as `backtest` measures it
-            variant["residuals"] = [round(v * BORROW_WIDEN, 6) for v in borrowed]
-            variant["censored"] = [False] * len(borrowed)
-            variant["zeros"] = []
-            variant["quiet"] = []
-            for key in ("idle", "idle_values", "idle_odds"):
-                variant.pop(key, None)
-            variant["runs"] = [None] * len(borrowed)
-            variant["borrowed"] = True
-
-
-def _encode_runs(results: list[SeriesResult]) -> None:
-    """Run ids become small integers per host: estimate only needs to match them across plugins."""
-    index: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in results:
-        ids = index[r.host]
-        for variant in r.record["variants"].values():
-            variant["runs"] = [
-                None if run_id is None else ids.setdefault(run_id, len(ids))
-                for run_id in variant["runs"]
-            ]
+        widened = [round(v * BORROW_WIDEN, 6) for v in borrowed]
+        # a variant with the host's shape is calibrated on its own runs, as `backtest` measures it
+        variants = {
+            name: v if v.model == pooled.NAME else v.calibrated_on(widened)
+            for name, v in r.record.variants.items()
+        }
+        r.record = replace(r.record, variants=variants)
 
 
 def library_versions() -> dict[str, str]:
@@ -639,7 +623,6 @@ def train(
         results = _run_parallel(series, globals_, shapes, include_extras, n_jobs, progress)
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
-        _encode_runs(results)
         manifest = {
             "tool_version": __version__,
             "libraries": library_versions(),
@@ -650,10 +633,7 @@ def train(
             "missing_extras": missing,
             "series": {r.key: _manifest_entry(r) for r in results},
         }
-        records = {
-            "series": {r.key: {**r.record, "basis": r.basis} for r in results},
-            "history_plugins": hist.plugins_by_host,
-        }
+        records = Records({r.key: r.record for r in results}, hist.plugins_by_host)
         pickles = {name: data for r in results for name, data in r.pickles.items()}
         path = cache.publish(cache_dir, manifest, records, pickles)
     return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)

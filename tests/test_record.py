@@ -1,0 +1,47 @@
+"""The typed record between train and estimate: written whole, read back equal, refused when
+it is of another format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Trained
+from update_estimate import cache
+from update_estimate.record import RecordError, from_json, to_json
+
+
+def test_a_trained_cache_reads_back_as_written(trained: Trained) -> None:
+    generation = cache.current(trained.cache)
+    assert generation is not None
+    records = generation.records()
+    text = json.dumps(to_json(records))
+    assert from_json(json.loads(text)) == records
+    runs = {
+        type(run)
+        for r in records.series.values()
+        for v in r.variants.values()
+        for run in v.runs
+        if run is not None
+    }
+    assert runs == {int}
+    # every field is written, null where it does not apply
+    variant = json.loads(text)["series"].popitem()[1]["variants"]["base"]
+    assert {"spread", "idle", "borrowed", "zeros", "quiet", "typical"} <= set(variant)
+
+
+@pytest.mark.parametrize("field", ["spread", "idle", "runs", "cap", "format_version"])
+def test_a_record_lacking_a_field_is_refused_not_defaulted(trained: Trained, field: str) -> None:
+    generation = cache.current(trained.cache)
+    assert generation is not None
+    data = to_json(generation.records())
+    record = next(iter(data["series"].values()))
+    if field == "format_version":
+        del data[field]
+    elif field == "cap":
+        del record[field]
+    else:
+        del record["variants"]["base"][field]
+    with pytest.raises(RecordError):
+        from_json(data)

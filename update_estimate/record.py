@@ -1,0 +1,220 @@
+"""The contract between fitting and serving: one forecast record per series, typed.
+
+`train` (and `backtest`, and the history fallback) write records; `estimate` reads them, with
+the standard library only. Each field is written every time, and reading a record that lacks
+one is an error, never a default: a cache of another format is refused (`FORMAT_VERSION`),
+not misread. Values are on the log1p scale of the metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+# Bumped whenever a field is added, removed or changes meaning.
+FORMAT_VERSION = 2
+
+
+class RecordError(ValueError):
+    """A record that is not of this format: the cache must be retrained."""
+
+
+def series_key(host: str, plugin: str, metric: str, phase: str | None = None) -> str:
+    """How records and manifest entries are keyed."""
+    return "|".join((host, plugin, metric, phase or "ALL"))
+
+
+class Axis(NamedTuple):
+    """A covariate of the grid and its nodes, in raw units, ascending."""
+
+    name: str
+    nodes: list[float]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The residuals' size grows (or shrinks) with the forecast (`spread`): the slope, and
+    each residual's own forecast."""
+
+    slope: float
+    centres: list[float]
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Which residuals came from runs with nothing to do, their own values, and the chance
+    of work as a logistic curve in log hours since the last success (`idle`)."""
+
+    runs: list[int]
+    values: list[float]
+    odds: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of answering: `base` (before the run) or `reports` (with its check report).
+
+    `points` holds the forecast at every node of `axes` (row-major; one point without axes);
+    `weekday` and `hour` add calendar offsets. `residuals` are out-of-sample errors, each from
+    the update-all run numbered in `runs` (None: borrowed from other series); `zeros` and
+    `quiet` index the runs that observed nothing and whose report said nothing to do.
+    """
+
+    model: str
+    axes: list[Axis]
+    points: list[float]
+    weekday: list[float] | None
+    hour: list[float] | None
+    residuals: list[float]
+    censored: list[bool]
+    runs: list[int | None]
+    zeros: list[int]
+    quiet: list[int]
+    typical: dict[str, float]
+    spread: Spread | None
+    idle: Idle | None
+    borrowed: bool
+
+    def calibrated_on(
+        self, residuals: list[float], runs: list[int | None] | None = None
+    ) -> Variant:
+        """The same forecast with residuals from elsewhere: no run, zero or quiet run of
+        its own is known any more."""
+        return replace(
+            self,
+            residuals=residuals,
+            censored=[False] * len(residuals),
+            runs=runs if runs is not None else [None] * len(residuals),
+            zeros=[],
+            quiet=[],
+            spread=None,
+            idle=None,
+            borrowed=True,
+        )
+
+
+@dataclass(frozen=True)
+class SeriesRecord:
+    """Everything `estimate` needs of one series; `basis`: model, limited (too short to
+    calibrate out of sample) or default."""
+
+    host: str
+    plugin: str
+    metric: str
+    phase: str | None
+    data_points: int
+    last_success: str | None
+    cap: float
+    basis: str
+    variants: dict[str, Variant]
+
+    @property
+    def key(self) -> str:
+        return series_key(self.host, self.plugin, self.metric, self.phase)
+
+
+@dataclass(frozen=True)
+class Records:
+    """A cache's `records.json`: every series, and the plugins each host's history holds."""
+
+    series: dict[str, SeriesRecord]
+    history_plugins: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def to_json(records: Records) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "series": {key: series_to_json(r) for key, r in records.series.items()},
+        "history_plugins": records.history_plugins,
+    }
+
+
+def from_json(data: Any) -> Records:
+    """Records as `to_json` wrote them; anything else raises RecordError."""
+    try:
+        if data["format_version"] != FORMAT_VERSION:
+            raise RecordError(f"records of format {data['format_version']!r}")
+        return Records(
+            {key: series_from_json(r) for key, r in data["series"].items()},
+            {str(h): list(p) for h, p in data["history_plugins"].items()},
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise RecordError(f"not a forecast record of format {FORMAT_VERSION}: {exc!r}") from None
+
+
+def series_to_json(r: SeriesRecord) -> dict[str, Any]:
+    return {
+        "host": r.host,
+        "plugin": r.plugin,
+        "metric": r.metric,
+        "phase": r.phase,
+        "data_points": r.data_points,
+        "last_success": r.last_success,
+        "cap": r.cap,
+        "basis": r.basis,
+        "variants": {name: _variant_to_json(v) for name, v in r.variants.items()},
+    }
+
+
+def series_from_json(d: dict[str, Any]) -> SeriesRecord:
+    return SeriesRecord(
+        host=d["host"],
+        plugin=d["plugin"],
+        metric=d["metric"],
+        phase=d["phase"],
+        data_points=int(d["data_points"]),
+        last_success=d["last_success"],
+        cap=float(d["cap"]),
+        basis=d["basis"],
+        variants={name: _variant_from_json(v) for name, v in d["variants"].items()},
+    )
+
+
+def _variant_to_json(v: Variant) -> dict[str, Any]:
+    return {
+        "model": v.model,
+        "axes": [[a.name, a.nodes] for a in v.axes],
+        "points": v.points,
+        "weekday": v.weekday,
+        "hour": v.hour,
+        "residuals": v.residuals,
+        "censored": v.censored,
+        "runs": v.runs,
+        "zeros": v.zeros,
+        "quiet": v.quiet,
+        "typical": v.typical,
+        "spread": None
+        if v.spread is None
+        else {"slope": v.spread.slope, "centres": v.spread.centres},
+        "idle": None
+        if v.idle is None
+        else {"runs": v.idle.runs, "values": v.idle.values, "odds": list(v.idle.odds)},
+        "borrowed": v.borrowed,
+    }
+
+
+def _variant_from_json(d: dict[str, Any]) -> Variant:
+    spread, idle = d["spread"], d["idle"]
+    return Variant(
+        model=d["model"],
+        axes=[Axis(name, nodes) for name, nodes in d["axes"]],
+        points=d["points"],
+        weekday=d["weekday"],
+        hour=d["hour"],
+        residuals=d["residuals"],
+        censored=d["censored"],
+        runs=d["runs"],
+        zeros=d["zeros"],
+        quiet=d["quiet"],
+        typical=d["typical"],
+        spread=None if spread is None else Spread(spread["slope"], spread["centres"]),
+        idle=None
+        if idle is None
+        else Idle(idle["runs"], idle["values"], (idle["odds"][0], idle["odds"][1])),
+        borrowed=bool(d["borrowed"]),
+    )
