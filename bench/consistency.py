@@ -22,8 +22,8 @@ from pathlib import Path
 from common import BIN
 
 from update_estimate import cache, forecast
-from update_estimate.record import series_key
 from update_estimate.history import METRICS
+from update_estimate.record import series_key
 from update_estimate.simulate import DEFAULT_PLUGINS
 
 
@@ -50,9 +50,7 @@ def contradictions(records: dict, last: datetime, requests: int) -> None:
         parallel = rng.random() < 0.5
         for metric in METRICS:
             preds = [
-                forecast.predictive(records[series_key("workstation", p, metric)], at, None)[
-                    0
-                ]
+                forecast.predictive(records[series_key("workstation", p, metric)], at, None)[0]
                 for p in plugins
             ]
             rows = [forecast.single(p, level) for p in preds]
