@@ -3,7 +3,7 @@ beside the simulator's own predictive, with and without the plugins' pre-run rep
 
 Every scenario is simulated with several seeds; each history goes through `backtest.evaluate`
 (every series retrained before each of the last runs, as `train` would have done then). The
-truth (`update_estimate.truth`) answers the same runs from the generating process itself, given
+truth (`history.truth`) answers the same runs from the generating process itself, given
 what a forecaster could know before each: the days since the plugin's last success, the
 scenario's drift, and with reports the plugin's report. No forecast beats it on average, so its
 scores are the limit, and ours are shown as ratios to it.
@@ -38,7 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from update_estimate import backtest, simulate, truth
+from update_estimate.fitting import backtest
+from update_estimate.history import simulate, truth
+from update_estimate.requests import BacktestRequest
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 METRICS = truth.METRICS
@@ -165,9 +167,8 @@ def evaluate(scenario: str, seed: int, plugins: tuple[str, ...], runs: int, last
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
         simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
-        results = backtest.evaluate(
-            db, None, METRICS, None, last, LEVEL, (True, False), 2, full_race=True
-        )
+        request = BacktestRequest(db, last=last, level=LEVEL, n_jobs=2, full_race=True)
+        results = backtest.evaluate(request, (True, False))
     cases = {mode: list(result.cases) for mode, result in results.items()}
     return History(scenario, seed, runs, plugins, cases)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from common import BIN
 
-from update_estimate import cache, forecast
-from update_estimate.history import METRICS
-from update_estimate.record import series_key
-from update_estimate.simulate import DEFAULT_PLUGINS
+from update_estimate.history.simulate import DEFAULT_PLUGINS
+from update_estimate.record import METRICS, series_key
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import cache, forecast
 
 
 def trained(folder: Path) -> tuple[dict, datetime]:
@@ -89,7 +89,7 @@ def widening(records: dict, last: datetime) -> None:
     print("\n| days since apt's last run | wall point | 90% interval | upper / lower |")
     print("|---|---|---|---|")
     for days in (0.003, 0.1, 1, 7, 30, 60, 120, 365):
-        request = forecast.Request(plugins=["apt"], at=last + timedelta(days=days))
+        request = EstimateRequest(plugins=["apt"], at=last + timedelta(days=days))
         wall = (
             forecast.estimate(records, "workstation", request, "cache")
             .plugins[0]

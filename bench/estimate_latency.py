@@ -27,13 +27,14 @@ PLUGINS = (
 LOAD = """
 import sys
 from pathlib import Path
-from update_estimate import cache
-from update_estimate.candidates import predict_pickled
+from update_estimate.fitting.slowpath import load_pickle
+from update_estimate.serving import cache
+from update_estimate.fitting.candidates import predict_pickled
 gen = cache.current(Path(sys.argv[1]))
 for key, entry in gen.manifest["series"].items():
     name = entry["variants"]["base"]["pickle"]
     if key.endswith("|wall_clock_seconds|ALL") and name is not None:
-        obj = cache.load_pickle(gen, name)
+        obj = load_pickle(gen, name)
         predict_pickled(obj, obj["x"][-1])
 """
 

@@ -1,8 +1,8 @@
 """What the `linear` candidate's design and fit buy: ridge on log1p covariates alone, ridge with
 the covariate knees (`features.expand`), Huber-weighted ridge with the knees
-(`update_estimate.linear`), and the candidate itself, whose calibration residuals are scaled to
+(`candidates.linear`), and the candidate itself, whose calibration residuals are scaled to
 the fit at the cut (`linear.walk`'s inflation); and next to them `gap_neighbours`
-(`update_estimate.neighbours`): the median of the runs after similar breaks, or the Huber
+(`candidates.neighbours`): the median of the runs after similar breaks, or the Huber
 line where fewer than 4 recent runs had one.
 
 Each model, with one lag, is refitted before every run of simulated histories (apt, flatpak,
@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from update_estimate import conformal, history, linear, neighbours, simulate
-from update_estimate.features import Series, build_series, expand
-from update_estimate.forecast import ZERO_LOG
+from update_estimate.fitting.candidates import linear, neighbours
+from update_estimate.fitting.features import Series, build_series, expand
+from update_estimate.history import reader as history
+from update_estimate.history import simulate
+from update_estimate.serving import conformal
+from update_estimate.serving.forecast import ZERO_LOG
 
 SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
 METRICS = ("wall_clock_seconds", "download_bytes")

@@ -6,7 +6,7 @@ the 60 runs before it, when the noise was larger, so the intervals are too wide.
 `linear` candidate's one-step residuals (gap covariates only, no reports; series that never
 observed zero) calibrate 90% intervals over each history's last 30 runs in two ways: plain
 split conformal on the residuals, and normalized conformal as `estimate` does since 0.6.0
-(`update_estimate.spread`): each residual is rescaled by the spread at the new forecast over
+(`update_estimate.serving.spread`): each residual is rescaled by the spread at the new forecast over
 the spread at its own, where log |residual| has a clear slope on the forecast over the same
 60 runs. Printed per scenario: coverage, median width on the log1p scale, and the standard
 deviation of the calibration residuals against that of the errors they had to cover.
@@ -25,7 +25,10 @@ import argparse
 import numpy as np
 from linear_models import FIRST, LAST, SCENARIOS, WINDOW, design, histories
 
-from update_estimate import conformal, linear, spread
+from update_estimate.fitting import spread
+from update_estimate.fitting.candidates import linear
+from update_estimate.serving import conformal
+from update_estimate.serving.spread import rescale
 
 
 def cases(y: np.ndarray, preds: np.ndarray) -> list[tuple[bool, float, bool, float, float, float]]:
@@ -37,7 +40,7 @@ def cases(y: np.ndarray, preds: np.ndarray) -> list[tuple[bool, float, bool, flo
         idx = np.arange(max(cut - WINDOW, FIRST), cut)
         plain = conformal.bounds(r[idx].tolist(), 0.9)
         rate = spread.slope(preds[idx], r[idx], np.ones(len(idx), dtype=bool))
-        scaled = spread.rescale(r[idx].tolist(), preds[idx].tolist(), rate, float(preds[cut]))
+        scaled = rescale(r[idx].tolist(), preds[idx].tolist(), rate, float(preds[cut]))
         z = conformal.bounds(scaled, 0.9)
         out.append(
             (

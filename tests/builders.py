@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from update_estimate.simulate import schema_sql
+from update_estimate.history.simulate import schema_sql
 
 _ids = itertools.count(1)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from update_estimate import simulate
-from update_estimate.cli import app
+from update_estimate.face.cli import app
+from update_estimate.history import simulate
 
 BIN = Path(sys.executable).parent / "update-estimate"
 
@@ -103,6 +103,6 @@ def estimate_importtime(
     trained: Trained, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
     """`estimate --json` as a real process, with Python's import log on stderr."""
-    cmd = [sys.executable, "-X", "importtime", "-m", "update_estimate.cli", "estimate"]
+    cmd = [sys.executable, "-X", "importtime", "-m", "update_estimate.face.cli", "estimate"]
     cmd += ["--db", str(trained.db), "--cache-dir", str(trained.cache), "--json", *args]
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from update_estimate import forecast
-from update_estimate.candidates import quiet_libraries
-from update_estimate.features import Series, calendar_features, log_gap
-from update_estimate.train import train_series
+from update_estimate.fitting.candidates import quiet_libraries
+from update_estimate.fitting.features import Series, calendar_features, log_gap
+from update_estimate.fitting.train import train_series
+from update_estimate.serving import forecast
 
 
 def make_series(
@@ -16,7 +16,7 @@ def make_series(
     values = np.asarray(values, dtype=float)
     n = len(values)
     gaps = np.full(n, 24.0) if gaps_hours is None else np.asarray(gaps_hours, dtype=float)
-    from update_estimate.features import robust_outliers
+    from update_estimate.fitting.features import robust_outliers
 
     return Series(
         host="h",

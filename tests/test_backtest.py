@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import jsonschema
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 
 from tests.conftest import Trained, invoke
 from tests.test_json_schemas import schema
-from update_estimate.backtest import baselines, score
 from update_estimate.errors import ExitCode
+from update_estimate.fitting.backtest import baselines, score
+from update_estimate.requests import BacktestRequest
 
 
 def test_scores_match_hand_computed_values() -> None:
@@ -74,9 +76,9 @@ def test_unknown_metric_is_a_usage_error(runner, trained: Trained) -> None:
 def test_totals_do_not_depend_on_the_order_workers_finish(trained: Trained) -> None:
     """Workers hand back series in any order: the joint totals and their baselines must come
     out bit for bit the same, or two runs of the benchmark could not be compared."""
-    from update_estimate import history
-    from update_estimate.backtest import _total_cases, backtest_series
-    from update_estimate.features import build_series
+    from update_estimate.fitting.backtest import _total_cases, backtest_series
+    from update_estimate.fitting.features import build_series
+    from update_estimate.history import reader as history
 
     hist = history.read(trained.db, plugins=["apt", "flatpak", "pip"])
     series = build_series(hist.executions, None, ["wall_clock_seconds", "cpu_seconds"])
@@ -91,13 +93,11 @@ def test_totals_do_not_depend_on_the_order_workers_finish(trained: Trained) -> N
 
 
 def test_progress_has_a_total_from_the_start_and_one_step_a_cut(trained: Trained) -> None:
-    from update_estimate import backtest
+    from update_estimate.fitting import backtest
 
     calls: list[tuple[int, int]] = []
-    result = backtest.run(
-        trained.db, ["apt", "pip"], ["wall_clock_seconds"], None, 3, 0.9, True, 1,
-        lambda done, total: calls.append((done, total)),
-    )  # fmt: skip
+    request = BacktestRequest(trained.db, ["apt", "pip"], ["wall_clock_seconds"], last=3, n_jobs=1)
+    result = backtest.run(request, lambda done, total: calls.append((done, total)))
     cases = [c for c in result.cases if c.plugin != "total"]
     assert calls[0] == (0, len(cases)) and calls[-1] == (len(cases), len(cases))
     assert [done for done, _ in calls] == list(range(len(cases) + 1))
@@ -123,13 +123,13 @@ def test_later_runs_race_only_the_first_races_winners(trained: Trained) -> None:
     """The default backtest races every candidate before a series' first judged run, then
     only the winners and the baselines: the first cases are the full race's own, and every
     run is still judged."""
-    from update_estimate import backtest
-    from update_estimate.candidates import BASELINES
-    from update_estimate.features import build_series
+    from update_estimate.fitting import backtest
+    from update_estimate.fitting.candidates import BASELINES
+    from update_estimate.fitting.features import build_series
 
-    args = (trained.db, ["apt"], ["wall_clock_seconds"], None, 3, 0.9, (False,), 1)
-    quick = backtest.evaluate(*args)[False].cases
-    full = backtest.evaluate(*args, full_race=True)[False].cases
+    request = BacktestRequest(trained.db, ["apt"], ["wall_clock_seconds"], last=3, n_jobs=1)
+    quick = backtest.evaluate(request, (False,))[False].cases
+    full = backtest.evaluate(replace(request, full_race=True), (False,))[False].cases
     assert [c.run_id for c in quick] == [c.run_id for c in full]
     assert quick[0] == full[0]
 
@@ -140,6 +140,6 @@ def test_later_runs_race_only_the_first_races_winners(trained: Trained) -> None:
 
 
 def history_of(trained: Trained):
-    from update_estimate import history
+    from update_estimate.history import reader as history
 
     return history.read(trained.db, plugins=["apt"]).executions

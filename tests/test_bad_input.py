@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.builders import Execution, Run, Step, create_empty, steady_runs, write_runs
 from tests.conftest import Trained, copy_trained, held_for_writing, invoke, run_bin
-from update_estimate import cache
 from update_estimate.errors import ExitCode
-from update_estimate.simulate import schema_sql
+from update_estimate.history.simulate import schema_sql
+from update_estimate.serving import cache
 
 T0 = datetime(2026, 5, 1, 8)
 

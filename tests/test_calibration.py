@@ -17,10 +17,13 @@ import numpy as np
 import pytest
 from joblib import Parallel, delayed
 
-from update_estimate import forecast, history, simulate
-from update_estimate.candidates import quiet_libraries
-from update_estimate.features import build_series
-from update_estimate.train import train_series
+from update_estimate.fitting.candidates import quiet_libraries
+from update_estimate.fitting.features import build_series
+from update_estimate.fitting.train import train_series
+from update_estimate.history import reader as history
+from update_estimate.history import simulate
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import forecast
 
 PLUGINS = ("apt", "pip", "flatpak")
 METRIC = "wall_clock_seconds"
@@ -49,7 +52,7 @@ def trial(seed: int, only: Sequence[str] | None) -> Trial:
     for s in build_series(ex[ex.start_time < cut], None, [METRIC]):
         result = train_series(s, None, include_extras=False, only=only)
         records[s.key] = result.record
-    request = forecast.Request(plugins=PLUGINS, at=cut.to_pydatetime())
+    request = EstimateRequest(plugins=PLUGINS, at=cut.to_pydatetime())
     answer = forecast.estimate(records, "workstation", request, "cache")
     actual = dict(zip(target.plugin, target[METRIC], strict=True))
     truth = sum(actual.values())

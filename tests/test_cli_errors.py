@@ -14,7 +14,7 @@ import pytest
 from tests.builders import create_empty, steady_runs, write_runs
 from tests.conftest import BIN, held_for_writing, invoke
 from update_estimate.errors import ExitCode
-from update_estimate.simulate import schema_sql
+from update_estimate.history.simulate import schema_sql
 
 
 def _text_file(p: Path) -> Path:

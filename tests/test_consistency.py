@@ -20,16 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Trained, copy_trained, estimate_importtime, invoke
-from update_estimate import estimate as estimating
-from update_estimate import forecast, simulate
+from update_estimate import api
 from update_estimate.errors import ExitCode, UsageError
+from update_estimate.history import simulate
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import forecast
 
 PLUGINS = ("apt", "cargo", "flatpak", "pip", "snap")  # snap: never in the trained history
 TOL = 1e-6
 
 
 def last_run(trained: Trained) -> datetime:
-    from update_estimate import cache
+    from update_estimate.serving import cache
 
     generation = cache.current(trained.cache)
     assert generation is not None
@@ -83,7 +85,7 @@ reports = st.dictionaries(
 
 
 @st.composite
-def requests(draw: st.DrawFn) -> tuple[forecast.Request, float]:
+def requests(draw: st.DrawFn) -> tuple[EstimateRequest, float]:
     plugins = draw(st.lists(st.sampled_from(PLUGINS), min_size=1, max_size=5, unique=True))
     hours = draw(st.floats(min_value=-2000, max_value=24 * 365, allow_nan=False))
     done: list[str] = []
@@ -94,7 +96,7 @@ def requests(draw: st.DrawFn) -> tuple[forecast.Request, float]:
         done = plugins[:cut]
         running = plugins[cut] if draw(st.booleans()) else None
         elapsed = draw(st.floats(min_value=0, max_value=5000)) if running else 0.0
-    request = forecast.Request(
+    request = EstimateRequest(
         plugins=plugins,
         level=draw(st.sampled_from((0.5, 0.8, 0.9, 0.95))),
         covariates=draw(reports),
@@ -124,7 +126,7 @@ def test_every_answer_is_consistent(
     at = last_run(trained) + timedelta(hours=hours)
     db = trained.db if source != "default" else Path("/nonexistent/history.duckdb")
     cache_dir = trained.cache if source == "cache" else Path("/nonexistent/cache")
-    result = estimating.run(db, cache_dir, replace(request, at=at), host="workstation")
+    result = api.estimate(replace(request, at=at), db=db, cache_dir=cache_dir, host="workstation")
     # the history holds no run of snap: asked for nothing else, it answers with defaults
     assert result.source == source or set(request.plugins) == {"snap"}
     assert_consistent(result)
@@ -198,7 +200,7 @@ def test_a_year_away_widens_and_never_loads_a_model(trained: Trained) -> None:
 
 
 def test_extrapolation_widens_with_distance(trained: Trained) -> None:
-    from update_estimate import cache
+    from update_estimate.serving import cache
 
     generation = cache.current(trained.cache)
     assert generation is not None
@@ -206,7 +208,7 @@ def test_extrapolation_widens_with_distance(trained: Trained) -> None:
     start = last_run(trained)
     widths = []
     for days in (30, 90, 365):
-        request = forecast.Request(plugins=["apt"], at=start + timedelta(days=days))
+        request = EstimateRequest(plugins=["apt"], at=start + timedelta(days=days))
         row = forecast.estimate(records, "workstation", request, "cache").plugins[0]
         wall = row.metrics["wall_clock_seconds"]
         widths.append(wall.upper / wall.lower)
@@ -289,7 +291,7 @@ def test_contradicting_run_options_are_usage_errors(runner, trained: Trained, ar
 
 def test_check_names_the_contradiction() -> None:
     with pytest.raises(UsageError, match="both --done and --running"):
-        forecast.check(forecast.Request(plugins=["apt"], done=["apt"], running="apt"))
+        EstimateRequest(plugins=["apt"], done=["apt"], running="apt")
 
 
 def test_an_overdue_plugin_is_flagged(runner, trained: Trained) -> None:
@@ -342,7 +344,7 @@ def test_warnings_are_plain_sentences_on_stderr(runner, trained: Trained) -> Non
 @given(hours=st.floats(min_value=0, max_value=24 * 365))
 def test_no_gap_up_to_a_year_asks_a_stored_model(trained: Trained, hours: float) -> None:
     """The slow path (pickles, darts) is for reports beyond the grid only."""
-    from update_estimate import cache
+    from update_estimate.serving import cache
 
     generation = cache.current(trained.cache)
     assert generation is not None
@@ -351,7 +353,7 @@ def test_no_gap_up_to_a_year_asks_a_stored_model(trained: Trained, hours: float)
     def refuse(*_: object) -> float:
         raise AssertionError(f"a gap of {hours:.1f} h asked a stored model")
 
-    request = forecast.Request(
+    request = EstimateRequest(
         plugins=["apt", "cargo", "flatpak", "pip"], at=last_run(trained) + timedelta(hours=hours)
     )
     assert_consistent(forecast.estimate(records, "workstation", request, "cache", refuse))
@@ -381,7 +383,7 @@ def test_random_histories_answer_consistently_without_a_cache(
     request, hours = case
     asked = [*dict.fromkeys([*plugins[:2], *request.plugins])]
     request = replace(request, plugins=asked, at=datetime(2026, 11, 20) + timedelta(hours=hours))
-    result = estimating.run(db, db.parent / "no-cache", request, host="workstation")
+    result = api.estimate(request, db=db, cache_dir=db.parent / "no-cache", host="workstation")
     assert result.source in ("history", "default")
     assert_consistent(result)
 

@@ -11,8 +11,8 @@ import pytest
 import typer.main
 
 from tests.conftest import BIN
-from update_estimate import docs
-from update_estimate.cli import app
+from tools import docs
+from update_estimate.face.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

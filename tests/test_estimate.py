@@ -18,8 +18,9 @@ from tests.conftest import (
     invoke,
     run_bin,
 )
-from update_estimate import cache, forecast
 from update_estimate.errors import ExitCode
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import cache, forecast
 
 METRICS = {"wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes"}
 FIELDS = {"point", "lower", "upper", "data_points", "model", "basis"}
@@ -182,7 +183,7 @@ def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
     points, previous = [], None
     started = datetime(2026, 11, 22, 9, 0)  # the run's start: only the elapsed time moves
     for elapsed in range(0, 3600, 15):
-        request = forecast.Request(
+        request = EstimateRequest(
             plugins=["apt", "cargo", "flatpak", "pip"],
             done=["apt"],
             running="cargo",

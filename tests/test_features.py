@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.scenarios import make_series
-from update_estimate import grid
-from update_estimate.features import KNEES, expand, width
+from update_estimate.fitting import grid
+from update_estimate.fitting.features import KNEES, expand, width
 
 raw_values = st.lists(st.floats(0, 1e12, allow_nan=False), min_size=2, max_size=30)
 
@@ -62,8 +62,8 @@ def test_a_small_report_after_many_quiet_runs_is_not_blended_with_the_backlog() 
     from dataclasses import replace
     from datetime import datetime
 
-    from update_estimate import forecast
-    from update_estimate.train import train_series
+    from update_estimate.fitting.train import train_series
+    from update_estimate.serving import forecast
 
     rng = np.random.default_rng(3)
     packages = np.where(rng.random(90) < 0.8, 0, rng.choice([1, 2, 30, 40], 90)).astype(float)

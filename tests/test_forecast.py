@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tests.records import typed, typed_all
-from update_estimate import forecast
 from update_estimate.record import series_key
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import forecast
 
 
 def download_record(plugin: str, zeros: list[int], seed: int) -> dict:
@@ -51,7 +52,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
         series_key("h", name, "download_bytes"): download_record(name, quiet, seed)
         for seed, name in enumerate(("apt", "pip"))
     }
-    request = forecast.Request(plugins=("apt", "pip"), at=datetime(2026, 1, 2, 10))
+    request = EstimateRequest(plugins=("apt", "pip"), at=datetime(2026, 1, 2, 10))
     answer = forecast.estimate(typed_all(records), "h", request, "cache")
     total = answer.total["download_bytes"]
     assert total.lower == 0.0
@@ -69,7 +70,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
 def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
     """A fifth of the runs downloaded nothing: the interval starts at zero, and its upper end
     is the 90% rank, not the 95% one (an equal-tailed interval would cover about 95%)."""
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     values = [0.0] * 20 + [float(v) for v in range(1, 81)]
     b = conformal.bounds(values, 0.9, floor=0.0)
@@ -84,7 +85,7 @@ def test_ranks_are_exact_at_decimal_levels() -> None:
     """39 values at 90%: ranks 2 and 38 of 40 slots cover exactly 0.9. In binary floats
     40 * (1 - 0.9) / 2 is 1.9999999999999996, and the lower rank was 1 (coverage 0.925); with 19
     values the lower rank was 0 and the interval fell back to the wider symmetric form."""
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     assert conformal.bounds([float(v) for v in range(39)], 0.9) == conformal.Bounds(1.0, 37.0, True)
     assert conformal.bounds([float(v) for v in range(19)], 0.9) == conformal.Bounds(0.0, 18.0, True)
@@ -182,7 +183,7 @@ def test_series_without_zeros_calibrate_on_every_run() -> None:
 def test_the_point_moves_only_where_the_residuals_lean() -> None:
     """Residuals around zero leave the point at the model's forecast (moving it by their sample
     median only adds that median's noise); residuals that lean, as after a level shift, move it."""
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     rng = np.random.default_rng(3)
     balanced = rng.normal(0, 0.3, 40)
@@ -208,7 +209,7 @@ def test_the_point_moves_only_where_the_residuals_lean() -> None:
 def test_student_quantiles() -> None:
     from scipy import stats
 
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     for df in (1, 2, 3, 5, 8, 30):
         for p in (0.9, 0.95, 0.975):
@@ -220,7 +221,7 @@ def test_too_few_residuals_still_cover_about_the_level(n: int) -> None:
     """Below the ranks' minimum the interval is marked limited, and for normal errors it
     covers about 90%: neither a point nor a blanket (the widest residual, widened, covered
     0.97 at n 3)."""
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     rng = np.random.default_rng(n)
     hits = []
@@ -236,7 +237,7 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
     """Four runs, all downloading nothing: no size was ever seen, so the interval reaches
     tenfold above the centre (a host's typical size, from `pooled`), not a few bytes above
     zero; from 9 such runs the one-sided rank may honestly say nothing comes."""
-    from update_estimate import conformal
+    from update_estimate.serving import conformal
 
     centre = math.log1p(20e6)
     zeros = [forecast.ZERO_LOG - centre] * 4

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.builders import Execution, Run, Step, write_runs
-from update_estimate import history
 from update_estimate.errors import NoData
+from update_estimate.history import reader as history
 
 T0 = datetime(2026, 3, 2, 10, 0)
 

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import invoke
 from tests.scenarios import make_series, next_estimate
-from update_estimate import history, idle, simulate
+from update_estimate.fitting.idle import fit
+from update_estimate.history import reader as history
+from update_estimate.history import simulate
+from update_estimate.serving import idle
 
 
 def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +30,7 @@ def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.n
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_chance_of_work_follows_the_wait(seed: int) -> None:
     hours, quiet = _releases(seed, 120, 0.4)
-    odds = idle.fit(np.log1p(hours), quiet)
+    odds = fit(np.log1p(hours), quiet)
     assert odds is not None
     for wait in (2.0, 24.0, 24 * 7):
         truth = 1 - 0.4 ** (wait / 24)
@@ -39,9 +42,9 @@ def test_no_curve_without_enough_runs_of_each_kind() -> None:
     hours = np.linspace(1, 500, 40)
     quiet = np.zeros(40, dtype=bool)
     quiet[: idle.MIN_KIND - 1] = True
-    assert idle.fit(np.log1p(hours), quiet) is None
+    assert fit(np.log1p(hours), quiet) is None
     quiet[: idle.MIN_KIND] = True
-    assert idle.fit(np.log1p(hours), quiet) is not None
+    assert fit(np.log1p(hours), quiet) is not None
 
 
 @given(

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from update_estimate import conformal, linear, selection
-from update_estimate.candidates import Backtest
+from update_estimate.fitting import race as selection
+from update_estimate.fitting.candidates import Backtest, linear
+from update_estimate.serving import conformal
 
 ROWS = np.array([[0.0], [5.0]])
 

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from update_estimate import linear, neighbours
+from update_estimate.fitting.candidates import linear, neighbours
 
 
 def test_the_median_of_runs_after_similar_breaks() -> None:

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.conftest import Trained, copy_trained, estimate_importtime
-from update_estimate import cache, forecast
-from update_estimate.slowpath import SlowPath
+from update_estimate.fitting.slowpath import SlowPath
+from update_estimate.serving import cache, forecast
 
 
 class Payload:
@@ -48,7 +48,7 @@ def _download_point(result: subprocess.CompletedProcess) -> float:
 def test_covariates_beyond_the_grid_take_the_model_path(trained: Trained, tmp_path) -> None:
     mine = copy_trained(trained, tmp_path)
     result = _estimate(mine)
-    assert "update_estimate.candidates" in result.stderr  # the slow path loaded a model
+    assert "update_estimate.fitting.candidates" in result.stderr  # the slow path loaded a model
     assert _download_point(result) > 0
     generation = cache.current(mine.cache)
     record = generation.records().series["workstation|apt|download_bytes|ALL"]
@@ -102,5 +102,5 @@ def test_models_stored_by_another_version_are_not_loaded(trained: Trained, tmp_p
     (generation.path / cache.MANIFEST).write_text(json.dumps(manifest))
     result = _estimate(mine)
     assert _download_point(result) > 0
-    assert "update_estimate.candidates" not in result.stderr
+    assert "update_estimate.fitting.candidates" not in result.stderr
     assert result.stderr.count("stored by update-estimate 0.5.0") == 1

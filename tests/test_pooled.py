@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import invoke
-from update_estimate import backtest, history, pooled, simulate
-from update_estimate import cache as cache_module
-from update_estimate.features import build_series, truncate
-from update_estimate.record import series_key
+from update_estimate.fitting import backtest, pooled
+from update_estimate.fitting.features import build_series, truncate
+from update_estimate.history import reader as history
+from update_estimate.history import simulate
+from update_estimate.record import METRICS, series_key
+from update_estimate.requests import BacktestRequest
+from update_estimate.serving import cache as cache_module
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 
@@ -72,7 +75,7 @@ def test_a_short_plugins_report_counts(runner, first_weeks: Path, tmp_path: Path
 
 
 def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:
-    series = build_series(history.read(first_weeks).executions, None, history.METRICS)
+    series = build_series(history.read(first_weeks).executions, None, METRICS)
     snap = next(s for s in series if s.plugin == "snap" and s.metric == "download_bytes")
     alone = pooled.borrow_all(snap, [])
     assert alone == {}  # no host to borrow from
@@ -87,7 +90,8 @@ def test_first_weeks_are_answered_near_the_truth_with_reports(first_weeks: Path)
     reports were the same: downloads missed by a median 78% (the truth: 7%) and covered 0.74,
     wall clock missed by 87%, its intervals spanning a thousandfold."""
     metrics = ("wall_clock_seconds", "download_bytes")
-    results = backtest.evaluate(first_weeks, None, metrics, None, 8, 0.9, (True, False), 1)
+    request = BacktestRequest(first_weeks, metrics=metrics, last=8, n_jobs=1)
+    results = backtest.evaluate(request, (True, False))
 
     def cases(mode: bool, metric: str) -> list[backtest.Case]:
         return [c for c in results[mode].cases if c.plugin != "total" and c.metric == metric]

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from tests.conftest import Trained
-from update_estimate import cache
 from update_estimate.record import RecordError, from_json, to_json
+from update_estimate.serving import cache
 
 
 def test_a_trained_cache_reads_back_as_written(trained: Trained) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, invoke
-from update_estimate import simulate
+from update_estimate.history import simulate
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (make test)")
 
@@ -124,7 +124,8 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
     from datetime import datetime, timedelta
     from types import SimpleNamespace
 
-    from update_estimate import forecast, render
+    from update_estimate.face import render
+    from update_estimate.serving import forecast
 
     now = datetime.now()
     start = now.replace(hour=23, minute=37)

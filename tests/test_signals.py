@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN
-from update_estimate import simulate
 from update_estimate.errors import ExitCode
+from update_estimate.history import simulate
 
 
 def session_members(sid: int) -> list[int]:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import invoke
-from update_estimate import history, simulate
+from update_estimate.history import reader as history
+from update_estimate.history import simulate
 
 
 def test_shipped_ddl_is_the_shared_schema() -> None:

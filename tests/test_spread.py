@@ -8,8 +8,10 @@ from datetime import datetime
 import numpy as np
 
 from tests.records import typed
-from update_estimate import conformal, forecast, spread
-from update_estimate.selection import rolling_coverage
+from update_estimate.fitting import spread
+from update_estimate.fitting.race import rolling_coverage
+from update_estimate.serving import conformal, forecast
+from update_estimate.serving.spread import rescale
 
 
 def test_a_clear_slope_is_found_and_noise_is_not_taken_for_one() -> None:
@@ -37,7 +39,7 @@ def _clustered(seed: int) -> dict[str, list[tuple[bool, float]]]:
         past = slice(t - 60, t)
         rate = spread.slope(centres[past], residuals[past], np.ones(60, bool))
         plain = conformal.bounds(residuals[past].tolist(), 0.9)
-        scaled = spread.rescale(residuals[past].tolist(), centres[past].tolist(), rate, centres[t])
+        scaled = rescale(residuals[past].tolist(), centres[past].tolist(), rate, centres[t])
         norm = conformal.bounds(scaled, 0.9)
         kind = "long" if long[t] else "short"
         for name, b in (("plain", plain), ("normalized", norm)):
@@ -63,9 +65,9 @@ def test_runs_after_long_breaks_get_intervals_of_their_own_size() -> None:
 
 def test_the_slope_is_not_extrapolated() -> None:
     residuals, centres = [0.1, -0.2, 0.3], [1.0, 2.0, 3.0]
-    far = spread.rescale(residuals, centres, -0.5, 10.0)
-    assert far == spread.rescale(residuals, centres, -0.5, 3.0)
-    assert spread.rescale(residuals, centres, 0.0, 10.0) == residuals
+    far = rescale(residuals, centres, -0.5, 10.0)
+    assert far == rescale(residuals, centres, -0.5, 3.0)
+    assert rescale(residuals, centres, 0.0, 10.0) == residuals
     assert far[0] == math.exp(-0.5 * 2.0) * 0.1
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 
 from tests.conftest import BIN, Trained, copy_trained, invoke, run_bin
-from update_estimate import cache
 from update_estimate.errors import ExitCode
+from update_estimate.serving import cache
 
 
 def test_manifest_lists_every_series_with_verified_pickles(trained: Trained) -> None:

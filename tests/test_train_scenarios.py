@@ -94,8 +94,8 @@ def test_levels_nest(level: float) -> None:
 
 
 def test_two_regime_series_is_not_cleaned_but_a_rare_outlier_is() -> None:
-    from update_estimate.features import robust_outliers
-    from update_estimate.selection import clean_for_fit
+    from update_estimate.fitting.features import robust_outliers
+    from update_estimate.fitting.race import clean_for_fit
 
     rng = np.random.default_rng(8)
     regimes = np.where(rng.random(100) < 0.4, 600.0, 15.0) * np.exp(rng.normal(0, 0.05, 100))
@@ -111,9 +111,9 @@ def test_two_regime_series_is_not_cleaned_but_a_rare_outlier_is() -> None:
 def test_winner_is_calibrated_on_a_refit_at_every_origin() -> None:
     """The race refits AutoETS every 10 runs; its stored residuals must come from a refit
     before every run, as fresh as the final fit that `estimate` will use."""
-    from update_estimate.candidates import candidates
-    from update_estimate.selection import backtest_start, clean_for_fit
-    from update_estimate.train import train_series
+    from update_estimate.fitting.candidates import candidates
+    from update_estimate.fitting.race import backtest_start, clean_for_fit
+    from update_estimate.fitting.train import train_series
 
     rng = np.random.default_rng(10)
     values = np.exp(np.log(30) + 0.02 * np.arange(80) + rng.normal(0, 0.05, 80))
@@ -135,10 +135,10 @@ def test_a_line_is_calibrated_on_its_race_scaled_to_the_final_fit() -> None:
     """The line's race fits it before every run and learns each fit's error inflation on the
     way: the stored residuals are the race's errors scaled to the final fit, from that one pass
     of fits (fails unscaled)."""
-    from update_estimate import grid, linear
-    from update_estimate.candidates import model_inputs
-    from update_estimate.selection import backtest_start
-    from update_estimate.train import train_series
+    from update_estimate.fitting import grid
+    from update_estimate.fitting.candidates import linear, model_inputs
+    from update_estimate.fitting.race import backtest_start
+    from update_estimate.fitting.train import train_series
 
     rng = np.random.default_rng(10)
     gaps = rng.choice([12.0, 24.0, 72.0, 168.0], 80)  # a backlog that grows with the break

@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from update_estimate import simulate, truth
+from update_estimate.history import simulate, truth
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 

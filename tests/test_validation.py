@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tests.builders import Execution, Run, Step, steady_runs, write_runs
 from tests.conftest import invoke
-from update_estimate import history, validation
 from update_estimate.errors import ExitCode
+from update_estimate.history import reader as history
+from update_estimate.history import validation
 
 T0 = datetime(2026, 1, 1, 9)
 

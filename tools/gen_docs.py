@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from update_estimate import docs
+import docs
 
 ROOT = Path(__file__).resolve().parent.parent
 

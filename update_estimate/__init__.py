@@ -1,3 +1,70 @@
-"""update-estimate: calibrated forecasts of update-all runs from their DuckDB history."""
+"""update-estimate: calibrated forecasts of update-all runs from their DuckDB history.
+
+In-process use (update-all is a Python program)::
+
+    from update_estimate import Estimator
+
+    estimator = Estimator("history.duckdb", "cache")    # reads the trained cache once
+    before = estimator.estimate(["apt", "snap"])         # before the run
+    after_check = estimator.estimate(["apt", "snap"], covariates={"apt": {"package_count": 12}})
+    during = estimator.estimate(["apt", "snap"], done=["apt"], running="snap", elapsed=40)
+    print(during.remaining.wall_clock_seconds.point)
+
+Everything public is listed in `__all__`; the modules below are the implementation.
+"""
 
 __version__ = "0.10.0"
+
+from update_estimate.api import Estimator, backtest, estimate, to_json, train, validate
+from update_estimate.errors import (
+    DatabaseLocked,
+    EstimateError,
+    HistoryMissing,
+    NoData,
+    NotDuckDB,
+    SchemaInvalid,
+    SchemaNewer,
+    TrainLocked,
+    UsageError,
+)
+from update_estimate.requests import (
+    BacktestRequest,
+    EstimateRequest,
+    TrainRequest,
+    ValidateRequest,
+)
+from update_estimate.serving.forecast import (
+    EstimateResult,
+    Finish,
+    MetricEstimate,
+    PluginEstimate,
+    Remaining,
+)
+
+__all__ = [
+    "BacktestRequest",
+    "DatabaseLocked",
+    "EstimateError",
+    "EstimateRequest",
+    "EstimateResult",
+    "Estimator",
+    "Finish",
+    "HistoryMissing",
+    "MetricEstimate",
+    "NoData",
+    "NotDuckDB",
+    "PluginEstimate",
+    "Remaining",
+    "SchemaInvalid",
+    "SchemaNewer",
+    "TrainLocked",
+    "TrainRequest",
+    "UsageError",
+    "ValidateRequest",
+    "__version__",
+    "backtest",
+    "estimate",
+    "to_json",
+    "train",
+    "validate",
+]

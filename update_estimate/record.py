@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
 FORMAT_VERSION = 2
+# What is forecast for every plugin, in this order everywhere.
+METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 
 
 class RecordError(ValueError):

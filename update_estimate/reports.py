@@ -30,13 +30,19 @@ def parse(text: str) -> dict[str, dict[str, float]]:
         doc = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"--covariates is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
+    return checked_reports(doc)
+
+
+def checked_reports(doc: Any) -> dict[str, dict[str, float]]:
+    """Reports per plugin, as parsed JSON or as an API caller's mapping: names as `REPORTED`,
+    values finite numbers >= 0 (a None is a quantity not reported)."""
+    if not isinstance(doc, Mapping):
         raise UsageError(f"--covariates must be an object of plugins, {EXAMPLE}")
     return {str(plugin): _fields(str(plugin), fields) for plugin, fields in doc.items()}
 
 
 def _fields(plugin: str, fields: Any) -> dict[str, float]:
-    if not isinstance(fields, dict):
+    if not isinstance(fields, Mapping):
         raise UsageError(f"--covariates[{plugin!r}] must be an object, {EXAMPLE}")
     clean: dict[str, float] = {}
     for name, value in fields.items():
@@ -46,7 +52,8 @@ def _fields(plugin: str, fields: Any) -> dict[str, float]:
             raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be a number")
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be finite and >= 0")
-        clean[ALIASES.get(name, name)] = float(value)
+        key = str(name)
+        clean[ALIASES.get(key, key)] = float(value)
     return clean
 
 

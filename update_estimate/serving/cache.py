@@ -166,19 +166,3 @@ def untrusted_reason(path: Path) -> str | None:
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return f"{folder} is writable by group or others"
     return None
-
-
-def load_pickle(generation: Generation, file_name: str) -> Any:
-    """Load a pickle only from a trusted folder and only when its sha256 matches the manifest."""
-    reason = untrusted_reason(generation.path / "models")
-    if reason:
-        raise CacheUnusable(f"refusing to load pickles: {reason}")
-    expected = generation.manifest.get("pickles", {}).get(file_name)
-    data = (generation.path / "models" / file_name).read_bytes()
-    if expected is None or sha256(data) != expected:
-        raise CacheUnusable(f"refusing to load {file_name}: sha256 does not match the manifest")
-    import io
-
-    import joblib
-
-    return joblib.load(io.BytesIO(data))

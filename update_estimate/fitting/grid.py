@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate.features import CALENDAR_COLUMNS, Series, calendar_features, expand, width
+from update_estimate.fitting.features import (
+    CALENDAR_COLUMNS,
+    Series,
+    calendar_features,
+    expand,
+    width,
+)
 
 GAP_HOURS_BASE = (0.5, 2, 6, 12, 24, 48, 96, 168, 336, 720, 1440)
 GAP_HOURS_REPORTS = (2, 24, 96, 336, 1440)

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from update_estimate import conformal, idle, spread
-from update_estimate.errors import UsageError
-from update_estimate.history import METRICS
-from update_estimate.record import Idle, SeriesRecord, Variant, series_key
+from update_estimate.record import METRICS, Idle, SeriesRecord, Variant, series_key
 from update_estimate.reports import REPORTED
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import conformal, idle, spread
 
 DEFAULT_GAP_HOURS = 24.0
 MIN_CONDITIONAL = 5
@@ -96,19 +95,6 @@ class EstimateResult:
     finish: Finish | None = None
     warnings: list[str] = field(default_factory=list)
     parallel: bool = False
-
-
-@dataclass(frozen=True)
-class Request:
-    plugins: Sequence[str]
-    level: float = 0.9
-    at: datetime | None = None
-    covariates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    done: Sequence[str] = ()
-    running: str | None = None
-    elapsed: float = 0.0
-    parallel: bool = False
-    now: datetime | None = None  # the clock during a run (default: now), for the finish time
 
 
 @dataclass(frozen=True)
@@ -548,19 +534,7 @@ def finish(clock: datetime, seconds: MetricEstimate) -> Finish:
     )
 
 
-def check(request: Request) -> None:
-    """Options that contradict each other are the caller's mistake, never silently dropped."""
-    if request.elapsed and not request.running:
-        raise UsageError("--elapsed needs --running: the plugin that has run that long")
-    if request.running and request.running in request.done:
-        raise UsageError(f"{request.running} cannot be both --done and --running")
-    if request.plugins:
-        for name in (*request.done, *([request.running] if request.running else [])):
-            if name not in request.plugins:
-                raise UsageError(f"{name} is not among --plugins ({', '.join(request.plugins)})")
-
-
-def _state(plugin: str, request: Request) -> str:
+def _state(plugin: str, request: EstimateRequest) -> str:
     if plugin in request.done:
         return "done"
     return "running" if plugin == request.running else "pending"
@@ -569,12 +543,11 @@ def _state(plugin: str, request: Request) -> str:
 def estimate(
     records: Mapping[str, SeriesRecord],
     host: str | None,
-    request: Request,
+    request: EstimateRequest,
     source: str,
     slow_path: SlowPath | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time."""
-    check(request)
     at = request.at or datetime.now()
     per_metric: dict[str, dict[str, Predictive]] = {m: {} for m in METRICS}
     used: dict[str, bool] = {}
@@ -622,7 +595,7 @@ def estimate(
 
 def _during_run(
     result: EstimateResult,
-    request: Request,
+    request: EstimateRequest,
     wall: Mapping[str, Predictive],
     pending: Sequence[str],
     at: datetime,

@@ -107,7 +107,7 @@ def bounds(
             return Bounds(centre - q, centre + q, True)
     sizes = [v for v in values if floor is None or v > floor]
     q = limited_half_width(sizes, level, centre) if sizes else UNSEEN_SPREAD
-    return Bounds(floor if at_floor else centre - q, centre + q, False)
+    return Bounds(floor if at_floor and floor is not None else centre - q, centre + q, False)
 
 
 def limited_half_width(values: Sequence[float], level: float, centre: float) -> float:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from update_estimate.features import TARGET_STATUSES, robust_outliers
-from update_estimate.history import METRICS, History
+from update_estimate.fitting.features import TARGET_STATUSES, robust_outliers
+from update_estimate.hints import unknown_plugins
+from update_estimate.history import reader
+from update_estimate.history.reader import History
+from update_estimate.record import METRICS
+from update_estimate.requests import ValidateRequest
 
 USABLE_MIN = 20
 LIMITED_MIN = 3
@@ -38,6 +42,7 @@ class SeriesQuality:
 class ValidationReport:
     series: list[SeriesQuality]
     duplicate_execution_ids: int = 0
+    warnings: list[str] = field(default_factory=list)  # for stderr: plugins with no history
 
     @property
     def any_usable(self) -> bool:
@@ -104,3 +109,11 @@ def validate(history: History) -> ValidationReport:
                 )
             )
     return ValidationReport(series=rows, duplicate_execution_ids=history.duplicate_ids)
+
+
+def run(request: ValidateRequest) -> ValidationReport:
+    """The report of the request's history, hosts and plugins."""
+    hist = reader.read(request.db, hosts=request.hosts, plugins=request.plugins)
+    report = validate(hist)
+    unknown = unknown_plugins(request.plugins or [], hist.plugins_by_host)
+    return replace(report, warnings=unknown)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from update_estimate.record import Records, SeriesRecord, Variant, series_key
+from update_estimate.record import METRICS, Records, SeriesRecord, Variant, series_key
 
 RECENT = 20
 
@@ -20,8 +20,8 @@ def records_from_history(
     """Series records, and the history's plugins per host, as a cache's `records.json`."""
     import numpy as np
 
-    from update_estimate import history
-    from update_estimate.features import TARGET_STATUSES, plausible_cap
+    from update_estimate.fitting.features import TARGET_STATUSES, plausible_cap
+    from update_estimate.history import reader as history
 
     hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
     ex = hist.executions
@@ -30,7 +30,7 @@ def records_from_history(
         success = group[group["status"] == "success"]["start_time"]
         last = success.max().isoformat(sep=" ") if len(success) else None
         targets = group[group["status"].isin(TARGET_STATUSES)]
-        for metric in history.METRICS:
+        for metric in METRICS:
             rows = targets[targets[metric].notna()].tail(RECENT)
             if rows.empty:
                 continue

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate import grid, linear
-from update_estimate.features import CALENDAR_COLUMNS, Series
+from update_estimate.fitting import grid
+from update_estimate.fitting.candidates import linear
+from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape

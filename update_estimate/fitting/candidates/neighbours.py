@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate import linear
+from update_estimate.fitting.candidates import linear
 
 WIDTH = 0.5  # on log1p hours: breaks within a factor of about 1.65 are neighbours
 MIN_NEIGHBOURS = 4  # fewer within WIDTH: the line answers

@@ -20,18 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import (
-    __version__,
-    cache,
-    conformal,
-    grid,
-    history,
-    idle,
-    logs,
-    pooled,
-    spread,
-)
-from update_estimate.candidates import (
+from update_estimate import __version__, logs
+from update_estimate.fitting import grid, idle, pooled, spread
+from update_estimate.fitting.candidates import (
     BASELINES,
     Backtest,
     Candidate,
@@ -42,9 +33,8 @@ from update_estimate.candidates import (
     quiet_libraries,
     to_series,
 )
-from update_estimate.features import Series, build_series, plausible_cap
-from update_estimate.record import Axis, Idle, Records, SeriesRecord, Spread, Variant
-from update_estimate.selection import (
+from update_estimate.fitting.features import Series, build_series, plausible_cap
+from update_estimate.fitting.race import (
     Scored,
     backtest_start,
     choose,
@@ -52,6 +42,10 @@ from update_estimate.selection import (
     rolling_coverage,
     run,
 )
+from update_estimate.history import reader as history
+from update_estimate.record import METRICS, Axis, Idle, Records, SeriesRecord, Spread, Variant
+from update_estimate.requests import TrainRequest
+from update_estimate.serving import cache, conformal
 
 GLOBAL_LAGS = 3
 BORROW_WIDEN = 1.25
@@ -70,7 +64,7 @@ class VariantResult:
     coverage: float | None
     baseline_coverage: float | None
     residuals: int
-    scores: dict[str, float]
+    scores: dict[str, float | None]
     pickle: str | None = None
 
 
@@ -126,7 +120,7 @@ def pickle_name(key: str, variant: str) -> str:
 
 
 def _global_factory() -> tuple[str, Callable[[], Any]]:
-    from update_estimate.candidates import _available, lightgbm_model
+    from update_estimate.fitting.candidates import _available, lightgbm_model
 
     if _available("lightgbm", "LGBMRegressor"):
         return "global_lightgbm", lambda: lightgbm_model(
@@ -588,25 +582,18 @@ def _history_stat(db: Path) -> dict[str, float]:
     return {"mtime": info.st_mtime, "size": info.st_size}
 
 
-def train(
-    db: Path,
-    cache_dir: Path,
-    plugins: Sequence[str] | None = None,
-    hosts: Sequence[str] | None = None,
-    n_jobs: int = 1,
-    phases: bool = True,
-    include_extras: bool = True,
-    force: bool = False,
-    lock_timeout: float = 10.0,
-    progress: Callable[[int, int], None] | None = None,
-) -> TrainResult:
+def train(request: TrainRequest, progress: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train every series of the request's history into a new cache generation, unless the
+    history and the options are those of the current one. `progress(done, total)`."""
     started = time.monotonic()
+    db, cache_dir, plugins, hosts = request.db, request.cache_dir, request.plugins, request.hosts
+    phases, include_extras = request.phases, request.include_extras
     options = _options(plugins, hosts, phases, include_extras)
-    with cache.lock(cache_dir, lock_timeout):
+    with cache.lock(cache_dir, request.lock_timeout):
         fingerprint = history.read_fingerprint(db)
         previous = _previous(cache_dir)
         if (
-            not force
+            not request.force
             and previous is not None
             and previous.manifest.get("fingerprint") == fingerprint
             and previous.manifest.get("options") == options
@@ -614,13 +601,13 @@ def train(
         ):
             return TrainResult([], [], True, previous.path, time.monotonic() - started, fingerprint)
         hist = history.read(db, hosts=hosts, plugins=plugins)
-        series = build_series(hist.executions, hist.phases if phases else None, history.METRICS)
+        series = build_series(hist.executions, hist.phases if phases else None, METRICS)
         _, missing = candidates(include_extras)
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
         globals_ = global_forecasts(series)
         shapes = borrowed_shapes(series)
-        results = _run_parallel(series, globals_, shapes, include_extras, n_jobs, progress)
+        results = _run_parallel(series, globals_, shapes, include_extras, request.n_jobs, progress)
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
         manifest = {

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import simulate
-from update_estimate.simulate import PluginProfile, Scenario
+from update_estimate.history import simulate
+from update_estimate.history.simulate import PluginProfile, Scenario
 
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate import conformal, spread
-from update_estimate.candidates import BASELINES, Backtest, Candidate
+from update_estimate.fitting import spread
+from update_estimate.fitting.candidates import BASELINES, Backtest, Candidate
+from update_estimate.serving import conformal
+from update_estimate.serving.spread import rescale
 
 MAX_ORIGINS = 60
 MIN_TRAIN = 10
@@ -125,7 +127,7 @@ def rolling_coverage(
         if rescaled_by is not None:
             centres, usable = rescaled_by
             rate = spread.slope(centres[:i], residuals[:i], usable[:i])
-            earlier = spread.rescale(earlier, centres[:i].tolist(), rate, float(centres[i]))
+            earlier = rescale(earlier, centres[:i].tolist(), rate, float(centres[i]))
         b = conformal.bounds(earlier, level, censored=censored[:i].tolist())
         r = residuals[i]
         hits.append(r >= b.lower if censored[i] else b.lower <= r <= b.upper)

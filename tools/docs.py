@@ -76,7 +76,7 @@ def _option_line(param: Any) -> tuple[str, str]:
 def man_page() -> str:
     import typer.main
 
-    from update_estimate.cli import app
+    from update_estimate.face.cli import app
 
     group = typer.main.get_command(app)
     lines = [

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from update_estimate import linear, neighbours
-from update_estimate.features import CALENDAR_COLUMNS
+from update_estimate.fitting.candidates import linear, neighbours
+from update_estimate.fitting.features import CALENDAR_COLUMNS
 
 ROLLING_WINDOW = 10
 

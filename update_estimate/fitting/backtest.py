@@ -16,15 +16,18 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from update_estimate import forecast, history, pooled
-from update_estimate.features import Series, build_series, truncate
+from update_estimate.fitting import pooled
+from update_estimate.fitting.features import Series, build_series, truncate
+from update_estimate.fitting.train import REPORTS_SUFFIX, train_series
+from update_estimate.history import reader as history
+from update_estimate.record import METRICS
 from update_estimate.reports import REPORTED
-from update_estimate.train import REPORTS_SUFFIX, train_series
+from update_estimate.requests import BacktestRequest
+from update_estimate.serving import forecast
 
 RECENT_MEDIAN = 10
 RECENT_SPREAD = 20
@@ -203,33 +206,15 @@ def backtest_series(
 
 
 def run(
-    db: Path,
-    plugins: Sequence[str] | None = None,
-    metrics: Sequence[str] = history.METRICS,
-    hosts: Sequence[str] | None = None,
-    last: int = 20,
-    level: float = 0.9,
-    with_covariates: bool = True,
-    n_jobs: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-    full_race: bool = False,
+    request: BacktestRequest, progress: Callable[[int, int], None] | None = None
 ) -> BacktestResult:
-    return evaluate(
-        db, plugins, metrics, hosts, last, level, (with_covariates,), n_jobs, progress, full_race
-    )[with_covariates]
+    return evaluate(request, (request.with_covariates,), progress)[request.with_covariates]
 
 
 def evaluate(
-    db: Path,
-    plugins: Sequence[str] | None,
-    metrics: Sequence[str],
-    hosts: Sequence[str] | None,
-    last: int,
-    level: float,
+    request: BacktestRequest,
     modes: Sequence[bool],
-    n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
-    full_race: bool = False,
 ) -> dict[bool, BacktestResult]:
     """The backtest in each mode (with / without pre-run reports), from one training per cut.
 
@@ -238,9 +223,10 @@ def evaluate(
     `full_race`: consecutive races mostly crown the same model, and the full race at every
     cut is most of a backtest's time.
     """
-    hist = history.read(db, hosts=hosts, plugins=plugins)
-    series = build_series(hist.executions, None, metrics)
-    cut_runs = _last_runs(hist.executions, last)
+    level, full_race, n_jobs = request.level, request.full_race, request.n_jobs
+    hist = history.read(request.db, hosts=request.hosts, plugins=request.plugins)
+    series = build_series(hist.executions, None, request.metrics)
+    cut_runs = _last_runs(hist.executions, request.last)
     first: list[Job] = []
     later: dict[str, list[int]] = {}
     for s in series:
@@ -270,7 +256,7 @@ def evaluate(
         )
         totals = sorted(_total_cases(pairs, series, level), key=lambda c: (c.host, c.start))
         cases = [c for c, _ in pairs] + totals
-        results[mode] = BacktestResult(level, last, mode, _rows(cases, level), cases)
+        results[mode] = BacktestResult(level, request.last, mode, _rows(cases, level), cases)
     return results
 
 
@@ -371,7 +357,7 @@ def _rows(cases: list[Case], level: float) -> list[Row]:
     rows = []
     for (host, plugin, metric), members in sorted(
         groups.items(),
-        key=lambda kv: (kv[0][0], kv[0][1] == "total", kv[0][1], history.METRICS.index(kv[0][2])),
+        key=lambda kv: (kv[0][0], kv[0][1] == "total", kv[0][1], METRICS.index(kv[0][2])),
     ):
         actual = np.array([c.actual for c in members])
         rows.append(

@@ -4,7 +4,8 @@ Loading a pickle imports darts and executes code, so it happens only for such re
 from a trusted cache (owned by this user, not writable by others, sha256 as in the manifest),
 written by this version (a model class may have changed since; the next `train` rewrites them),
 and only while the time budget allows. Any refusal is warned about once; the grid's edge value
-then answers.
+then answers. `estimate` creates one for every answer from a cache: numpy, joblib and darts are
+imported only when a model is really asked.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from update_estimate import __version__, cache
+from update_estimate import __version__
 from update_estimate.record import SeriesRecord
+from update_estimate.serving import cache
 
 IMPORT_SECONDS = 3.0  # darts and a model need about this long to load on this class of machine
 
@@ -52,7 +54,7 @@ class SlowPath:
             self._refuse("covariates outside the trained range; no time left to load models")
             return None
         try:
-            obj = cache.load_pickle(self.generation, name)
+            obj = load_pickle(self.generation, name)
         except (cache.CacheUnusable, OSError) as exc:
             self._refuse(f"{exc}; answering from forecast records")
             return None
@@ -66,10 +68,28 @@ def _predict(
     """Build the next run's design row as `train` did: covariates on log1p scale, calendar."""
     import numpy as np
 
-    from update_estimate.candidates import predict_pickled
-    from update_estimate.features import calendar_features, expand
+    from update_estimate.fitting.candidates import predict_pickled
+    from update_estimate.fitting.features import calendar_features, expand
 
     names = axes if obj.get("design") == "reports" else ["gap_hours"]
     covariates = expand(np.array([math.log1p(max(values[name], 0.0)) for name in names]), names)
     calendar = calendar_features(np.array([at.hour]), np.array([at.weekday()]))[0]
     return predict_pickled(obj, np.concatenate([covariates[0], calendar]))
+
+
+def load_pickle(generation: cache.Generation, file_name: str) -> Any:
+    """Load a pickle only from a trusted folder and only when its sha256 matches the manifest."""
+    reason = cache.untrusted_reason(generation.path / "models")
+    if reason:
+        raise cache.CacheUnusable(f"refusing to load pickles: {reason}")
+    expected = generation.manifest.get("pickles", {}).get(file_name)
+    data = (generation.path / "models" / file_name).read_bytes()
+    if expected is None or cache.sha256(data) != expected:
+        raise cache.CacheUnusable(
+            f"refusing to load {file_name}: sha256 does not match the manifest"
+        )
+    import io
+
+    import joblib
+
+    return joblib.load(io.BytesIO(data))

@@ -27,8 +27,8 @@ def draw(result: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from update_estimate.history import METRICS
-    from update_estimate.render import SHORT_METRIC, human
+    from update_estimate.face.render import SHORT_METRIC, human
+    from update_estimate.record import METRICS
 
     rows = list(dict.fromkeys((r.host, r.plugin) for r in result.rows))
     metrics = [m for m in METRICS if any(r.metric == m for r in result.rows)]

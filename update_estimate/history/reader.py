@@ -6,9 +6,8 @@ waited out briefly and then reported, so a caller can fall back to the cache.
 
 from __future__ import annotations
 
-import difflib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +21,13 @@ from update_estimate.errors import (
     SchemaInvalid,
     SchemaNewer,
 )
+from update_estimate.hints import did_you_mean, every_plugin
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
 SUPPORTED_SCHEMA = 1
-METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 PHASES = ("CHECK", "DOWNLOAD", "EXECUTE")
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "schema_version": ("version",),
@@ -248,7 +247,7 @@ def read_fingerprint(path: Path, lock_timeout: float = 2.0) -> dict[str, object]
 
 
 def _where(hosts: Sequence[str] | None, plugins: Sequence[str] | None) -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
+    clauses, params = ["TRUE"], list[object]()
     if hosts:
         clauses.append(f"host IN ({', '.join('?' * len(hosts))})")
         params.extend(hosts)
@@ -284,7 +283,7 @@ def read(
         if plugins:
             scope.append(f"plugins {', '.join(plugins)}")
         detail = f" for {' and '.join(scope)}" if scope else ""
-        hints = "".join(did_you_mean(p, _every_plugin(plugins_by_host)) for p in plugins or ())
+        hints = "".join(did_you_mean(p, every_plugin(plugins_by_host)) for p in plugins or ())
         raise NoData(f"no plugin executions in {path}{detail}{hints}")
     executions["censored"] = executions["censored"].astype(bool)
     # v1 declares execution_id a primary key, but a damaged or hand-made file may repeat one:
@@ -293,26 +292,6 @@ def read(
     executions = executions[~duplicated].reset_index(drop=True)
     phases = phases.drop_duplicates(["execution_id", "phase"]).reset_index(drop=True)
     return History(path, executions, phases, fp, int(duplicated.sum()), plugins_by_host)
-
-
-def did_you_mean(name: str, known: Sequence[str]) -> str:
-    """` (did you mean apt?)` for a name close to a known one, else nothing."""
-    if name in known:
-        return ""
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.65)
-    return f" (did you mean {' or '.join(close)}?)" if close else ""
-
-
-def unknown_plugins(
-    asked: Sequence[str], plugins_by_host: Mapping[str, Sequence[str]]
-) -> list[str]:
-    """A sentence for each asked plugin that no host of the history has ever run."""
-    known = _every_plugin(plugins_by_host)
-    return [f"no history for {p}{did_you_mean(p, known)}" for p in asked if p not in known]
-
-
-def _every_plugin(plugins_by_host: Mapping[str, Sequence[str]]) -> list[str]:
-    return sorted({p for names in plugins_by_host.values() for p in names})
 
 
 def catalogue(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:

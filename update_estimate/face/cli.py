@@ -15,6 +15,15 @@ import typer.core
 from update_estimate import __version__, logs
 from update_estimate.errors import EXIT_CODE_HELP, EstimateError, ExitCode, UsageError
 from update_estimate.paths import default_cache_dir, default_db
+from update_estimate.record import METRICS
+from update_estimate.requests import (
+    BacktestRequest,
+    EstimateRequest,
+    TrainRequest,
+    ValidateRequest,
+    check_level,
+    parse_at,
+)
 
 VARIADIC = ("--plugins", "-p", "--done", "--metrics")
 EPILOG = "Exit codes: " + "; ".join(f"{int(c)} {text}" for c, text in EXIT_CODE_HELP.items())
@@ -229,20 +238,16 @@ HostOption = Annotated[
 
 
 def _json_option(example: str) -> Any:
-    return Annotated[
-        bool,
-        typer.Option(
-            "--json",
-            help="Print one JSON document on stdout instead of a table, "
-            f"e.g. --json | jq {example}.",
-        ),
-    ]
+    return typer.Option(
+        "--json",
+        help=f"Print one JSON document on stdout instead of a table, e.g. --json | jq {example}.",
+    )
 
 
-ValidateJson = _json_option("'.series[] | select(.verdict != \"usable\")'")
-TrainJson = _json_option(".unchanged")
-EstimateJson = _json_option(".total")
-BacktestJson = _json_option(".rows")
+ValidateJson = Annotated[bool, _json_option("'.series[] | select(.verdict != \"usable\")'")]
+TrainJson = Annotated[bool, _json_option(".unchanged")]
+EstimateJson = Annotated[bool, _json_option(".total")]
+BacktestJson = Annotated[bool, _json_option(".rows")]
 
 
 def _plugins(values: list[str] | None) -> list[str] | None:
@@ -286,7 +291,7 @@ def simulate(
 
     Example: update-estimate simulate --db /tmp/demo.duckdb --runs 200 --hosts 2 --seed 1
     """
-    from update_estimate import simulate as sim
+    from update_estimate.history import simulate as sim
 
     if scenario not in sim.SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(sim.SCENARIOS)}")
@@ -322,12 +327,11 @@ def validate(
     Exits 0 when at least one series is usable, 8 when none is.
     Example: update-estimate validate --db history.duckdb --plugins apt snap --json
     """
-    from update_estimate import history, render, validation
+    from update_estimate import api
+    from update_estimate.face import render
 
-    asked = _plugins(plugins)
-    hist = history.read(db, hosts=host, plugins=asked)
-    _warn(ctx, "validate", history.unknown_plugins(asked or [], hist.plugins_by_host))
-    report = validation.validate(hist)
+    report = api.validate(ValidateRequest(db, _plugins(plugins), host))
+    _warn(ctx, "validate", report.warnings)
     if json_out:
         typer.echo(render.validation_json(report))
     else:
@@ -440,26 +444,19 @@ def train(
     history has not changed since the last train. Meant for cron or a systemd timer.
     Example: update-estimate train --db history.duckdb --n-jobs 2
     """
-    from update_estimate import render
-    from update_estimate import train as training
+    from update_estimate import api
+    from update_estimate.face import render
 
+    request = TrainRequest(
+        db, cache_dir, _plugins(plugins), host, n_jobs, phases, force=force, lock_timeout=wait
+    )
     bar, update = _progress_bar(
         sys.stderr.isatty() and not _quiet(ctx) and not json_out, "training series"
     )
     try:
         if bar is not None:
             bar.start()
-        result = training.train(
-            db,
-            cache_dir,
-            plugins=_plugins(plugins),
-            hosts=host,
-            n_jobs=n_jobs,
-            phases=phases,
-            force=force,
-            lock_timeout=wait,
-            progress=update,
-        )
+        result = api.train(request, progress=update)
     finally:
         if bar is not None:
             bar.stop()
@@ -484,20 +481,6 @@ def train(
     _summary(ctx, f"trained {len(result.series)} series in {result.seconds:.0f} s ({cache_dir})")
 
 
-def _parse_at(value: str | None) -> Any:
-    from datetime import datetime
-
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--at {value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30") from None
-    if at.tzinfo is not None:  # history timestamps are naive local time
-        at = at.astimezone().replace(tzinfo=None)
-    return at
-
-
 def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
     from update_estimate import reports
 
@@ -511,9 +494,10 @@ def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
 
 
 def _level(value: float) -> float:
-    if not 0 < value < 1:
-        raise typer.BadParameter("must be strictly between 0 and 1, e.g. --level 0.9")
-    return value
+    try:
+        return check_level(value)
+    except UsageError:
+        raise typer.BadParameter("must be strictly between 0 and 1, e.g. --level 0.9") from None
 
 
 @command()
@@ -582,22 +566,20 @@ def estimate(
     history is locked or missing too, wide defaults. Always answers, warnings on stderr.
     Example: update-estimate estimate --plugins apt snap flatpak --json
     """
-    from update_estimate import estimate as estimating
-    from update_estimate import forecast, render
+    from update_estimate import api
+    from update_estimate.face import render
 
-    chosen = _plugins(plugins) or []
-    finished = _plugins(done) or []
-    request = forecast.Request(
-        plugins=chosen,
+    request = EstimateRequest(
+        plugins=_plugins(plugins) or (),
         level=level,
-        at=_parse_at(at),
+        at=parse_at(at),
         covariates=_read_covariates(covariates),
-        done=finished,
+        done=_plugins(done) or (),
         running=running,
         elapsed=elapsed,
         parallel=parallel,
     )
-    result = estimating.run(db, cache_dir, request, host=host, timeout=timeout)
+    result = api.estimate(request, db=db, cache_dir=cache_dir, host=host, timeout=timeout)
     _warn(ctx, "estimate", result.warnings)
     if json_out:
         typer.echo(render.estimate_json(result))
@@ -660,15 +642,22 @@ def backtest(
 
     Example: update-estimate backtest --db history.duckdb --plugins apt --last 30
     """
-    from update_estimate import backtest as backtesting
-    from update_estimate import history, render
+    from update_estimate import api
+    from update_estimate.face import render
 
-    chosen_metrics = _plugins(metrics) or list(history.METRICS)
-    unknown = [m for m in chosen_metrics if m not in history.METRICS]
-    if unknown:
-        raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(history.METRICS)}")
+    request = BacktestRequest(
+        db,
+        _plugins(plugins),
+        _plugins(metrics) or METRICS,
+        host,
+        last,
+        level,
+        covariates,
+        n_jobs,
+        full_race,
+    )
     if plot is not None:
-        from update_estimate import plotting
+        from update_estimate.face import plotting
 
         plotting.require()
     bar, update = _progress_bar(
@@ -677,18 +666,7 @@ def backtest(
     try:
         if bar is not None:
             bar.start()
-        result = backtesting.run(
-            db,
-            _plugins(plugins),
-            chosen_metrics,
-            host,
-            last,
-            level,
-            covariates,
-            n_jobs,
-            update,
-            full_race,
-        )
+        result = api.backtest(request, progress=update)
     finally:
         if bar is not None:
             bar.stop()

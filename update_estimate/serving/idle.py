@@ -11,48 +11,18 @@ The predictive then weighs the residuals of each kind by that chance for this ru
 shares in the history: a re-run an hour later is answered from the quiet runs, a run after a
 month away from the runs with work.
 
-`fit` runs in `train` (numpy); `chance_of_work` and `mix` serve `estimate` (stdlib only).
+The curve is fitted in `train` (`fitting.idle`); here it is read (stdlib only).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import TypeVar
 
 MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals by it
-PENALTY = 0.5  # ridge on the curve's slope: a few runs never make it a step
-ITERATIONS = 50
 
 T = TypeVar("T")
-
-
-def fit(log_gaps: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
-    """Intercept and slope of log-odds(work) on log1p(hours since the last success), or None
-    when either kind has fewer than MIN_KIND runs (nothing to weigh)."""
-    import numpy as np
-
-    x = np.asarray(log_gaps, dtype=float)
-    work = ~np.asarray(idle, dtype=bool)
-    if work.sum() < MIN_KIND or (~work).sum() < MIN_KIND:
-        return None
-    centre = float(x.mean())
-    design = np.column_stack([np.ones(len(x)), x - centre])
-    penalty = np.diag([0.0, PENALTY])
-    coef = np.zeros(2)
-    for _ in range(ITERATIONS):
-        p = 1 / (1 + np.exp(-(design @ coef)))
-        gradient = design.T @ (work - p) - penalty @ coef
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        coef = coef + step
-        if float(np.abs(step).max()) < 1e-8:
-            break
-    intercept, slope = float(coef[0] - coef[1] * centre), float(coef[1])
-    return round(intercept, 6), round(slope, 6)
 
 
 def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:

@@ -3,21 +3,25 @@
 Sources, best first: the trained cache (warm path: JSON records, stdlib only); quick statistics
 straight from the history when there is no usable cache; wide defaults when the history cannot
 be read either (locked by update-all, missing). Each fallback adds a warning for stderr.
+
+Reading the history and loading a stored model need numpy, pandas and darts: serving never
+imports them, its caller hands them in (`Fallbacks`), and without them that source is skipped.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from update_estimate import cache, forecast
 from update_estimate.errors import EstimateError, NoData
-from update_estimate.history import unknown_plugins
-from update_estimate.record import SeriesRecord
+from update_estimate.hints import unknown_plugins
+from update_estimate.record import Records, SeriesRecord
+from update_estimate.requests import EstimateRequest
+from update_estimate.serving import cache, forecast
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -65,23 +69,41 @@ def _stale(generation: cache.Generation, db: Path) -> bool:
     return (info.st_mtime, info.st_size) != (recorded.get("mtime"), recorded.get("size"))
 
 
+# (history, hosts, plugins, lock timeout) -> records made from the history itself
+HistoryRecords = Callable[[Path, list[str] | None, list[str] | None, float], Records]
+# (cache generation, deadline, warnings) -> a stored model's answer beyond the grid
+StoredModels = Callable[[cache.Generation, float, list[str]], forecast.SlowPath]
+
+
+@dataclass(frozen=True)
+class Fallbacks:
+    """The sources serving cannot open itself."""
+
+    history: HistoryRecords | None = None
+    models: StoredModels | None = None
+
+
 @dataclass(frozen=True)
 class Source:
+    """Records from one source, and what was skipped to reach it."""
+
     name: str
     records: dict[str, SeriesRecord]
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
+    warnings: list[str] = field(default_factory=list)
 
 
-def load_records(
+def load(
     db: Path,
     cache_dir: Path,
     host: str | None,
     plugins: list[str] | None,
     deadline: float,
-    warnings: list[str],
+    fallbacks: Fallbacks,
 ) -> Source:
-    """Records from the best source at hand; what was skipped goes to `warnings`."""
+    """Records from the best source at hand."""
+    warnings: list[str] = []
     try:
         generation = cache.current(cache_dir)
         if generation is not None:
@@ -93,34 +115,33 @@ def load_records(
                 )
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return Source("cache", data.series, generation, data.history_plugins)
+            return Source("cache", data.series, generation, data.history_plugins, warnings)
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
+    if fallbacks.history is None:
+        return Source("default", {}, warnings=warnings)
     if time.monotonic() >= deadline:
         warnings.append("out of time: answering with defaults")
-        return Source("default", {})
+        return Source("default", {}, warnings=warnings)
     try:
-        from update_estimate.fallback import records_from_history
-
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
-        data = records_from_history(db, [host] if host else None, plugins, timeout)
-        return Source("history", data.series, None, data.history_plugins)
+        data = fallbacks.history(db, [host] if host else None, plugins, timeout)
+        return Source("history", data.series, None, data.history_plugins, warnings)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
-        return Source("default", {})
+        return Source("default", {}, warnings=warnings)
 
 
-def run(
-    db: Path,
-    cache_dir: Path,
-    request: forecast.Request,
-    host: str | None = None,
-    timeout: float = 5.0,
+def answer(
+    source: Source,
+    request: EstimateRequest,
+    host: str | None,
+    deadline: float,
+    fallbacks: Fallbacks,
 ) -> forecast.EstimateResult:
-    deadline = time.monotonic() + timeout
-    warnings: list[str] = []
-    source = load_records(db, cache_dir, host, list(request.plugins) or None, deadline, warnings)
+    """The estimate from these records; warnings say what it could not use."""
+    warnings = list(source.warnings)
     records = source.records
     chosen = choose_host(records, host, warnings)
     plugins = list(request.plugins) or _plugins_of(records, chosen)
@@ -132,15 +153,27 @@ def run(
         warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
         warnings.extend(_before_last_run(request.at, records, chosen))
     slow = None
-    if source.generation is not None:
-        from update_estimate.slowpath import SlowPath
-
-        slow = SlowPath(source.generation, deadline, warnings)
+    if source.generation is not None and fallbacks.models is not None:
+        slow = fallbacks.models(source.generation, deadline, warnings)
     result = forecast.estimate(
         records, chosen, replace(request, plugins=plugins), source.name, slow
     )
     result.warnings.extend(warnings)
     return result
+
+
+def run(
+    db: Path,
+    cache_dir: Path,
+    request: EstimateRequest,
+    fallbacks: Fallbacks,
+    host: str | None = None,
+    timeout: float = 5.0,
+) -> forecast.EstimateResult:
+    """Load, then answer: one estimate."""
+    deadline = time.monotonic() + timeout
+    source = load(db, cache_dir, host, list(request.plugins) or None, deadline, fallbacks)
+    return answer(source, request, host, deadline, fallbacks)
 
 
 def _unknown_plugins(

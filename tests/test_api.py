@@ -1,0 +1,125 @@
+"""The Python API as update-all calls it: one Estimator for a run, asked before the run, after
+the check phase and during it; the same answers as the command; typed errors, never an exit
+or a print."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import update_estimate
+from tests.conftest import Trained, copy_trained, invoke
+from update_estimate import (
+    EstimateRequest,
+    Estimator,
+    HistoryMissing,
+    UsageError,
+    to_json,
+)
+
+AT = "2026-12-01T09:00:00"
+PLUGINS = ["apt", "flatpak", "pip", "cargo"]
+
+
+def _cli_json(runner, trained: Trained, *args: str) -> dict:
+    result = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--json", *args
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_answers_equal_the_commands(runner, trained: Trained, capsys) -> None:
+    estimator = Estimator(trained.db, trained.cache)
+    assert estimator.source == "cache"
+    covariates = {"apt": {"package_count": 12, "download_bytes": 1.5e8}}
+    before = estimator.estimate(PLUGINS, at=AT)
+    after_check = estimator.estimate(PLUGINS, at=AT, covariates=covariates)
+    during = estimator.estimate(PLUGINS, at=AT, done=["apt"], running="flatpak", elapsed=30, now=AT)
+    assert capsys.readouterr() == ("", "")  # the library never prints
+    assert json.loads(to_json(before)) == _cli_json(runner, trained, "-p", *PLUGINS, "--at", AT)
+    path = Path(trained.db).parent / "covariates.json"
+    path.write_text(json.dumps(covariates))
+    assert json.loads(estimator.estimate_json(PLUGINS, at=AT, covariates=covariates)) == (
+        _cli_json(runner, trained, "-p", *PLUGINS, "--at", AT, "--covariates", str(path))
+    )
+    assert after_check.plugins[0].used_covariates and not before.plugins[0].used_covariates
+    assert during.remaining is not None
+    left = during.remaining.wall_clock_seconds
+    assert left.lower <= left.point <= left.upper
+    assert left.point < before.total["wall_clock_seconds"].point  # apt is done
+    assert [p.state for p in during.plugins] == ["done", "running", "pending", "pending"]
+
+
+def test_a_request_object_and_keywords_are_the_same_question(trained: Trained) -> None:
+    estimator = Estimator(trained.db, trained.cache)
+    request = EstimateRequest(plugins=("apt",), at=AT, level=0.8)
+    assert to_json(estimator.estimate(request)) == to_json(
+        estimator.estimate(["apt"], at=AT, level=0.8)
+    )
+    assert to_json(update_estimate.estimate(request, db=trained.db, cache_dir=trained.cache)) == (
+        to_json(estimator.estimate(request))
+    )
+    with pytest.raises(TypeError):
+        estimator.estimate(request, level=0.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"running": "apt", "done": ["apt"]}, "both --done and --running"),
+        ({"elapsed": 10}, "--elapsed needs --running"),
+        ({"level": 1.5}, "strictly between 0 and 1"),
+        ({"at": "next tuesday"}, "not an ISO 8601 time"),
+        ({"covariates": {"apt": {"package_count": -1}}}, "finite and >= 0"),
+        ({"done": ["snap"]}, "not among --plugins"),
+    ],
+)
+def test_mistakes_raise_usage_errors_never_exit(trained: Trained, options, message) -> None:
+    estimator = Estimator(trained.db, trained.cache)
+    with pytest.raises(UsageError, match=message):
+        estimator.estimate(["apt"], **options)
+
+
+def test_no_cache_no_history_still_answers(tmp_path: Path) -> None:
+    estimator = Estimator(tmp_path / "missing.duckdb", tmp_path / "no-cache")
+    answer = estimator.estimate(["apt"])
+    assert answer.source == "default"
+    assert any("no trained cache" in w for w in answer.warnings)
+    with pytest.raises(HistoryMissing):
+        update_estimate.validate(db=tmp_path / "missing.duckdb")
+
+
+def test_the_cache_is_read_once_until_reload(trained: Trained, tmp_path: Path) -> None:
+    mine = copy_trained(trained, tmp_path)
+    estimator = Estimator(mine.db, mine.cache)
+    shutil.rmtree(mine.cache)
+    assert estimator.estimate(["apt"]).source == "cache"  # a run keeps its records
+    estimator.reload()
+    assert estimator.estimate(["apt"]).source == "history"
+
+
+def test_train_validate_backtest_take_the_commands_options(trained: Trained, tmp_path) -> None:
+    mine = copy_trained(trained, tmp_path)
+    again = update_estimate.train(db=mine.db, cache_dir=mine.cache, n_jobs=1)
+    assert again.unchanged  # the history did not change since the fixture's train
+    report = update_estimate.validate(db=mine.db, plugins=["apt", "aptt"])
+    assert report.any_usable
+    assert report.warnings == ["no history for aptt (did you mean apt?)"]
+    result = update_estimate.backtest(
+        db=mine.db, plugins=["pip"], metrics=["wall_clock_seconds"], last=2, n_jobs=1
+    )
+    assert {row.plugin for row in result.rows} == {"pip"}
+    with pytest.raises(UsageError, match="unknown metric"):
+        update_estimate.backtest(db=mine.db, metrics=["wall_time"])
+    with pytest.raises(UsageError, match="--n-jobs"):
+        update_estimate.train(db=mine.db, cache_dir=mine.cache, n_jobs=0)
+
+
+def test_the_public_names_are_listed_and_typed() -> None:
+    for name in update_estimate.__all__:
+        assert hasattr(update_estimate, name), name
+    assert (Path(update_estimate.__file__).parent / "py.typed").exists()

@@ -1,0 +1,179 @@
+"""The Python API: what update-all calls in-process, and what the command line calls too.
+
+An `Estimator` opens the cache (or, without one, the history) once and then answers in
+microseconds, with the standard library only: before a run, after the check phase with the
+plugins' reports, and during the run. `train`, `validate` and `backtest` take the command's
+options as keywords (or its request). Mistakes raise the typed exceptions of
+`update_estimate.errors` (a `UsageError` for a bad option); nothing prints and nothing exits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from update_estimate.paths import default_cache_dir, default_db
+from update_estimate.requests import (
+    BacktestRequest,
+    EstimateRequest,
+    TrainRequest,
+    ValidateRequest,
+)
+from update_estimate.serving import source
+from update_estimate.serving.forecast import EstimateResult
+
+if TYPE_CHECKING:
+    from update_estimate.fitting.backtest import BacktestResult
+    from update_estimate.fitting.train import TrainResult
+    from update_estimate.history.validation import ValidationReport
+    from update_estimate.record import Records
+    from update_estimate.serving.cache import Generation
+    from update_estimate.serving.forecast import SlowPath
+
+Progress = Callable[[int, int], None]
+R = TypeVar("R", EstimateRequest, TrainRequest, BacktestRequest, ValidateRequest)
+
+
+def _records_from_history(
+    db: Path, hosts: list[str] | None, plugins: list[str] | None, lock_timeout: float
+) -> Records:
+    from update_estimate.fitting.fallback import records_from_history
+
+    return records_from_history(db, hosts, plugins, lock_timeout)
+
+
+def _stored_models(generation: Generation, deadline: float, warnings: list[str]) -> SlowPath:
+    from update_estimate.fitting.slowpath import SlowPath
+
+    return SlowPath(generation, deadline, warnings)
+
+
+# Both load numpy, pandas or darts, and only when asked: no cache, or a report beyond the grid.
+FALLBACKS = source.Fallbacks(history=_records_from_history, models=_stored_models)
+
+
+def _request(kind: type[R], request: R | None, options: dict[str, Any]) -> R:
+    if request is not None and options:
+        raise TypeError("pass a request or keyword options, not both")
+    return request if request is not None else kind(**options)
+
+
+def _estimate_request(
+    request: EstimateRequest | Sequence[str] | None, options: dict[str, Any]
+) -> EstimateRequest:
+    if request is None or isinstance(request, EstimateRequest):
+        return _request(EstimateRequest, request, options)
+    return EstimateRequest(plugins=request, **options)
+
+
+def _path(value: Path | str | None, default: Callable[[], Path]) -> Path:
+    return default() if value is None else Path(value).expanduser()
+
+
+class Estimator:
+    """Estimates from one history and cache, read once; answers are then computed in-process.
+
+    `db` and `cache_dir` default as on the command line (UPDATE_ESTIMATE_DB, XDG paths);
+    `host` to this machine where the history has it. `timeout` bounds each answer's slow
+    paths (reading the history, loading a model); an answer always comes.
+    """
+
+    def __init__(
+        self,
+        db: Path | str | None = None,
+        cache_dir: Path | str | None = None,
+        *,
+        host: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.db = _path(db, default_db)
+        self.cache_dir = _path(cache_dir, default_cache_dir)
+        self.host = host
+        self.timeout = timeout
+        self._source = self._load()
+
+    def _load(self) -> source.Source:
+        deadline = time.monotonic() + self.timeout
+        return source.load(self.db, self.cache_dir, self.host, None, deadline, FALLBACKS)
+
+    def reload(self) -> None:
+        """Read the cache again, e.g. after a `train`; answers in a run should not call it."""
+        self._source = self._load()
+
+    @property
+    def source(self) -> str:
+        """Where answers come from: cache, history or default."""
+        return self._source.name
+
+    def estimate(
+        self, request: EstimateRequest | Sequence[str] | None = None, **options: Any
+    ) -> EstimateResult:
+        """An estimate for `request`, or for these plugins (all the host's by default) with
+        `EstimateRequest`'s fields as keywords: level, at, covariates, done, running,
+        elapsed, parallel, now."""
+        asked = _estimate_request(request, options)
+        deadline = time.monotonic() + self.timeout
+        return source.answer(self._source, asked, self.host, deadline, FALLBACKS)
+
+    def estimate_json(
+        self, request: EstimateRequest | Sequence[str] | None = None, **options: Any
+    ) -> str:
+        """The same answer as `update-estimate estimate --json` prints."""
+        return to_json(self.estimate(request, **options))
+
+
+def to_json(result: EstimateResult) -> str:
+    """An estimate as the `estimate --json` document (schema `estimate.json`)."""
+    from update_estimate.face.render import estimate_json
+
+    return estimate_json(result)
+
+
+def estimate(
+    request: EstimateRequest | Sequence[str] | None = None,
+    *,
+    db: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    host: str | None = None,
+    timeout: float = 5.0,
+    **options: Any,
+) -> EstimateResult:
+    """One estimate, reading the cache for it alone (an `Estimator` reads it once)."""
+    return source.run(
+        _path(db, default_db),
+        _path(cache_dir, default_cache_dir),
+        _estimate_request(request, options),
+        FALLBACKS,
+        host=host,
+        timeout=timeout,
+    )
+
+
+def train(
+    request: TrainRequest | None = None, *, progress: Progress | None = None, **options: Any
+) -> TrainResult:
+    """Fit, select and calibrate every series; publish a new cache generation (or nothing,
+    when the history has not changed). Options as `TrainRequest`'s fields."""
+    from update_estimate.fitting import train as training
+
+    return training.train(_request(TrainRequest, request, options), progress)
+
+
+def validate(request: ValidateRequest | None = None, **options: Any) -> ValidationReport:
+    """The history's data quality per host, plugin and metric. Options as
+    `ValidateRequest`'s fields."""
+    from update_estimate.history import validation
+
+    return validation.run(_request(ValidateRequest, request, options))
+
+
+def backtest(
+    request: BacktestRequest | None = None, *, progress: Progress | None = None, **options: Any
+) -> BacktestResult:
+    """How good the estimates have been on the history's last runs, next to two baselines.
+    Options as `BacktestRequest`'s fields."""
+    from update_estimate.fitting import backtest as backtesting
+
+    return backtesting.run(_request(BacktestRequest, request, options), progress)

@@ -1,0 +1,1 @@
+"""The face: the `update-estimate` command, its tables and JSON, and plots."""

@@ -1,0 +1,159 @@
+"""One request type per command, and the input rules they share between the CLI and the API.
+
+A request checks itself when it is made, so a caller's mistake is a `UsageError` however the
+library is reached, never a wrong answer. Stdlib only: `estimate` builds one on its warm path.
+Messages name the command-line options; the API's keywords have the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from update_estimate.errors import UsageError
+from update_estimate.paths import default_cache_dir, default_db
+from update_estimate.record import METRICS
+from update_estimate.reports import checked_reports
+
+
+def parse_at(value: str | datetime | None) -> datetime | None:
+    """A start time as the history stores it: naive local time. An ISO 8601 text or a
+    datetime; one with a time zone is converted to local time."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(
+                f"--at {value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30"
+            ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone().replace(tzinfo=None)
+    return value
+
+
+def check_level(level: float, option: str = "--level") -> float:
+    if not 0 < level < 1:
+        raise UsageError(f"{option} must be strictly between 0 and 1, e.g. {option} 0.9")
+    return level
+
+
+def _names(values: Sequence[str] | str | None, option: str) -> tuple[str, ...] | None:
+    """Names as a tuple, None for "all"; a bare string is one name, not its letters."""
+    if values is None:
+        return None
+    names = (values,) if isinstance(values, str) else tuple(values)
+    if any(not isinstance(n, str) or not n.strip() for n in names):
+        raise UsageError(f"{option} needs names, e.g. {option} apt snap")
+    return names
+
+
+def _at_least(value: float, low: float, option: str) -> None:
+    if value < low:
+        raise UsageError(f"{option} must be at least {low:g}, e.g. {option} {max(low, 2):g}")
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True)
+class EstimateRequest:
+    """What `estimate` is asked: the plugins of the coming run (none: every plugin of the
+    host), before it or during it (`done`, `running` for `elapsed` seconds), with the
+    reports of their check phase (`covariates`: plugin -> {package_count, download_bytes})."""
+
+    plugins: Sequence[str] = ()
+    level: float = 0.9
+    at: datetime | None = None
+    covariates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    done: Sequence[str] = ()
+    running: str | None = None
+    elapsed: float = 0.0
+    parallel: bool = False
+    now: datetime | None = None  # the clock during a run (default: now), for the finish time
+
+    def __post_init__(self) -> None:
+        _set(self, "plugins", _names(self.plugins, "--plugins") or ())
+        _set(self, "done", _names(self.done, "--done") or ())
+        _set(self, "at", parse_at(self.at))
+        _set(self, "now", parse_at(self.now))
+        _set(self, "covariates", checked_reports(self.covariates))
+        check_level(self.level)
+        _at_least(self.elapsed, 0, "--elapsed")
+        if self.elapsed and not self.running:
+            raise UsageError("--elapsed needs --running: the plugin that has run that long")
+        if self.running and self.running in self.done:
+            raise UsageError(f"{self.running} cannot be both --done and --running")
+        if self.plugins:
+            for name in (*self.done, *([self.running] if self.running else [])):
+                if name not in self.plugins:
+                    raise UsageError(f"{name} is not among --plugins ({', '.join(self.plugins)})")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What `train` is asked: which history, where the cache goes, and how."""
+
+    db: Path = field(default_factory=default_db)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    plugins: Sequence[str] | None = None
+    hosts: Sequence[str] | None = None
+    n_jobs: int = 2
+    phases: bool = True
+    include_extras: bool = True
+    force: bool = False
+    lock_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        _set(self, "db", Path(self.db).expanduser())
+        _set(self, "cache_dir", Path(self.cache_dir).expanduser())
+        _set(self, "plugins", _names(self.plugins, "--plugins"))
+        _set(self, "hosts", _names(self.hosts, "--host"))
+        _at_least(self.n_jobs, 1, "--n-jobs")
+        _at_least(self.lock_timeout, 0, "--wait")
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """What `backtest` is asked: the last runs to judge, and the answers to judge them by."""
+
+    db: Path = field(default_factory=default_db)
+    plugins: Sequence[str] | None = None
+    metrics: Sequence[str] = METRICS
+    hosts: Sequence[str] | None = None
+    last: int = 20
+    level: float = 0.9
+    with_covariates: bool = True
+    n_jobs: int = 2
+    full_race: bool = False
+
+    def __post_init__(self) -> None:
+        _set(self, "db", Path(self.db).expanduser())
+        _set(self, "plugins", _names(self.plugins, "--plugins"))
+        _set(self, "hosts", _names(self.hosts, "--host"))
+        metrics = _names(self.metrics, "--metrics") or METRICS
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+        _set(self, "metrics", metrics)
+        check_level(self.level)
+        _at_least(self.last, 1, "--last")
+        _at_least(self.n_jobs, 1, "--n-jobs")
+
+
+@dataclass(frozen=True)
+class ValidateRequest:
+    """What `validate` is asked: which history, and which of its hosts and plugins."""
+
+    db: Path = field(default_factory=default_db)
+    plugins: Sequence[str] | None = None
+    hosts: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "db", Path(self.db).expanduser())
+        _set(self, "plugins", _names(self.plugins, "--plugins"))
+        _set(self, "hosts", _names(self.hosts, "--host"))
