@@ -4,7 +4,7 @@ how far holding them moves them; how intervals grow with the distance past the s
 On a demo-like history (200 runs, 8 plugins, seed 7, trained once), random requests: plugin
 subsets of 1-8, `--at` from the last run to a year after it, levels 0.8-0.95, sequential or
 parallel memory. For each total, the joint estimate as read from the replay (`_from_samples`)
-is compared with its plugins' rows; `forecast.total` serves the held one.
+is compared with its plugins' rows; `total` serves the held one.
 
 Usage: .venv/bin/python bench/consistency.py [--requests 400]
 """
@@ -24,7 +24,10 @@ from common import BIN
 from update_estimate.history.simulate import DEFAULT_PLUGINS
 from update_estimate.record import METRICS, series_key
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import cache, forecast
+from update_estimate.serving import cache
+from update_estimate.serving.estimate import estimate
+from update_estimate.serving.predictive import predictive, single
+from update_estimate.serving.totals import combine, from_samples, joint_draws, total
 
 
 def trained(folder: Path) -> tuple[dict, datetime]:
@@ -50,15 +53,13 @@ def contradictions(records: dict, last: datetime, requests: int) -> None:
         parallel = rng.random() < 0.5
         for metric in METRICS:
             preds = [
-                forecast.predictive(records[series_key("workstation", p, metric)], at, None)[0]
+                predictive(records[series_key("workstation", p, metric)], at, None)[0]
                 for p in plugins
             ]
-            rows = [forecast.single(p, level) for p in preds]
-            draws = forecast.joint_draws(preds)
-            raw = forecast._from_samples(
-                [forecast._combine(metric, d, parallel) for d in draws], level, preds
-            )
-            held = forecast.total(metric, preds, level, parallel)
+            rows = [single(p, level) for p in preds]
+            draws = joint_draws(preds)
+            raw = from_samples([combine(metric, d, parallel) for d in draws], level, preds)
+            held = total(metric, preds, level, parallel)
             seen[metric] += 1
             below = any(
                 raw.lower < r.lower or raw.point < r.point or raw.upper < r.upper for r in rows
@@ -91,7 +92,7 @@ def widening(records: dict, last: datetime) -> None:
     for days in (0.003, 0.1, 1, 7, 30, 60, 120, 365):
         request = EstimateRequest(plugins=["apt"], at=last + timedelta(days=days))
         wall = (
-            forecast.estimate(records, "workstation", request, "cache")
+            estimate(records, "workstation", request, "cache")
             .plugins[0]
             .metrics["wall_clock_seconds"]
         )

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from update_estimate.fitting.slowpath import load_pickle
 from update_estimate.serving import cache
-from update_estimate.fitting.candidates import predict_pickled
+from update_estimate.fitting.slowpath import predict_pickled
 gen = cache.current(Path(sys.argv[1]))
 for key, entry in gen.manifest["series"].items():
     name = entry["variants"]["base"]["pickle"]

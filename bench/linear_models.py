@@ -31,7 +31,7 @@ from update_estimate.fitting.features import Series, build_series, expand
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.serving import conformal
-from update_estimate.serving.forecast import ZERO_LOG
+from update_estimate.serving.predictive import ZERO_LOG
 
 SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
 METRICS = ("wall_clock_seconds", "download_bytes")

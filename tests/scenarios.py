@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from update_estimate.fitting.candidates import quiet_libraries
+from update_estimate.fitting.candidates.base import quiet_libraries
 from update_estimate.fitting.features import Series, calendar_features, log_gap
-from update_estimate.fitting.train import train_series
-from update_estimate.serving import forecast
+from update_estimate.fitting.series_training import train_series
+from update_estimate.serving.predictive import MetricEstimate, predictive, single
 
 
 def make_series(
@@ -41,7 +41,7 @@ def next_estimate(
     level: float = 0.9,
     after_hours: float = 24.0,
     only: tuple[str, ...] | None = None,
-) -> forecast.MetricEstimate:
+) -> MetricEstimate:
     """Train the series as `train` does (on `only` candidates), then answer as `estimate`
     does, `after_hours` after the last success."""
     from datetime import datetime, timedelta
@@ -49,5 +49,5 @@ def next_estimate(
     quiet_libraries()
     result = train_series(series, None, include_extras=False, only=only)
     at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=after_hours)
-    p, _ = forecast.predictive(result.record, at, None)
-    return forecast.single(p, level)
+    p, _ = predictive(result.record, at, None)
+    return single(p, level)

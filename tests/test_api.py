@@ -123,3 +123,17 @@ def test_the_public_names_are_listed_and_typed() -> None:
     for name in update_estimate.__all__:
         assert hasattr(update_estimate, name), name
     assert (Path(update_estimate.__file__).parent / "py.typed").exists()
+
+
+def test_the_readme_example_runs(trained: Trained, capsys) -> None:
+    """The README's Python example, as written, on a trained history in place of the demo's."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Python API") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n\n")]
+    code = code.replace("demo/history.duckdb", str(trained.db)).replace(
+        "demo/cache", str(trained.cache)
+    )
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "about " in out and '"command": "estimate"' in out
+    assert "snap cannot be both --done and --running" in out

@@ -97,7 +97,9 @@ def test_progress_has_a_total_from_the_start_and_one_step_a_cut(trained: Trained
 
     calls: list[tuple[int, int]] = []
     request = BacktestRequest(trained.db, ["apt", "pip"], ["wall_clock_seconds"], last=3, n_jobs=1)
-    result = backtest.run(request, lambda done, total: calls.append((done, total)))
+    result = backtest.evaluate(request, (True,), lambda done, total: calls.append((done, total)))[
+        True
+    ]
     cases = [c for c in result.cases if c.plugin != "total"]
     assert calls[0] == (0, len(cases)) and calls[-1] == (len(cases), len(cases))
     assert [done for done, _ in calls] == list(range(len(cases) + 1))

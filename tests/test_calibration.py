@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from joblib import Parallel, delayed
 
-from update_estimate.fitting.candidates import quiet_libraries
+from update_estimate.fitting.candidates.base import quiet_libraries
 from update_estimate.fitting.features import build_series
-from update_estimate.fitting.train import train_series
+from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import forecast
+from update_estimate.serving.estimate import estimate
 
 PLUGINS = ("apt", "pip", "flatpak")
 METRIC = "wall_clock_seconds"
@@ -53,7 +53,7 @@ def trial(seed: int, only: Sequence[str] | None) -> Trial:
         result = train_series(s, None, include_extras=False, only=only)
         records[s.key] = result.record
     request = EstimateRequest(plugins=PLUGINS, at=cut.to_pydatetime())
-    answer = forecast.estimate(records, "workstation", request, "cache")
+    answer = estimate(records, "workstation", request, "cache")
     actual = dict(zip(target.plugin, target[METRIC], strict=True))
     truth = sum(actual.values())
     estimates = [p.metrics[METRIC] for p in answer.plugins]

@@ -24,7 +24,8 @@ from update_estimate import api
 from update_estimate.errors import ExitCode, UsageError
 from update_estimate.history import simulate
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import forecast
+from update_estimate.serving.estimate import EstimateResult, estimate
+from update_estimate.serving.predictive import MetricEstimate
 
 PLUGINS = ("apt", "cargo", "flatpak", "pip", "snap")  # snap: never in the trained history
 TOL = 1e-6
@@ -39,20 +40,20 @@ def last_run(trained: Trained) -> datetime:
     return max(datetime.fromisoformat(r.last_success) for r in series if r.last_success)
 
 
-def assert_ordered(m: forecast.MetricEstimate, metric: str) -> None:
+def assert_ordered(m: MetricEstimate, metric: str) -> None:
     assert 0 <= m.lower <= m.point <= m.upper, (metric, m)
     if m.lower == m.upper:  # a point, not an interval: only "exactly nothing" may be one
         assert metric == "download_bytes" and m.upper == 0, (metric, m)
 
 
-def assert_at_least(whole: forecast.MetricEstimate, part: forecast.MetricEstimate) -> None:
+def assert_at_least(whole: MetricEstimate, part: MetricEstimate) -> None:
     slack = TOL * max(part.upper, 1.0)
     assert whole.lower >= part.lower - slack, (whole, part)
     assert whole.point >= part.point - slack, (whole, part)
     assert whole.upper >= part.upper - slack, (whole, part)
 
 
-def assert_consistent(result: forecast.EstimateResult) -> None:
+def assert_consistent(result: EstimateResult) -> None:
     pending = [p for p in result.plugins if p.state != "done"]
     for metric, whole in result.total.items():
         assert_ordered(whole, metric)
@@ -209,7 +210,7 @@ def test_extrapolation_widens_with_distance(trained: Trained) -> None:
     widths = []
     for days in (30, 90, 365):
         request = EstimateRequest(plugins=["apt"], at=start + timedelta(days=days))
-        row = forecast.estimate(records, "workstation", request, "cache").plugins[0]
+        row = estimate(records, "workstation", request, "cache").plugins[0]
         wall = row.metrics["wall_clock_seconds"]
         widths.append(wall.upper / wall.lower)
         assert wall.lower < wall.point < wall.upper
@@ -356,7 +357,7 @@ def test_no_gap_up_to_a_year_asks_a_stored_model(trained: Trained, hours: float)
     request = EstimateRequest(
         plugins=["apt", "cargo", "flatpak", "pip"], at=last_run(trained) + timedelta(hours=hours)
     )
-    assert_consistent(forecast.estimate(records, "workstation", request, "cache", refuse))
+    assert_consistent(estimate(records, "workstation", request, "cache", refuse))
 
 
 @settings(

@@ -20,7 +20,8 @@ from tests.conftest import (
 )
 from update_estimate.errors import ExitCode
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import cache, forecast
+from update_estimate.serving import cache
+from update_estimate.serving import estimate as answering
 
 METRICS = {"wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes"}
 FIELDS = {"point", "lower", "upper", "data_points", "model", "basis"}
@@ -190,7 +191,7 @@ def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
             elapsed=float(elapsed),
             at=started,
         )
-        rem = forecast.estimate(records, "workstation", request, "cache").remaining
+        rem = answering.estimate(records, "workstation", request, "cache").remaining
         assert rem is not None
         w = rem.wall_clock_seconds
         assert w.lower <= w.point <= w.upper

@@ -62,8 +62,8 @@ def test_a_small_report_after_many_quiet_runs_is_not_blended_with_the_backlog() 
     from dataclasses import replace
     from datetime import datetime
 
-    from update_estimate.fitting.train import train_series
-    from update_estimate.serving import forecast
+    from update_estimate.fitting.series_training import train_series
+    from update_estimate.serving.predictive import predictive
 
     rng = np.random.default_rng(3)
     packages = np.where(rng.random(90) < 0.8, 0, rng.choice([1, 2, 30, 40], 90)).astype(float)
@@ -77,7 +77,7 @@ def test_a_small_report_after_many_quiet_runs_is_not_blended_with_the_backlog() 
     )
     result = train_series(s, None, include_extras=False, only=["linear"])
     for n in (1, 2):
-        p, used = forecast.predictive(
+        p, used = predictive(
             result.record,
             datetime(2026, 11, 1, 12),
             {"package_count": n, "download_bytes": n * 5e7},

@@ -11,7 +11,14 @@ import pytest
 from tests.records import typed, typed_all
 from update_estimate.record import series_key
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import forecast
+from update_estimate.serving.estimate import estimate
+from update_estimate.serving.predictive import (
+    MIN_SAME_KIND,
+    ZERO_LOG,
+    Predictive,
+    predictive,
+    single,
+)
 
 
 def download_record(plugin: str, zeros: list[int], seed: int) -> dict:
@@ -53,7 +60,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
         for seed, name in enumerate(("apt", "pip"))
     }
     request = EstimateRequest(plugins=("apt", "pip"), at=datetime(2026, 1, 2, 10))
-    answer = forecast.estimate(typed_all(records), "h", request, "cache")
+    answer = estimate(typed_all(records), "h", request, "cache")
     total = answer.total["download_bytes"]
     assert total.lower == 0.0
     assert total.point > 1e6
@@ -63,7 +70,7 @@ def test_runs_that_downloaded_nothing_replay_as_nothing() -> None:
         k: {**r, "variants": {"base": {**r["variants"]["base"], "zeros": []}}}
         for k, r in records.items()
     }
-    shifted = forecast.estimate(typed_all(without), "h", request, "cache").total["download_bytes"]
+    shifted = estimate(typed_all(without), "h", request, "cache").total["download_bytes"]
     assert shifted.lower > 0.0
 
 
@@ -120,11 +127,11 @@ def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
     record = reports_record(5, quiet_runs=48)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
-    p, used = forecast.predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
-    est = forecast.single(p, 0.9)
+    p, used = predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    est = single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work)
     assert est.upper == pytest.approx(math.expm1(p.centre + max(abs(r) for r in work)))
-    assert forecast.MIN_SAME_KIND == 3
+    assert MIN_SAME_KIND == 3
 
 
 def test_a_handful_of_the_reported_kind_answer_alone() -> None:
@@ -134,8 +141,8 @@ def test_a_handful_of_the_reported_kind_answer_alone() -> None:
     record = reports_record(6, quiet_runs=55)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
-    p, used = forecast.predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
-    est = forecast.single(p, 0.9)
+    p, used = predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
+    est = single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work) and len(work) == 5
     assert est.lower > 0 and est.upper < 10 * est.point
 
@@ -150,8 +157,8 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
         for i, r in enumerate(record["variants"]["reports"]["residuals"])
         if i not in set(record["variants"]["reports"]["quiet"])
     )
-    p, used = forecast.predictive(typed(record), at, {"download_bytes": 5e7})
-    est = forecast.single(p, 0.9)
+    p, used = predictive(typed(record), at, {"download_bytes": 5e7})
+    est = single(p, 0.9)
     assert used and len(p.residuals) == 30
     centre = p.centre
     assert est.upper == math.expm1(centre + work[29])  # rank ceil(31 * 0.95) = 30 of 30
@@ -159,13 +166,11 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     assert est.lower > 0.0
     mixed = {**record["variants"]["reports"], "quiet": []}
     variants = {"base": record["variants"]["base"], "reports": mixed}
-    p_mixed, _ = forecast.predictive(
-        typed({**record, "variants": variants}), at, {"download_bytes": 5e7}
-    )
-    pooled = forecast.single(p_mixed, 0.9)
+    p_mixed, _ = predictive(typed({**record, "variants": variants}), at, {"download_bytes": 5e7})
+    pooled = single(p_mixed, 0.9)
     assert pooled.lower == 0.0 and pooled.upper < est.upper  # the failure this prevents
-    quiet, _ = forecast.predictive(typed(record), at, {"download_bytes": 0.0})
-    nothing = forecast.single(quiet, 0.9)
+    quiet, _ = predictive(typed(record), at, {"download_bytes": 0.0})
+    nothing = single(quiet, 0.9)
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
 
 
@@ -176,7 +181,7 @@ def test_series_without_zeros_calibrate_on_every_run() -> None:
     record["variants"]["reports"]["zeros"] = []
     at = datetime(2026, 1, 2, 10)
     for report in (5e7, 0.0):
-        p, used = forecast.predictive(typed(record), at, {"download_bytes": report})
+        p, used = predictive(typed(record), at, {"download_bytes": report})
         assert used and len(p.residuals) == 60
 
 
@@ -195,10 +200,8 @@ def test_the_point_moves_only_where_the_residuals_lean() -> None:
     assert 0.01 < np.mean(fired) < 0.1  # a sign test at about 95%: rarely fooled by noise
 
     def point(residuals: list[float]) -> float:
-        p = forecast.Predictive(
-            math.log1p(100.0), residuals, [False] * 40, [None] * 40, 40, "m", "model"
-        )
-        return forecast.single(p, 0.9).point
+        p = Predictive(math.log1p(100.0), residuals, [False] * 40, [None] * 40, 40, "m", "model")
+        return single(p, 0.9).point
 
     assert point(balanced.tolist()) == pytest.approx(100.0)
     assert point(lagging) == pytest.approx(
@@ -240,7 +243,7 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
     from update_estimate.serving import conformal
 
     centre = math.log1p(20e6)
-    zeros = [forecast.ZERO_LOG - centre] * 4
+    zeros = [ZERO_LOG - centre] * 4
     b = conformal.bounds(zeros, 0.9, centre=0.0, floor=zeros[0])
     assert not b.calibrated and b.lower == zeros[0]
     assert math.expm1(centre + b.upper) == pytest.approx(10 * 20e6, rel=0.01)

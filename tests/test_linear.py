@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from update_estimate.fitting import race as selection
-from update_estimate.fitting.candidates import Backtest, linear
+from update_estimate.fitting import race
+from update_estimate.fitting.candidates import linear
+from update_estimate.fitting.candidates.base import Backtest
 from update_estimate.serving import conformal
 
 ROWS = np.array([[0.0], [5.0]])
@@ -155,10 +156,10 @@ def test_the_race_scores_sizes_not_zeros() -> None:
     censored = np.zeros(len(y), dtype=bool)
     forecasts = {"size": np.where(y > 0, y, 6.0), "between": np.where(y > 0, y - 1.2, 1.5)}
     backtests = {name: Backtest(f) for name, f in forecasts.items()}
-    best, scores = selection.choose(y, censored, 0, backtests)
+    best, scores = race.choose(y, censored, 0, backtests)
     assert best.name == "size"
     assert scores["size"] == 0.0
-    assert selection.mae(y, forecasts["between"], censored) == pytest.approx(1.2)
+    assert race.mae(y, forecasts["between"], censored) == pytest.approx(1.2)
     everything = np.mean(np.abs(y - forecasts["size"])) > np.mean(np.abs(y - forecasts["between"]))
     assert everything  # over all runs, zeros included, the line between would have won
 

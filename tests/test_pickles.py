@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tests.conftest import Trained, copy_trained, estimate_importtime
 from update_estimate.fitting.slowpath import SlowPath
-from update_estimate.serving import cache, forecast
+from update_estimate.serving import cache
+from update_estimate.serving.predictive import predictive
 
 
 class Payload:
@@ -57,8 +58,8 @@ def test_covariates_beyond_the_grid_take_the_model_path(trained: Trained, tmp_pa
     at = datetime(2026, 12, 1, 9, 0)
     warnings: list[str] = []
     slow = SlowPath(generation, time.monotonic() + 60, warnings)
-    from_model, _ = forecast.predictive(record, at, beyond, slow)
-    from_grid, _ = forecast.predictive(record, at, beyond)
+    from_model, _ = predictive(record, at, beyond, slow)
+    from_grid, _ = predictive(record, at, beyond)
     assert from_model.centre != from_grid.centre
     assert warnings == []
 

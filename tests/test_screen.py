@@ -125,7 +125,7 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
     from types import SimpleNamespace
 
     from update_estimate.face import render
-    from update_estimate.serving import forecast
+    from update_estimate.serving.estimate import finish
 
     now = datetime.now()
     start = now.replace(hour=23, minute=37)
@@ -134,11 +134,11 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
         host="workstation",
         remaining=None,
         total={"wall_clock_seconds": wall},
-        finish=forecast.finish(start, wall),
+        finish=finish(start, wall),
     )
     title = render.estimate_title(result)
     tomorrow = (start + timedelta(days=1)).strftime("%a")
     assert f"-{tomorrow} 00:31)" in title and len(title) <= 80, title
     away = now.replace(hour=12) + timedelta(days=10)
-    later = SimpleNamespace(**{**vars(result), "finish": forecast.finish(away, wall)})
+    later = SimpleNamespace(**{**vars(result), "finish": finish(away, wall)})
     assert f" {away.day} {away:%b} " in render.estimate_title(later)

@@ -10,7 +10,8 @@ import numpy as np
 from tests.records import typed
 from update_estimate.fitting import spread
 from update_estimate.fitting.race import rolling_coverage
-from update_estimate.serving import conformal, forecast
+from update_estimate.serving import conformal
+from update_estimate.serving.predictive import predictive
 from update_estimate.serving.spread import rescale
 
 
@@ -90,8 +91,8 @@ def test_estimate_rescales_the_stored_residuals() -> None:
     assert rate < 0
     scaled = {**variant, "spread": {"slope": rate, "centres": centres.tolist()}}
     at = datetime(2026, 1, 1)
-    plain, _ = forecast.predictive(typed(record), at, None)
-    norm, _ = forecast.predictive(typed({**record, "variants": {"base": scaled}}), at, None)
+    plain, _ = predictive(typed(record), at, None)
+    norm, _ = predictive(typed({**record, "variants": {"base": scaled}}), at, None)
     assert plain.residuals == variant["residuals"]
     assert max(map(abs, norm.residuals)) < 0.5 * max(map(abs, plain.residuals))
 

@@ -113,7 +113,7 @@ def test_winner_is_calibrated_on_a_refit_at_every_origin() -> None:
     before every run, as fresh as the final fit that `estimate` will use."""
     from update_estimate.fitting.candidates import candidates
     from update_estimate.fitting.race import backtest_start, clean_for_fit
-    from update_estimate.fitting.train import train_series
+    from update_estimate.fitting.series_training import train_series
 
     rng = np.random.default_rng(10)
     values = np.exp(np.log(30) + 0.02 * np.arange(80) + rng.normal(0, 0.05, 80))
@@ -136,9 +136,10 @@ def test_a_line_is_calibrated_on_its_race_scaled_to_the_final_fit() -> None:
     way: the stored residuals are the race's errors scaled to the final fit, from that one pass
     of fits (fails unscaled)."""
     from update_estimate.fitting import grid
-    from update_estimate.fitting.candidates import linear, model_inputs
+    from update_estimate.fitting.candidates import linear
+    from update_estimate.fitting.candidates.base import model_inputs
     from update_estimate.fitting.race import backtest_start
-    from update_estimate.fitting.train import train_series
+    from update_estimate.fitting.series_training import train_series
 
     rng = np.random.default_rng(10)
     gaps = rng.choice([12.0, 24.0, 72.0, 168.0], 80)  # a backlog that grows with the break

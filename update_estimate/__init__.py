@@ -13,7 +13,7 @@ In-process use (update-all is a Python program)::
 Everything public is listed in `__all__`; the modules below are the implementation.
 """
 
-__version__ = "0.10.0"
+__version__ = "0.11.0"
 
 from update_estimate.api import Estimator, backtest, estimate, to_json, train, validate
 from update_estimate.errors import (
@@ -33,13 +33,9 @@ from update_estimate.requests import (
     TrainRequest,
     ValidateRequest,
 )
-from update_estimate.serving.forecast import (
-    EstimateResult,
-    Finish,
-    MetricEstimate,
-    PluginEstimate,
-    Remaining,
-)
+from update_estimate.serving.estimate import EstimateResult, Finish, PluginEstimate
+from update_estimate.serving.predictive import MetricEstimate
+from update_estimate.serving.remaining import Remaining
 
 __all__ = [
     "BacktestRequest",

@@ -22,7 +22,7 @@ from update_estimate.requests import (
     ValidateRequest,
 )
 from update_estimate.serving import source
-from update_estimate.serving.forecast import EstimateResult
+from update_estimate.serving.estimate import EstimateResult
 
 if TYPE_CHECKING:
     from update_estimate.fitting.backtest import BacktestResult
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from update_estimate.history.validation import ValidationReport
     from update_estimate.record import Records
     from update_estimate.serving.cache import Generation
-    from update_estimate.serving.forecast import SlowPath
+    from update_estimate.serving.predictive import SlowPath
 
 Progress = Callable[[int, int], None]
 R = TypeVar("R", EstimateRequest, TrainRequest, BacktestRequest, ValidateRequest)
@@ -141,14 +141,12 @@ def estimate(
     **options: Any,
 ) -> EstimateResult:
     """One estimate, reading the cache for it alone (an `Estimator` reads it once)."""
-    return source.run(
-        _path(db, default_db),
-        _path(cache_dir, default_cache_dir),
-        _estimate_request(request, options),
-        FALLBACKS,
-        host=host,
-        timeout=timeout,
-    )
+    asked = _estimate_request(request, options)
+    deadline = time.monotonic() + timeout
+    db_path, cache_path = _path(db, default_db), _path(cache_dir, default_cache_dir)
+    plugins = list(asked.plugins) or None
+    loaded = source.load(db_path, cache_path, host, plugins, deadline, FALLBACKS)
+    return source.answer(loaded, asked, host, deadline, FALLBACKS)
 
 
 def train(
@@ -176,4 +174,5 @@ def backtest(
     Options as `BacktestRequest`'s fields."""
     from update_estimate.fitting import backtest as backtesting
 
-    return backtesting.run(_request(BacktestRequest, request, options), progress)
+    asked = _request(BacktestRequest, request, options)
+    return backtesting.evaluate(asked, (asked.with_covariates,), progress)[asked.with_covariates]

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
 FORMAT_VERSION = 2
+# A plugin that has never succeeded is taken to have last succeeded this long ago.
+DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
 
@@ -76,6 +78,33 @@ class Variant:
     spread: Spread | None
     idle: Idle | None
     borrowed: bool
+
+    @classmethod
+    def constant(
+        cls,
+        model: str,
+        centre: float,
+        residuals: list[float] | None = None,
+        censored: list[bool] | None = None,
+        runs: list[int | None] | None = None,
+    ) -> Variant:
+        """One point for every covariate, with these residuals (none: calibrated later)."""
+        return cls(
+            model=model,
+            axes=[],
+            points=[centre],
+            weekday=None,
+            hour=None,
+            residuals=residuals or [],
+            censored=censored or [],
+            runs=runs or [],
+            zeros=[],
+            quiet=[],
+            typical={},
+            spread=None,
+            idle=None,
+            borrowed=False,
+        )
 
     def calibrated_on(
         self, residuals: list[float], runs: list[int | None] | None = None

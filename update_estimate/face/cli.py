@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -340,10 +341,13 @@ def validate(
         raise _fail("no series has enough data to be usable", int(ExitCode.NOTHING_USABLE))
 
 
-def _progress_bar(enabled: bool, what: str) -> Any:
-    """A Rich progress bar on stderr when a person is watching; nothing under cron or -q."""
-    if not enabled:
-        return None, None
+@contextlib.contextmanager
+def _progress(ctx: typer.Context, json_out: bool, what: str) -> Iterator[Any]:
+    """A Rich progress bar on stderr while the block runs, when a person is watching (not
+    under cron, -q or --json); yields its `update(done, total)` or None."""
+    if not sys.stderr.isatty() or _quiet(ctx) or json_out:
+        yield None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -368,7 +372,11 @@ def _progress_bar(enabled: bool, what: str) -> Any:
     def update(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
 
-    return bar, update
+    bar.start()
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 def _verbosity(ctx: typer.Context) -> int:
@@ -403,6 +411,34 @@ def _stdout_console() -> Any:
     return console if console.is_terminal else Console(width=200)
 
 
+TrainNJobsOption = Annotated[
+    int,
+    typer.Option(
+        "--n-jobs", "-j", min=1, max=64, help="Parallel worker processes, e.g. --n-jobs 2."
+    ),
+]
+TrainPhasesOption = Annotated[
+    bool,
+    typer.Option(
+        "--phases/--no-phases",
+        help="Also model each phase's wall clock (check, download, execute), "
+        "e.g. --no-phases for a quicker train.",
+    ),
+]
+TrainForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Refit even when the history has not changed, e.g. train --force."
+    ),
+]
+TrainWaitOption = Annotated[
+    float,
+    typer.Option(
+        min=0, help="Seconds to wait for another train's lock before exit 9, e.g. --wait 60."
+    ),
+]
+
+
 @command()
 def train(
     ctx: typer.Context,
@@ -410,32 +446,10 @@ def train(
     cache_dir: CacheOption,
     plugins: PluginsOption = None,
     host: HostOption = None,
-    n_jobs: Annotated[
-        int,
-        typer.Option(
-            "--n-jobs", "-j", min=1, max=64, help="Parallel worker processes, e.g. --n-jobs 2."
-        ),
-    ] = 2,
-    phases: Annotated[
-        bool,
-        typer.Option(
-            "--phases/--no-phases",
-            help="Also model each phase's wall clock (check, download, execute), "
-            "e.g. --no-phases for a quicker train.",
-        ),
-    ] = True,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Refit even when the history has not changed, e.g. train --force."
-        ),
-    ] = False,
-    wait: Annotated[
-        float,
-        typer.Option(
-            min=0, help="Seconds to wait for another train's lock before exit 9, e.g. --wait 60."
-        ),
-    ] = 10.0,
+    n_jobs: TrainNJobsOption = 2,
+    phases: TrainPhasesOption = True,
+    force: TrainForceOption = False,
+    wait: TrainWaitOption = 10.0,
     json_out: TrainJson = False,
 ) -> None:
     """Fit, select and calibrate models per plugin and metric; store them in the cache.
@@ -450,16 +464,8 @@ def train(
     request = TrainRequest(
         db, cache_dir, _plugins(plugins), host, n_jobs, phases, force=force, lock_timeout=wait
     )
-    bar, update = _progress_bar(
-        sys.stderr.isatty() and not _quiet(ctx) and not json_out, "training series"
-    )
-    try:
-        if bar is not None:
-            bar.start()
+    with _progress(ctx, json_out, "training series") as update:
         result = api.train(request, progress=update)
-    finally:
-        if bar is not None:
-            bar.stop()
     log = logs.get("train")
     if result.unchanged:
         log.info("history unchanged: nothing refitted", cache=str(result.cache_path))
@@ -500,65 +506,73 @@ def _level(value: float) -> float:
         raise typer.BadParameter("must be strictly between 0 and 1, e.g. --level 0.9") from None
 
 
+EstimateHostOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="UPDATE_ESTIMATE_HOST",
+        help="Host whose runs to forecast (default: this machine), e.g. --host laptop.",
+    ),
+]
+EstimateLevelOption = Annotated[
+    float,
+    typer.Option(
+        callback=_level, help="Interval coverage, strictly between 0 and 1, e.g. --level 0.8."
+    ),
+]
+EstimateAtOption = Annotated[
+    str | None,
+    typer.Option(
+        help="When the run starts (ISO 8601, local time; default now), e.g. --at 2026-11-28T09:30."
+    ),
+]
+EstimateCovariatesOption = Annotated[
+    str | None,
+    typer.Option(
+        help="What plugins reported in their check phase, as a JSON file or - for stdin, "
+        'e.g. --covariates - <<< \'{"apt": {"package_count": 12, "download_bytes": 1.5e8}}\'.'
+    ),
+]
+EstimateDoneOption = Annotated[
+    list[str] | None,
+    typer.Option("--done", help="Plugins already finished in this run, e.g. --done apt snap."),
+]
+EstimateRunningOption = Annotated[
+    str | None,
+    typer.Option(help="The plugin running now, e.g. --running flatpak."),
+]
+EstimateElapsedOption = Annotated[
+    float,
+    typer.Option(min=0, help="Seconds the running plugin has run so far, e.g. --elapsed 42."),
+]
+EstimateParallelOption = Annotated[
+    bool,
+    typer.Option(
+        "--parallel",
+        help="Plugins run in parallel: total peak memory is the sum, e.g. --parallel.",
+    ),
+]
+EstimateTimeoutOption = Annotated[
+    float,
+    typer.Option(min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."),
+]
+
+
 @command()
 def estimate(
     ctx: typer.Context,
     db: DbOption,
     cache_dir: CacheOption,
     plugins: PluginsOption = None,
-    host: Annotated[
-        str | None,
-        typer.Option(
-            envvar="UPDATE_ESTIMATE_HOST",
-            help="Host whose runs to forecast (default: this machine), e.g. --host laptop.",
-        ),
-    ] = None,
+    host: EstimateHostOption = None,
     json_out: EstimateJson = False,
-    level: Annotated[
-        float,
-        typer.Option(
-            callback=_level, help="Interval coverage, strictly between 0 and 1, e.g. --level 0.8."
-        ),
-    ] = 0.9,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            help="When the run starts (ISO 8601, local time; default now), "
-            "e.g. --at 2026-11-28T09:30."
-        ),
-    ] = None,
-    covariates: Annotated[
-        str | None,
-        typer.Option(
-            help="What plugins reported in their check phase, as a JSON file or - for stdin, "
-            'e.g. --covariates - <<< \'{"apt": {"package_count": 12, "download_bytes": 1.5e8}}\'.'
-        ),
-    ] = None,
-    done: Annotated[
-        list[str] | None,
-        typer.Option("--done", help="Plugins already finished in this run, e.g. --done apt snap."),
-    ] = None,
-    running: Annotated[
-        str | None,
-        typer.Option(help="The plugin running now, e.g. --running flatpak."),
-    ] = None,
-    elapsed: Annotated[
-        float,
-        typer.Option(min=0, help="Seconds the running plugin has run so far, e.g. --elapsed 42."),
-    ] = 0.0,
-    parallel: Annotated[
-        bool,
-        typer.Option(
-            "--parallel",
-            help="Plugins run in parallel: total peak memory is the sum, e.g. --parallel.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."
-        ),
-    ] = 5.0,
+    level: EstimateLevelOption = 0.9,
+    at: EstimateAtOption = None,
+    covariates: EstimateCovariatesOption = None,
+    done: EstimateDoneOption = None,
+    running: EstimateRunningOption = None,
+    elapsed: EstimateElapsedOption = 0.0,
+    parallel: EstimateParallelOption = False,
+    timeout: EstimateTimeoutOption = 5.0,
 ) -> None:
     """Estimate the next run per plugin and in total, with calibrated intervals.
 
@@ -590,51 +604,60 @@ def estimate(
         render.print_table(render.estimate_view(result, layout), console)
 
 
+BacktestMetricsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metrics",
+        help="Metrics to evaluate (default all four), e.g. --metrics wall_clock_seconds.",
+    ),
+]
+BacktestLastOption = Annotated[
+    int, typer.Option(min=1, max=1000, help="Evaluate the last N runs, e.g. --last 30.")
+]
+BacktestLevelOption = Annotated[
+    float,
+    typer.Option(callback=_level, help="Interval coverage to evaluate, e.g. --level 0.8."),
+]
+BacktestCovariatesOption = Annotated[
+    bool,
+    typer.Option(
+        "--covariates/--no-covariates",
+        help="Give each run the plugins' own pre-run reports, as after the check phase, "
+        "e.g. --no-covariates to judge estimates made before a run.",
+    ),
+]
+BacktestNJobsOption = Annotated[
+    int, typer.Option("--n-jobs", "-j", min=1, max=64, help="Worker processes, e.g. -j 2.")
+]
+BacktestFullRaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--full-race",
+        help="Race every candidate before every run, as train would have then (several "
+        "times slower). By default they race before each series' first judged run and "
+        "only the winners (and the baselines) before the later ones, e.g. --full-race to "
+        "measure exactly what train would have served.",
+    ),
+]
+BacktestPlotOption = Annotated[
+    Path | None,
+    typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
+]
+
+
 @command()
 def backtest(
     ctx: typer.Context,
     db: DbOption,
     plugins: PluginsOption = None,
-    metrics: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metrics",
-            help="Metrics to evaluate (default all four), e.g. --metrics wall_clock_seconds.",
-        ),
-    ] = None,
+    metrics: BacktestMetricsOption = None,
     host: HostOption = None,
-    last: Annotated[
-        int, typer.Option(min=1, max=1000, help="Evaluate the last N runs, e.g. --last 30.")
-    ] = 20,
-    level: Annotated[
-        float,
-        typer.Option(callback=_level, help="Interval coverage to evaluate, e.g. --level 0.8."),
-    ] = 0.9,
-    covariates: Annotated[
-        bool,
-        typer.Option(
-            "--covariates/--no-covariates",
-            help="Give each run the plugins' own pre-run reports, as after the check phase, "
-            "e.g. --no-covariates to judge estimates made before a run.",
-        ),
-    ] = True,
-    n_jobs: Annotated[
-        int, typer.Option("--n-jobs", "-j", min=1, max=64, help="Worker processes, e.g. -j 2.")
-    ] = 2,
-    full_race: Annotated[
-        bool,
-        typer.Option(
-            "--full-race",
-            help="Race every candidate before every run, as train would have then (several "
-            "times slower). By default they race before each series' first judged run and "
-            "only the winners (and the baselines) before the later ones, e.g. --full-race to "
-            "measure exactly what train would have served.",
-        ),
-    ] = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
-    ] = None,
+    last: BacktestLastOption = 20,
+    level: BacktestLevelOption = 0.9,
+    covariates: BacktestCovariatesOption = True,
+    n_jobs: BacktestNJobsOption = 2,
+    full_race: BacktestFullRaceOption = False,
+    plot: BacktestPlotOption = None,
     json_out: BacktestJson = False,
 ) -> None:
     """Measure how good the estimates have been: retrain before each of the last runs,
@@ -660,16 +683,8 @@ def backtest(
         from update_estimate.face import plotting
 
         plotting.require()
-    bar, update = _progress_bar(
-        sys.stderr.isatty() and not _quiet(ctx) and not json_out, "retraining before each run"
-    )
-    try:
-        if bar is not None:
-            bar.start()
+    with _progress(ctx, json_out, "retraining before each run") as update:
         result = api.backtest(request, progress=update)
-    finally:
-        if bar is not None:
-            bar.stop()
     if plot is not None:
         plotting.draw(result, plot)
     if json_out:

@@ -16,18 +16,21 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from update_estimate.fitting import pooled
+from update_estimate.fitting import parallel, pooled
 from update_estimate.fitting.features import Series, build_series, truncate
-from update_estimate.fitting.train import REPORTS_SUFFIX, train_series
+from update_estimate.fitting.race import REPORTS_SUFFIX
+from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS
 from update_estimate.reports import REPORTED
 from update_estimate.requests import BacktestRequest
-from update_estimate.serving import forecast
+from update_estimate.serving.predictive import Predictive, predictive, single
+from update_estimate.serving.totals import combine, total
 
 RECENT_MEDIAN = 10
 RECENT_SPREAD = 20
@@ -148,7 +151,7 @@ def _reported(s: Series, index: int) -> dict[str, float]:
     return {n: float(np.expm1(s.covariates[index, j + 1])) for j, n in enumerate(names)}
 
 
-Pairs = list[tuple[Case, forecast.Predictive]]
+Pairs = list[tuple[Case, Predictive]]
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,8 @@ def backtest_series(
         values = np.expm1(s.y[:i])
         for mode in modes:
             reported = _reported(s, i) if mode and s.reports else None
-            p, _ = forecast.predictive(result.record, at, reported)
-            ours = forecast.single(p, level)
+            p, _ = predictive(result.record, at, reported)
+            ours = single(p, level)
             case = Case(
                 s.host,
                 s.plugin,
@@ -203,12 +206,6 @@ def backtest_series(
             )
             out[mode].append((case, p))
     return Answered(out, winners)
-
-
-def run(
-    request: BacktestRequest, progress: Callable[[int, int], None] | None = None
-) -> BacktestResult:
-    return evaluate(request, (request.with_covariates,), progress)[request.with_covariates]
 
 
 def evaluate(
@@ -244,10 +241,11 @@ def evaluate(
     total = len(first) + sum(len(cuts) for cuts in later.values())
     if progress is not None:
         progress(0, total)
-    outputs = _parallel(first, level, modes, n_jobs, progress, (0, total))
+    answer = partial(_answer, level, modes)
+    outputs = parallel.each(answer, first, n_jobs, progress, (0, total))
     winners = {job.series.key: a.winners for job, a in outputs if job.cuts[0] >= pooled.SHORT}
     rest = [Job(s, [i], [], winners.get(s.key)) for s in series for i in later[s.key]]
-    outputs += _parallel(rest, level, modes, n_jobs, progress, (len(first), total))
+    outputs += parallel.each(answer, rest, n_jobs, progress, (len(first), total))
     results = {}
     for mode in modes:
         pairs = sorted(
@@ -268,40 +266,13 @@ def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:
     return out
 
 
-def _parallel(
-    jobs: list[Job],
-    level: float,
-    modes: Sequence[bool],
-    n_jobs: int,
-    progress: Callable[[int, int], None] | None,
-    done_of: tuple[int, int],
-) -> list[tuple[Job, Answered]]:
-    """Each job with its answers, reported to `progress` as each ends; `done_of`: the jobs
-    done before these, of how many."""
-    if n_jobs == 1:
-        outputs: Any = (_answer(job, level, modes) for job in jobs)
-    else:
-        from joblib import Parallel, delayed
-
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_answer)(job, level, modes) for job in jobs
-        )
-    done: list[tuple[Job, Answered]] = []
-    before, total = done_of
-    for answered in outputs:
-        done.append(answered)
-        if progress is not None:
-            progress(before + len(done), total)
-    return done
-
-
-def _answer(job: Job, level: float, modes: Sequence[bool]) -> tuple[Job, Answered]:
+def _answer(level: float, modes: Sequence[bool], job: Job) -> tuple[Job, Answered]:
     return job, backtest_series(job.series, job.cuts, level, modes, job.siblings, job.only)
 
 
 def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]:
     """Per host, metric and run: the joint total of the plugins that ran, and its baselines."""
-    by_run: dict[tuple, list[tuple[Case, forecast.Predictive]]] = defaultdict(list)
+    by_run: dict[tuple, list[tuple[Case, Predictive]]] = defaultdict(list)
     for case, p in pairs:
         by_run[(case.host, case.metric, case.run_id)].append((case, p))
     actual_by_run: dict[tuple, dict[str, float]] = defaultdict(dict)
@@ -318,17 +289,17 @@ def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]
         if len(names) < 2:
             continue
         ran = set(names)
-        joint = forecast.total(metric, [p for _, p in members], level, parallel=False)
+        joint = total(metric, [p for _, p in members], level, parallel=False)
         start = members[0][0].start
         earlier = sorted((t, r) for r, t in order[(host, metric)].items() if t < start)
         past_totals = [
-            _combine(metric, [actual_by_run[(host, metric, r)][n] for n in names])
+            combine(metric, [actual_by_run[(host, metric, r)][n] for n in names])
             for _, r in earlier
             if ran.issubset(actual_by_run[(host, metric, r)])
         ]
         if len(past_totals) < 3:
             continue
-        actual = _combine(metric, [c.actual for c, _ in members])
+        actual = combine(metric, [c.actual for c, _ in members])
         out.append(
             Case(
                 host,
@@ -344,10 +315,6 @@ def _total_cases(pairs: Pairs, series: list[Series], level: float) -> list[Case]
             )
         )
     return out
-
-
-def _combine(metric: str, values: list[float]) -> float:
-    return max(values) if metric == "memory_peak_bytes" else sum(values)
 
 
 def _rows(cases: list[Case], level: float) -> list[Row]:

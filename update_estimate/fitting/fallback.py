@@ -20,15 +20,14 @@ def records_from_history(
     """Series records, and the history's plugins per host, as a cache's `records.json`."""
     import numpy as np
 
-    from update_estimate.fitting.features import TARGET_STATUSES, plausible_cap
+    from update_estimate.fitting.features import TARGET_STATUSES, last_success, plausible_cap
     from update_estimate.history import reader as history
 
     hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
     ex = hist.executions
     out: dict[str, SeriesRecord] = {}
     for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
-        success = group[group["status"] == "success"]["start_time"]
-        last = success.max().isoformat(sep=" ") if len(success) else None
+        last = last_success(group)
         targets = group[group["status"].isin(TARGET_STATUSES)]
         for metric in METRICS:
             rows = targets[targets[metric].notna()].tail(RECENT)
@@ -36,21 +35,12 @@ def records_from_history(
                 continue
             logged = np.log1p(rows[metric].to_numpy(dtype=float))
             centre = float(np.median(logged))
-            base = Variant(
-                model="recent_median",
-                axes=[],
-                points=[centre],
-                weekday=None,
-                hour=None,
+            base = Variant.constant(
+                "recent_median",
+                centre,
                 residuals=(logged - centre).round(6).tolist(),
                 censored=rows["censored"].astype(bool).tolist(),
                 runs=[int(n) for n in rows["run_number"]],
-                zeros=[],
-                quiet=[],
-                typical={},
-                spread=None,
-                idle=None,
-                borrowed=False,
             )
             out[series_key(str(host), str(plugin), metric)] = SeriesRecord(
                 host=str(host),

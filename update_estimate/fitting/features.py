@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from update_estimate.record import series_key
+from update_estimate.record import DEFAULT_GAP_HOURS, series_key
 from update_estimate.reports import REPORTED
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ def plausible_cap(y: np.ndarray) -> float:
 
 REPORT_COLUMNS = {"package_count": "package_count_est", "download_bytes": "download_bytes_est"}
 REPORT_SHARE = 0.5
-DEFAULT_GAP_HOURS = 24.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +185,12 @@ def _series_from(
     )
 
 
+def last_success(executions: pd.DataFrame) -> str | None:
+    """When a plugin's executions last succeeded, as the history's naive local time."""
+    success = executions[executions["status"] == "success"]["start_time"]
+    return success.max().isoformat(sep=" ") if len(success) else None
+
+
 def build_series(
     executions: pd.DataFrame,
     phases: pd.DataFrame | None,
@@ -195,8 +200,7 @@ def build_series(
     """Every (host, plugin, metric) series, plus per-phase series of `phase_metric`."""
     out: list[Series] = []
     for (_, _), group in executions.groupby(["host", "plugin"], sort=True):
-        success = group[group["status"] == "success"]["start_time"]
-        last = success.max().isoformat(sep=" ") if len(success) else None
+        last = last_success(group)
         targets = group[group["status"].isin(TARGET_STATUSES)].reset_index(drop=True)
         if targets.empty:
             continue

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from update_estimate.fitting import spread
-from update_estimate.fitting.candidates import BASELINES, Backtest, Candidate
+from update_estimate.fitting.candidates import BASELINES
+from update_estimate.fitting.candidates.base import Backtest, Candidate
 from update_estimate.serving import conformal
 from update_estimate.serving.spread import rescale
 
 MAX_ORIGINS = 60
 MIN_TRAIN = 10
 COVERAGE_WARMUP = 19
+# The name of a covariate candidate fed with the plugin's reports, in the `reports` race.
+REPORTS_SUFFIX = "+reports"
 
 
 def backtest_start(n: int) -> int:
@@ -59,7 +62,7 @@ class Scored:
     mae: float
 
 
-def run(
+def backtest_each(
     candidates: Iterable[Candidate],
     y_fit: np.ndarray,
     x: np.ndarray,

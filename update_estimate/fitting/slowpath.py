@@ -15,11 +15,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from update_estimate import __version__
 from update_estimate.record import SeriesRecord
 from update_estimate.serving import cache
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMPORT_SECONDS = 3.0  # darts and a model need about this long to load on this class of machine
 
@@ -68,7 +71,6 @@ def _predict(
     """Build the next run's design row as `train` did: covariates on log1p scale, calendar."""
     import numpy as np
 
-    from update_estimate.fitting.candidates import predict_pickled
     from update_estimate.fitting.features import calendar_features, expand
 
     names = axes if obj.get("design") == "reports" else ["gap_hours"]
@@ -93,3 +95,22 @@ def load_pickle(generation: cache.Generation, file_name: str) -> Any:
     import joblib
 
     return joblib.load(io.BytesIO(data))
+
+
+def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
+    """The slow path: a stored model's forecast for covariates outside the stored grid."""
+    from update_estimate.fitting.candidates import linear, neighbours
+    from update_estimate.fitting.candidates.base import model_inputs, quiet_libraries
+    from update_estimate.fitting.candidates.regression import predict_next
+    from update_estimate.fitting.candidates.statistical import to_series
+
+    model = obj["model"]
+    calendar = bool(obj.get("calendar"))
+    rows = model_inputs(row[None, :], calendar)
+    if isinstance(model, linear.LinearModel | neighbours.GapNeighbours):
+        return float(model.predict(rows)[0])
+    quiet_libraries()
+    if not obj.get("covariates"):
+        return float(model.predict(1).values()[0, 0])
+    past = model_inputs(obj["x"], calendar)
+    return float(predict_next(model, to_series(obj["y"]), past, rows)[0])

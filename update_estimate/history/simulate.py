@@ -392,17 +392,7 @@ def _simulate_run(
         phases, timed_out = settle(prof, phases, float(rng.uniform(0.05, 0.5)) if failed else 1.0)
         status = "timeout" if timed_out else "failed" if failed else "success"
         if prof.estimate_phase is not None:
-            t.estimates["estimate_id"].append(_uuid(rng))
-            t.estimates["execution_id"].append(exec_id)
-            t.estimates["phase"].append(prof.estimate_phase)
-            reported = (
-                int(dl_bytes * rng.lognormal(0, sc.bytes_noise)) if prof.reports_bytes else None
-            )
-            t.estimates["download_bytes_est"].append(reported)
-            t.estimates["package_count_est"].append(
-                round(packages * rng.lognormal(0, sc.count_noise)) if sc.count_noise else packages
-            )
-            t.estimates["confidence"].append(0.8)
+            _add_estimate(t, rng, sc, prof, exec_id, packages, dl_bytes)
         step_start = clock
         for phase, wall in phases.items():
             _add_step(t, rng, sc, exec_id, phase, step_start, wall, prof, packages, dl_bytes, net)
@@ -421,17 +411,50 @@ def _simulate_run(
         elif status == "timeout":  # it got through part of the backlog before it was stopped
             last_success[plugin] += (clock - last_success[plugin]) / 2
         clock = step_start + timedelta(seconds=float(rng.uniform(0.1, 2)))
+    _add_run(t, run_id, host, run_start, None if crashed else clock, len(plugins), counts)
+    return clock
+
+
+def _add_estimate(
+    t: Tables,
+    rng: np.random.Generator,
+    sc: Scenario,
+    prof: PluginProfile,
+    exec_id: str,
+    packages: int,
+    dl_bytes: int,
+) -> None:
+    """What the plugin reports in its check phase: the truth, with the scenario's noise."""
+    t.estimates["estimate_id"].append(_uuid(rng))
+    t.estimates["execution_id"].append(exec_id)
+    t.estimates["phase"].append(prof.estimate_phase)
+    reported = int(dl_bytes * rng.lognormal(0, sc.bytes_noise)) if prof.reports_bytes else None
+    t.estimates["download_bytes_est"].append(reported)
+    t.estimates["package_count_est"].append(
+        round(packages * rng.lognormal(0, sc.count_noise)) if sc.count_noise else packages
+    )
+    t.estimates["confidence"].append(0.8)
+
+
+def _add_run(
+    t: Tables,
+    run_id: str,
+    host: str,
+    start: datetime,
+    end: datetime | None,
+    plugins: int,
+    counts: dict[str, int],
+) -> None:
     t.runs["run_id"].append(run_id)
-    t.runs["start_time"].append(run_start)
-    t.runs["end_time"].append(None if crashed else clock)
+    t.runs["start_time"].append(start)
+    t.runs["end_time"].append(end)
     t.runs["hostname"].append(host)
     t.runs["username"].append("demo")
     t.runs["config_hash"].append("c0ffee")
-    t.runs["total_plugins"].append(len(plugins))
+    t.runs["total_plugins"].append(plugins)
     t.runs["successful_plugins"].append(counts["success"])
     t.runs["failed_plugins"].append(counts["failed"])
     t.runs["skipped_plugins"].append(counts["skipped"])
-    return clock
 
 
 def _add_execution(

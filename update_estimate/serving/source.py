@@ -21,7 +21,9 @@ from update_estimate.errors import EstimateError, NoData
 from update_estimate.hints import unknown_plugins
 from update_estimate.record import Records, SeriesRecord
 from update_estimate.requests import EstimateRequest
-from update_estimate.serving import cache, forecast
+from update_estimate.serving import cache
+from update_estimate.serving.estimate import EstimateResult, estimate
+from update_estimate.serving.predictive import SlowPath
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -72,7 +74,7 @@ def _stale(generation: cache.Generation, db: Path) -> bool:
 # (history, hosts, plugins, lock timeout) -> records made from the history itself
 HistoryRecords = Callable[[Path, list[str] | None, list[str] | None, float], Records]
 # (cache generation, deadline, warnings) -> a stored model's answer beyond the grid
-StoredModels = Callable[[cache.Generation, float, list[str]], forecast.SlowPath]
+StoredModels = Callable[[cache.Generation, float, list[str]], SlowPath]
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def answer(
     host: str | None,
     deadline: float,
     fallbacks: Fallbacks,
-) -> forecast.EstimateResult:
+) -> EstimateResult:
     """The estimate from these records; warnings say what it could not use."""
     warnings = list(source.warnings)
     records = source.records
@@ -155,25 +157,9 @@ def answer(
     slow = None
     if source.generation is not None and fallbacks.models is not None:
         slow = fallbacks.models(source.generation, deadline, warnings)
-    result = forecast.estimate(
-        records, chosen, replace(request, plugins=plugins), source.name, slow
-    )
+    result = estimate(records, chosen, replace(request, plugins=plugins), source.name, slow)
     result.warnings.extend(warnings)
     return result
-
-
-def run(
-    db: Path,
-    cache_dir: Path,
-    request: EstimateRequest,
-    fallbacks: Fallbacks,
-    host: str | None = None,
-    timeout: float = 5.0,
-) -> forecast.EstimateResult:
-    """Load, then answer: one estimate."""
-    deadline = time.monotonic() + timeout
-    source = load(db, cache_dir, host, list(request.plugins) or None, deadline, fallbacks)
-    return answer(source, request, host, deadline, fallbacks)
 
 
 def _unknown_plugins(

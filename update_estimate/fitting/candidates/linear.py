@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted, model_inputs
+
 PENALTY = 1.0  # ridge, on the raw log1p columns; the intercept is free
 HUBER = 0.1  # log1p units: residuals beyond it are weighted as absolute errors
 ITERATIONS = 30
@@ -155,3 +157,16 @@ def walk(y: np.ndarray, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarr
         m = weights.sum() ** 2 / (weights**2).sum()
         inflation.append(1.0 + p / max(m - p - 1.0, p))
     return np.array(forecasts), np.array(inflation)
+
+
+def candidate(name: str, min_points: int, calendar: bool) -> Candidate:
+    """Huber-weighted ridge on the last run and the covariates."""
+
+    def rolling(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(*walk(y, model_inputs(x, calendar), start))  # every origin
+
+    def final(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = fit(y, model_inputs(x, calendar))
+        return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, calendar)))
+
+    return Candidate(name, min_points, True, rolling, final, calendar=calendar, retrain=1)

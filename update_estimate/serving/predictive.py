@@ -1,0 +1,277 @@
+"""One plugin-metric's next-run distribution, from its forecast record: the centre read off the
+grid at today's covariates, the out-of-sample residuals of its chosen model (tagged with the run
+they came from), and the calibrated interval they give (`conformal`). The point is the centre
+moved by the residuals' median where they lean one way (`conformal.bias`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from update_estimate.record import DEFAULT_GAP_HOURS, Idle, SeriesRecord, Variant
+from update_estimate.reports import REPORTED
+from update_estimate.serving import conformal, idle, spread
+from update_estimate.serving.interpolation import locate
+
+# The fewest residuals of a report's kind to calibrate on them alone. Mixing in the other kind
+# costs more than having few: in `bursty`, where a third of the runs download, a floor of 19
+# mixed the quiet runs' zeros into a work report's calibration, and the runs that downloaded
+# were covered 0.74; with 9, 0.89. In a new user's first weeks a plugin has a handful of each
+# kind, and its zeros stretched a download's interval to [0, 15 GB]: from 3 on, the kind alone
+# answers (below 9, with `conformal`'s limited interval).
+MIN_SAME_KIND = 3
+# With no history anywhere: wide, honest defaults (point, lower, upper).
+DEFAULTS: dict[str, tuple[float, float, float]] = {
+    "wall_clock_seconds": (60.0, 5.0, 1800.0),
+    "cpu_seconds": (30.0, 1.0, 1800.0),
+    "memory_peak_bytes": (200e6, 20e6, 2e9),
+    "download_bytes": (50e6, 0.0, 2e9),
+}
+DEFAULT_SPREAD_STEPS = 21
+# A run that observed nothing (no download) replays as nothing: a residual landing here, below
+# zero on the log1p scale, whatever the centre. Shifted residuals would replay it as a few bytes,
+# and a joint total would never reach the zero that a quiet run really totals.
+ZERO_LOG = -1.0
+# Beyond the cap a draw keeps this share of its excess (log1p units): still rising, barely.
+# The cap is 1.5 times the larger of the largest value seen and today's forecast: a forecast
+# for a break longer than any seen may exceed what was seen, and its interval must not fold.
+CAP_PRESS = 0.1
+CAP_MARGIN = math.log(1.5)
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    point: float
+    lower: float
+    upper: float
+    data_points: int
+    model: str
+    basis: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "point": round(self.point, 3),
+            "lower": round(self.lower, 3),
+            "upper": round(self.upper, 3),
+            "data_points": self.data_points,
+            "model": self.model,
+            "basis": self.basis,
+        }
+
+
+@dataclass(frozen=True)
+class Predictive:
+    """One plugin-metric's next-run distribution on the log1p scale."""
+
+    centre: float
+    residuals: list[float]
+    censored: list[bool]
+    runs: list[int | None]
+    data_points: int
+    model: str
+    basis: str
+    cap: float = math.inf
+
+    def value(self, residual: float) -> float:
+        """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
+
+        Residuals of zero-inflated series (downloads: nothing, then a gigabyte) would otherwise
+        put the upper bound of a large forecast at absurd multiples of anything observed. The
+        press is strictly monotone, not a clip: a clip sent a forecast beyond the cap to
+        [cap, cap, cap], a "90%" interval of zero width.
+        """
+        v = self.centre + residual
+        return v if v <= self.cap else self.cap + (v - self.cap) * CAP_PRESS
+
+    @property
+    def floor(self) -> float:
+        """Residuals at or below it replay a value of zero: no run can do less."""
+        return -self.centre
+
+    def by_run(self) -> dict[int, float]:
+        return {r: e for r, e in zip(self.runs, self.residuals, strict=True) if r is not None}
+
+
+def _hours_since(last: str | None, at: datetime) -> float:
+    if not last:
+        return DEFAULT_GAP_HOURS
+    return max((at - datetime.fromisoformat(last)).total_seconds() / 3600, 0.0)
+
+
+# What `estimate` may do when covariates fall outside a record's grid: ask the stored model.
+SlowPath = Callable[[SeriesRecord, str, Mapping[str, float], datetime], float | None]
+
+
+def predictive(
+    record: SeriesRecord,
+    at: datetime,
+    reported: Mapping[str, float] | None,
+    slow_path: SlowPath | None = None,
+) -> tuple[Predictive, bool]:
+    """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
+    name, variant, reported = _variant(record.variants, reported or {})
+    use_reports = name == "reports"
+    names = [axis for axis, _ in variant.axes if axis != "gap_hours"]
+    values = {"gap_hours": _hours_since(record.last_success, at), **reported}
+    place = locate(variant, values)
+    centre, shift = place.centre, place.shift
+    if variant.weekday and variant.hour:
+        centre += variant.weekday[at.weekday()] + variant.hour[at.hour]
+    if slow_path is not None and set(place.beyond) - {"gap_hours"}:
+        # A report beyond the grid: the stored model knows how its inputs bend. A gap beyond
+        # it is ordinary (a re-run minutes later, a year away) and never loads a pickle.
+        modelled = slow_path(record, name, values, at)
+        if modelled is not None:
+            shift += modelled - centre
+            centre = modelled
+    residuals = list(variant.residuals)
+    if variant.spread is not None:
+        residuals = spread.rescale(residuals, variant.spread.centres, variant.spread.slope, centre)
+    residuals = [r * (1.0 + place.distance) for r in residuals]
+    censored, runs = variant.censored, variant.runs
+    for i in variant.zeros:
+        residuals[i] = ZERO_LOG - centre
+    if use_reports and variant.zeros:
+        quiet_now = all(values[axis] <= 0 for axis in names)
+        keep = same_kind(len(residuals), variant.quiet, quiet_now)
+        residuals = [residuals[i] for i in keep]
+        censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
+    if not use_reports and variant.idle is not None:
+        residuals, censored, runs = _weigh_kinds(
+            variant.idle, centre, values["gap_hours"], residuals, censored, runs
+        )
+    if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
+        residuals = wide_spread(-math.log(4), math.log(4))
+        censored, runs = [False] * len(residuals), [None] * len(residuals)
+    return (
+        Predictive(
+            centre=centre,
+            residuals=list(residuals),
+            censored=list(censored),
+            runs=list(runs),
+            data_points=record.data_points,
+            model=variant.model,
+            basis=record.basis,
+            cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
+        ),
+        use_reports,
+    )
+
+
+def _weigh_kinds(
+    quiet: Idle,
+    centre: float,
+    gap_hours: float,
+    residuals: list[float],
+    censored: Sequence[bool],
+    runs: Sequence[int | None],
+) -> tuple[list[float], list[bool], list[int | None]]:
+    """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
+    the centre); both kinds are weighed by the chance of work after this gap (`idle`)."""
+    for i, value in zip(quiet.runs, quiet.values, strict=True):
+        residuals[i] = value - centre
+    work = idle.chance_of_work(quiet.odds, gap_hours)
+    tagged = idle.mix(
+        list(zip(residuals, censored, runs, strict=True)), residuals, quiet.runs, work
+    )
+    return [t[0] for t in tagged], [t[1] for t in tagged], [t[2] for t in tagged]
+
+
+def _variant(
+    variants: Mapping[str, Variant], reported: Mapping[str, float]
+) -> tuple[str, Variant, dict[str, float]]:
+    """The variant that answers, and the report it answers with: a partial report (a
+    package count without a size) is completed by the plugin's typical value of what it
+    lacks, or by zero where what it gives says there is nothing to do."""
+    taken = {k: v for k, v in reported.items() if k in REPORTED}
+    if not taken or "reports" not in variants:
+        return "base", variants["base"], {}
+    variant = variants["reports"]
+    typical = variant.typical
+    missing = [axis for axis in takes(variants) if axis not in taken]
+    if any(axis not in typical for axis in missing):
+        return "base", variants["base"], {}
+    nothing = all(v <= 0 for v in taken.values())
+    return "reports", variant, {**taken, **{a: 0.0 if nothing else typical[a] for a in missing}}
+
+
+def report_warning(
+    plugin: str, record: SeriesRecord, reported: Mapping[str, float], used: bool
+) -> str | None:
+    """One sentence on what of a plugin's report was not used as given, or None."""
+    taken = takes(record.variants)
+    if not taken:
+        return f"{plugin}'s report was not used: {plugin} has never reported its work before"
+    ignored = [k for k in reported if k not in taken]
+    lacking = [a for a in taken if a not in reported]
+    parts = [f"ignored {', '.join(ignored)}"] if ignored else []
+    if lacking:
+        parts.append(
+            f"completed {', '.join(lacking)} from its typical runs" if used else "not used"
+        )
+    if not parts:
+        return None
+    return f"{plugin}'s report: {'; '.join(parts)} (its model takes {', '.join(taken)})"
+
+
+def takes(variants: Mapping[str, Variant]) -> list[str]:
+    """What a plugin's reports variant is fed: the quantities it has reported in the past."""
+    if "reports" not in variants:
+        return []
+    variant = variants["reports"]
+    axes = [axis for axis, _ in variant.axes if axis != "gap_hours"]
+    return axes or list(variant.typical)
+
+
+def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
+    """For series that observe zeros: residuals of past runs whose report was of the same
+    kind as now's, "nothing to do" (every reported value zero) or some work. A reported zero
+    is exactly zero bytes; calibrating a real download on such runs let their zeros take the
+    miss budget and held its upper bound down. Series without zeros (times, memory) keep all
+    residuals: split by kind too, their intervals with reports scored 9-16% worse against the
+    truth on the same runs of `steady` and `trend` (`bench/accuracy.py`, `--last 10`, seeds
+    5 6). Fewer than MIN_SAME_KIND of the kind: all of them."""
+    marked = set(quiet)
+    keep = [i for i in range(n) if (i in marked) == quiet_now]
+    return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
+
+
+def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
+    """No history for this plugin: other plugins' spread as a prior, or wide constants."""
+    if known:
+        centres = sorted(p.centre for p in known)
+        centre = conformal.median(centres)
+        low = centres[0] - math.log(4)
+        high = centres[-1] + math.log(4)
+    else:
+        point, lower, upper = DEFAULTS[metric]
+        centre, low, high = math.log1p(point), math.log1p(lower), math.log1p(upper)
+    residuals = wide_spread(low - centre, high - centre)
+    steps = len(residuals)
+    return Predictive(centre, residuals, [False] * steps, [None] * steps, 0, "default", "default")
+
+
+def wide_spread(low: float, high: float) -> list[float]:
+    """Evenly spaced stand-in residuals for a series with none of its own."""
+    steps = DEFAULT_SPREAD_STEPS
+    return [low + (high - low) * i / (steps - 1) for i in range(steps)]
+
+
+def single(p: Predictive, level: float) -> MetricEstimate:
+    if p.basis == "default":
+        lower, upper = p.centre + p.residuals[0], p.centre + p.residuals[-1]
+        point, calibrated = p.centre, False
+    else:
+        b = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
+        point = p.value(conformal.bias(p.residuals))
+        lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
+    values = sorted((raw(lower), raw(point), raw(upper)))
+    basis = p.basis if calibrated or p.basis == "default" else "limited"
+    return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
+
+
+def raw(log_value: float) -> float:
+    return max(math.expm1(min(log_value, 700.0)), 0.0)

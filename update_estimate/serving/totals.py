@@ -1,0 +1,85 @@
+"""Joint totals: whole past runs' residual vectors replayed together (a slow-network day slows
+every plugin of that run), each replay summed, and the conformal ranks read off the sums."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+from update_estimate.serving import conformal
+from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, single
+
+
+def joint_draws(predictives: Sequence[Predictive], seed: int = 0) -> list[list[float]]:
+    """One draw per past run: each plugin's value had that run's errors happened again.
+
+    A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
+    takes one of its own residuals at random, from a fixed seed so answers are repeatable.
+    """
+    rng = random.Random(seed)
+    maps = [p.by_run() for p in predictives]
+    runs = sorted({r for m in maps for r in m})
+    draws: list[list[float]] = []
+    if not runs:
+        runs_count = max((len(p.residuals) for p in predictives), default=0)
+        runs = list(range(-runs_count, 0))
+    for run in runs:
+        draws.append(
+            [
+                p.value(m[run] if run in m else rng.choice(p.residuals))
+                for p, m in zip(predictives, maps, strict=True)
+            ]
+        )
+    return draws
+
+
+def combine(metric: str, values: Sequence[float], parallel: bool = False) -> float:
+    """A run's total of its plugins' values: the sum, but peak memory is the largest plugin's
+    when they run one after another."""
+    if metric == "memory_peak_bytes" and not parallel:
+        return max(values)
+    return sum(values)
+
+
+def total(
+    metric: str, predictives: Sequence[Predictive], level: float, parallel: bool
+) -> MetricEstimate:
+    """The joint total, held to what its parts say (see `coherent`)."""
+    if not predictives:
+        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+    parts = [single(p, level) for p in predictives]
+    if len(parts) == 1:
+        return parts[0]
+    sums = [combine(metric, [raw(v) for v in d], parallel) for d in joint_draws(predictives)]
+    return coherent(from_samples(sums, level, predictives), parts)
+
+
+def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEstimate:
+    """A total of non-negative parts (their sum, or their max) is at least each part, draw by
+    draw, so each of its quantiles is at least that quantile of every part. Read from a
+    finite replay, and from ranks of another sample size, the joint bounds can fall below a
+    plugin's own (a memory total under its largest plugin); they are raised to the parts'."""
+    lower = max([whole.lower, *(p.lower for p in parts)])
+    point = max([whole.point, *(p.point for p in parts)])
+    upper = max([whole.upper, *(p.upper for p in parts)])
+    return replace(whole, point=point, lower=min(lower, point), upper=max(upper, point))
+
+
+def from_samples(
+    samples: Sequence[float], level: float, predictives: Sequence[Predictive]
+) -> MetricEstimate:
+    b = conformal.bounds(samples, level, centre=conformal.median(samples), floor=0.0)
+    point = conformal.median(samples)
+    bases = {p.basis for p in predictives}
+    basis = "model" if bases == {"model"} and b.calibrated else "limited"
+    if bases == {"default"}:
+        basis = "default"
+    return MetricEstimate(
+        point,
+        max(min(b.lower, point), 0.0),
+        max(b.upper, point),
+        min(p.data_points for p in predictives),
+        "joint",
+        basis,
+    )
