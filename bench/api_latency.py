@@ -28,6 +28,12 @@ from estimate_latency import PLUGINS
 
 REPEATS = 500
 PAIRS = 30
+# The older tree's command, ahead of this tree's editable install on the import path.
+OLD_CLI = (
+    "import os, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
+    "repr(f)]; sys.path.insert(0, os.environ['OLD_TREE']); sys.argv[0] = 'update-estimate'; "
+    "from update_estimate.cli import main; main()"
+)
 
 
 def _ms(seconds: float) -> str:
@@ -45,6 +51,7 @@ def in_process(db: Path, cache: Path) -> None:
     assert estimator.source == "cache"
     at = "2026-12-01T09:00:00"
     asks = {
+        "before the run, at now (nothing shared)": {},
         "before the run": {"at": at},
         "after the check phase": {
             "at": at,
@@ -65,14 +72,14 @@ def in_process(db: Path, cache: Path) -> None:
             times.sort()
             p99 = times[int(0.99 * len(times)) - 1]
             label = f"{name}{' + JSON' if json_too else ''}:"
-            print(f"  {label:36s} median {_ms(statistics.median(times))}, p99 {_ms(p99)}")
+            print(f"  {label:44s} median {_ms(statistics.median(times))}, p99 {_ms(p99)}")
 
 
 def whole_process(db: Path, cache: Path, old_tree: Path, folder: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    old_env = {**env, "PYTHONPATH": str(old_tree)}
+    old_env = {**env, "OLD_TREE": str(old_tree)}
     old_cache = folder / "old-cache"
-    old = [sys.executable, "-m", "update_estimate.cli"]
+    old = [sys.executable, "-c", OLD_CLI]
     subprocess.run(
         [*old, "train", "--db", db, "--cache-dir", old_cache, "-q", "--no-phases"],
         env=old_env,

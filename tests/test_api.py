@@ -137,3 +137,21 @@ def test_the_readme_example_runs(trained: Trained, capsys) -> None:
     out = capsys.readouterr().out
     assert "about " in out and '"command": "estimate"' in out
     assert "snap cannot be both --done and --running" in out
+
+
+def test_answers_shared_between_calls_equal_fresh_ones(trained: Trained) -> None:
+    """An Estimator keeps what repeated answers share (predictives, joint draws, the remaining
+    time's medians); each answer equals one computed from nothing."""
+    estimator = Estimator(trained.db, trained.cache)
+    asks = [
+        {"at": AT},
+        {"at": AT, "level": 0.8},
+        {"at": AT, "covariates": {"apt": {"package_count": 3}}},
+        *({"at": AT, "now": AT, "done": ["apt"], "running": "flatpak", "elapsed": float(e)}
+          for e in (0, 30, 10, 400, 5000)),
+        {"at": "2026-12-02T09:00:00", "done": ["apt", "flatpak"], "running": "pip"},
+    ]  # fmt: skip
+    for options in asks * 2:
+        shared = to_json(estimator.estimate(PLUGINS, **options))
+        fresh = update_estimate.estimate(PLUGINS, db=trained.db, cache_dir=trained.cache, **options)
+        assert shared == to_json(fresh), options

@@ -23,6 +23,7 @@ from update_estimate.requests import (
 )
 from update_estimate.serving import source
 from update_estimate.serving.estimate import EstimateResult
+from update_estimate.serving.memo import Memo
 
 if TYPE_CHECKING:
     from update_estimate.fitting.backtest import BacktestResult
@@ -93,6 +94,7 @@ class Estimator:
         self.host = host
         self.timeout = timeout
         self._source = self._load()
+        self._memo = Memo()
 
     def _load(self) -> source.Source:
         deadline = time.monotonic() + self.timeout
@@ -101,6 +103,7 @@ class Estimator:
     def reload(self) -> None:
         """Read the cache again, e.g. after a `train`; answers in a run should not call it."""
         self._source = self._load()
+        self._memo = Memo()
 
     @property
     def source(self) -> str:
@@ -115,7 +118,7 @@ class Estimator:
         elapsed, parallel, now."""
         asked = _estimate_request(request, options)
         deadline = time.monotonic() + self.timeout
-        return source.answer(self._source, asked, self.host, deadline, FALLBACKS)
+        return source.answer(self._source, asked, self.host, deadline, FALLBACKS, self._memo)
 
     def estimate_json(
         self, request: EstimateRequest | Sequence[str] | None = None, **options: Any

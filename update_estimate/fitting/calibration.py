@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,4 +110,4 @@ def borrow_calibration(results: list[SeriesResult]) -> None:
             name: v if v.model == pooled.NAME else v.calibrated_on(widened)
             for name, v in r.record.variants.items()
         }
-        r.record = replace(r.record, variants=variants)
+        r.record = r.record._replace(variants=variants)

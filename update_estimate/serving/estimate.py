@@ -7,9 +7,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from update_estimate.record import METRICS, SeriesRecord, series_key
 from update_estimate.requests import EstimateRequest
+from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
     MetricEstimate,
     Predictive,
@@ -73,9 +75,51 @@ def estimate(
     request: EstimateRequest,
     source: str,
     slow_path: SlowPath | None = None,
+    memo: Memo | None = None,
 ) -> EstimateResult:
-    """Estimates for every requested plugin, totals of those not done, remaining time."""
+    """Estimates for every requested plugin, totals of those not done, remaining time.
+    `memo`: what an earlier answer from the same records may share with this one."""
     at = request.at or datetime.now()
+    memo = memo or Memo()
+    per_metric, used, notes = _predictives(records, host, request, at, slow_path, memo)
+    level = request.level
+    plugins = [
+        PluginEstimate(
+            plugin,
+            {
+                m: memo.get("single", (p,), level, partial(single, p, level))
+                for m, p in ((m, per_metric[m][plugin]) for m in METRICS)
+            },
+            used.get(plugin, False),
+            _state(plugin, request),
+        )
+        for plugin in request.plugins
+    ]
+    pending = [p for p in request.plugins if p not in request.done]
+    totals = {
+        m: total(m, [per_metric[m][p] for p in pending], level, request.parallel, memo)
+        for m in METRICS
+    }
+    result = EstimateResult(
+        request.level, host, source, plugins, totals, warnings=notes, parallel=request.parallel
+    )
+    if not (request.done or request.running):
+        result.finish = finish(at, totals["wall_clock_seconds"])
+        return result
+    _during_run(result, request, per_metric["wall_clock_seconds"], pending, at, memo)
+    return result
+
+
+def _predictives(
+    records: Mapping[str, SeriesRecord],
+    host: str | None,
+    request: EstimateRequest,
+    at: datetime,
+    slow_path: SlowPath | None,
+    memo: Memo,
+) -> tuple[dict[str, dict[str, Predictive]], dict[str, bool], list[str]]:
+    """Per metric and plugin, its predictive (a default one without a record); which plugins'
+    reports were used; what of the reports was not."""
     per_metric: dict[str, dict[str, Predictive]] = {m: {} for m in METRICS}
     used: dict[str, bool] = {}
     notes: list[str] = []
@@ -85,7 +129,7 @@ def estimate(
             if record is None:
                 continue
             reported = request.covariates.get(plugin)
-            p, used_reports = predictive(record, at, reported, slow_path)
+            p, used_reports = _predictive(record, at, reported, slow_path, memo)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
             if reported is not None and metric == "wall_clock_seconds":
@@ -95,29 +139,36 @@ def estimate(
         known = list(per_metric[metric].values())
         for plugin in request.plugins:
             if plugin not in per_metric[metric]:
-                per_metric[metric][plugin] = default_predictive(metric, known)
-    plugins = [
-        PluginEstimate(
-            plugin,
-            {m: single(per_metric[m][plugin], request.level) for m in METRICS},
-            used.get(plugin, False),
-            _state(plugin, request),
-        )
-        for plugin in request.plugins
-    ]
-    pending = [p for p in request.plugins if p not in request.done]
-    totals = {
-        m: total(m, [per_metric[m][p] for p in pending], request.level, request.parallel)
-        for m in METRICS
-    }
-    result = EstimateResult(
-        request.level, host, source, plugins, totals, warnings=notes, parallel=request.parallel
-    )
-    if not (request.done or request.running):
-        result.finish = finish(at, totals["wall_clock_seconds"])
-        return result
-    _during_run(result, request, per_metric["wall_clock_seconds"], pending, at)
-    return result
+                per_metric[metric][plugin] = memo.get(
+                    "default", tuple(known), metric, partial(default_predictive, metric, known)
+                )
+    return per_metric, used, notes
+
+
+def _predictive(
+    record: SeriesRecord,
+    at: datetime,
+    reported: Mapping[str, float] | None,
+    slow_path: SlowPath | None,
+    memo: Memo,
+) -> tuple[Predictive, bool]:
+    """The record's predictive, shared with earlier answers unless it asked a stored model
+    (that answer depends on the time left, and warns when refused)."""
+    extra = (at, None if reported is None else tuple(sorted(reported.items())))
+    hit: tuple[Predictive, bool] | None = memo.peek("predictive", (record,), extra)
+    if hit is not None:
+        return hit
+    asked: list[bool] = []
+
+    def ask(
+        rec: SeriesRecord, variant: str, values: Mapping[str, float], when: datetime
+    ) -> float | None:
+        asked.append(True)
+        assert slow_path is not None
+        return slow_path(rec, variant, values, when)
+
+    answer = predictive(record, at, reported, ask if slow_path is not None else None)
+    return answer if asked else memo.store("predictive", (record,), extra, answer)
 
 
 def _during_run(
@@ -126,12 +177,16 @@ def _during_run(
     wall: Mapping[str, Predictive],
     pending: Sequence[str],
     at: datetime,
+    memo: Memo,
 ) -> None:
     """What remains of a run under way, when it should end, and why an answer turned limited."""
     running = wall.get(request.running) if request.running else None
     others = [wall[p] for p in pending if p != request.running]
-    left, overrun = remaining(running, others, request.elapsed, request.level)
-    upper = single(running, request.level).upper if running is not None else math.inf
+    level = request.level
+    left, overrun = remaining(running, others, request.elapsed, level, memo)
+    upper = math.inf
+    if running is not None:
+        upper = memo.get("single", (running,), level, partial(single, running, level)).upper
     overdue = request.elapsed > upper
     result.remaining = Remaining(
         list(request.done), request.running, request.elapsed, left, overdue

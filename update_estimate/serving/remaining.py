@@ -3,30 +3,34 @@ long, and the plugins still to start, drawn jointly."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from update_estimate.serving import conformal
-from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, single
+from update_estimate.serving.memo import Memo
+from update_estimate.serving.predictive import MetricEstimate, Predictive, single
 from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 MIN_CONDITIONAL = 5
 
 
 def _remaining_samples(
-    draws: Sequence[Sequence[float]], elapsed: float
+    draws: Sequence[tuple[float, float]], elapsed: float
 ) -> tuple[list[float], bool]:
-    """Remaining wall time per joint draw; the running plugin (first) conditioned on T > elapsed.
+    """Remaining wall time per joint draw (the running plugin's time, the sum of the others'),
+    the running plugin conditioned on T > elapsed.
 
     Also whether the running plugin has outrun nearly every past run, so that its remaining
     time is scaled from its slowest runs rather than read from them.
     """
-    kept = [d for d in draws if raw(d[0]) > elapsed]
+    kept = [(first, rest) for first, rest in draws if first > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
-        return [raw(d[0]) - elapsed + sum(raw(v) for v in d[1:]) for d in kept], False
+        return [first - elapsed + rest for first, rest in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
-    scale = elapsed / max(raw(tail[0][0]), 1e-9)
-    return [raw(d[0]) * scale - elapsed + sum(raw(v) for v in d[1:]) for d in tail], True
+    scale = elapsed / max(tail[0][0], 1e-9)
+    return [first * scale - elapsed + rest for first, rest in tail], True
 
 
 # Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed
@@ -48,6 +52,7 @@ def remaining(
     others: Sequence[Predictive],
     elapsed: float,
     level: float,
+    memo: Memo | None = None,
 ) -> tuple[MetricEstimate, bool]:
     """Remaining wall time, and whether the running plugin outran its past runs.
 
@@ -55,16 +60,23 @@ def remaining(
     median over the fixed checkpoints up to `elapsed`, stateless and monotone by construction.
     The answer is never below any plugin still to start: all of it is still ahead.
     """
-    members = [p for p in (running, *others) if p is not None]
+    memo = memo or Memo()
+    members = tuple(p for p in (running, *others) if p is not None)
     if not members:
         return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model"), False
     if running is None:
-        return total("wall_clock_seconds", members, level, parallel=False), False
-    draws = joint_draws(members)
+        return total("wall_clock_seconds", members, level, False, memo), False
+    draws = memo.get(
+        "remaining", members, None, lambda: [(d[0], sum(d[1:])) for d in joint_draws(members)]
+    )
     samples, overrun = _remaining_samples(draws, elapsed)
     est = from_samples(samples, level, members)
-    point = min(
-        conformal.median(_remaining_samples(draws, s)[0]) for s in CHECKPOINTS if s <= elapsed
-    )
+    # the conditional median at each checkpoint passed, computed once as `elapsed` grows
+    medians: list[float] = memo.get("medians", members, None, list)
+    passed = bisect.bisect_right(CHECKPOINTS, elapsed)
+    for s in CHECKPOINTS[len(medians) : passed]:
+        medians.append(conformal.median(_remaining_samples(draws, s)[0]))
+    point = min(medians[:passed])
     est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
-    return coherent(est, [single(p, level) for p in others]), overrun
+    parts = [memo.get("single", (p,), level, partial(single, p, level)) for p in others]
+    return coherent(est, parts), overrun

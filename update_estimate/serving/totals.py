@@ -6,32 +6,32 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 from update_estimate.serving import conformal
+from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, single
 
 
 def joint_draws(predictives: Sequence[Predictive], seed: int = 0) -> list[list[float]]:
-    """One draw per past run: each plugin's value had that run's errors happened again.
+    """One draw per past run, on the raw scale: each plugin's value had that run's errors
+    happened again.
 
     A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
     takes one of its own residuals at random, from a fixed seed so answers are repeatable.
     """
     rng = random.Random(seed)
-    maps = [p.by_run() for p in predictives]
+    values = [[raw(p.value(e)) for e in p.residuals] for p in predictives]
+    maps = [
+        {r: v for r, v in zip(p.runs, own, strict=True) if r is not None}
+        for p, own in zip(predictives, values, strict=True)
+    ]
     runs = sorted({r for m in maps for r in m})
-    draws: list[list[float]] = []
     if not runs:
         runs_count = max((len(p.residuals) for p in predictives), default=0)
         runs = list(range(-runs_count, 0))
-    for run in runs:
-        draws.append(
-            [
-                p.value(m[run] if run in m else rng.choice(p.residuals))
-                for p, m in zip(predictives, maps, strict=True)
-            ]
-        )
-    return draws
+    pairs = list(zip(maps, values, strict=True))
+    return [[m[run] if run in m else rng.choice(own) for m, own in pairs] for run in runs]
 
 
 def combine(metric: str, values: Sequence[float], parallel: bool = False) -> float:
@@ -43,16 +43,25 @@ def combine(metric: str, values: Sequence[float], parallel: bool = False) -> flo
 
 
 def total(
-    metric: str, predictives: Sequence[Predictive], level: float, parallel: bool
+    metric: str,
+    predictives: Sequence[Predictive],
+    level: float,
+    parallel: bool,
+    memo: Memo | None = None,
 ) -> MetricEstimate:
     """The joint total, held to what its parts say (see `coherent`)."""
     if not predictives:
         return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
-    parts = [single(p, level) for p in predictives]
-    if len(parts) == 1:
-        return parts[0]
-    sums = [combine(metric, [raw(v) for v in d], parallel) for d in joint_draws(predictives)]
-    return coherent(from_samples(sums, level, predictives), parts)
+    memo = memo or Memo()
+
+    def joint() -> MetricEstimate:
+        parts = [memo.get("single", (p,), level, partial(single, p, level)) for p in predictives]
+        if len(parts) == 1:
+            return parts[0]
+        sums = [combine(metric, d, parallel) for d in joint_draws(predictives)]
+        return coherent(from_samples(sums, level, predictives), parts)
+
+    return memo.get("total", tuple(predictives), (metric, level, parallel), joint)
 
 
 def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEstimate:
