@@ -6,7 +6,7 @@ after the check phase (with reports) and during the run. Reported: the open, and
 and 99th percentile of one answer, with and without its JSON document.
 
 Whole process (`--old-tree DIR`, an unpacked older release): `estimate --json` of this tree and
-of that one, each on a cache trained by its own version, run alternately 30 times (paired),
+of that one, each on a cache trained by its own version, run alternately 60 times (paired),
 with Python's bytecode cache on as an installed command has it.
 
 Usage: .venv/bin/python bench/api_latency.py [--old-tree /tmp/update-estimate-0.10.0]
@@ -27,7 +27,7 @@ from common import BIN, timed
 from estimate_latency import PLUGINS
 
 REPEATS = 500
-PAIRS = 30
+PAIRS = 60
 # The older tree's command, ahead of this tree's editable install on the import path.
 OLD_CLI = (
     "import os, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
@@ -99,7 +99,11 @@ def whole_process(db: Path, cache: Path, old_tree: Path, folder: Path) -> None:
     diffs = [n - o for n, o in zip(new_t, old_t, strict=True)]
     print(f"estimate --json, 10 plugins, this tree: median {_ms(statistics.median(new_t))}")
     print(f"estimate --json, 10 plugins, {old_tree.name}: median {_ms(statistics.median(old_t))}")
-    print(f"  paired difference (this - old):      median {_ms(statistics.median(diffs))}")
+    q1, _, q3 = statistics.quantiles(diffs, n=4)
+    print(
+        f"  paired difference (this - old):      median {_ms(statistics.median(diffs))}"
+        f" (quartiles {_ms(q1)}, {_ms(q3)})"
+    )
 
 
 def main() -> None:

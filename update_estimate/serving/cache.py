@@ -24,9 +24,8 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from update_estimate.errors import TrainLocked
 from update_estimate.record import FORMAT_VERSION, RecordError, Records, from_json, to_json
@@ -41,8 +40,7 @@ class CacheUnusable(Exception):
     """The cache cannot be read as this version writes it; callers fall back, never crash."""
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     path: Path
     manifest: dict[str, Any]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from statistics import NormalDist
+from typing import NamedTuple
 
 WIDEN = 1.5
 LIMITED_PAD = math.log(2.0)
@@ -30,8 +30,7 @@ CENSORED_PAD = math.log(1.5)
 RANK_SLACK = 1e-9
 
 
-@dataclass(frozen=True)
-class Bounds:
+class Bounds(NamedTuple):
     lower: float
     upper: float
     calibrated: bool

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from update_estimate.record import Variant
 
@@ -49,8 +49,7 @@ def interpolate(variant: Variant, values: Mapping[str, float]) -> float:
     return total
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A forecast at covariates that may lie beyond the grid."""
 
     centre: float

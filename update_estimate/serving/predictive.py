@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from update_estimate.record import DEFAULT_GAP_HOURS, Idle, SeriesRecord, Variant
 from update_estimate.reports import REPORTED
@@ -62,8 +62,7 @@ class MetricEstimate:
         }
 
 
-@dataclass(frozen=True)
-class Predictive:
+class Predictive(NamedTuple):
     """One plugin-metric's next-run distribution on the log1p scale."""
 
     centre: float

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from update_estimate.errors import EstimateError, NoData
 from update_estimate.hints import unknown_plugins
@@ -78,23 +79,21 @@ HistoryRecords = Callable[[Path, list[str] | None, list[str] | None, float], Rec
 StoredModels = Callable[[cache.Generation, float, list[str]], SlowPath]
 
 
-@dataclass(frozen=True)
-class Fallbacks:
+class Fallbacks(NamedTuple):
     """The sources serving cannot open itself."""
 
     history: HistoryRecords | None = None
     models: StoredModels | None = None
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Records from one source, and what was skipped to reach it."""
 
     name: str
     records: dict[str, SeriesRecord]
+    warnings: list[str]
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
-    warnings: list[str] = field(default_factory=list)
 
 
 def load(
@@ -118,22 +117,22 @@ def load(
                 )
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return Source("cache", data.series, generation, data.history_plugins, warnings)
+            return Source("cache", data.series, warnings, generation, data.history_plugins)
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
     if fallbacks.history is None:
-        return Source("default", {}, warnings=warnings)
+        return Source("default", {}, warnings)
     if time.monotonic() >= deadline:
         warnings.append("out of time: answering with defaults")
-        return Source("default", {}, warnings=warnings)
+        return Source("default", {}, warnings)
     try:
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
         data = fallbacks.history(db, [host] if host else None, plugins, timeout)
-        return Source("history", data.series, None, data.history_plugins, warnings)
+        return Source("history", data.series, warnings, None, data.history_plugins)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
-        return Source("default", {}, warnings=warnings)
+        return Source("default", {}, warnings)
 
 
 def answer(
