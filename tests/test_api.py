@@ -103,6 +103,10 @@ def test_the_cache_is_read_once_until_reload(trained: Trained, tmp_path: Path) -
 
 
 def test_train_validate_backtest_take_the_commands_options(trained: Trained, tmp_path) -> None:
+    written = update_estimate.simulate(db=tmp_path / "made.duckdb", runs=3, plugins=["apt"])
+    assert (written.runs, written.plugins) == (3, ("apt",))
+    with pytest.raises(UsageError, match="exists; pass --force"):
+        update_estimate.simulate(db=tmp_path / "made.duckdb")
     mine = copy_trained(trained, tmp_path)
     again = update_estimate.train(db=mine.db, cache_dir=mine.cache, n_jobs=1)
     assert again.unchanged  # the history did not change since the fixture's train

@@ -15,7 +15,15 @@ Everything public is listed in `__all__`; the modules below are the implementati
 
 __version__ = "0.11.0"
 
-from update_estimate.api import Estimator, backtest, estimate, to_json, train, validate
+from update_estimate.api import (
+    Estimator,
+    backtest,
+    estimate,
+    simulate,
+    to_json,
+    train,
+    validate,
+)
 from update_estimate.errors import (
     DatabaseLocked,
     EstimateError,
@@ -30,6 +38,7 @@ from update_estimate.errors import (
 from update_estimate.requests import (
     BacktestRequest,
     EstimateRequest,
+    SimulateRequest,
     TrainRequest,
     ValidateRequest,
 )
@@ -53,6 +62,7 @@ __all__ = [
     "Remaining",
     "SchemaInvalid",
     "SchemaNewer",
+    "SimulateRequest",
     "TrainLocked",
     "TrainRequest",
     "UsageError",
@@ -60,6 +70,7 @@ __all__ = [
     "__version__",
     "backtest",
     "estimate",
+    "simulate",
     "to_json",
     "train",
     "validate",

@@ -18,6 +18,7 @@ from update_estimate.paths import default_cache_dir, default_db
 from update_estimate.requests import (
     BacktestRequest,
     EstimateRequest,
+    SimulateRequest,
     TrainRequest,
     ValidateRequest,
 )
@@ -28,13 +29,14 @@ from update_estimate.serving.memo import Memo
 if TYPE_CHECKING:
     from update_estimate.fitting.backtest import BacktestResult
     from update_estimate.fitting.train import TrainResult
+    from update_estimate.history.simulate import Written
     from update_estimate.history.validation import ValidationReport
     from update_estimate.record import Records
     from update_estimate.serving.cache import Generation
-    from update_estimate.serving.predictive import SlowPath
+    from update_estimate.serving.predictive import AskModel
 
 Progress = Callable[[int, int], None]
-R = TypeVar("R", EstimateRequest, TrainRequest, BacktestRequest, ValidateRequest)
+R = TypeVar("R", EstimateRequest, TrainRequest, BacktestRequest, ValidateRequest, SimulateRequest)
 
 
 def _records_from_history(
@@ -45,7 +47,7 @@ def _records_from_history(
     return records_from_history(db, hosts, plugins, lock_timeout)
 
 
-def _stored_models(generation: Generation, deadline: float, warnings: list[str]) -> SlowPath:
+def _stored_models(generation: Generation, deadline: float, warnings: list[str]) -> AskModel:
     from update_estimate.fitting.slowpath import SlowPath
 
     return SlowPath(generation, deadline, warnings)
@@ -160,6 +162,14 @@ def train(
     from update_estimate.fitting import train as training
 
     return training.train(_request(TrainRequest, request, options), progress)
+
+
+def simulate(request: SimulateRequest | None = None, **options: Any) -> Written:
+    """Write a synthetic history whose truth is known (`history.truth`). Options as
+    `SimulateRequest`'s fields; `db` is required."""
+    from update_estimate.history import simulate as simulating
+
+    return simulating.create(_request(SimulateRequest, request, options))
 
 
 def validate(request: ValidateRequest | None = None, **options: Any) -> ValidationReport:

@@ -146,6 +146,25 @@ class BacktestRequest:
 
 
 @dataclass(frozen=True)
+class SimulateRequest:
+    """What `simulate` is asked: the synthetic history to write, and where."""
+
+    db: Path
+    plugins: Sequence[str] | None = None
+    runs: int = 300
+    seed: int = 0
+    hosts: int = 1
+    scenario: str = "realistic"
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        _set(self, "db", Path(self.db).expanduser())
+        _set(self, "plugins", _names(self.plugins, "--plugins"))
+        _at_least(self.runs, 1, "--runs")
+        _at_least(self.hosts, 1, "--hosts")
+
+
+@dataclass(frozen=True)
 class ValidateRequest:
     """What `validate` is asked: which history, and which of its hosts and plugins."""
 

@@ -20,6 +20,7 @@ from update_estimate.record import METRICS
 from update_estimate.requests import (
     BacktestRequest,
     EstimateRequest,
+    SimulateRequest,
     TrainRequest,
     ValidateRequest,
     check_level,
@@ -292,24 +293,17 @@ def simulate(
 
     Example: update-estimate simulate --db /tmp/demo.duckdb --runs 200 --hosts 2 --seed 1
     """
-    from update_estimate.history import simulate as sim
+    from update_estimate import api
 
-    if scenario not in sim.SCENARIOS:
-        raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(sim.SCENARIOS)}")
-    if db.exists() and not force:
-        raise UsageError(f"{db} exists; pass --force to replace it")
-    chosen = tuple(_plugins(plugins) or sim.DEFAULT_PLUGINS)
-    tables = sim.generate(chosen, runs=runs, seed=seed, hosts=hosts, scenario_name=scenario)
-    tmp = db.with_name(db.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    sim.write(tables, tmp)
-    tmp.replace(db)
+    request = SimulateRequest(db, _plugins(plugins), runs, seed, hosts, scenario, force)
+    written = api.simulate(request)
+    chosen = written.plugins
     logs.get("simulate").info(
-        "history written", path=str(db), runs=len(tables.runs["run_id"]), plugins=len(chosen)
+        "history written", path=str(db), runs=written.runs, plugins=len(chosen)
     )
     _summary(
         ctx,
-        f"wrote {len(tables.runs['run_id'])} runs of {len(chosen)} "
+        f"wrote {written.runs} runs of {len(chosen)} "
         f"plugin{'s' * (len(chosen) != 1)} to {db} "
         f"(scenario {scenario}, seed {seed})",
     )

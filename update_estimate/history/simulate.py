@@ -53,6 +53,9 @@ from typing import Any
 
 import numpy as np
 
+from update_estimate.errors import UsageError
+from update_estimate.requests import SimulateRequest
+
 DEFAULT_PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm", "rustup", "conda-packages")
 SCENARIOS = (
     "realistic",
@@ -536,3 +539,29 @@ def write(tables: Tables, path: Path) -> None:
             con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM frame")
     finally:
         con.close()
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `create` wrote: how many runs (over all hosts) of which plugins, where."""
+
+    path: Path
+    runs: int
+    plugins: tuple[str, ...]
+
+
+def create(request: SimulateRequest) -> Written:
+    """Write the request's history; atomically, so a reader never opens half a file."""
+    if request.scenario not in SCENARIOS:
+        raise UsageError(
+            f"unknown scenario {request.scenario!r}; choose from {', '.join(SCENARIOS)}"
+        )
+    if request.db.exists() and not request.force:
+        raise UsageError(f"{request.db} exists; pass --force to replace it")
+    plugins = tuple(request.plugins or DEFAULT_PLUGINS)
+    tables = generate(plugins, request.runs, request.seed, request.hosts, request.scenario)
+    tmp = request.db.with_name(request.db.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    write(tables, tmp)
+    tmp.replace(request.db)
+    return Written(request.db, len(tables.runs["run_id"]), plugins)

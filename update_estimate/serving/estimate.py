@@ -13,9 +13,9 @@ from update_estimate.record import METRICS, SeriesRecord, series_key
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
+    AskModel,
     MetricEstimate,
     Predictive,
-    SlowPath,
     default_predictive,
     predictive,
     report_warning,
@@ -74,7 +74,7 @@ def estimate(
     host: str | None,
     request: EstimateRequest,
     source: str,
-    slow_path: SlowPath | None = None,
+    slow_path: AskModel | None = None,
     memo: Memo | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time.
@@ -115,7 +115,7 @@ def _predictives(
     host: str | None,
     request: EstimateRequest,
     at: datetime,
-    slow_path: SlowPath | None,
+    slow_path: AskModel | None,
     memo: Memo,
 ) -> tuple[dict[str, dict[str, Predictive]], dict[str, bool], list[str]]:
     """Per metric and plugin, its predictive (a default one without a record); which plugins'
@@ -149,7 +149,7 @@ def _predictive(
     record: SeriesRecord,
     at: datetime,
     reported: Mapping[str, float] | None,
-    slow_path: SlowPath | None,
+    slow_path: AskModel | None,
     memo: Memo,
 ) -> tuple[Predictive, bool]:
     """The record's predictive, shared with earlier answers unless it asked a stored model

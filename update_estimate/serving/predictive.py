@@ -100,15 +100,16 @@ def _hours_since(last: str | None, at: datetime) -> float:
     return max((at - datetime.fromisoformat(last)).total_seconds() / 3600, 0.0)
 
 
-# What `estimate` may do when covariates fall outside a record's grid: ask the stored model.
-SlowPath = Callable[[SeriesRecord, str, Mapping[str, float], datetime], float | None]
+# What `estimate` may do when covariates fall outside a record's grid: ask the stored model
+# (`fitting.slowpath.SlowPath`, handed in by the API).
+AskModel = Callable[[SeriesRecord, str, Mapping[str, float], datetime], float | None]
 
 
 def predictive(
     record: SeriesRecord,
     at: datetime,
     reported: Mapping[str, float] | None,
-    slow_path: SlowPath | None = None,
+    slow_path: AskModel | None = None,
 ) -> tuple[Predictive, bool]:
     """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
     name, variant, reported = _variant(record.variants, reported or {})

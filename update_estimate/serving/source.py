@@ -25,7 +25,7 @@ from update_estimate.requests import EstimateRequest
 from update_estimate.serving import cache
 from update_estimate.serving.estimate import EstimateResult, estimate
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import SlowPath
+from update_estimate.serving.predictive import AskModel
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -76,7 +76,7 @@ def _stale(generation: cache.Generation, db: Path) -> bool:
 # (history, hosts, plugins, lock timeout) -> records made from the history itself
 HistoryRecords = Callable[[Path, list[str] | None, list[str] | None, float], Records]
 # (cache generation, deadline, warnings) -> a stored model's answer beyond the grid
-StoredModels = Callable[[cache.Generation, float, list[str]], SlowPath]
+StoredModels = Callable[[cache.Generation, float, list[str]], AskModel]
 
 
 class Fallbacks(NamedTuple):
