@@ -1,11 +1,12 @@
 """Does this tree write the same forecast records as an older release (cache format 1)?
 
 Two simulated histories (`check-only`, 60 runs, seed 3; `noisy-reports`, 2 hosts x 40 runs,
-seed 4) are trained by this tree and by the older one (`python -m update_estimate.cli` with
-`PYTHONPATH` set to its source tree). Every field must be equal, with two allowances for what
-format 2 changed on purpose: fields that format 1 left out are written empty (`zeros`, `quiet`,
-`typical`, `spread`, `idle`, `borrowed`), and the run a residual came from is named by the run's
-number on its host, so `runs` must be equal up to a one-to-one renaming per host.
+seed 4) are trained by this tree and by the older one (its source tree ahead of this one on
+the import path, as `bench/api_latency.py` runs it). Every field must be equal, with two
+allowances for what format 2 changed on purpose: fields that format 1 left out are written
+empty (`zeros`, `quiet`, `typical`, `spread`, `idle`, `borrowed`), and the run a residual came
+from is named by the run's number on its host, so `runs` must be equal up to a one-to-one
+renaming per host.
 
 Usage: .venv/bin/python bench/records_identical.py --old-tree /tmp/update-estimate-0.10.0
 """
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from api_latency import OLD_CLI
 from common import BIN
 
 HISTORIES = {
@@ -78,8 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old-tree", type=Path, required=True)
     options = parser.parse_args()
-    old_env = {**os.environ, "PYTHONPATH": str(options.old_tree.resolve())}
-    old = [sys.executable, "-m", "update_estimate.cli"]
+    old_env = {**os.environ, "OLD_TREE": str(options.old_tree.resolve())}
+    old = [sys.executable, "-c", OLD_CLI]
     failed = False
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
