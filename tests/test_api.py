@@ -153,7 +153,7 @@ def test_answers_shared_between_calls_equal_fresh_ones(trained: Trained) -> None
         {"at": AT, "covariates": {"apt": {"package_count": 3}}},
         *({"at": AT, "now": AT, "done": ["apt"], "running": "flatpak", "elapsed": float(e)}
           for e in (0, 30, 10, 400, 5000)),
-        {"at": "2026-12-02T09:00:00", "done": ["apt", "flatpak"], "running": "pip"},
+        {"at": AT, "now": "2026-12-01T09:05:00", "done": ["apt", "flatpak"], "running": "pip"},
     ]  # fmt: skip
     for options in asks * 2:
         shared = to_json(estimator.estimate(PLUGINS, **options))
