@@ -159,3 +159,26 @@ def test_answers_shared_between_calls_equal_fresh_ones(trained: Trained) -> None
         shared = to_json(estimator.estimate(PLUGINS, **options))
         fresh = update_estimate.estimate(PLUGINS, db=trained.db, cache_dir=trained.cache, **options)
         assert shared == to_json(fresh), options
+
+
+def test_threads_may_share_an_estimator(trained: Trained) -> None:
+    """A progress display's thread and the run's ask the same Estimator at once: each answer
+    is the one it would get alone (two threads never extend the shared memo at a time)."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    asks = [
+        {"at": AT, "now": AT, "done": ["apt"], "running": "flatpak", "elapsed": float(e)}
+        for e in range(0, 6000, 25)
+    ]
+    alone_estimator = Estimator(trained.db, trained.cache)
+    alone = [to_json(alone_estimator.estimate(PLUGINS, **a)) for a in asks]
+    estimator = Estimator(trained.db, trained.cache)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: races show
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            shared = list(pool.map(lambda a: to_json(estimator.estimate(PLUGINS, **a)), asks))
+    finally:
+        sys.setswitchinterval(interval)
+    assert shared == alone

@@ -9,6 +9,7 @@ options as keywords (or its request). Mistakes raise the typed exceptions of
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,7 +81,8 @@ class Estimator:
 
     `db` and `cache_dir` default as on the command line (UPDATE_ESTIMATE_DB, XDG paths);
     `host` to this machine where the history has it. `timeout` bounds each answer's slow
-    paths (reading the history, loading a model); an answer always comes.
+    paths (reading the history, loading a model); an answer always comes. Safe to share
+    between threads (a display's and the run's).
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Estimator:
         self.timeout = timeout
         self._source = self._load()
         self._memo = Memo()
+        self._lock = threading.Lock()  # one answer at a time: they share the memo
 
     def _load(self) -> source.Source:
         deadline = time.monotonic() + self.timeout
@@ -104,8 +107,9 @@ class Estimator:
 
     def reload(self) -> None:
         """Read the cache again, e.g. after a `train`; answers in a run should not call it."""
-        self._source = self._load()
-        self._memo = Memo()
+        loaded = self._load()
+        with self._lock:
+            self._source, self._memo = loaded, Memo()
 
     @property
     def source(self) -> str:
@@ -119,8 +123,9 @@ class Estimator:
         `EstimateRequest`'s fields as keywords: level, at, covariates, done, running,
         elapsed, parallel, now."""
         asked = _estimate_request(request, options)
-        deadline = time.monotonic() + self.timeout
-        return source.answer(self._source, asked, self.host, deadline, FALLBACKS, self._memo)
+        with self._lock:
+            deadline = time.monotonic() + self.timeout
+            return source.answer(self._source, asked, self.host, deadline, FALLBACKS, self._memo)
 
     def estimate_json(
         self, request: EstimateRequest | Sequence[str] | None = None, **options: Any
