@@ -19,7 +19,7 @@ from update_estimate.serving.predictive import (
     default_predictive,
     predictive,
     report_warning,
-    single,
+    shared_single,
 )
 from update_estimate.serving.remaining import Remaining, remaining
 from update_estimate.serving.totals import total
@@ -86,10 +86,7 @@ def estimate(
     plugins = [
         PluginEstimate(
             plugin,
-            {
-                m: memo.get("single", (p,), level, partial(single, p, level))
-                for m, p in ((m, per_metric[m][plugin]) for m in METRICS)
-            },
+            {m: shared_single(per_metric[m][plugin], level, memo) for m in METRICS},
             used.get(plugin, False),
             _state(plugin, request),
         )
@@ -186,7 +183,7 @@ def _during_run(
     left, overrun = remaining(running, others, request.elapsed, level, memo)
     upper = math.inf
     if running is not None:
-        upper = memo.get("single", (running,), level, partial(single, running, level)).upper
+        upper = shared_single(running, level, memo).upper
     overdue = request.elapsed > upper
     result.remaining = Remaining(
         list(request.done), request.running, request.elapsed, left, overdue

@@ -9,12 +9,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from update_estimate.record import DEFAULT_GAP_HOURS, Idle, SeriesRecord, Variant
 from update_estimate.reports import REPORTED
 from update_estimate.serving import conformal, idle, spread
 from update_estimate.serving.interpolation import locate
+from update_estimate.serving.memo import Memo
 
 # The fewest residuals of a report's kind to calibrate on them alone. Mixing in the other kind
 # costs more than having few: in `bursty`, where a third of the runs download, a floor of 19
@@ -271,6 +273,11 @@ def single(p: Predictive, level: float) -> MetricEstimate:
     values = sorted((raw(lower), raw(point), raw(upper)))
     basis = p.basis if calibrated or p.basis == "default" else "limited"
     return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
+
+
+def shared_single(p: Predictive, level: float, memo: Memo) -> MetricEstimate:
+    """`single`, computed once per predictive and level for the answers sharing `memo`."""
+    return memo.get("single", (p,), level, partial(single, p, level))
 
 
 def raw(log_value: float) -> float:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import MetricEstimate, Predictive, single
+from update_estimate.serving.predictive import MetricEstimate, Predictive, shared_single
 from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 MIN_CONDITIONAL = 5
@@ -78,5 +77,5 @@ def remaining(
         medians.append(conformal.median(_remaining_samples(draws, s)[0]))
     point = min(medians[:passed])
     est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
-    parts = [memo.get("single", (p,), level, partial(single, p, level)) for p in others]
+    parts = [shared_single(p, level, memo) for p in others]
     return coherent(est, parts), overrun

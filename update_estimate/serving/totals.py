@@ -6,11 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, single
+from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 
 
 def joint_draws(predictives: Sequence[Predictive], seed: int = 0) -> list[list[float]]:
@@ -55,7 +54,7 @@ def total(
     memo = memo or Memo()
 
     def joint() -> MetricEstimate:
-        parts = [memo.get("single", (p,), level, partial(single, p, level)) for p in predictives]
+        parts = [shared_single(p, level, memo) for p in predictives]
         if len(parts) == 1:
             return parts[0]
         sums = [combine(metric, d, parallel) for d in joint_draws(predictives)]
@@ -78,8 +77,8 @@ def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEs
 def from_samples(
     samples: Sequence[float], level: float, predictives: Sequence[Predictive]
 ) -> MetricEstimate:
-    b = conformal.bounds(samples, level, centre=conformal.median(samples), floor=0.0)
     point = conformal.median(samples)
+    b = conformal.bounds(samples, level, centre=point, floor=0.0)
     bases = {p.basis for p in predictives}
     basis = "model" if bases == {"model"} and b.calibrated else "limited"
     if bases == {"default"}:
