@@ -193,10 +193,10 @@ def train_series(
                 s, race.by_name, race.cleaned, race.designs, start, best
             )
         final = _final_fit(race, best.name, variant, global_forecast)
-        if final.candidate not in BASELINES:
-            pickles[pickle_name(s.key, variant)] = _dump(final.pickled)
+        if final.pickle is not None:
+            pickles[final.pickle] = _dump(final.pickled)
         calibration = refreshed[best.name]
-        results.append(_result(variant, best, scores, calibration, baseline_coverage, final, s))
+        results.append(_result(variant, best, scores, calibration, baseline_coverage, final))
         variants[variant] = _variant_of(s, race, best.name, calibration, final, variant)
     calibrated = len(s.y) - start >= conformal.min_residuals(LEVEL)
     record = series_record(s, variants, "model" if calibrated else "limited")
@@ -206,11 +206,13 @@ def train_series(
 @dataclass(frozen=True)
 class FinalFit:
     """The winner fitted on the whole series: its forecasts over the variant's grid, and
-    what a pickle keeps of it for the slow path."""
+    what a pickle keeps of it for the slow path (`pickle`: its file, None for a baseline)."""
 
     candidate: str
+    covariate_grid: grid.Grid
     predictions: np.ndarray
     pickled: dict[str, Any]
+    pickle: str | None
 
 
 def _final_fit(
@@ -238,7 +240,8 @@ def _final_fit(
         "calendar": calendar,
         "design": design,
     }
-    return FinalFit(chosen, predictions, pickled)
+    name = pickle_name(race.s.key, variant) if chosen not in BASELINES else None
+    return FinalFit(chosen, g, predictions, pickled, name)
 
 
 def _result(
@@ -248,7 +251,6 @@ def _result(
     calibration: Calibration,
     baseline_coverage: float | None,
     final: FinalFit,
-    s: Series,
 ) -> VariantResult:
     return VariantResult(
         variant=variant,
@@ -259,7 +261,7 @@ def _result(
         baseline_coverage=baseline_coverage,
         residuals=len(calibration.residuals),
         scores={k: _finite(v) for k, v in scores.items()},
-        pickle=pickle_name(s.key, variant) if final.candidate not in BASELINES else None,
+        pickle=final.pickle,
     )
 
 
@@ -275,7 +277,7 @@ def _variant_of(
         s.censored[start:],
         start,
         final.predictions,
-        grid.build(s, variant),
+        final.covariate_grid,
         calibration.centres,
         usable,
         variant,
