@@ -1,9 +1,10 @@
 """The Python API: what update-all calls in-process, and what the command line calls too.
 
-An `Estimator` opens the cache (or, without one, the history) once and then answers in
-microseconds, with the standard library only: before a run, after the check phase with the
-plugins' reports, and during the run. `train`, `validate` and `backtest` take the command's
-options as keywords (or its request). Mistakes raise the typed exceptions of
+An `Estimator` opens the cache (or, without one, the history) once and then answers
+in-process with the standard library only: before a run, after the check phase with the
+plugins' reports, and during the run; answers for the same start time share their work.
+`train`, `validate`, `backtest` and `simulate` take the command's options as keywords (or its
+request). Mistakes raise the typed exceptions of
 `update_estimate.errors` (a `UsageError` for a bad option); nothing prints and nothing exits.
 """
 

@@ -18,9 +18,9 @@ from update_estimate.record import METRICS
 from update_estimate.reports import checked_reports
 
 
-def parse_at(value: str | datetime | None) -> datetime | None:
-    """A start time as the history stores it: naive local time. An ISO 8601 text or a
-    datetime; one with a time zone is converted to local time."""
+def parse_at(value: str | datetime | None, option: str = "--at") -> datetime | None:
+    """A time as the history stores it: naive local time. An ISO 8601 text or a datetime;
+    one with a time zone is converted to local time."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -28,7 +28,7 @@ def parse_at(value: str | datetime | None) -> datetime | None:
             value = datetime.fromisoformat(value)
         except ValueError:
             raise UsageError(
-                f"--at {value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30"
+                f"{option} {value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30"
             ) from None
     if value.tzinfo is not None:
         value = value.astimezone().replace(tzinfo=None)
@@ -60,6 +60,14 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+def _history_scope(request: TrainRequest | BacktestRequest | ValidateRequest) -> None:
+    """The history file, and which of its plugins and hosts, as every command that reads
+    one takes them."""
+    _set(request, "db", Path(request.db).expanduser())
+    _set(request, "plugins", _names(request.plugins, "--plugins"))
+    _set(request, "hosts", _names(request.hosts, "--host"))
+
+
 @dataclass(frozen=True)
 class EstimateRequest:
     """What `estimate` is asked: the plugins of the coming run (none: every plugin of the
@@ -80,7 +88,7 @@ class EstimateRequest:
         _set(self, "plugins", _names(self.plugins, "--plugins") or ())
         _set(self, "done", _names(self.done, "--done") or ())
         _set(self, "at", parse_at(self.at))
-        _set(self, "now", parse_at(self.now))
+        _set(self, "now", parse_at(self.now, "now"))
         _set(self, "covariates", checked_reports(self.covariates))
         check_level(self.level)
         _at_least(self.elapsed, 0, "--elapsed")
@@ -109,10 +117,8 @@ class TrainRequest:
     lock_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        _set(self, "db", Path(self.db).expanduser())
+        _history_scope(self)
         _set(self, "cache_dir", Path(self.cache_dir).expanduser())
-        _set(self, "plugins", _names(self.plugins, "--plugins"))
-        _set(self, "hosts", _names(self.hosts, "--host"))
         _at_least(self.n_jobs, 1, "--n-jobs")
         _at_least(self.lock_timeout, 0, "--wait")
 
@@ -132,9 +138,7 @@ class BacktestRequest:
     full_race: bool = False
 
     def __post_init__(self) -> None:
-        _set(self, "db", Path(self.db).expanduser())
-        _set(self, "plugins", _names(self.plugins, "--plugins"))
-        _set(self, "hosts", _names(self.hosts, "--host"))
+        _history_scope(self)
         metrics = _names(self.metrics, "--metrics") or METRICS
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
@@ -173,6 +177,4 @@ class ValidateRequest:
     hosts: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "db", Path(self.db).expanduser())
-        _set(self, "plugins", _names(self.plugins, "--plugins"))
-        _set(self, "hosts", _names(self.hosts, "--host"))
+        _history_scope(self)

@@ -39,10 +39,8 @@ def _hosts(records: Mapping[str, SeriesRecord]) -> dict[str, str]:
     return latest
 
 
-def choose_host(
-    records: Mapping[str, SeriesRecord], wanted: str | None, warnings: list[str]
-) -> str | None:
-    hosts = _hosts(records)
+def choose_host(hosts: Mapping[str, str], wanted: str | None, warnings: list[str]) -> str | None:
+    """The host to answer for, from the hosts with their latest successful run."""
     if wanted:
         if wanted not in hosts and hosts:
             warnings.append(f"host {wanted!r} not in the history ({', '.join(sorted(hosts))})")
@@ -147,7 +145,8 @@ def answer(
     earlier answers from the same source may share with this one."""
     warnings = list(source.warnings)
     records = source.records
-    chosen = choose_host(records, host, warnings)
+    latest = _hosts(records)
+    chosen = choose_host(latest, host, warnings)
     plugins = list(request.plugins) or _plugins_of(records, chosen)
     if not plugins:
         raise NoData(
@@ -155,7 +154,7 @@ def answer(
         )
     if source.name != "default":
         warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
-        warnings.extend(_before_last_run(request.at, records, chosen))
+        warnings.extend(_before_last_run(request.at, latest.get(chosen or "")))
     slow = None
     if source.generation is not None and fallbacks.models is not None:
         slow = fallbacks.models(source.generation, deadline, warnings)
@@ -185,10 +184,7 @@ def _unknown_plugins(
     return untrained + [f"{sentence}: default estimates" for sentence in never]
 
 
-def _before_last_run(
-    at: datetime | None, records: Mapping[str, SeriesRecord], host: str | None
-) -> list[str]:
-    last = _hosts(records).get(host or "")
+def _before_last_run(at: datetime | None, last: str | None) -> list[str]:
     if at is None or not last or at >= datetime.fromisoformat(last):
         return []
     return [
