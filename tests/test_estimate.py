@@ -179,9 +179,11 @@ def test_done_plugins_leave_the_total(runner, trained: Trained) -> None:
 
 
 def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
+    """Within the running plugin's interval; past it (overdue) the remaining time is
+    conditioned on having run that long, and moves on with the clock instead of freezing."""
     generation = cache.current(trained.cache)
     records = generation.records().series
-    points, previous = [], None
+    points, previous, overdue = [], None, []
     started = datetime(2026, 11, 22, 9, 0)  # the run's start: only the elapsed time moves
     for elapsed in range(0, 3600, 15):
         request = EstimateRequest(
@@ -195,11 +197,16 @@ def test_remaining_time_never_rises_as_elapsed_grows(trained: Trained) -> None:
         assert rem is not None
         w = rem.wall_clock_seconds
         assert w.lower <= w.point <= w.upper
+        if rem.overdue:
+            overdue.append(w.point)
+            continue
         if previous is not None:
             assert w.point <= previous + 1e-9
         previous = w.point
         points.append(w.point)
     assert points[0] > points[-1]
+    assert len(points) > 4 and len(overdue) > 4
+    assert overdue[-1] > overdue[0] > 0
 
 
 def test_running_plugin_through_cli(runner, trained: Trained) -> None:

@@ -16,7 +16,7 @@ def schema(command: str) -> dict:
     return json.loads(text)
 
 
-@pytest.mark.parametrize("command", ["estimate", "validate", "train", "backtest"])
+@pytest.mark.parametrize("command", ["estimate", "validate", "train", "backtest", "track"])
 def test_schemas_are_valid_json_schemas(command: str) -> None:
     jsonschema.Draft202012Validator.check_schema(schema(command))
 

@@ -10,6 +10,10 @@ In-process use (update-all is a Python program)::
     during = estimator.estimate(["apt", "snap"], done=["apt"], running="snap", elapsed=40)
     print(during.remaining.wall_clock_seconds.point)
 
+    tracker = estimator.track(["apt", "snap"])          # live: one event at a time
+    tracker.plugin_start("apt")
+    progress = tracker.phase_start("apt", "DOWNLOAD")   # remaining time, finish, flags
+
 Everything public is listed in `__all__`; the modules below are the implementation.
 """
 
@@ -35,6 +39,7 @@ from update_estimate.errors import (
     TrainLocked,
     UsageError,
 )
+from update_estimate.events import Event, EventError
 from update_estimate.requests import (
     BacktestRequest,
     EstimateRequest,
@@ -45,6 +50,7 @@ from update_estimate.requests import (
 from update_estimate.serving.estimate import EstimateResult, Finish, PluginEstimate
 from update_estimate.serving.predictive import MetricEstimate
 from update_estimate.serving.remaining import Remaining
+from update_estimate.serving.tracker import Flag, PluginProgress, Progress, RunTracker
 
 __all__ = [
     "BacktestRequest",
@@ -53,13 +59,19 @@ __all__ = [
     "EstimateRequest",
     "EstimateResult",
     "Estimator",
+    "Event",
+    "EventError",
     "Finish",
+    "Flag",
     "HistoryMissing",
     "MetricEstimate",
     "NoData",
     "NotDuckDB",
     "PluginEstimate",
+    "PluginProgress",
+    "Progress",
     "Remaining",
+    "RunTracker",
     "SchemaInvalid",
     "SchemaNewer",
     "SimulateRequest",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,10 +24,12 @@ from update_estimate.requests import (
     SimulateRequest,
     TrainRequest,
     ValidateRequest,
+    check_level,
 )
 from update_estimate.serving import source
 from update_estimate.serving.estimate import EstimateResult
 from update_estimate.serving.memo import Memo
+from update_estimate.serving.tracker import RunTracker
 
 if TYPE_CHECKING:
     from update_estimate.fitting.backtest import BacktestResult
@@ -127,6 +130,23 @@ class Estimator:
         with self._lock:
             deadline = time.monotonic() + self.timeout
             return source.answer(self._source, asked, self.host, deadline, FALLBACKS, self._memo)
+
+    def track(
+        self,
+        plugins: Sequence[str] | None = None,
+        *,
+        start: datetime | None = None,
+        level: float = 0.9,
+    ) -> RunTracker:
+        """A tracker for one run of these plugins, in order (default: all the host's),
+        starting at `start` (default: its first event's time). Feed it update-all's events
+        (`RunTracker.feed`, or its methods `plugin_start`, `phase_start`, `report`, ...);
+        each answers with a `Progress`. A tracker has its own memo: one tracker per thread,
+        while the Estimator may be shared."""
+        check_level(level)
+        with self._lock:
+            chosen = list(plugins) if plugins else None
+            return source.track(self._source, chosen, self.host, start, level)
 
     def estimate_json(
         self, request: EstimateRequest | Sequence[str] | None = None, **options: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -596,6 +597,70 @@ def estimate(
         width = console.width if console.is_terminal else None
         layout = render.Layout.for_width(width, verbose=_verbosity(ctx) > 0)
         render.print_table(render.estimate_view(result, layout), console)
+
+
+TrackHumanOption = Annotated[
+    bool,
+    typer.Option(
+        "--human",
+        help="A one-line status that rewrites itself on a terminal (one line per event "
+        "elsewhere) instead of JSON lines, e.g. --human.",
+    ),
+]
+
+
+@command()
+def track(
+    ctx: typer.Context,
+    db: DbOption,
+    cache_dir: CacheOption,
+    plugins: PluginsOption = None,
+    host: EstimateHostOption = None,
+    level: EstimateLevelOption = 0.9,
+    human_out: TrackHumanOption = False,
+    timeout: EstimateTimeoutOption = 5.0,
+) -> None:
+    """Follow a run live: read update-all's events as JSON lines on stdin, answer each.
+
+    One JSON line per event on stdout (schema track.json): the run's remaining time and finish
+    on the clock with intervals, each plugin's state and remaining time, the download still
+    to come, and flags (overdue: a phase past its interval, probably hanging). A line that is
+    not a valid event gets one error line on stderr and the run goes on; the end of stdin
+    ends the command. Events: run_start, plugin_start, phase_start, report, download,
+    plugin_end, tick, run_end (see the README, section "Live run tracking").
+    Example: update-estimate track --human < examples/run-events.jsonl
+    """
+    from update_estimate import api
+    from update_estimate.events import EventError, from_json
+    from update_estimate.face import render
+
+    estimator = api.Estimator(db, cache_dir, host=host, timeout=timeout)
+    tracker = estimator.track(_plugins(plugins), level=level)
+    _warn(ctx, "track", tracker.warnings)
+    rewrite = human_out and sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns - 1 if rewrite else None
+    try:
+        for number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                event = from_json(line)
+            except EventError as exc:
+                typer.echo(f"update-estimate: track: line {number}: {exc}", err=True)
+                continue
+            progress = tracker.feed(event)
+            if not human_out:
+                typer.echo(render.progress_json(progress, event.kind, number))
+            elif rewrite:
+                sys.stdout.write("\r\x1b[K" + render.progress_line(progress, width))
+            else:
+                typer.echo(render.progress_line(progress))
+            sys.stdout.flush()
+    except BrokenPipeError:  # the display went away: so does its companion
+        sys.stderr.close()
+        return
+    if rewrite:
+        typer.echo("")
 
 
 BacktestMetricsOption = Annotated[

@@ -444,3 +444,61 @@ def backtest_view(result: Any) -> RenderableType:
             f"{ours.interval_score / median.interval_score:.2f}" if median.interval_score else "-",
         )
     return titled(title, table)
+
+
+def progress_json(progress: Any, event: str, line: int) -> str:
+    """One answer of `track` on one line (schema `track.json`)."""
+    body: dict[str, Any] = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "command": "track",
+        "line": line,
+        "event": event,
+        "time": _iso(progress.time),
+        "level": progress.level,
+        "host": progress.host,
+        "ended": progress.ended,
+        "elapsed_seconds": round(progress.elapsed, 3),
+        "remaining": _metric_dict(progress.remaining),
+        "finish": {k: _iso(getattr(progress.finish, k)) for k in ("point", "lower", "upper")},
+        "download_left": _metric_dict(progress.download_left),
+        "plugins": [
+            {
+                "plugin": p.plugin,
+                "state": p.state,
+                "phase": p.phase,
+                "elapsed_seconds": round(p.elapsed, 3),
+                "remaining": _metric_dict(p.remaining),
+            }
+            for p in progress.plugins
+        ],
+        "flags": [asdict(f) for f in progress.flags],
+    }
+    return json.dumps(body, default=str, allow_nan=False, separators=(",", ":"))
+
+
+def progress_line(progress: Any, width: int | None = None) -> str:
+    """`apt DOWNLOAD 0:42 | 3.1 m left (2.5-4.9 m), ends 14:32 (14:29-14:41) | 120 MB to
+    download | apt DOWNLOAD overdue`: the run's state on one line, cut to `width`."""
+    if progress.ended:
+        return f"run ended after {human_seconds(progress.elapsed)}"
+    running = next((p for p in progress.plugins if p.state == "running"), None)
+    done = sum(p.state not in ("pending", "running") for p in progress.plugins)
+    where = f"{done}/{len(progress.plugins)} done"
+    if running is not None:
+        phase = f" {running.phase}" if running.phase else ""
+        where = f"{running.plugin}{phase} {human_seconds(running.elapsed)}, {where}"
+    left, f = progress.remaining, progress.finish
+    interval = human_interval("wall_clock_seconds", left.lower, left.upper)
+    ends = (
+        f"{_clock(f.point, progress.time)} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
+    )
+    parts = [where, f"{human_seconds(left.point)} left ({interval}), ends {ends}"]
+    if progress.download_left.upper > 0:
+        parts.append(f"{human_bytes(progress.download_left.point)} to download")
+    parts.extend(
+        f"{flag.plugin or ''} {flag.phase or ''} {flag.kind}".strip().replace("  ", " ")
+        for flag in progress.flags
+        if flag.kind in ("overdue", "limited")
+    )
+    text = " | ".join(parts)
+    return text if width is None or len(text) <= width else text[: max(width - 1, 0)] + "~"

@@ -3,7 +3,6 @@ estimate, the totals of those not done, and during a run what remains and when i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,7 +125,7 @@ def _predictives(
             if record is None:
                 continue
             reported = request.covariates.get(plugin)
-            p, used_reports = _predictive(record, at, reported, slow_path, memo)
+            p, used_reports = record_predictive(record, at, reported, slow_path, memo)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
             if reported is not None and metric == "wall_clock_seconds":
@@ -142,7 +141,7 @@ def _predictives(
     return per_metric, used, notes
 
 
-def _predictive(
+def record_predictive(
     record: SeriesRecord,
     at: datetime,
     reported: Mapping[str, float] | None,
@@ -179,16 +178,12 @@ def _during_run(
     """What remains of a run under way, when it should end, and why an answer turned limited."""
     running = wall.get(request.running) if request.running else None
     others = [wall[p] for p in pending if p != request.running]
-    level = request.level
-    left, overrun = remaining(running, others, request.elapsed, level, memo)
-    upper = math.inf
-    if running is not None:
-        upper = shared_single(running, level, memo).upper
-    overdue = request.elapsed > upper
+    left = remaining(running, others, request.elapsed, request.level, memo)
     result.remaining = Remaining(
-        list(request.done), request.running, request.elapsed, left, overdue
+        list(request.done), request.running, request.elapsed, left.estimate, left.overdue
     )
-    result.finish = finish(max(request.now or datetime.now(), at), left)
+    result.finish = finish(max(request.now or datetime.now(), at), left.estimate)
+    upper, overrun, overdue = left.upper, left.overrun, left.overdue
     ran = f"{request.running} has run {request.elapsed:.0f} s"
     if overdue:
         result.warnings.append(
@@ -197,7 +192,7 @@ def _during_run(
             + (", scaled from its slowest past runs" if overrun else "")
         )
     elif overrun or (
-        left.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}
+        left.estimate.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}
     ):
         result.warnings.append(
             f"{ran}, longer than all but a few of its past runs: too few for a calibrated "

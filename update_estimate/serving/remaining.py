@@ -4,8 +4,10 @@ long, and the plugins still to start, drawn jointly."""
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
@@ -15,7 +17,7 @@ from update_estimate.serving.totals import coherent, from_samples, joint_draws, 
 MIN_CONDITIONAL = 5
 
 
-def _remaining_samples(
+def conditional_samples(
     draws: Sequence[tuple[float, float]], elapsed: float
 ) -> tuple[list[float], bool]:
     """Remaining wall time per joint draw (the running plugin's time, the sum of the others'),
@@ -46,36 +48,52 @@ class Remaining:
     overdue: bool = False  # the running plugin is past its interval's upper end
 
 
+class Left(NamedTuple):
+    """What remains, and how the running member stands against its own interval."""
+
+    estimate: MetricEstimate
+    overrun: bool  # it outran nearly every past run: scaled from its slowest ones
+    overdue: bool  # it is past the upper end of its interval
+    upper: float  # that upper end (infinite without a running member)
+
+
 def remaining(
     running: Predictive | None,
     others: Sequence[Predictive],
     elapsed: float,
     level: float,
     memo: Memo | None = None,
-) -> tuple[MetricEstimate, bool]:
-    """Remaining wall time, and whether the running plugin outran its past runs.
+) -> Left:
+    """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`.
 
-    The point never rises as `elapsed` grows (no wild jumps): it is the lowest conditional
-    median over the fixed checkpoints up to `elapsed`, stateless and monotone by construction.
-    The answer is never below any plugin still to start: all of it is still ahead.
+    Within the running member's interval the point never rises as `elapsed` grows: it is the
+    lowest conditional median over the fixed checkpoints up to `elapsed`, stateless and
+    monotone by construction. Past its upper end (overdue) the point is the conditional
+    median itself, so it keeps moving with the clock instead of freezing. The answer is never
+    below any member still to start: all of it is still ahead.
     """
     memo = memo or Memo()
     members = tuple(p for p in (running, *others) if p is not None)
     if not members:
-        return MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model"), False
+        return Left(MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model"), False, False, math.inf)
     if running is None:
-        return total("wall_clock_seconds", members, level, False, memo), False
+        return Left(
+            total("wall_clock_seconds", members, level, False, memo), False, False, math.inf
+        )
     draws = memo.get(
         "remaining", members, None, lambda: [(d[0], sum(d[1:])) for d in joint_draws(members)]
     )
-    samples, overrun = _remaining_samples(draws, elapsed)
+    samples, overrun = conditional_samples(draws, elapsed)
     est = from_samples(samples, level, members)
-    # the conditional median at each checkpoint passed, computed once as `elapsed` grows
-    medians: list[float] = memo.get("medians", members, None, list)
-    passed = bisect.bisect_right(CHECKPOINTS, elapsed)
-    for s in CHECKPOINTS[len(medians) : passed]:
-        medians.append(conformal.median(_remaining_samples(draws, s)[0]))
-    point = min(medians[:passed])
-    est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
+    upper = shared_single(running, level, memo).upper
+    overdue = elapsed > upper
+    if not overdue:
+        # the conditional median at each checkpoint passed, computed once as `elapsed` grows
+        medians: list[float] = memo.get("medians", members, None, list)
+        passed = bisect.bisect_right(CHECKPOINTS, elapsed)
+        for s in CHECKPOINTS[len(medians) : passed]:
+            medians.append(conformal.median(conditional_samples(draws, s)[0]))
+        point = min(medians[:passed])
+        est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
     parts = [shared_single(p, level, memo) for p in others]
-    return coherent(est, parts), overrun
+    return Left(coherent(est, parts), overrun, overdue, upper)

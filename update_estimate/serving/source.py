@@ -26,6 +26,7 @@ from update_estimate.serving import cache
 from update_estimate.serving.estimate import EstimateResult, estimate
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import AskModel
+from update_estimate.serving.tracker import RunTracker
 
 HISTORY_LOCK_TIMEOUT = 0.5
 
@@ -191,3 +192,20 @@ def _before_last_run(at: datetime | None, last: str | None) -> list[str]:
         f"--at {at:%Y-%m-%d %H:%M} is before the history's last run ({last[:16]}): "
         "the estimate still knows every run up to then"
     ]
+
+
+def track(
+    source: Source,
+    plugins: list[str] | None,
+    host: str | None,
+    start: datetime | None,
+    level: float,
+) -> RunTracker:
+    """A tracker for a run of these plugins (default: all the host's), from these records;
+    its `warnings` say what the source lacked."""
+    warnings = list(source.warnings)
+    chosen = choose_host(_hosts(source.records), host, warnings)
+    names = plugins or _plugins_of(source.records, chosen)
+    if source.name != "default":
+        warnings.extend(_unknown_plugins(names, source.records, chosen, source.history_plugins))
+    return RunTracker(source.records, chosen, names, start, level, warnings)

@@ -1,0 +1,242 @@
+"""`update-estimate track`: JSON lines in, one answer line per event out, through Typer's
+runner and as a real process; and the event protocol itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import BIN, Trained
+from update_estimate.events import (
+    END_STATUSES,
+    KINDS,
+    PHASES,
+    Event,
+    EventError,
+    from_json,
+    to_json,
+)
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "run-events.jsonl"
+SCHEMA = json.loads(resources.files("update_estimate").joinpath("schemas/track.json").read_text())
+T0 = datetime(2026, 11, 21, 9, 0)
+
+
+def line(kind: str, seconds: float, **fields: object) -> str:
+    when = (T0 + timedelta(seconds=seconds)).isoformat()
+    return json.dumps({"event": kind, "time": when, **fields})
+
+
+RUN = [
+    line("run_start", 0, plugins=["apt", "pip"]),
+    line("plugin_start", 0, plugin="apt"),
+    line("phase_start", 0, plugin="apt", phase="CHECK"),
+    line("report", 9, plugin="apt", package_count=4, download_bytes=8e6),
+    line("phase_start", 9, plugin="apt", phase="DOWNLOAD"),
+    line("download", 10, plugin="apt", bytes=4e6),
+    line("tick", 11),
+    line("plugin_end", 30, plugin="apt", status="success"),
+    line("plugin_start", 31, plugin="pip"),
+    line("plugin_end", 50, plugin="pip", status="failed"),
+    line("run_end", 51),
+]
+
+
+def track(runner, trained: Trained, text: str, *extra: str):
+    from update_estimate.face.cli import app
+
+    args = ["track", "--db", str(trained.db), "--cache-dir", str(trained.cache), *extra]
+    return runner.invoke(app, args, input=text, catch_exceptions=False)
+
+
+def test_one_valid_answer_per_event(runner, trained: Trained) -> None:
+    result = track(runner, trained, "\n".join(RUN) + "\n")
+    assert result.exit_code == 0, result.stderr
+    answers = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(answers) == len(RUN)
+    for answer in answers:
+        jsonschema.validate(answer, SCHEMA)
+    assert [a["event"] for a in answers] == [json.loads(x)["event"] for x in RUN]
+    assert [a["line"] for a in answers] == list(range(1, len(RUN) + 1))
+    during = answers[5]
+    assert during["plugins"][0] | {"remaining": None} == {
+        "plugin": "apt",
+        "state": "running",
+        "phase": "DOWNLOAD",
+        "elapsed_seconds": 10.0,
+        "remaining": None,
+    }
+    assert during["remaining"]["point"] >= during["plugins"][1]["remaining"]["point"] > 0
+    assert [p["state"] for p in answers[-2]["plugins"]] == ["success", "failed"]
+    assert answers[-1]["ended"] and answers[-1]["remaining"]["point"] == 0
+
+
+def test_malformed_lines_are_reported_and_the_run_goes_on(runner, trained: Trained) -> None:
+    broken = [
+        RUN[0],
+        "{not json",
+        '["a list"]',
+        '{"event": "plugin_start"}',
+        '{"event": "phase_start", "plugin": "apt", "phase": "BUILD"}',
+        '{"event": "download", "plugin": "apt", "bytes": -1}',
+        '{"event": "tick", "time": "yesterday"}',
+        '{"event": "lunch"}',
+        "",
+        RUN[1],
+    ]
+    result = track(runner, trained, "\n".join(broken) + "\n")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 2
+    errors = result.stderr.splitlines()
+    assert [e.split(":")[2].strip() for e in errors] == [f"line {n}" for n in range(2, 9)]
+    assert "not JSON" in errors[0] and "BUILD" in errors[3] and "lunch" in errors[6]
+    assert "Traceback" not in result.stderr
+
+
+def test_events_out_of_order_and_unknown_plugins_are_answered(runner, trained: Trained) -> None:
+    odd = [
+        line("plugin_start", 10, plugin="apt"),
+        line("tick", 5),
+        line("plugin_start", 20, plugin="nosuchplugin"),
+        line("plugin_end", 30, plugin="pip", status="skipped"),
+    ]
+    result = track(runner, trained, "\n".join(odd) + "\n", "--plugins", "apt", "pip")
+    assert result.exit_code == 0
+    answers = [json.loads(x) for x in result.stdout.splitlines()]
+    kinds = [{f["kind"] for f in a["flags"]} for a in answers]
+    assert "out-of-order" in kinds[1] and answers[1]["time"] == answers[0]["time"]
+    assert {"unplanned", "out-of-order", "no-history"} <= kinds[2]
+    # pip ended, so it ran: the plugin running before it had ended (one runs at a time)
+    assert [p["state"] for p in answers[3]["plugins"]] == ["ended", "skipped", "ended"]
+
+
+def test_human_status_lines(runner, trained: Trained) -> None:
+    result = track(runner, trained, "\n".join(RUN) + "\n", "--human")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == len(RUN)
+    assert lines[5].startswith("apt DOWNLOAD 10 s, 0/2 done | ")
+    assert " left (" in lines[5] and ", ends 09:" in lines[5] and "to download" in lines[5]
+    assert lines[-1].startswith("run ended after")
+
+
+def test_a_closed_stdin_ends_the_process_cleanly(trained: Trained) -> None:
+    """A real process, fed the recorded example a few lines at a time, then cut off."""
+    process = subprocess.Popen(
+        [BIN, "track", "--db", trained.db, "--cache-dir", trained.cache],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    sent = EXAMPLE.read_text().splitlines()[:7]
+    for event in sent:
+        process.stdin.write(event + "\n")
+        process.stdin.flush()
+        json.loads(process.stdout.readline())  # answered before the next event is sent
+    process.stdin.close()
+    rest = process.stdout.read()
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 0, errors
+    assert rest == "" and "Traceback" not in errors
+
+
+def test_the_recorded_example_pipes_through(trained: Trained) -> None:
+    result = subprocess.run(
+        [BIN, "track", "--db", trained.db, "--cache-dir", trained.cache],
+        input=EXAMPLE.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(answers) == len(EXAMPLE.read_text().splitlines())
+    assert answers[-1]["ended"]
+
+
+def test_the_track_command_loads_no_heavy_library(trained: Trained) -> None:
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "update_estimate.face.cli",
+            "track",
+            "--db",
+            str(trained.db),
+            "--cache-dir",
+            str(trained.cache),
+        ],
+        input="\n".join(RUN) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    loaded = {row.split("|")[-1].strip().split(".")[0] for row in result.stderr.splitlines()}
+    assert "json" in loaded  # the scan reads the import log
+    assert not loaded & {"pandas", "numpy", "darts", "sklearn", "duckdb"}
+
+
+moments = st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1)).map(
+    lambda d: d.replace(microsecond=0)
+)
+names = st.text("abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=12)
+sizes = st.integers(0, 10**12).map(float)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Event:
+    kind = draw(st.sampled_from(KINDS))
+    plugin = draw(names) if kind not in ("run_start", "tick", "run_end") else None
+    report = {}
+    if kind == "report":
+        report = draw(
+            st.dictionaries(st.sampled_from(["package_count", "download_bytes"]), sizes, min_size=1)
+        )
+    return Event(
+        kind,
+        draw(st.none() | moments),
+        plugin,
+        phase=draw(st.sampled_from(PHASES)) if kind == "phase_start" else None,
+        status=draw(st.sampled_from(END_STATUSES)) if kind == "plugin_end" else None,
+        report=report,
+        downloaded=draw(sizes) if kind == "download" else None,
+        plugins=tuple(draw(st.lists(names, max_size=5))) if kind == "run_start" else None,
+    )
+
+
+@given(events())
+def test_an_event_survives_its_json_line(event: Event) -> None:
+    assert from_json(to_json(event)) == event
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"event": "report", "plugin": "apt"}',
+        '{"event": "plugin_end", "plugin": "apt", "status": "done"}',
+        '{"event": "download", "plugin": "apt", "bytes": true}',
+        '{"event": "download", "plugin": "apt", "bytes": "12"}',
+        '{"event": "run_start", "plugins": "apt"}',
+        '{"event": "plugin_start", "plugin": 7}',
+        "null",
+    ],
+)
+def test_bad_events_say_what_is_wrong(text: str) -> None:
+    with pytest.raises(EventError) as caught:
+        from_json(text)
+    assert str(caught.value)

@@ -1,0 +1,218 @@
+"""The live run tracker: phase-aware remaining time, overdue phases, the plugins still to come
+drawn from the past runs most like today's, and events that contradict each other."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tests.conftest import Trained
+from tests.records import typed_all
+from update_estimate import Estimator
+from update_estimate.history.replay import last_runs
+from update_estimate.record import series_key
+from update_estimate.serving.tracker import Progress, RunTracker
+
+T0 = datetime(2026, 1, 2, 10, 0)
+WALL = "wall_clock_seconds"
+
+
+def record(plugin: str, seconds: float, residuals: list[float], phase: str | None = None) -> dict:
+    n = len(residuals)
+    return {
+        "host": "h",
+        "plugin": plugin,
+        "metric": WALL,
+        "phase": phase,
+        "data_points": n,
+        "last_success": "2026-01-01 10:00:00",
+        "cap": math.inf,
+        "basis": "model",
+        "variants": {
+            "base": {
+                "model": "linear",
+                "axes": [],
+                "points": [math.log1p(seconds)],
+                "residuals": [round(r, 6) for r in residuals],
+                "runs": list(range(n)),
+            }
+        },
+    }
+
+
+def noise(seed: int, n: int = 60, sd: float = 0.1) -> list[float]:
+    return np.random.default_rng(seed).normal(0, sd, n).tolist()
+
+
+def phased(plugin: str = "a", seed: int = 0) -> dict[str, dict]:
+    """A plugin whose download phase is most of its time: 10 s + 100 s + 10 s."""
+    parts = {"CHECK": 10.0, "DOWNLOAD": 100.0, "EXECUTE": 10.0}
+    records = {
+        series_key("h", plugin, WALL, phase): record(plugin, s, noise(seed + i), phase)
+        for i, (phase, s) in enumerate(parts.items())
+    }
+    records[series_key("h", plugin, WALL)] = record(plugin, 120.0, noise(seed + 9))
+    return records
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def check(progress: Progress) -> None:
+    """What every answer must hold, whatever the events."""
+    left = progress.remaining
+    assert 0 <= left.lower <= left.point <= left.upper
+    assert progress.finish.point == progress.time + timedelta(seconds=left.point)
+    for row in progress.plugins:
+        assert 0 <= row.remaining.lower <= row.remaining.point <= row.remaining.upper
+        assert left.point >= row.remaining.point and left.upper >= row.remaining.upper
+
+
+def test_a_quick_download_leaves_only_the_execute_phase() -> None:
+    """Ten seconds into a plugin whose download took one: its phases say 10 s remain, its
+    whole time (120 s typical) would say about 110."""
+    records = typed_all(phased())
+    whole_only = {k: r for k, r in records.items() if r.phase is None}
+    answers = []
+    for recs in (records, whole_only):
+        tracker = RunTracker(recs, "h", ["a"], T0)
+        tracker.plugin_start("a", at(0))
+        tracker.phase_start("a", "CHECK", at(0))
+        tracker.phase_start("a", "DOWNLOAD", at(10))
+        answers.append(tracker.phase_start("a", "EXECUTE", at(11)))
+    phases, whole = answers
+    check(phases)
+    assert 7 < phases.remaining.point < 14
+    assert phases.plugins[0].phase == "EXECUTE"
+    assert whole.remaining.point > 80
+
+
+def test_the_point_never_rises_while_a_phase_runs_within_its_interval() -> None:
+    tracker = RunTracker(typed_all({**phased("a"), **phased("b", 20)}), "h", ["a", "b"], T0)
+    tracker.plugin_start("a", at(0))
+    tracker.phase_start("a", "CHECK", at(0))
+    before = tracker.phase_start("a", "DOWNLOAD", at(10))
+    points = []
+    for step in range(1, 400):
+        progress = tracker.tick(at(10 + step * 0.5))
+        check(progress)
+        if any(f.kind == "overdue" for f in progress.flags):
+            break
+        points.append(progress.remaining.point)
+    assert len(points) > 150  # the download phase's upper end is well past 75 s
+    assert points[0] <= before.remaining.point
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(points))
+    assert points[-1] < points[0] - 30
+
+
+def test_an_overdue_phase_is_flagged_and_its_estimate_keeps_moving() -> None:
+    tracker = RunTracker(typed_all({**phased("a"), **phased("b", 20)}), "h", ["a", "b"], T0)
+    tracker.plugin_start("a", at(0))
+    tracker.phase_start("a", "EXECUTE", at(0))
+    fine = tracker.tick(at(5))
+    assert not [f for f in fine.flags if f.kind == "overdue"]
+    late = [tracker.tick(at(s)) for s in (60, 600, 3600)]
+    for progress in late:
+        check(progress)
+        (flag,) = [f for f in progress.flags if f.kind == "overdue"]
+        assert (flag.plugin, flag.phase) == ("a", "EXECUTE")
+        assert "probably hanging" in flag.message
+        assert progress.plugins[0].remaining.point > 0
+        assert progress.remaining.point >= progress.plugins[1].remaining.point
+    mine = [p.plugins[0].remaining.point for p in late]
+    assert mine[0] < mine[1] < mine[2]  # conditioned on having run that long, not frozen
+    finishes = [p.finish.point for p in late]
+    assert finishes[0] < finishes[1] < finishes[2]
+
+
+def shared(plugin: str, factor: list[float], seed: int, own: float) -> dict:
+    """A plugin whose residual in each past run is that run's shared factor plus its own."""
+    mine = np.random.default_rng(seed).normal(0, own, len(factor))
+    return record(plugin, 60.0, (np.array(factor) + mine).tolist())
+
+
+@pytest.mark.parametrize(("own", "low", "high"), [(0.05, 1.8, 9.0), (3.0, 0.7, 1.4)])
+def test_a_slow_plugin_today_slows_the_plugins_still_to_come(
+    own: float, low: float, high: float
+) -> None:
+    """Past runs share a slow-network factor: when the first plugin was slow today, the next
+    is drawn from the past runs where it was slow too. Where the plugins share nothing (most
+    of the residual their own), today's first plugin says little about the next."""
+    factor = np.random.default_rng(5).normal(0, 0.6, 80).tolist()
+    records = {
+        series_key("h", name, WALL): shared(name, factor, seed, own)
+        for seed, name in enumerate(("a", "b"))
+    }
+    answers = {}
+    for name, seconds in (("slow", 60 * math.e), ("fast", 60 / math.e)):
+        tracker = RunTracker(typed_all(records), "h", ["a", "b"], T0)
+        tracker.plugin_start("a", at(0))
+        answers[name] = tracker.plugin_end("a", "success", at(seconds))
+        check(answers[name])
+    ratio = answers["slow"].remaining.point / answers["fast"].remaining.point
+    assert low < ratio < high
+
+
+def test_contradicting_events_are_flagged_never_raised() -> None:
+    tracker = RunTracker(typed_all(phased("a")), "h", ["a", "b"], T0)
+    tracker.plugin_start("a", at(10))
+    back = tracker.tick(at(5))
+    assert {f.kind for f in back.flags} == {"out-of-order", "no-history"}
+    assert back.time == at(10)
+    both = tracker.plugin_start("b", at(20))  # a never said it ended
+    states = {p.plugin: p.state for p in both.plugins}
+    assert states == {"a": "ended", "b": "running"}
+    assert {f.kind for f in both.flags} == {"out-of-order", "no-history"}
+    stranger = tracker.plugin_end("zz", "success", at(25))  # never announced, never started
+    kinds = {(f.kind, f.plugin) for f in stranger.flags}
+    assert ("unplanned", "zz") in kinds
+    assert [p.plugin for p in stranger.plugins] == ["a", "b", "zz"]
+    assert stranger.plugins[2].state == "success"
+    again = tracker.plugin_start("zz", at(26))
+    assert ("out-of-order", "zz") in {(f.kind, f.plugin) for f in again.flags}
+    ended = tracker.run_end(at(30))
+    assert ended.ended and ended.remaining.point == 0 and ended.download_left.point == 0
+    after = tracker.tick(at(31))
+    assert after.ended and {f.kind for f in after.flags} == {"out-of-order"}
+    fresh = tracker.run_start(at(40), ["a"])
+    assert not fresh.ended and [p.plugin for p in fresh.plugins] == ["a"]
+    assert fresh.elapsed == 0 and fresh.remaining.point > 60
+
+
+def test_a_report_moves_the_plugins_estimate(trained: Trained) -> None:
+    answers = []
+    estimator = Estimator(trained.db, trained.cache)
+    for count, size in ((0, 0), (300, 6e8)):
+        tracker = estimator.track(["apt", "pip"], start=T0)
+        tracker.plugin_start("apt", at(0))
+        tracker.phase_start("apt", "CHECK", at(0))
+        tracker.report("apt", at(12), package_count=count, download_bytes=size)
+        answers.append(tracker.phase_start("apt", "DOWNLOAD", at(12)))
+    nothing, much = answers
+    for progress in answers:
+        check(progress)
+    assert much.plugins[0].remaining.point > 3 * nothing.plugins[0].remaining.point
+    assert much.download_left.point > 3e8 > nothing.download_left.point
+
+
+def test_a_replayed_run_is_answered_coherently_event_by_event(trained: Trained) -> None:
+    """The history's last run, fed as update-all would have sent it."""
+    run = last_runs(trained.db, 1)[0]
+    tracker = Estimator(trained.db, trained.cache).track(list(run.plugins), start=run.start)
+    ended: dict[str, str] = {}
+    for event in run.events:
+        progress = tracker.feed(event)
+        check(progress)
+        if event.kind == "plugin_end":
+            assert event.plugin is not None and event.status is not None
+            ended[event.plugin] = event.status
+        states = {p.plugin: p.state for p in progress.plugins}
+        assert all(states[name] == status for name, status in ended.items())
+        assert not [f for f in progress.flags if f.kind in ("out-of-order", "unplanned")]
+    assert progress.ended and progress.time == run.end
+    assert set(ended) == set(run.plugins)

@@ -1,0 +1,402 @@
+"""Live run tracking, with the standard library only: fed update-all's events as a run goes
+on, it answers after each one what remains of the run, when it should end on the clock, each
+plugin's state and remaining time, the download still to come, and flags.
+
+A running plugin's remaining time is that of its current phase, conditioned on the time
+already spent in it, plus its later phases, each from its per-phase series (drawn jointly from
+the same past runs, so a slow download phase and a slow execute phase come together). After
+its check-phase report the plugin's series answer with its reports variant. Plugins still to
+come are drawn jointly with it; past runs are weighed by how closely they match the plugins
+already done in this run (`neighbours`), so a slow mirror today slows the plugins still to
+come. Without per-phase series (a cache trained with --no-phases, the history fallback) the
+plugin's whole time answers, conditioned on its time so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from update_estimate.events import PHASES, Event
+from update_estimate.record import SeriesRecord, series_key
+from update_estimate.serving import neighbours
+from update_estimate.serving.estimate import Finish, finish, record_predictive
+from update_estimate.serving.memo import Memo
+from update_estimate.serving.predictive import (
+    MetricEstimate,
+    Predictive,
+    default_predictive,
+    shared_single,
+)
+from update_estimate.serving.remaining import Left, conditional_samples, remaining
+from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
+
+WALL = "wall_clock_seconds"
+DOWNLOAD = "download_bytes"
+NOTHING = MetricEstimate(0.0, 0.0, 0.0, 0, "joint", "model")
+
+
+@dataclass
+class _Plugin:
+    """What the events have said about one plugin in this run."""
+
+    name: str
+    state: str = "pending"  # pending, running, or how it ended
+    started: datetime | None = None
+    phase: str | None = None
+    phase_started: datetime | None = None
+    report: dict[str, float] = field(default_factory=dict)
+    downloaded: float = 0.0
+    ended: datetime | None = None
+    planned: bool = True
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something the display should show: `overdue` (a phase past its interval's upper end:
+    probably hanging), `limited` (too few past runs this long), `no-history` (default
+    estimates), `unplanned` (a plugin not in the run's list), `out-of-order` (an event that
+    contradicts an earlier one, or a time before the last one)."""
+
+    kind: str
+    plugin: str | None
+    phase: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class PluginProgress:
+    plugin: str
+    state: str  # pending, running, success, failed, skipped, timeout
+    phase: str | None
+    elapsed: float  # seconds since it started (0 before)
+    remaining: MetricEstimate  # wall seconds still ahead of it
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The answer after one event."""
+
+    time: datetime
+    elapsed: float  # seconds since the run started
+    remaining: MetricEstimate  # wall seconds until the run ends
+    finish: Finish
+    download_left: MetricEstimate  # bytes still to download in this run
+    plugins: list[PluginProgress]
+    flags: list[Flag]
+    level: float
+    host: str | None
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class _Path:
+    """Where the running plugin stands: the predictive of what it is in now (its phase, or
+    its whole time), the time spent in that, and its later phases."""
+
+    now: Predictive
+    elapsed: float
+    later: tuple[Predictive, ...]
+    phase: str | None
+
+
+class RunTracker:
+    """One update-all run (or several, one after another: `run_start` begins a new one)."""
+
+    def __init__(
+        self,
+        records: Mapping[str, SeriesRecord],
+        host: str | None,
+        plugins: Sequence[str],
+        start: datetime | None = None,
+        level: float = 0.9,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        self._records = records
+        self.warnings = list(warnings)  # what the source lacked, for stderr
+        self.host = host
+        self.level = level
+        self._memo = Memo()
+        self._begin(plugins, start)
+
+    def _begin(self, plugins: Sequence[str], start: datetime | None) -> None:
+        """A new run; without a start time, its first event's time is its start."""
+        self.start = start or datetime.min
+        self._clock = start or datetime.min
+        self._plugins = {p: _Plugin(p) for p in dict.fromkeys(plugins)}
+        self._ended = False
+
+    # the events, one method each; every one answers
+    def feed(self, event: Event) -> Progress:
+        """Take one event and answer. Contradictions are flagged, never raised: a display
+        must not break because update-all told it something twice or late."""
+        notes: list[Flag] = []
+        now = self._advance(event.time, notes)
+        if self.start == datetime.min:
+            self.start = now
+        if event.kind == "run_start":
+            self.host = event.host or self.host
+            self._begin(event.plugins or list(self._plugins), now)
+        elif self._ended:
+            notes.append(Flag("out-of-order", event.plugin, None, f"{event.kind} after run_end"))
+        elif event.kind == "run_end":
+            self._ended = True
+        elif event.plugin is not None:
+            self._plugin_event(event, self._plugin(event.plugin, notes), now, notes)
+        return self._answer(now, notes)
+
+    def progress(self, now: datetime | None = None) -> Progress:
+        """The answer at `now` (default: the last event's time) without a new event."""
+        last = self._clock if self._clock != datetime.min else datetime.now()
+        at = max(now or last, last)
+        if self.start == datetime.min:
+            self.start = at
+        return self._answer(at, [])
+
+    def _advance(self, time: datetime | None, notes: list[Flag]) -> datetime:
+        now = time or datetime.now()
+        if now < self._clock:
+            notes.append(
+                Flag(
+                    "out-of-order",
+                    None,
+                    None,
+                    f"event time {now:%H:%M:%S} before the last one ({self._clock:%H:%M:%S}); "
+                    "the clock stays",
+                )
+            )
+            return self._clock
+        self._clock = now
+        return now
+
+    def _plugin(self, name: str, notes: list[Flag]) -> _Plugin:
+        if name not in self._plugins:
+            self._plugins[name] = _Plugin(name, planned=False)
+            notes.append(Flag("unplanned", name, None, f"{name} was not in the run's plugins"))
+        return self._plugins[name]
+
+    def _plugin_event(self, event: Event, p: _Plugin, now: datetime, notes: list[Flag]) -> None:
+        if event.kind == "report":
+            p.report = {**p.report, **event.report}
+            return
+        if event.kind == "download":
+            p.downloaded = max(p.downloaded, event.downloaded or 0.0)
+            return
+        if p.state not in ("pending", "running"):
+            notes.append(Flag("out-of-order", p.name, None, f"{event.kind} after {p.name} ended"))
+            return
+        if p.state == "pending":
+            self._start(p, now, notes)
+        if event.kind == "phase_start":
+            p.phase, p.phase_started = event.phase, now
+        elif event.kind == "plugin_end":
+            p.state, p.ended = event.status or "success", now
+
+    def _start(self, p: _Plugin, now: datetime, notes: list[Flag]) -> None:
+        """Plugins run one after another: one still running when the next starts has ended."""
+        for other in self._plugins.values():
+            if other.state == "running":
+                other.state, other.ended = "ended", now
+                notes.append(
+                    Flag(
+                        "out-of-order",
+                        other.name,
+                        None,
+                        f"{p.name} started before {other.name} ended; {other.name} counts as ended",
+                    )
+                )
+        p.state, p.started = "running", now
+
+    def run_start(
+        self, time: datetime | None = None, plugins: Sequence[str] | None = None
+    ) -> Progress:
+        return self.feed(Event("run_start", time, plugins=tuple(plugins) if plugins else None))
+
+    def plugin_start(self, plugin: str, time: datetime | None = None) -> Progress:
+        return self.feed(Event("plugin_start", time, plugin))
+
+    def phase_start(self, plugin: str, phase: str, time: datetime | None = None) -> Progress:
+        return self.feed(Event("phase_start", time, plugin, phase=phase))
+
+    def report(self, plugin: str, time: datetime | None = None, **values: float) -> Progress:
+        return self.feed(Event("report", time, plugin, report=values))
+
+    def download(self, plugin: str, downloaded: float, time: datetime | None = None) -> Progress:
+        return self.feed(Event("download", time, plugin, downloaded=downloaded))
+
+    def plugin_end(self, plugin: str, status: str, time: datetime | None = None) -> Progress:
+        return self.feed(Event("plugin_end", time, plugin, status=status))
+
+    def tick(self, time: datetime | None = None) -> Progress:
+        return self.feed(Event("tick", time))
+
+    def run_end(self, time: datetime | None = None) -> Progress:
+        return self.feed(Event("run_end", time))
+
+    # the answer
+    def _predictive(self, plugin: str, metric: str, phase: str | None = None) -> Predictive | None:
+        """The plugin's predictive for this run, with its report once it has one; a default
+        one for a plugin without history (None for a phase without a series)."""
+        key = series_key(self.host, plugin, metric, phase) if self.host else ""
+        record = self._records.get(key)
+        if record is not None:
+            report = self._plugins[plugin].report if plugin in self._plugins else {}
+            return record_predictive(record, self.start, report or None, None, self._memo)[0]
+        if phase is not None:
+            return None
+        known = tuple(p for name in self._plugins if (p := self._recorded(name, metric)))
+        return self._memo.get("default", known, metric, partial(default_predictive, metric, known))
+
+    def _recorded(
+        self, plugin: str, metric: str, report: Mapping[str, float] | None = None
+    ) -> Predictive | None:
+        record = self._records.get(series_key(self.host, plugin, metric)) if self.host else None
+        if record is None:
+            return None
+        return record_predictive(record, self.start, report or None, None, self._memo)[0]
+
+    def _path(self, p: _Plugin, now: datetime) -> _Path:
+        """The running plugin's phase and later phases, or its whole time without them."""
+        if p.phase in PHASES and p.phase_started is not None:
+            ahead = PHASES[PHASES.index(p.phase) :]
+            phases = [self._neighbour(p.name, WALL, phase) for phase in ahead]
+            if all(x is not None for x in phases):
+                spent = (now - p.phase_started).total_seconds()
+                kept = tuple(x for x in phases if x is not None)
+                return _Path(kept[0], spent, kept[1:], p.phase)
+        whole = self._neighbour(p.name, WALL)
+        assert whole is not None  # a plugin's whole time always answers, by default
+        spent = (now - (p.started or now)).total_seconds()
+        return _Path(whole, spent, (), None)
+
+    def _answer(self, now: datetime, notes: list[Flag]) -> Progress:
+        level, memo = self.level, self._memo
+        states = list(self._plugins.values())
+        elapsed = (now - self.start).total_seconds()
+        if self._ended:
+            rows = [PluginProgress(p.name, p.state, None, _spent(p, now), NOTHING) for p in states]
+            return Progress(
+                now,
+                elapsed,
+                NOTHING,
+                finish(now, NOTHING),
+                NOTHING,
+                rows,
+                notes,
+                level,
+                self.host,
+                True,
+            )
+        running = next((p for p in states if p.state == "running"), None)
+        pending = [p for p in states if p.state == "pending"]
+        path = self._path(running, now) if running is not None else None
+        walls = [w for p in pending if (w := self._neighbour(p.name, WALL)) is not None]
+        whole = remaining(
+            path.now if path else None,
+            [*(path.later if path else ()), *walls],
+            path.elapsed if path else 0.0,
+            level,
+            memo,
+        )
+        own = remaining(path.now, path.later, path.elapsed, level, memo) if path else None
+        flags = [*notes, *self._flags(running, path, own)]
+        rows = []
+        for p in states:
+            left = NOTHING
+            if p is running and own is not None:
+                left = own.estimate
+            elif p.state == "pending":
+                left = shared_single(walls[pending.index(p)], level, memo)
+            phase = p.phase if p is running else None
+            rows.append(PluginProgress(p.name, p.state, phase, _spent(p, now), left))
+        # the run's remaining time is at least each plugin's, on one screen as draw by draw
+        run_left = coherent(whole.estimate, [row.remaining for row in rows])
+        downloads = self._download_left(running, pending)
+        return Progress(
+            now, elapsed, run_left, finish(now, run_left), downloads, rows, flags, level, self.host
+        )
+
+    def _neighbour(self, plugin: str, metric: str, phase: str | None = None) -> Predictive | None:
+        """The predictive, calibrated on the past runs most like this one so far."""
+        base = self._predictive(plugin, metric, phase)
+        if base is None:
+            return None
+        runs = self._nearest_runs()
+        return self._memo.get("neighbour", (base,), runs, partial(neighbours.restrict, base, runs))
+
+    def _nearest_runs(self) -> frozenset[int] | None:
+        done = [
+            (p, self._recorded(p.name, WALL, p.report))
+            for p in self._plugins.values()
+            if p.state == "success" and p.started is not None and p.ended is not None
+        ]
+        evidence = [(pred, _spent(p, p.ended)) for p, pred in done if pred is not None and p.ended]
+        owners = tuple(pred for pred, _ in evidence)
+        actuals = tuple(actual for _, actual in evidence)
+        return self._memo.get("nearest", owners, actuals, partial(neighbours.nearest, evidence))
+
+    def _flags(self, running: _Plugin | None, path: _Path | None, own: Left | None) -> list[Flag]:
+        flags = [
+            Flag("no-history", p.name, None, f"{p.name} has no history here: default estimates")
+            for p in self._plugins.values()
+            if p.state in ("pending", "running") and self._recorded(p.name, WALL) is None
+        ]
+        if running is None or path is None or own is None:
+            return flags
+        where = f"in {path.phase}" if path.phase else "so far"
+        spent = f"{running.name} has spent {path.elapsed:.0f} s {where}"
+        if own.overdue:
+            flags.append(
+                Flag(
+                    "overdue",
+                    running.name,
+                    path.phase,
+                    f"{spent}, past the upper end of its {self.level:.0%} interval "
+                    f"({own.upper:.0f} s): probably hanging; its remaining time is "
+                    "conditioned on having run that long",
+                )
+            )
+        elif own.overrun:
+            flags.append(
+                Flag(
+                    "limited",
+                    running.name,
+                    path.phase,
+                    f"{spent}, longer than all but a few of its past runs: its remaining "
+                    "time is scaled from its slowest ones",
+                )
+            )
+        return flags
+
+    def _download_left(self, running: _Plugin | None, pending: Sequence[_Plugin]) -> MetricEstimate:
+        """Bytes still to come: the plugins to start, and the running one conditioned on
+        what it has downloaded so far (nothing more once it executes)."""
+        level, memo = self.level, self._memo
+        later = [x for p in pending if (x := self._neighbour(p.name, DOWNLOAD)) is not None]
+        now = None
+        if running is not None and running.phase != "EXECUTE":
+            now = self._neighbour(running.name, DOWNLOAD)
+        if now is None:
+            return total(DOWNLOAD, later, level, False, memo) if later else NOTHING
+        members = (now, *later)
+        draws = memo.get(
+            "download-left",
+            members,
+            None,
+            lambda: [(d[0], sum(d[1:])) for d in joint_draws(members)],
+        )
+        so_far = running.downloaded if running is not None else 0.0
+        if so_far > 0:
+            samples = conditional_samples(draws, so_far)[0]
+        else:
+            samples = [first + rest for first, rest in draws]
+        parts = [shared_single(p, level, memo) for p in later]
+        return coherent(from_samples(samples, level, members), parts)
+
+
+def _spent(p: _Plugin, now: datetime) -> float:
+    if p.started is None:
+        return 0.0
+    return max(((p.ended or now) - p.started).total_seconds(), 0.0)
