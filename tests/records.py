@@ -39,6 +39,7 @@ def typed(record: Mapping[str, Any]) -> SeriesRecord:
         "phase": None,
         "cap": math.inf,
         "basis": "model",
+        "outcomes": None,
         **record,
         "variants": variants,
     }

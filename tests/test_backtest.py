@@ -145,3 +145,18 @@ def history_of(trained: Trained):
     from update_estimate.history import reader as history
 
     return history.read(trained.db, plugins=["apt"]).executions
+
+
+def test_live_backtest_replays_the_last_run(runner, trained: Trained) -> None:
+    """One run replayed event by event against a cache trained before it."""
+    result = invoke(
+        runner, "backtest", "--db", trained.db, "--live", "--last", "1", "-j", "1", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, schema("backtest"))
+    live = doc["live"]
+    assert live["runs"] == 1 and live["tracked"]["cases"] == live["per_plugin"]["cases"] > 20
+    assert 0 <= live["tracked"]["coverage"] <= 1 and live["rises"] == 0
+    mixed = invoke(runner, "backtest", "--db", trained.db, "--live", "--plot", "x.png")
+    assert mixed.exit_code == ExitCode.USAGE and "--live replays whole runs" in mixed.stderr

@@ -33,6 +33,7 @@ from update_estimate.serving.tracker import RunTracker
 
 if TYPE_CHECKING:
     from update_estimate.fitting.backtest import BacktestResult
+    from update_estimate.fitting.live import LiveResult
     from update_estimate.fitting.train import TrainResult
     from update_estimate.history.simulate import Written
     from update_estimate.history.validation import ValidationReport
@@ -215,3 +216,16 @@ def backtest(
 
     asked = _request(BacktestRequest, request, options)
     return backtesting.evaluate(asked, (asked.with_covariates,), progress)[asked.with_covariates]
+
+
+def backtest_live(
+    request: BacktestRequest | None = None, *, progress: Progress | None = None, **options: Any
+) -> LiveResult:
+    """Live tracking replayed on the history's last runs (`last`), event by event, each
+    against a cache trained just before it, next to the per-plugin `--done/--running`
+    answers. Options as `BacktestRequest`'s fields (db, hosts, last, level, n_jobs)."""
+    from update_estimate.fitting import live
+
+    asked = _request(BacktestRequest, request, options)
+    host = asked.hosts[0] if asked.hosts and len(asked.hosts) == 1 else None
+    return live.evaluate(asked.db, asked.last, asked.level, host, asked.n_jobs, progress)

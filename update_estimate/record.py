@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -43,6 +43,15 @@ class Spread(NamedTuple):
 
     slope: float
     centres: list[float]
+
+
+class Outcomes(NamedTuple):
+    """A plugin's executions that neither succeeded nor timed out: their share of its
+    finished executions, and this metric's value in each of the latest (skipped: zero). A run
+    under way may still meet one of them in a plugin to come."""
+
+    share: float
+    values: list[float]
 
 
 class Idle(NamedTuple):
@@ -133,6 +142,7 @@ class SeriesRecord(NamedTuple):
     cap: float
     basis: str
     variants: dict[str, Variant]
+    outcomes: Outcomes | None = None  # the plugin's whole series only
 
     @property
     def key(self) -> str:
@@ -183,6 +193,9 @@ def series_to_json(r: SeriesRecord) -> dict[str, Any]:
         "cap": r.cap,
         "basis": r.basis,
         "variants": {name: _variant_to_json(v) for name, v in r.variants.items()},
+        "outcomes": None
+        if r.outcomes is None
+        else {"share": r.outcomes.share, "values": r.outcomes.values},
     }
 
 
@@ -197,6 +210,9 @@ def series_from_json(d: dict[str, Any]) -> SeriesRecord:
         cap=float(d["cap"]),
         basis=d["basis"],
         variants={name: _variant_from_json(v) for name, v in d["variants"].items()},
+        outcomes=None
+        if d["outcomes"] is None
+        else Outcomes(float(d["outcomes"]["share"]), list(d["outcomes"]["values"])),
     )
 
 

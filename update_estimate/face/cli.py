@@ -698,6 +698,15 @@ BacktestFullRaceOption = Annotated[
         "measure exactly what train would have served.",
     ),
 ]
+BacktestLiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Judge live run tracking instead: replay each of the last runs event by event "
+        "against a cache trained just before it (one whole train per run: slow), next to "
+        "the per-plugin --done/--running answers, e.g. --live --last 5.",
+    ),
+]
 BacktestPlotOption = Annotated[
     Path | None,
     typer.Option(help="Draw actuals, forecasts and intervals to a PNG, e.g. --plot bt.png."),
@@ -718,6 +727,7 @@ def backtest(
     full_race: BacktestFullRaceOption = False,
     plot: BacktestPlotOption = None,
     json_out: BacktestJson = False,
+    live: BacktestLiveOption = False,
 ) -> None:
     """Measure how good the estimates have been: retrain before each of the last runs,
     forecast it, and compare with the run, next to two baselines.
@@ -738,6 +748,19 @@ def backtest(
         n_jobs,
         full_race,
     )
+    if live:
+        if plot is not None or full_race or metrics or plugins:
+            raise UsageError(
+                "--live replays whole runs: --plot, --full-race, --metrics and --plugins "
+                "do not apply to it"
+            )
+        with _progress(ctx, json_out, "training before each run, then replaying it") as update:
+            replayed = api.backtest_live(request, progress=update)
+        if json_out:
+            typer.echo(render.live_json(replayed))
+        else:
+            render.print_table(render.live_view(replayed), _stdout_console())
+        return
     if plot is not None:
         from update_estimate.face import plotting
 

@@ -364,7 +364,7 @@ def train_json(result: Any) -> str:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    return "-" if value is None or math.isnan(value) else format(value, spec)
 
 
 def train_table(result: Any) -> Table:
@@ -442,6 +442,58 @@ def backtest_view(result: Any) -> RenderableType:
             f"{ours.coverage:.0%} / {last.coverage:.0%} / {median.coverage:.0%}",
             " / ".join(_fmt(s.median_ape, ".0%") for s in (ours, last, median)),
             f"{ours.interval_score / median.interval_score:.2f}" if median.interval_score else "-",
+        )
+    return titled(title, table)
+
+
+def _nullable(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
+
+def live_json(result: Any) -> str:
+    def scores(s: Any) -> dict[str, Any]:
+        return {k: _nullable(v) if isinstance(v, float) else v for k, v in asdict(s).items()}
+
+    return json_document(
+        "backtest",
+        {
+            "level": result.level,
+            "last": result.runs,
+            "live": {
+                "runs": result.runs,
+                "tracked": scores(result.tracked),
+                "per_plugin": scores(result.per_plugin),
+                "rises": result.rises,
+                "event_ms": {
+                    "median": round(result.event_ms[0], 3),
+                    "p99": round(result.event_ms[1], 3),
+                },
+            },
+        },
+    )
+
+
+def live_view(result: Any) -> RenderableType:
+    title = (
+        f"Live tracking replayed over the last {result.runs} runs ({result.level:.0%} "
+        f"intervals of the remaining time), {result.tracked.cases} answers"
+    )
+    table = _table(
+        None,
+        "per plugin: estimate --done --running --elapsed at the same moments. Width: median "
+        f"interval width relative to what remained. Point rose {result.rises} times while only "
+        f"the clock moved; each event took {result.event_ms[0]:.2f} ms "
+        f"(99th percentile {result.event_ms[1]:.2f} ms).",
+    )
+    for name in ("answer", "cover", "width", "MdAPE", "midpoint MdAPE"):
+        table.add_column(name, justify="left" if name == "answer" else "right")
+    for name, s in (("tracked", result.tracked), ("per plugin", result.per_plugin)):
+        table.add_row(
+            name,
+            _fmt(s.coverage, ".0%"),
+            _fmt(s.width, ".2f"),
+            _fmt(s.mdape, ".0%"),
+            _fmt(s.midpoint_mdape, ".0%"),
         )
     return titled(title, table)
 

@@ -20,7 +20,12 @@ def records_from_history(
     """Series records, and the history's plugins per host, as a cache's `records.json`."""
     import numpy as np
 
-    from update_estimate.fitting.features import TARGET_STATUSES, last_success, plausible_cap
+    from update_estimate.fitting.features import (
+        TARGET_STATUSES,
+        last_success,
+        outcomes,
+        plausible_cap,
+    )
     from update_estimate.history import reader as history
 
     hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
@@ -52,5 +57,6 @@ def records_from_history(
                 cap=plausible_cap(np.log1p(targets[metric].dropna().to_numpy(dtype=float))),
                 basis="limited",
                 variants={"base": base},
+                outcomes=outcomes(group, metric),
             )
     return Records(out, hist.plugins_by_host)

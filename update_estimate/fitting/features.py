@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from update_estimate.record import DEFAULT_GAP_HOURS, series_key
+from update_estimate.record import DEFAULT_GAP_HOURS, Outcomes, series_key
 from update_estimate.reports import REPORTED
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class Series:
     last_success: str | None
     starts: tuple[str, ...] = ()
     idle: np.ndarray | None = None
+    outcomes: Outcomes | None = None
 
     @property
     def key(self) -> str:
@@ -185,6 +186,21 @@ def _series_from(
     )
 
 
+OTHER_OUTCOMES = ("failed", "skipped")
+LATEST_OUTCOMES = 50
+
+
+def outcomes(executions: pd.DataFrame, metric: str) -> Outcomes | None:
+    """How a plugin's failed and skipped executions went in `metric` (`record.Outcomes`);
+    None when it has finished nothing."""
+    finished = executions[executions["status"].isin((*TARGET_STATUSES, *OTHER_OUTCOMES))]
+    if finished.empty:
+        return None
+    others = finished[finished["status"].isin(OTHER_OUTCOMES)]
+    values = others[metric].fillna(0.0).clip(lower=0.0).tail(LATEST_OUTCOMES)
+    return Outcomes(round(len(others) / len(finished), 6), [round(float(v), 3) for v in values])
+
+
 def last_success(executions: pd.DataFrame) -> str | None:
     """When a plugin's executions last succeeded, as the history's naive local time."""
     success = executions[executions["status"] == "success"]["start_time"]
@@ -207,7 +223,7 @@ def build_series(
         for metric in metrics:
             s = _series_from(targets, targets[metric].to_numpy(dtype=float), metric, None, last)
             if s is not None:
-                out.append(s)
+                out.append(replace(s, outcomes=outcomes(group, metric)))
         if phases is None or phases.empty:
             continue
         per_phase = phases[phases["execution_id"].isin(targets["execution_id"])]

@@ -86,4 +86,5 @@ def series_record(s: Series, variants: dict[str, Variant], basis: str) -> Series
         cap=plausible_cap(s.y),
         basis=basis,
         variants=variants,
+        outcomes=s.outcomes,
     )

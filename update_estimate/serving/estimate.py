@@ -54,12 +54,15 @@ class Finish:
     upper: datetime
 
 
+# Further than any clock shows: a bound beyond it is written as it (never an overflow).
+FURTHEST = timedelta(days=3650)
+
+
 def finish(clock: datetime, seconds: MetricEstimate) -> Finish:
-    return Finish(
-        clock + timedelta(seconds=seconds.point),
-        clock + timedelta(seconds=seconds.lower),
-        clock + timedelta(seconds=seconds.upper),
-    )
+    def after(s: float) -> datetime:
+        return clock + min(timedelta(seconds=min(s, FURTHEST.total_seconds())), FURTHEST)
+
+    return Finish(after(seconds.point), after(seconds.lower), after(seconds.upper))
 
 
 def _state(plugin: str, request: EstimateRequest) -> str:

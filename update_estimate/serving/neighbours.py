@@ -1,53 +1,84 @@
-"""The past runs most like the run under way, judged by the plugins already done in it.
+"""The past runs most like the run under way, judged by what it has shown so far.
 
 A slow mirror or a slow network shows in the first plugins' times; the same past runs'
-residuals then replay for the plugins still to come. Each past run is ranked by how far its
-residuals of the done plugins lie from today's (in units of each plugin's own spread); the
-nearest share is kept. Where the plugins share nothing, the kept runs are a random subset and
-the intervals stay calibrated, only read from fewer runs; so never fewer than MIN_NEIGHBOURS.
+residuals then replay for the plugins still to come. Each past run gets a score: how slow its
+done plugins (and the running plugin's finished phases) were, each residual in units of that
+series' own spread, averaged. A plugin still to come is drawn from the past runs whose score
+is nearest today's, but only where its own residuals have followed that score (a clear
+correlation over the past runs): where plugins share nothing, choosing runs by another
+plugin's luck only throws runs away.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from update_estimate.serving import conformal
 from update_estimate.serving.predictive import Predictive
 
-NEIGHBOUR_SHARE = 0.5
+NEIGHBOUR_SHARE = 0.5  # of a plugin's past runs, the nearest kept
 MIN_NEIGHBOURS = 30
+MIN_CORRELATION = 0.3
 
 
-def nearest(evidence: Sequence[tuple[Predictive, float]]) -> frozenset[int] | None:
-    """Past runs nearest today's, from (done plugin's predictive, its actual value) pairs;
-    None where the evidence is too thin to choose."""
-    distance: dict[int, list[float]] = {}
+class Neighbourhood(NamedTuple):
+    today: float  # today's score
+    scores: dict[int, float]  # each past run's
+
+
+def _standardised(p: Predictive) -> tuple[dict[int, float], float, float]:
+    own = p.by_run()
+    values = sorted(own.values())
+    centre = conformal.median(values)
+    scale = max(conformal.median([abs(e - centre) for e in values]), 1e-6)
+    return own, centre, scale
+
+
+def neighbourhood(evidence: Sequence[tuple[Predictive, float]]) -> Neighbourhood | None:
+    """Scores from (predictive, what it really took today) pairs; None without evidence."""
+    sums: dict[int, list[float]] = {}
+    today: list[float] = []
     for p, actual in evidence:
-        own = p.by_run()
+        own, centre, scale = _standardised(p)
         if len(own) < MIN_NEIGHBOURS:
             continue
-        values = sorted(own.values())
-        scale = max(conformal.median([abs(e - conformal.median(values)) for e in values]), 1e-6)
-        today = math.log1p(actual) - p.centre
+        today.append((math.log1p(actual) - p.centre - centre) / scale)
         for run, e in own.items():
-            distance.setdefault(run, []).append(abs(e - today) / scale)
-    keep = max(MIN_NEIGHBOURS, math.ceil(len(distance) * NEIGHBOUR_SHARE))
-    if len(distance) <= keep:
+            sums.setdefault(run, []).append((e - centre) / scale)
+    if not today:
         return None
-    ranked = sorted(distance, key=lambda r: (sum(distance[r]) / len(distance[r]), r))
-    return frozenset(ranked[:keep])
+    return Neighbourhood(sum(today) / len(today), {r: sum(v) / len(v) for r, v in sums.items()})
 
 
-def restrict(p: Predictive, runs: frozenset[int] | None) -> Predictive:
-    """The predictive calibrated on those runs (and its untagged residuals) alone."""
-    if runs is None:
+def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+
+
+def restrict(p: Predictive, hood: Neighbourhood | None) -> Predictive:
+    """The predictive calibrated on its past runs nearest today's score, where its residuals
+    have followed the score; otherwise unchanged."""
+    if hood is None:
         return p
-    keep = [i for i, r in enumerate(p.runs) if r is None or r in runs]
-    if len(keep) < MIN_NEIGHBOURS or len(keep) == len(p.runs):
+    shared = [
+        (i, hood.scores[r]) for i, r in enumerate(p.runs) if r is not None and r in hood.scores
+    ]
+    if len(shared) < 2 * MIN_NEIGHBOURS:
         return p
+    mine = [p.residuals[i] for i, _ in shared]
+    if _correlation([s for _, s in shared], mine) < MIN_CORRELATION:
+        return p
+    keep = max(MIN_NEIGHBOURS, math.ceil(len(shared) * NEIGHBOUR_SHARE))
+    nearest = sorted(shared, key=lambda t: (abs(t[1] - hood.today), t[0]))[:keep]
+    chosen = sorted(i for i, _ in nearest)
     return p._replace(
-        residuals=[p.residuals[i] for i in keep],
-        censored=[p.censored[i] for i in keep],
-        runs=[p.runs[i] for i in keep],
+        residuals=[p.residuals[i] for i in chosen],
+        censored=[p.censored[i] for i in chosen],
+        runs=[p.runs[i] for i in chosen],
     )

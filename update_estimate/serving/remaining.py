@@ -15,6 +15,7 @@ from update_estimate.serving.predictive import MetricEstimate, Predictive, share
 from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 MIN_CONDITIONAL = 5
+MAX_RATIO = 3.0
 
 
 def conditional_samples(
@@ -24,14 +25,22 @@ def conditional_samples(
     the running plugin conditioned on T > elapsed.
 
     Also whether the running plugin has outrun nearly every past run, so that its remaining
-    time is scaled from its slowest runs rather than read from them.
+    time is scaled from its slowest runs rather than read from them: each of them ran
+    `ratio` times the slowest five's shortest, so today's run may run that many times what it
+    has so far (at most MAX_RATIO: a tail of near-zero draws would make it absurd).
     """
     kept = [(first, rest) for first, rest in draws if first > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
         return [first - elapsed + rest for first, rest in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
-    scale = elapsed / max(tail[0][0], 1e-9)
-    return [first * scale - elapsed + rest for first, rest in tail], True
+    shortest = tail[0][0]
+    ratios = [
+        min(first / shortest, MAX_RATIO) if shortest > 0 else 1 + i / len(tail)
+        for i, (first, _) in enumerate(tail)
+    ]
+    return [
+        elapsed * (ratio - 1) + rest for ratio, (_, rest) in zip(ratios, tail, strict=True)
+    ], True
 
 
 # Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed

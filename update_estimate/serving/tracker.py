@@ -14,14 +14,15 @@ plugin's whole time answers, conditioned on its time so far.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
 from update_estimate.events import PHASES, Event
 from update_estimate.record import SeriesRecord, series_key
-from update_estimate.serving import neighbours
+from update_estimate.serving import neighbours, outcomes
 from update_estimate.serving.estimate import Finish, finish, record_predictive
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
@@ -47,6 +48,7 @@ class _Plugin:
     started: datetime | None = None
     phase: str | None = None
     phase_started: datetime | None = None
+    phases: list[tuple[str, datetime]] = field(default_factory=list)  # each phase's start
     report: dict[str, float] = field(default_factory=dict)
     downloaded: float = 0.0
     ended: datetime | None = None
@@ -115,6 +117,7 @@ class RunTracker:
         warnings: Sequence[str] = (),
     ) -> None:
         self._records = records
+        self._hood: neighbours.Neighbourhood | None = None
         self.warnings = list(warnings)  # what the source lacked, for stderr
         self.host = host
         self.level = level
@@ -191,6 +194,7 @@ class RunTracker:
             self._start(p, now, notes)
         if event.kind == "phase_start":
             p.phase, p.phase_started = event.phase, now
+            p.phases.append((p.phase or "", now))
         elif event.kind == "plugin_end":
             p.state, p.ended = event.status or "success", now
 
@@ -273,6 +277,7 @@ class RunTracker:
 
     def _answer(self, now: datetime, notes: list[Flag]) -> Progress:
         level, memo = self.level, self._memo
+        self._hood = self._neighbourhood()  # how like this run the past ones were, for this answer
         states = list(self._plugins.values())
         elapsed = (now - self.start).total_seconds()
         if self._ended:
@@ -292,7 +297,7 @@ class RunTracker:
         running = next((p for p in states if p.state == "running"), None)
         pending = [p for p in states if p.state == "pending"]
         path = self._path(running, now) if running is not None else None
-        walls = [w for p in pending if (w := self._neighbour(p.name, WALL)) is not None]
+        walls = [self._to_come(p.name, WALL) for p in pending]
         whole = remaining(
             path.now if path else None,
             [*(path.later if path else ()), *walls],
@@ -311,31 +316,86 @@ class RunTracker:
                 left = shared_single(walls[pending.index(p)], level, memo)
             phase = p.phase if p is running else None
             rows.append(PluginProgress(p.name, p.state, phase, _spent(p, now), left))
+        gaps = self._gaps_left(now, running, len(pending))
+        ahead = replace(
+            whole.estimate,
+            point=whole.estimate.point + gaps,
+            lower=whole.estimate.lower + gaps,
+            upper=whole.estimate.upper + gaps,
+        )
         # the run's remaining time is at least each plugin's, on one screen as draw by draw
-        run_left = coherent(whole.estimate, [row.remaining for row in rows])
+        run_left = coherent(ahead, [row.remaining for row in rows])
         downloads = self._download_left(running, pending)
         return Progress(
             now, elapsed, run_left, finish(now, run_left), downloads, rows, flags, level, self.host
         )
+
+    def _gaps_left(self, now: datetime, running: _Plugin | None, pending: int) -> float:
+        """update-all's own time between plugins (and before the run's end), which no
+        plugin's series holds: the mean gap seen so far in this run, for each one still to
+        come (none seen yet: none assumed)."""
+        started = sorted(
+            (p for p in self._plugins.values() if p.started is not None),
+            key=lambda p: p.started or now,
+        )
+        seen = [(started[0].started or now) - self.start] if started else []
+        seen += [
+            (b.started or now) - a.ended
+            for a, b in itertools.pairwise(started)
+            if a.ended is not None
+        ]
+        if not seen:
+            return 0.0
+        mean = sum(max(g.total_seconds(), 0.0) for g in seen) / len(seen)
+        last_end = max((p.ended for p in started if p.ended is not None), default=None)
+        waited = (
+            0.0 if running is not None or last_end is None else (now - last_end).total_seconds()
+        )
+        return max(mean * (pending + 1) - waited, mean * pending)
 
     def _neighbour(self, plugin: str, metric: str, phase: str | None = None) -> Predictive | None:
         """The predictive, calibrated on the past runs most like this one so far."""
         base = self._predictive(plugin, metric, phase)
         if base is None:
             return None
-        runs = self._nearest_runs()
-        return self._memo.get("neighbour", (base,), runs, partial(neighbours.restrict, base, runs))
+        hood = self._hood
+        if hood is None:
+            return base
+        return self._memo.get(
+            "neighbour", (base, hood), None, partial(neighbours.restrict, base, hood)
+        )
 
-    def _nearest_runs(self) -> frozenset[int] | None:
-        done = [
-            (p, self._recorded(p.name, WALL, p.report))
-            for p in self._plugins.values()
-            if p.state == "success" and p.started is not None and p.ended is not None
-        ]
-        evidence = [(pred, _spent(p, p.ended)) for p, pred in done if pred is not None and p.ended]
+    def _to_come(self, plugin: str, metric: str) -> Predictive:
+        """A plugin still to start: like the past runs most like this one, and perhaps
+        failing or skipped, as it has before."""
+        near = self._neighbour(plugin, metric)
+        assert near is not None  # a plugin's whole series always answers, by default
+        key = series_key(self.host, plugin, metric) if self.host else ""
+        record = self._records.get(key)
+        found = record.outcomes if record is not None else None
+        return self._memo.get(
+            "to-come", (near,), plugin, partial(outcomes.mixed, near, found, plugin)
+        )
+
+    def _neighbourhood(self) -> neighbours.Neighbourhood | None:
+        """The past runs most like this one: judged by the plugins done (their whole time)
+        and by the phases the running plugin has finished (a long download foretells a
+        long install)."""
+        evidence: list[tuple[Predictive, float]] = []
+        for p in self._plugins.values():
+            if p.state == "success" and p.ended is not None:
+                whole = self._recorded(p.name, WALL, p.report)
+                evidence.extend([(whole, _spent(p, p.ended))] if whole else [])
+            elif p.state == "running":
+                for (phase, began), (_, then) in zip(p.phases, p.phases[1:], strict=False):
+                    part = self._predictive(p.name, WALL, phase)
+                    seconds = (then - began).total_seconds()
+                    evidence.extend([(part, seconds)] if part else [])
         owners = tuple(pred for pred, _ in evidence)
         actuals = tuple(actual for _, actual in evidence)
-        return self._memo.get("nearest", owners, actuals, partial(neighbours.nearest, evidence))
+        return self._memo.get(
+            "neighbourhood", owners, actuals, partial(neighbours.neighbourhood, evidence)
+        )
 
     def _flags(self, running: _Plugin | None, path: _Path | None, own: Left | None) -> list[Flag]:
         flags = [
@@ -374,7 +434,7 @@ class RunTracker:
         """Bytes still to come: the plugins to start, and the running one conditioned on
         what it has downloaded so far (nothing more once it executes)."""
         level, memo = self.level, self._memo
-        later = [x for p in pending if (x := self._neighbour(p.name, DOWNLOAD)) is not None]
+        later = [self._to_come(p.name, DOWNLOAD) for p in pending]
         now = None
         if running is not None and running.phase != "EXECUTE":
             now = self._neighbour(running.name, DOWNLOAD)
