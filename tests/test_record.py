@@ -31,7 +31,9 @@ def test_a_trained_cache_reads_back_as_written(trained: Trained) -> None:
     assert {"spread", "idle", "borrowed", "zeros", "quiet", "typical"} <= set(variant)
 
 
-@pytest.mark.parametrize("field", ["spread", "idle", "runs", "cap", "format_version"])
+@pytest.mark.parametrize(
+    "field", ["spread", "idle", "runs", "cap", "outcomes", "format_version"]
+)
 def test_a_record_lacking_a_field_is_refused_not_defaulted(trained: Trained, field: str) -> None:
     generation = cache.current(trained.cache)
     assert generation is not None
@@ -39,9 +41,32 @@ def test_a_record_lacking_a_field_is_refused_not_defaulted(trained: Trained, fie
     record = next(iter(data["series"].values()))
     if field == "format_version":
         del data[field]
-    elif field == "cap":
+    elif field in ("cap", "outcomes"):
         del record[field]
     else:
         del record["variants"]["base"][field]
     with pytest.raises(RecordError):
         from_json(data)
+
+
+def test_outcomes_say_how_often_a_plugin_failed_or_was_skipped(trained: Trained) -> None:
+    """From the history itself: per plugin, its failed and skipped share of finished runs."""
+    import duckdb
+
+    generation = cache.current(trained.cache)
+    assert generation is not None
+    series = generation.records().series
+    with duckdb.connect(str(trained.db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT plugin_name, avg(CASE WHEN status IN ('failed', 'skipped') THEN 1 ELSE 0 "
+            "END), count(*) FILTER (WHERE status IN ('failed', 'skipped')) "
+            "FROM plugin_executions WHERE status <> 'running' GROUP BY 1"
+        ).fetchall()
+    assert rows
+    for plugin, share, count in rows:
+        whole = next(r for r in series.values() if r.plugin == plugin and r.phase is None)
+        assert whole.outcomes is not None
+        assert whole.outcomes.share == pytest.approx(share, abs=1e-6)
+        assert len(whole.outcomes.values) == min(count, 50)
+        assert all(v >= 0 for v in whole.outcomes.values)
+    assert all(r.outcomes is None for r in series.values() if r.phase is not None)

@@ -216,3 +216,27 @@ def test_a_replayed_run_is_answered_coherently_event_by_event(trained: Trained) 
         assert not [f for f in progress.flags if f.kind in ("out-of-order", "unplanned")]
     assert progress.ended and progress.time == run.end
     assert set(ended) == set(run.plugins)
+
+
+def test_a_plugin_to_come_may_fail_or_be_skipped_as_it_has_before() -> None:
+    """Three in ten of b's past executions were skipped (nothing): the remaining time's lower
+    bound reaches down to a's own, while without outcomes b's 60 s always lie ahead."""
+    from update_estimate.record import Outcomes
+
+    records = typed_all(
+        {
+            series_key("h", "a", WALL): record("a", 10.0, noise(1)),
+            series_key("h", "b", WALL): record("b", 60.0, noise(2)),
+        }
+    )
+    key = series_key("h", "b", WALL)
+    skipped = {**records, key: records[key]._replace(outcomes=Outcomes(0.3, [0.0, 0.0]))}
+    answers = []
+    for recs in (records, skipped):
+        tracker = RunTracker(recs, "h", ["a", "b"], T0)
+        answers.append(tracker.plugin_start("a", at(0)))
+    plain, mixed = answers
+    check(mixed)
+    assert plain.remaining.lower > 55
+    assert mixed.remaining.lower < 15 and mixed.plugins[1].remaining.lower == 0
+    assert mixed.remaining.point == pytest.approx(plain.remaining.point, rel=0.1)

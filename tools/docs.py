@@ -76,6 +76,7 @@ def _option_line(param: Any) -> tuple[str, str]:
 def man_page() -> str:
     import typer.main
 
+    from update_estimate.events import PROTOCOL
     from update_estimate.face.cli import app
 
     group = typer.main.get_command(app)
@@ -107,6 +108,18 @@ def man_page() -> str:
                 continue
             names, text = _option_line(param)
             lines += [".TP", names, text]
+    lines += [
+        ".SH EVENTS",
+        _roff(
+            "update-estimate track reads one JSON object per line on stdin, e.g. "
+            '{"event": "phase_start", "time": "2026-11-21T09:00:11", "plugin": "apt", '
+            '"phase": "DOWNLOAD"}. Every event may carry time (ISO 8601, local time; default: '
+            "when it is read). A line that is not a valid event gets one error line on stderr "
+            "and the run goes on. The events, their fields, and when update-all sends them:"
+        ),
+    ]
+    for kind, fields, when in PROTOCOL:
+        lines += [".TP", f"\\fB{kind}\\fR" + (f" {_roff(fields)}" if fields else ""), _roff(when)]
     lines.append(".SH EXIT STATUS")
     for code, text in EXIT_CODE_HELP.items():
         lines += [".TP", f"\\fB{int(code)}\\fR", _roff(text)]

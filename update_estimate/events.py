@@ -1,17 +1,7 @@
 """The live-run event protocol: what update-all tells a `RunTracker` as a run goes on, as
-Python values or as one JSON object per line (`update-estimate track`).
-
-Every event may carry `time` (ISO 8601, local time like the history; default: when it is
-read). Kinds and their fields:
-
-    run_start     plugins (in order, optional), host (optional)
-    plugin_start  plugin
-    phase_start   plugin, phase (CHECK, DOWNLOAD or EXECUTE)
-    report        plugin, package_count and/or download_bytes (its check-phase report)
-    download      plugin, bytes (downloaded so far by this plugin)
-    plugin_end    plugin, status (success, failed, skipped or timeout)
-    tick          (only the clock moved)
-    run_end
+Python values or as one JSON object per line (`update-estimate track`). `PROTOCOL` lists the
+events, their fields and when they are sent; every event may also carry `time` (ISO 8601,
+local time like the history; default: when it is read).
 """
 
 from __future__ import annotations
@@ -25,16 +15,26 @@ from typing import Any
 from update_estimate.errors import UsageError
 
 PROTOCOL_VERSION = 1
-KINDS = (
-    "run_start",
-    "plugin_start",
-    "phase_start",
-    "report",
-    "download",
-    "plugin_end",
-    "tick",
-    "run_end",
+# (event, its fields, when update-all sends it): the README's and the man page's table
+PROTOCOL = (
+    ("run_start", "plugins (in order), host: both optional", "a run begins (resets the tracker)"),
+    ("plugin_start", "plugin", "a plugin starts"),
+    ("phase_start", "plugin, phase (CHECK, DOWNLOAD or EXECUTE)", "a plugin enters a phase"),
+    (
+        "report",
+        "plugin, package_count and/or download_bytes",
+        "the plugin's check-phase report of its work",
+    ),
+    ("download", "plugin, bytes (so far, this plugin)", "download progress, where known"),
+    (
+        "plugin_end",
+        "plugin, status (success, failed, skipped or timeout)",
+        "a plugin ends",
+    ),
+    ("tick", "", "the display refreshes: only the clock moved"),
+    ("run_end", "", "the run ends"),
 )
+KINDS = tuple(kind for kind, _, _ in PROTOCOL)
 PHASES = ("CHECK", "DOWNLOAD", "EXECUTE")
 END_STATUSES = ("success", "failed", "skipped", "timeout")
 REPORT_FIELDS = ("package_count", "download_bytes")

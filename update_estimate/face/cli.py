@@ -627,8 +627,8 @@ def track(
     to come, and flags (overdue: a phase past its interval, probably hanging). A line that is
     not a valid event gets one error line on stderr and the run goes on; the end of stdin
     ends the command. Events: run_start, plugin_start, phase_start, report, download,
-    plugin_end, tick, run_end (see the README, section "Live run tracking").
-    Example: update-estimate track --human < examples/run-events.jsonl
+    plugin_end, tick, run_end (see the README, section "track").
+    Example: update-estimate track --human < examples/run-events.jsonl (events: see EVENTS)
     """
     from update_estimate import api
     from update_estimate.events import EventError, from_json

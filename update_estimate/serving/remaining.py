@@ -57,6 +57,39 @@ class Remaining:
     overdue: bool = False  # the running plugin is past its interval's upper end
 
 
+class Medians:
+    """The conditional median at each checkpoint passed, computed once as `elapsed` grows:
+    the draws still running at a checkpoint are a shrinking set, kept sorted by their whole
+    remaining time, so each checkpoint costs a removal and a lookup, not a sort."""
+
+    def __init__(self, draws: Sequence[tuple[float, float]]) -> None:
+        self._draws = draws
+        self._by_first = sorted(draws)
+        self._gone = 0  # draws that ended by the last checkpoint seen
+        self._ahead = sorted(first + rest for first, rest in draws)
+        self._values: list[float] = []
+        self._lowest: list[float] = []  # the lowest median up to each checkpoint
+
+    def lowest(self, passed: int) -> float:
+        """The lowest conditional median over the first `passed` checkpoints."""
+        for s in CHECKPOINTS[len(self._values) : passed]:
+            while self._gone < len(self._by_first) and self._by_first[self._gone][0] <= s:
+                first, rest = self._by_first[self._gone]
+                del self._ahead[bisect.bisect_left(self._ahead, first + rest)]
+                self._gone += 1
+            if len(self._ahead) >= MIN_CONDITIONAL:
+                n, mid = len(self._ahead), len(self._ahead) // 2
+                centre = (
+                    self._ahead[mid] if n % 2 else 0.5 * (self._ahead[mid - 1] + self._ahead[mid])
+                )
+                value = centre - s
+            else:
+                value = conformal.median(conditional_samples(self._draws, s)[0])
+            self._values.append(value)
+            self._lowest.append(min(value, self._lowest[-1]) if self._lowest else value)
+        return self._lowest[passed - 1]
+
+
 class Left(NamedTuple):
     """What remains, and how the running member stands against its own interval."""
 
@@ -90,19 +123,18 @@ def remaining(
             total("wall_clock_seconds", members, level, False, memo), False, False, math.inf
         )
     draws = memo.get(
-        "remaining", members, None, lambda: [(d[0], sum(d[1:])) for d in joint_draws(members)]
+        "remaining",
+        members,
+        None,
+        lambda: [(d[0], sum(d[1:])) for d in joint_draws(members, memo=memo)],
     )
     samples, overrun = conditional_samples(draws, elapsed)
     est = from_samples(samples, level, members)
     upper = shared_single(running, level, memo).upper
     overdue = elapsed > upper
     if not overdue:
-        # the conditional median at each checkpoint passed, computed once as `elapsed` grows
-        medians: list[float] = memo.get("medians", members, None, list)
-        passed = bisect.bisect_right(CHECKPOINTS, elapsed)
-        for s in CHECKPOINTS[len(medians) : passed]:
-            medians.append(conformal.median(conditional_samples(draws, s)[0]))
-        point = min(medians[:passed])
+        medians = memo.get("medians", members, None, lambda: Medians(draws))
+        point = medians.lowest(bisect.bisect_right(CHECKPOINTS, elapsed))
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
     parts = [shared_single(p, level, memo) for p in others]
     return Left(coherent(est, parts), overrun, overdue, upper)

@@ -6,31 +6,56 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 
 
-def joint_draws(predictives: Sequence[Predictive], seed: int = 0) -> list[list[float]]:
+def joint_draws(
+    predictives: Sequence[Predictive], seed: int = 0, memo: Memo | None = None
+) -> list[list[float]]:
     """One draw per past run, on the raw scale: each plugin's value had that run's errors
     happened again.
 
     A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
-    takes one of its own residuals at random, from a fixed seed so answers are repeatable.
+    takes one of its own residuals at random, from a seed of its own so answers are
+    repeatable, and so each plugin's column is computed once for the answers sharing `memo`.
     """
-    rng = random.Random(seed)
-    values = [[raw(p.value(e)) for e in p.residuals] for p in predictives]
+    memo = memo or Memo()
+    values = [memo.get("raw", (p,), None, partial(_raw_values, p)) for p in predictives]
     maps = [
-        {r: v for r, v in zip(p.runs, own, strict=True) if r is not None}
+        memo.get("by-run", (p,), None, partial(_by_run, p, own))
         for p, own in zip(predictives, values, strict=True)
     ]
-    runs = sorted({r for m in maps for r in m})
+    runs = tuple(sorted({r for m in maps for r in m}))
     if not runs:
-        runs_count = max((len(p.residuals) for p in predictives), default=0)
-        runs = list(range(-runs_count, 0))
-    pairs = list(zip(maps, values, strict=True))
-    return [[m[run] if run in m else rng.choice(own) for m, own in pairs] for run in runs]
+        runs = tuple(range(-max((len(p.residuals) for p in predictives), default=0), 0))
+    columns = [
+        memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed))
+        for p, m, own in zip(predictives, maps, values, strict=True)
+    ]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _raw_values(p: Predictive) -> list[float]:
+    return [raw(p.value(e)) for e in p.residuals]
+
+
+def _by_run(p: Predictive, values: list[float]) -> dict[int, float]:
+    return {r: v for r, v in zip(p.runs, values, strict=True) if r is not None}
+
+
+def _column(
+    p: Predictive, own: dict[int, float], values: list[float], runs: tuple[int, ...], seed: int
+) -> list[float]:
+    """The plugin's value in each of these runs, or one of its own at random where it has
+    none."""
+    if all(run in own for run in runs):
+        return [own[run] for run in runs]
+    rng = random.Random(f"{seed}:{p.centre!r}:{len(values)}")
+    return [own[run] if run in own else rng.choice(values) for run in runs]
 
 
 def combine(metric: str, values: Sequence[float], parallel: bool = False) -> float:
@@ -57,7 +82,7 @@ def total(
         parts = [shared_single(p, level, memo) for p in predictives]
         if len(parts) == 1:
             return parts[0]
-        sums = [combine(metric, d, parallel) for d in joint_draws(predictives)]
+        sums = [combine(metric, d, parallel) for d in joint_draws(predictives, memo=memo)]
         return coherent(from_samples(sums, level, predictives), parts)
 
     return memo.get("total", tuple(predictives), (metric, level, parallel), joint)

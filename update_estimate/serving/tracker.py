@@ -118,6 +118,7 @@ class RunTracker:
     ) -> None:
         self._records = records
         self._hood: neighbours.Neighbourhood | None = None
+        self._own_hood: neighbours.Neighbourhood | None = None
         self.warnings = list(warnings)  # what the source lacked, for stderr
         self.host = host
         self.level = level
@@ -265,20 +266,23 @@ class RunTracker:
         """The running plugin's phase and later phases, or its whole time without them."""
         if p.phase in PHASES and p.phase_started is not None:
             ahead = PHASES[PHASES.index(p.phase) :]
-            phases = [self._neighbour(p.name, WALL, phase) for phase in ahead]
+            phases = [self._neighbour(p.name, WALL, phase, own=True) for phase in ahead]
             if all(x is not None for x in phases):
                 spent = (now - p.phase_started).total_seconds()
                 kept = tuple(x for x in phases if x is not None)
                 return _Path(kept[0], spent, kept[1:], p.phase)
-        whole = self._neighbour(p.name, WALL)
+        whole = self._neighbour(p.name, WALL, own=True)
         assert whole is not None  # a plugin's whole time always answers, by default
         spent = (now - (p.started or now)).total_seconds()
         return _Path(whole, spent, (), None)
 
     def _answer(self, now: datetime, notes: list[Flag]) -> Progress:
         level, memo = self.level, self._memo
-        self._hood = self._neighbourhood()  # how like this run the past ones were, for this answer
         states = list(self._plugins.values())
+        running = next((p for p in states if p.state == "running"), None)
+        # how like this run the past ones were, for this answer
+        self._hood = self._neighbourhood()
+        self._own_hood = self._neighbourhood(running) if running is not None else self._hood
         elapsed = (now - self.start).total_seconds()
         if self._ended:
             rows = [PluginProgress(p.name, p.state, None, _spent(p, now), NOTHING) for p in states]
@@ -294,7 +298,6 @@ class RunTracker:
                 self.host,
                 True,
             )
-        running = next((p for p in states if p.state == "running"), None)
         pending = [p for p in states if p.state == "pending"]
         path = self._path(running, now) if running is not None else None
         walls = [self._to_come(p.name, WALL) for p in pending]
@@ -353,12 +356,14 @@ class RunTracker:
         )
         return max(mean * (pending + 1) - waited, mean * pending)
 
-    def _neighbour(self, plugin: str, metric: str, phase: str | None = None) -> Predictive | None:
+    def _neighbour(
+        self, plugin: str, metric: str, phase: str | None = None, own: bool = False
+    ) -> Predictive | None:
         """The predictive, calibrated on the past runs most like this one so far."""
         base = self._predictive(plugin, metric, phase)
         if base is None:
             return None
-        hood = self._hood
+        hood = self._own_hood if own else self._hood
         if hood is None:
             return base
         return self._memo.get(
@@ -377,20 +382,19 @@ class RunTracker:
             "to-come", (near,), plugin, partial(outcomes.mixed, near, found, plugin)
         )
 
-    def _neighbourhood(self) -> neighbours.Neighbourhood | None:
-        """The past runs most like this one: judged by the plugins done (their whole time)
-        and by the phases the running plugin has finished (a long download foretells a
-        long install)."""
+    def _neighbourhood(self, running: _Plugin | None = None) -> neighbours.Neighbourhood | None:
+        """How like this run the past ones were: judged by the plugins done (their whole
+        time), and for the running plugin's own phases also by the phases it has finished
+        (a long download foretells a long install)."""
         evidence: list[tuple[Predictive, float]] = []
         for p in self._plugins.values():
             if p.state == "success" and p.ended is not None:
                 whole = self._recorded(p.name, WALL, p.report)
                 evidence.extend([(whole, _spent(p, p.ended))] if whole else [])
-            elif p.state == "running":
-                for (phase, began), (_, then) in zip(p.phases, p.phases[1:], strict=False):
-                    part = self._predictive(p.name, WALL, phase)
-                    seconds = (then - began).total_seconds()
-                    evidence.extend([(part, seconds)] if part else [])
+        if running is not None:
+            for (phase, began), (_, then) in itertools.pairwise(running.phases):
+                part = self._predictive(running.name, WALL, phase)
+                evidence.extend([(part, (then - began).total_seconds())] if part else [])
         owners = tuple(pred for pred, _ in evidence)
         actuals = tuple(actual for _, actual in evidence)
         return self._memo.get(
@@ -445,7 +449,7 @@ class RunTracker:
             "download-left",
             members,
             None,
-            lambda: [(d[0], sum(d[1:])) for d in joint_draws(members)],
+            lambda: [(d[0], sum(d[1:])) for d in joint_draws(members, memo=memo)],
         )
         so_far = running.downloaded if running is not None else 0.0
         if so_far > 0:
