@@ -11,7 +11,8 @@ Usage: .venv/bin/python bench/live_tracking.py [--scenarios steady ...] [--seeds
            [--runs 100] [--last 8] [--keep DIR]
        .venv/bin/python bench/live_tracking.py --latency
 `--keep` keeps each cut history and its trained cache, so a second run replays without
-training. `--latency` times each event in-process on a 10-plugin run (300 runs of history).
+training. `--latency` times each event in-process on a 10-plugin run (300 runs of history), replayed
+with a tick every second besides its other events, as a display refreshing each second sends.
 Prints Markdown (see bench/RESULTS.md for the recorded tables).
 """
 
@@ -89,10 +90,11 @@ def latency(args: argparse.Namespace) -> None:
         from update_estimate.history.replay import last_runs
         from update_estimate.serving import source
 
-        run = last_runs(db, 1)[0]
+        run = last_runs(db, 1, refresh=1.0)[0]
         cut = (keep or Path(folder)) / f"{run.host}-{run.start:%Y%m%dT%H%M%S}"
         del result
         costs: list[float] = []
+        by_kind: dict[str, list[float]] = {}
         for _ in range(args.repeats):
             loaded = source.load(
                 cut / "history.duckdb", cut / "cache", run.host, None, math.inf, source.Fallbacks()
@@ -102,12 +104,19 @@ def latency(args: argparse.Namespace) -> None:
                 began = time.perf_counter()
                 tracker.feed(event)
                 costs.append((time.perf_counter() - began) * 1000)
+                by_kind.setdefault(event.kind, []).append(costs[-1])
     costs.sort()
     p99 = costs[math.ceil(0.99 * len(costs)) - 1]
     print(
         f"{len(run.plugins)} plugins, {len(run.events)} events x {args.repeats} fresh trackers: "
         f"median {statistics.median(costs):.2f} ms, p99 {p99:.2f} ms, max {costs[-1]:.2f} ms"
     )
+    for kind, spent in sorted(by_kind.items()):
+        spent.sort()
+        print(
+            f"  {kind}: {len(spent)} events, median {statistics.median(spent):.2f} ms, "
+            f"max {spent[-1]:.2f} ms"
+        )
 
 
 def main() -> None:

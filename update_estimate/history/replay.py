@@ -57,9 +57,12 @@ FROM estimates WHERE execution_id IN (SELECT unnest(?))
 """
 
 
-def last_runs(path: Path, last: int, host: str | None = None) -> list[PastRun]:
+def last_runs(
+    path: Path, last: int, host: str | None = None, refresh: float | None = None
+) -> list[PastRun]:
     """The last `last` finished runs (of `host`, or of every host), oldest first; runs with
-    an execution that never finished (a crash) are left out: no run ended like that."""
+    an execution that never finished (a crash) are left out: no run ended like that.
+    `refresh`: also a tick every so many seconds, as a display that refreshes sends."""
     where, params = ("AND hostname = ?", [host]) if host else ("", [])
     with connect(path) as con:
         heads = con.execute(RUNS_SQL.format(where=where), [*params, last]).fetchall()
@@ -84,6 +87,8 @@ def last_runs(path: Path, last: int, host: str | None = None) -> list[PastRun]:
         if any(r[3] not in END_STATUSES or r[4] is None or r[5] is None for r in rows):
             continue
         events = _run_events(start, end, rows, steps, told)
+        if refresh:
+            events = _with_refresh(events, start, end, refresh)
         plugins = tuple(dict.fromkeys(r[2] for r in rows))
         out.append(PastRun(run_id, host_name, start, end, plugins, events))
     return out
@@ -112,6 +117,20 @@ def _run_events(
     events.insert(at, Event("tick", mid))
     events.append(Event("run_end", end))
     return events
+
+
+def _with_refresh(
+    events: list[Event], start: datetime, end: datetime, seconds: float
+) -> list[Event]:
+    ticks = [
+        Event("tick", start + timedelta(seconds=seconds * i))
+        for i in range(1, int((end - start).total_seconds() / seconds) + 1)
+    ]
+    merged = sorted(
+        [(e.time or start, 0, i, e) for i, e in enumerate(events[:-1])]
+        + [(t.time or start, 1, i, t) for i, t in enumerate(ticks)]
+    )
+    return [e for *_, e in merged] + events[-1:]
 
 
 def _inside(plugin: str, phase: str, start: datetime, end: datetime, size: float) -> list[Event]:
