@@ -31,9 +31,7 @@ def test_a_trained_cache_reads_back_as_written(trained: Trained) -> None:
     assert {"spread", "idle", "borrowed", "zeros", "quiet", "typical"} <= set(variant)
 
 
-@pytest.mark.parametrize(
-    "field", ["spread", "idle", "runs", "cap", "outcomes", "format_version"]
-)
+@pytest.mark.parametrize("field", ["spread", "idle", "runs", "cap", "outcomes", "format_version"])
 def test_a_record_lacking_a_field_is_refused_not_defaulted(trained: Trained, field: str) -> None:
     generation = cache.current(trained.cache)
     assert generation is not None

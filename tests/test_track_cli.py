@@ -122,9 +122,40 @@ def test_human_status_lines(runner, trained: Trained) -> None:
     result = track(runner, trained, "\n".join(RUN) + "\n", "--human")
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and len(lines) == len(RUN)
-    assert lines[5].startswith("apt DOWNLOAD 10 s, 0/2 done | ")
-    assert " left (" in lines[5] and ", ends 09:" in lines[5] and "to download" in lines[5]
+    parts = lines[5].split(" | ")
+    assert parts[0] == "apt DOWNLOAD 10 s" and parts[3] == "0/2 done"
+    assert " left (" in parts[1] and parts[2].startswith("ends 09:")
+    assert parts[4].endswith("to download")
     assert lines[-1].startswith("run ended after")
+
+
+def test_the_status_line_fits_its_width_with_whole_parts() -> None:
+    from update_estimate.face.render import progress_line
+
+    result_lines = []
+    for width in (40, 60, 80, None):
+        text = progress_line(_a_progress(), width)
+        assert width is None or len(text) <= width or " | " not in text
+        result_lines.append(text)
+    full = result_lines[-1].split(" | ")
+    assert full[0] == "apt DOWNLOAD 42 s OVERDUE" and full[1] == "3.1 m left (2.5-4.9 m)"
+    for text in result_lines[:-1]:
+        assert full[: len(text.split(" | "))] == text.split(" | ")
+
+
+def _a_progress():
+    from update_estimate.serving.estimate import Finish
+    from update_estimate.serving.predictive import MetricEstimate
+    from update_estimate.serving.tracker import Flag, PluginProgress, Progress
+
+    left = MetricEstimate(186.0, 150.0, 294.0, 40, "joint", "model")
+    row = PluginProgress("apt", "running", "DOWNLOAD", 42.0, left)
+    flag = Flag("overdue", "apt", "DOWNLOAD", "apt is overdue")
+    end = Finish(
+        T0 + timedelta(seconds=186), T0 + timedelta(seconds=150), T0 + timedelta(seconds=294)
+    )
+    dl = MetricEstimate(1.2e8, 1e8, 2e8, 40, "joint", "model")
+    return Progress(T0, 42.0, left, end, dl, [row, row], [flag], 0.9, "h")
 
 
 def test_a_closed_stdin_ends_the_process_cleanly(trained: Trained) -> None:

@@ -529,28 +529,33 @@ def progress_json(progress: Any, event: str, line: int) -> str:
 
 
 def progress_line(progress: Any, width: int | None = None) -> str:
-    """`apt DOWNLOAD 0:42 | 3.1 m left (2.5-4.9 m), ends 14:32 (14:29-14:41) | 120 MB to
-    download | apt DOWNLOAD overdue`: the run's state on one line, cut to `width`."""
+    """`apt DOWNLOAD 42 s | 3.1 m left (2.5-4.9 m) | ends 14:32 (14:29-14:41) | 1/8 done |
+    120 MB to download`: the run's state on one line, `OVERDUE` after a phase past its
+    interval; what does not fit `width` is left out from the end, whole parts only."""
     if progress.ended:
         return f"run ended after {human_seconds(progress.elapsed)}"
     running = next((p for p in progress.plugins if p.state == "running"), None)
     done = sum(p.state not in ("pending", "running") for p in progress.plugins)
-    where = f"{done}/{len(progress.plugins)} done"
-    if running is not None:
-        phase = f" {running.phase}" if running.phase else ""
-        where = f"{running.plugin}{phase} {human_seconds(running.elapsed)}, {where}"
     left, f = progress.remaining, progress.finish
     interval = human_interval("wall_clock_seconds", left.lower, left.upper)
     ends = (
         f"{_clock(f.point, progress.time)} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
     )
-    parts = [where, f"{human_seconds(left.point)} left ({interval}), ends {ends}"]
+    parts = []
+    if running is not None:
+        phase = f" {running.phase}" if running.phase else ""
+        late = any(f.kind == "overdue" for f in progress.flags)
+        parts.append(
+            f"{running.plugin}{phase} {human_seconds(running.elapsed)}"
+            + (" OVERDUE" if late else "")
+        )
+    parts += [f"{human_seconds(left.point)} left ({interval})", f"ends {ends}"]
+    parts.append(f"{done}/{len(progress.plugins)} done")
     if progress.download_left.upper > 0:
         parts.append(f"{human_bytes(progress.download_left.point)} to download")
-    parts.extend(
-        f"{flag.plugin or ''} {flag.phase or ''} {flag.kind}".strip().replace("  ", " ")
-        for flag in progress.flags
-        if flag.kind in ("overdue", "limited")
-    )
-    text = " | ".join(parts)
-    return text if width is None or len(text) <= width else text[: max(width - 1, 0)] + "~"
+    text = parts[0]
+    for part in parts[1:]:
+        if width is not None and len(text) + 3 + len(part) > width:
+            break
+        text += " | " + part
+    return text
