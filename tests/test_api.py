@@ -132,15 +132,19 @@ def test_the_public_names_are_listed_and_typed() -> None:
 def test_the_readme_example_runs(trained: Trained, capsys) -> None:
     """The README's Python example, as written, on a trained history in place of the demo's."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Python API") :]
-    code = section[section.index("```python") + len("```python") : section.index("```\n\n")]
-    code = code.replace("demo/history.duckdb", str(trained.db)).replace(
-        "demo/cache", str(trained.cache)
-    )
-    exec(compile(code, "README.md", "exec"), {})
+    section = readme[readme.index("## Python API") : readme.index("## Exit codes")]
+    blocks = [b.split("```")[0] for b in section.split("```python")[1:]]
+    assert len(blocks) == 2  # the estimates, then the tracker during a run
+    namespace: dict = {}
+    for code in blocks:
+        code = code.replace("demo/history.duckdb", str(trained.db)).replace(
+            "demo/cache", str(trained.cache)
+        )
+        exec(compile(code, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "about " in out and '"command": "estimate"' in out
     assert "snap cannot be both --done and --running" in out
+    assert "('apt', 'success', None, 0)" in out  # the tracker's last answer, apt done
 
 
 def test_answers_shared_between_calls_equal_fresh_ones(trained: Trained) -> None:
