@@ -300,14 +300,10 @@ class RunTracker:
             )
         pending = [p for p in states if p.state == "pending"]
         path = self._path(running, now) if running is not None else None
-        # the point is a run's without surprises; the interval allows for plugins to come
-        # failing or skipped, as they have before (`outcomes`)
-        typical = [self._usual(p.name, WALL) for p in pending]
+        # plugins still to come may fail or be skipped, as they have before (`outcomes`)
         walls = [self._to_come(p.name, WALL) for p in pending]
         now_, later, spent = (path.now, path.later, path.elapsed) if path else (None, (), 0.0)
-        usual = remaining(now_, [*later, *typical], spent, level, memo)
-        allowed = remaining(now_, [*later, *walls], spent, level, memo)
-        whole = _point_of(usual.estimate, allowed.estimate)
+        whole = remaining(now_, [*later, *walls], spent, level, memo).estimate
         own = remaining(path.now, path.later, path.elapsed, level, memo) if path else None
         flags = [*notes, *self._flags(running, path, own)]
         rows = []
@@ -316,9 +312,7 @@ class RunTracker:
             if p is running and own is not None:
                 left = own.estimate
             elif p.state == "pending":
-                i = pending.index(p)
-                either = shared_single(walls[i], level, memo)
-                left = _point_of(shared_single(typical[i], level, memo), either)
+                left = shared_single(walls[pending.index(p)], level, memo)
             phase = p.phase if p is running else None
             rows.append(PluginProgress(p.name, p.state, phase, _spent(p, now), left))
         gaps = self._gaps_left(now, running, len(pending))
@@ -369,15 +363,11 @@ class RunTracker:
             "neighbour", (base, hood), None, partial(neighbours.restrict, base, hood)
         )
 
-    def _usual(self, plugin: str, metric: str) -> Predictive:
-        """A plugin still to start, like the past runs most like this one."""
+    def _to_come(self, plugin: str, metric: str) -> Predictive:
+        """A plugin still to start: like the past runs most like this one, and perhaps
+        failing or skipped, as it has before."""
         near = self._neighbour(plugin, metric)
         assert near is not None  # a plugin's whole series always answers, by default
-        return near
-
-    def _to_come(self, plugin: str, metric: str) -> Predictive:
-        """A plugin still to start, perhaps failing or skipped as it has before."""
-        near = self._usual(plugin, metric)
         key = series_key(self.host, plugin, metric) if self.host else ""
         record = self._records.get(key)
         found = record.outcomes if record is not None else None
@@ -461,14 +451,6 @@ class RunTracker:
             samples = [first + rest for first, rest in draws]
         parts = [shared_single(p, level, memo) for p in later]
         return coherent(from_samples(samples, level, members), parts)
-
-
-def _point_of(usual: MetricEstimate, allowed: MetricEstimate) -> MetricEstimate:
-    """`allowed`'s interval around `usual`'s point."""
-    point = usual.point
-    return replace(
-        allowed, point=point, lower=min(allowed.lower, point), upper=max(allowed.upper, point)
-    )
 
 
 def _spent(p: _Plugin, now: datetime) -> float:
