@@ -2,7 +2,10 @@
 start at a given time: the recorded example in `examples/`.
 
 Usage: .venv/bin/python tools/record_run.py HISTORY START > examples/run-events.jsonl
-e.g.   .venv/bin/python tools/record_run.py /tmp/h.duckdb 2026-11-21T09:00:00
+The committed example (a run the morning after the demo history's last one):
+    .venv/bin/update-estimate simulate --db /tmp/ex8.duckdb --runs 30 --seed 8 --force
+    .venv/bin/python tools/record_run.py /tmp/ex8.duckdb 2026-11-21T09:00:00 \
+        > examples/run-events.jsonl
 """
 
 from __future__ import annotations
