@@ -25,22 +25,23 @@ def conditional_samples(
     the running plugin conditioned on T > elapsed.
 
     Also whether the running plugin has outrun nearly every past run, so that its remaining
-    time is scaled from its slowest runs rather than read from them: each of them ran
-    `ratio` times the slowest five's shortest, so today's run may run that many times what it
-    has so far (at most MAX_RATIO: a tail of near-zero draws would make it absurd).
+    time is scaled from its slowest runs rather than read from them: each of them ran `ratio`
+    times the slowest five's shortest, so today's may run that many times what it has so far.
+    The ratio is at least a little above one, rising with the draw's rank (ties would say it
+    ends now, yet it still runs), and at most MAX_RATIO (a tail of near-zero draws would
+    make it absurd).
     """
     kept = [(first, rest) for first, rest in draws if first > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
         return [first - elapsed + rest for first, rest in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
     shortest = tail[0][0]
-    ratios = [
-        min(first / shortest, MAX_RATIO) if shortest > 0 else 1 + i / len(tail)
-        for i, (first, _) in enumerate(tail)
-    ]
-    return [
-        elapsed * (ratio - 1) + rest for ratio, (_, rest) in zip(ratios, tail, strict=True)
-    ], True
+    samples = []
+    for i, (first, rest) in enumerate(tail):
+        floor = 1 + (i + 1) / (2 * len(tail))
+        ratio = min(max(first / shortest if shortest > 0 else 0.0, floor), MAX_RATIO)
+        samples.append(elapsed * (ratio - 1) + rest)
+    return samples, True
 
 
 # Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed

@@ -15,23 +15,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# The most a residual is stretched or shrunk. A series that is nothing most runs and much in
-# some (a download phase: half a second, or minutes) fits a steep slope across centres far
-# apart, and a residual from a quiet run rescaled to a busy one's centre grew 180-fold: an
-# upper bound of 10^14 seconds.
-MAX_FACTOR = 4.0
-
 
 def rescale(
     residuals: Sequence[float], centres: Sequence[float], rate: float, centre: float
 ) -> list[float]:
     """Residuals as they would be at `centre`, which is held within the centres they came
-    from: the slope is not extrapolated, and no residual changes size more than MAX_FACTOR."""
+    from: the slope is not extrapolated, and no rescaled residual is larger than the largest
+    the series has seen. A series that is nothing most runs and much in some (a download
+    phase: half a second, or minutes) fits a steep slope across centres far apart; rescaled
+    without that bound, a quiet run's residual grew 180-fold, an upper bound of 10^14 s."""
     if not rate or not centres:
         return list(residuals)
     held = min(max(centre, min(centres)), max(centres))
-    bound = math.log(MAX_FACTOR)
+    largest = max((abs(r) for r in residuals), default=0.0)
     return [
-        r * math.exp(min(max(rate * (held - c), -bound), bound))
+        min(max(r * math.exp(rate * (held - c)), -largest), largest)
         for r, c in zip(residuals, centres, strict=True)
     ]
