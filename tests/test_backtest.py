@@ -150,7 +150,7 @@ def history_of(trained: Trained):
 def test_live_backtest_replays_the_last_run(runner, trained: Trained) -> None:
     """One run replayed event by event against a cache trained before it."""
     result = invoke(
-        runner, "backtest", "--db", trained.db, "--live", "--last", "1", "-j", "1", "--json"
+        runner, "backtest", "--db", trained.db, "--live", "--last", "1", "-j", "2", "--json"
     )
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
