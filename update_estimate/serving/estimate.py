@@ -60,7 +60,7 @@ FURTHEST = timedelta(days=3650)
 
 def finish(clock: datetime, seconds: MetricEstimate) -> Finish:
     def after(s: float) -> datetime:
-        return clock + min(timedelta(seconds=min(s, FURTHEST.total_seconds())), FURTHEST)
+        return clock + timedelta(seconds=min(s, FURTHEST.total_seconds()))
 
     return Finish(after(seconds.point), after(seconds.lower), after(seconds.upper))
 

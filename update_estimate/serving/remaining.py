@@ -58,6 +58,17 @@ class Remaining:
     overdue: bool = False  # the running plugin is past its interval's upper end
 
 
+def first_and_rest(members: tuple[Predictive, ...], memo: Memo) -> list[tuple[float, float]]:
+    """Each joint draw as (the first member's value, the sum of the others'), once per
+    members for the answers sharing `memo`."""
+    return memo.get(
+        "first-and-rest",
+        members,
+        None,
+        lambda: [(d[0], sum(d[1:])) for d in joint_draws(members, memo=memo)],
+    )
+
+
 class Medians:
     """The conditional median at each checkpoint passed, computed once as `elapsed` grows:
     the draws still running at a checkpoint are a shrinking set, kept sorted by their whole
@@ -68,12 +79,11 @@ class Medians:
         self._by_first = sorted(draws)
         self._gone = 0  # draws that ended by the last checkpoint seen
         self._ahead = sorted(first + rest for first, rest in draws)
-        self._values: list[float] = []
         self._lowest: list[float] = []  # the lowest median up to each checkpoint
 
     def lowest(self, passed: int) -> float:
         """The lowest conditional median over the first `passed` checkpoints."""
-        for s in CHECKPOINTS[len(self._values) : passed]:
+        for s in CHECKPOINTS[len(self._lowest) : passed]:
             while self._gone < len(self._by_first) and self._by_first[self._gone][0] <= s:
                 first, rest = self._by_first[self._gone]
                 del self._ahead[bisect.bisect_left(self._ahead, first + rest)]
@@ -86,7 +96,6 @@ class Medians:
                 value = centre - s
             else:
                 value = conformal.median(conditional_samples(self._draws, s)[0])
-            self._values.append(value)
             self._lowest.append(min(value, self._lowest[-1]) if self._lowest else value)
         return self._lowest[passed - 1]
 
@@ -123,12 +132,7 @@ def remaining(
         return Left(
             total("wall_clock_seconds", members, level, False, memo), False, False, math.inf
         )
-    draws = memo.get(
-        "remaining",
-        members,
-        None,
-        lambda: [(d[0], sum(d[1:])) for d in joint_draws(members, memo=memo)],
-    )
+    draws = first_and_rest(members, memo)
     samples, overrun = conditional_samples(draws, elapsed)
     est = from_samples(samples, level, members)
     upper = shared_single(running, level, memo).upper

@@ -31,8 +31,8 @@ from update_estimate.serving.predictive import (
     default_predictive,
     shared_single,
 )
-from update_estimate.serving.remaining import Left, conditional_samples, remaining
-from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
+from update_estimate.serving.remaining import Left, conditional_samples, first_and_rest, remaining
+from update_estimate.serving.totals import coherent, from_samples, total
 
 WALL = "wall_clock_seconds"
 DOWNLOAD = "download_bytes"
@@ -438,12 +438,7 @@ class RunTracker:
         if now is None:
             return total(DOWNLOAD, later, level, False, memo) if later else NOTHING
         members = (now, *later)
-        draws = memo.get(
-            "download-left",
-            members,
-            None,
-            lambda: [(d[0], sum(d[1:])) for d in joint_draws(members, memo=memo)],
-        )
+        draws = first_and_rest(members, memo)
         so_far = running.downloaded if running is not None else 0.0
         if so_far > 0:
             samples = conditional_samples(draws, so_far)[0]
