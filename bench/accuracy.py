@@ -111,16 +111,16 @@ class Cell:
     coverage: dict[str, Coverage]
 
 
-def cell(cases: list[backtest.Case]) -> Cell:
+def cell(cases: list[backtest.Case], methods: tuple[str, ...] = METHODS) -> Cell:
     seen = [c for c in cases if c.actual > 0]
     actual = np.array([c.actual for c in seen])
     interval, ape = {}, {}
-    for m in METHODS:
+    for m in methods:
         b = np.array([c.intervals[m] for c in seen]).reshape(-1, 3)
         relative = backtest.interval_scores(actual, b[:, 1], b[:, 2], LEVEL) / actual
         interval[m] = float(np.median(relative)) if len(seen) else math.nan
         ape[m] = float(np.median(np.abs(actual - b[:, 0]) / actual)) if len(seen) else math.nan
-    return Cell(interval, ape, {m: coverage(cases, m) for m in METHODS})
+    return Cell(interval, ape, {m: coverage(cases, m) for m in methods})
 
 
 def with_truth(h: History, draws: int = 2000) -> Cases:

@@ -109,3 +109,23 @@ def test_first_weeks_are_answered_near_the_truth_with_reports(first_weeks: Path)
             rows = cases(mode, metric)
             hits = [c.intervals["ours"][1] <= c.actual <= c.intervals["ours"][2] for c in rows]
             assert np.mean(hits) >= 0.85, (mode, metric)
+
+
+def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
+    """cargo peaks at about 900 MB where its host's other plugins take 60-200 MB. Its level
+    in the host's shape is its own from its first runs: with the slopes' ridge penalty on it,
+    its first six runs were answered a median 0.64 (log) below their own level, 0.26 without."""
+    off = []
+    for seed in (1, 2, 3, 4):
+        db = tmp_path / f"{seed}.duckdb"
+        plugins = ("apt", "flatpak", "pip", "cargo")
+        simulate.write(simulate.generate(plugins, 20, seed, scenario_name="late-plugins"), db)
+        series = build_series(history.read(db).executions, None, ("memory_peak_bytes",))
+        cargo = next(s for s in series if s.plugin == "cargo")
+        for n in (2, 3, 4, 6):
+            young = truncate(cargo, n)
+            shape = pooled.borrow(young, series, "base", before=cargo.starts[n])
+            assert shape is not None
+            off.append(float(np.median(shape.predictions) - np.median(young.y)))
+    assert np.mean(np.abs(off)) < 0.4
+    assert np.mean(off) > -0.3

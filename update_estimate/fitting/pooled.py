@@ -5,8 +5,11 @@ to enter a series' race (`linear` needs 8 backtest origins, so 16 runs), and the
 nothing. But a host's plugins share how a run grows with its work: a fixed cost of its own, plus
 a cost per package, per byte and per hour of backlog, on the log1p scale. One robust ridge over
 every plugin of the host with the same metric (and, for the `reports` variant, the same reported
-quantities), with an intercept per plugin shrunk towards the others' by the ridge penalty, lets
-the gap and the report count from a plugin's first runs on. Where a series has runs that
+quantities), with a level per plugin, lets the gap and the report count from a plugin's first
+runs on. The slopes are shared and shrunk by the ridge penalty; the levels barely are: plugins'
+levels differ most (memory: 60 MB to 900 MB), and a level shrunk towards the others' answered
+a plugin's first runs at half their memory (Huber weighs its own runs down as outliers of the
+others' line, so the penalty took over). Where a series has runs that
 observed nothing and its inputs do not foresee them (downloads without a report), the shape is a
 hurdle as in `linear`: the line is the size of what came, and the calibration replays each zero.
 The plugin's own runs calibrate it, each forecast by a fit that left it out: a fit on the runs
@@ -21,6 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -31,6 +35,7 @@ from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
+LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
 
 Line = Callable[[np.ndarray], np.ndarray]
 
@@ -89,13 +94,14 @@ def borrow(
         return None
     g = grid.build(target, variant)
     nodes = np.column_stack([_one_hot(0, len(members), len(g.rows)), g.rows[:, :-CALENDAR_COLUMNS]])
-    full = _line(design[usable], y[usable])
+    line = partial(_line, members=len(members))
+    full = line(design[usable], y[usable])
     centres = np.empty(target.n)
     for j in range(target.n):  # the target's runs come first in the stack
         left_out = usable & (np.arange(len(y)) != j)
-        centres[j] = (_line(design[left_out], y[left_out]) if usable[j] else full)(
-            own_x[j : j + 1]
-        )[0]
+        centres[j] = (line(design[left_out], y[left_out]) if usable[j] else full)(own_x[j : j + 1])[
+            0
+        ]
     return Borrowed(full(nodes), centres)
 
 
@@ -111,6 +117,8 @@ def _inputs(s: Series, variant: str, index: int, members: int) -> np.ndarray:
     return np.column_stack([_one_hot(index, members, s.n), x])
 
 
-def _line(design: np.ndarray, target: np.ndarray) -> Line:
-    mean, coef = linear.huber(design, target, np.ones(len(target)), True)
+def _line(design: np.ndarray, target: np.ndarray, members: int) -> Line:
+    penalties = np.full(design.shape[1], linear.PENALTY)
+    penalties[:members] = LEVEL_PENALTY
+    mean, coef = linear.huber(design, target, np.ones(len(target)), True, penalties)
     return lambda rows: coef[0] + (rows - mean) @ coef[1:]

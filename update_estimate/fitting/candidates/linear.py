@@ -113,13 +113,18 @@ def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
 
 
 def huber(
-    design: np.ndarray, target: np.ndarray, prior: np.ndarray, robust: bool
+    design: np.ndarray,
+    target: np.ndarray,
+    prior: np.ndarray,
+    robust: bool,
+    penalties: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centring and coefficients of a weighted ridge, reweighted as Huber when `robust`."""
+    """Centring and coefficients of a weighted ridge, reweighted as Huber when `robust`;
+    `penalties`: a ridge penalty per column (else PENALTY for each)."""
     mean = np.average(design, axis=0, weights=prior)
     a = np.column_stack([np.ones(len(target)), design - mean])
-    penalty = PENALTY * np.eye(a.shape[1])
-    penalty[0, 0] = 0.0
+    per_column = np.full(design.shape[1], PENALTY) if penalties is None else penalties
+    penalty = np.diag(np.concatenate([[0.0], per_column]))
     weights = prior
     coef = np.zeros(a.shape[1])
     for _ in range(ITERATIONS if robust else 1):
