@@ -160,12 +160,14 @@ class SimulateRequest:
     hosts: int = 1
     scenario: str = "realistic"
     force: bool = False
+    jobs: int = 1  # plugins run at once (update-all's parallel orchestrator when above 1)
 
     def __post_init__(self) -> None:
         _set(self, "db", Path(self.db).expanduser())
         _set(self, "plugins", _names(self.plugins, "--plugins"))
         _at_least(self.runs, 1, "--runs")
         _at_least(self.hosts, 1, "--hosts")
+        _at_least(self.jobs, 1, "--jobs")
 
 
 @dataclass(frozen=True)

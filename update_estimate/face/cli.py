@@ -283,6 +283,16 @@ def simulate(
             "noisy-reports, e.g. --scenario check-only."
         ),
     ] = "realistic",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Plugins run at once: 1 runs them one after another; more runs them side by "
+            "side as update-all's parallel orchestrator does (phase mutexes such as apt's "
+            "dpkg lock, two downloads at once sharing the line), e.g. --jobs 4.",
+        ),
+    ] = 1,
     force: Annotated[
         bool,
         typer.Option(
@@ -296,7 +306,7 @@ def simulate(
     """
     from update_estimate import api
 
-    request = SimulateRequest(db, _plugins(plugins), runs, seed, hosts, scenario, force)
+    request = SimulateRequest(db, _plugins(plugins), runs, seed, hosts, scenario, force, jobs)
     written = api.simulate(request)
     chosen = written.plugins
     logs.get("simulate").info(
@@ -306,7 +316,7 @@ def simulate(
         ctx,
         f"wrote {written.runs} runs of {len(chosen)} "
         f"plugin{'s' * (len(chosen) != 1)} to {db} "
-        f"(scenario {scenario}, seed {seed})",
+        f"(scenario {scenario}, seed {seed}{f', {jobs} plugins at once' if jobs > 1 else ''})",
     )
 
 

@@ -84,7 +84,7 @@ def validation_table(report: Any) -> Table:
         for name, label in (("miss", "missing values"), ("dup", "duplicate times"))
         if not optional[name]
     ]
-    caption = _reasons(report)
+    caption = "\n".join(filter(None, [_executions(report), _reasons(report)])) or None
     if absent:
         caption = "\n".join(filter(None, [f"No {' or '.join(absent)}.", caption]))
     table = _table(title, caption)
@@ -116,6 +116,17 @@ def validation_table(report: Any) -> Table:
             f"[{style}]{s.verdict}[/{style}]",
         )
     return table
+
+
+def _executions(report: Any) -> str:
+    """One line per host: its runs, and whether its plugins ran one after another."""
+    lines = []
+    for h in report.hosts:
+        how = {"sequential": "plugins one after another"}.get(
+            h.execution, f"{h.parallel} with plugins side by side"
+        )
+        lines.append(f"{h.host}: {h.runs} runs, {how}")
+    return "\n".join(lines)
 
 
 def _reasons(report: Any) -> str | None:
@@ -151,6 +162,7 @@ def validation_json(report: Any) -> str:
         {
             "usable": report.any_usable,
             "duplicate_execution_ids": report.duplicate_execution_ids,
+            "hosts": [asdict(h) for h in report.hosts],
             "series": [asdict(s) for s in report.series],
         },
     )

@@ -38,6 +38,13 @@ Pre-run reports (`estimates` table)
     apt and snap report package count and download bytes in DOWNLOAD, flatpak and rustup in
     EXECUTE, conda-packages reports a package count in CHECK; the others report nothing. Counts are
     exact; reported bytes are the true bytes * lognormal(0, 0.1).
+Parallel runs (`jobs` above 1)
+    Every draw is made as for a sequential run; then the run is placed in time as update-all's
+    parallel orchestrator would run it (`schedule`): at most `jobs` plugins at once, each phase
+    only while it holds its mutexes (apt's apt and dpkg locks in every phase, snap's while it
+    installs), at most two downloads at once, sharing the line (each slower while both run).
+    Skipped and crashed executions sit at the run's start. `jobs` 1 writes exactly the rows
+    a sequential run always had.
 Unknown plugin names get a profile drawn from a hash of the name, so any name works.
 """
 
@@ -54,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from update_estimate.errors import UsageError
+from update_estimate.history import schedule
 from update_estimate.requests import SimulateRequest
 
 DEFAULT_PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm", "rustup", "conda-packages")
@@ -209,6 +217,7 @@ DOWNLOAD_NOISE = 0.3
 MEMORY_NOISE = 0.1
 IDLE_MEMORY = 0.3  # scenario `check-only`: a run with nothing to do reads metadata only
 PHASE_CPU = {"CHECK": 0.3, "DOWNLOAD": 0.05}
+DOWNLOAD_LATENCY = 0.5  # seconds of a download phase that are not on the line
 PHASE_MEMORY = {"CHECK": 0.6, "DOWNLOAD": 0.8, "EXECUTE": 1.0}
 
 
@@ -261,7 +270,7 @@ def phase_walls(
     """Wall seconds per phase; `check` and `execute` are the phases' lognormal noise draws."""
     return {
         "CHECK": prof.check_seconds * check,
-        "DOWNLOAD": dl_bytes / (prof.speed_bps * net) + 0.5,
+        "DOWNLOAD": dl_bytes / (prof.speed_bps * net) + DOWNLOAD_LATENCY,
         "EXECUTE": (prof.exec_overhead + packages * prof.seconds_per_package) * execute,
     }
 
@@ -322,8 +331,10 @@ def generate(
     hosts: int = 1,
     scenario_name: str = "realistic",
     end: datetime | None = None,
+    jobs: int = 1,
 ) -> Tables:
-    """Draw a history; the same arguments always give the same rows."""
+    """Draw a history; the same arguments always give the same rows. `jobs`: plugins run at
+    once (1: one after another; more: update-all's parallel orchestrator, `schedule`)."""
     sc = scenario(scenario_name)
     end = end or datetime(2026, 11, 20, 18, 0)
     rng = np.random.default_rng(seed)
@@ -351,8 +362,24 @@ def generate(
                 runs,
                 run_start,
                 last_success,
+                jobs,
             )
     return t
+
+
+@dataclass
+class _Drawn:
+    """One plugin's execution as drawn, before it is placed in time."""
+
+    exec_id: str
+    plugin: str
+    status: str
+    prof: PluginProfile
+    packages: int
+    dl_bytes: int
+    phases: dict[str, float]
+    steps: list[tuple[float, str]]  # per phase: memory noise, metric id
+    gap: float
 
 
 def _simulate_run(
@@ -365,24 +392,28 @@ def _simulate_run(
     runs: int,
     run_start: datetime,
     last_success: dict[str, datetime],
+    jobs: int = 1,
 ) -> datetime:
-    """Append one run's rows; return when it ended."""
+    """Append one run's rows; return when it ended. Every draw is made in plugin order as if
+    the plugins ran one after another (the days since a success move by minutes at most when
+    they do not), then the run is placed in time by update-all's schedule (`schedule`)."""
     run_id = _uuid(rng)
     net = float(network(rng, sc))
     backlog_drift = drift(sc, index, runs)
     clock = run_start
     counts = {"success": 0, "failed": 0, "skipped": 0}
     crashed = False
+    entries: list[_Drawn | tuple] = []
     for plugin in plugins:
         prof = profile_for(plugin)
         exec_id = _uuid(rng)
         u = rng.random()
         if u < 0.004:
-            _add_execution(t, exec_id, run_id, plugin, "running", clock, None, 0, prof)
+            entries.append((exec_id, run_id, plugin, "running", clock, None, 0, prof))
             crashed = True
             break
         if u < 0.044:
-            _add_execution(t, exec_id, run_id, plugin, "skipped", clock, clock, 0, prof)
+            entries.append((exec_id, run_id, plugin, "skipped", clock, clock, 0, prof))
             counts["skipped"] += 1
             continue
         last_success.setdefault(plugin, clock - timedelta(days=2))  # a plugin joining late
@@ -396,26 +427,65 @@ def _simulate_run(
         status = "timeout" if timed_out else "failed" if failed else "success"
         if prof.estimate_phase is not None:
             _add_estimate(t, rng, sc, prof, exec_id, packages, dl_bytes)
-        step_start = clock
-        for phase, wall in phases.items():
-            _add_step(t, rng, sc, exec_id, phase, step_start, wall, prof, packages, dl_bytes, net)
-            step_start = step_start + timedelta(seconds=wall)
-        updated = packages if status == "success" else 0
-        _add_execution(t, exec_id, run_id, plugin, status, clock, step_start, updated, prof)
-        if status == "failed":
-            t.executions["error_message"][-1] = "exit status 100"
-            t.executions["exit_code"][-1] = 100
-        elif status == "timeout":
-            t.executions["error_message"][-1] = "timed out"
-            t.executions["exit_code"][-1] = 124
+        steps = [(float(rng.lognormal(0, MEMORY_NOISE)), _uuid(rng)) for _ in phases]
+        gap = float(rng.uniform(0.1, 2))
+        entries.append(
+            _Drawn(exec_id, plugin, status, prof, packages, dl_bytes, phases, steps, gap)
+        )
         counts["success" if status == "success" else "failed"] += 1
         if status == "success":
             last_success[plugin] = clock
         elif status == "timeout":  # it got through part of the backlog before it was stopped
             last_success[plugin] += (clock - last_success[plugin]) / 2
-        clock = step_start + timedelta(seconds=float(rng.uniform(0.1, 2)))
-    _add_run(t, run_id, host, run_start, None if crashed else clock, len(plugins), counts)
-    return clock
+        for wall in phases.values():
+            clock += _td(wall)
+        clock += _td(gap)
+    drawn = [e for e in entries if isinstance(e, _Drawn)]
+    placed = dict(
+        zip(
+            (d.exec_id for d in drawn),
+            schedule.place([_work(d) for d in drawn], jobs),
+            strict=True,
+        )
+    )
+    end = clock if not drawn else run_start
+    for entry in entries:
+        if not isinstance(entry, _Drawn):
+            _add_execution(t, *(entry if jobs == 1 else _at(entry, run_start)))
+            continue
+        where = placed[entry.exec_id]
+        for phase, (noise, metric_id) in zip(entry.phases, entry.steps, strict=True):
+            begin, finish = (run_start + _us(v) for v in where.phases[phase])
+            _add_step(t, sc, entry, phase, begin, finish, net, noise, metric_id)
+        finish = run_start + _us(where.phases["EXECUTE"][1])
+        updated = entry.packages if entry.status == "success" else 0
+        row = (entry.exec_id, run_id, entry.plugin, entry.status, run_start + _us(where.start))
+        _add_execution(t, *row, finish, updated, entry.prof)
+        if entry.status == "failed":
+            t.executions["error_message"][-1] = "exit status 100"
+            t.executions["exit_code"][-1] = 100
+        elif entry.status == "timeout":
+            t.executions["error_message"][-1] = "timed out"
+            t.executions["exit_code"][-1] = 124
+        end = max(end, run_start + _us(where.released))
+    _add_run(t, run_id, host, run_start, None if crashed else end, len(plugins), counts)
+    return end
+
+
+def _at(row: tuple, when: datetime) -> tuple:
+    """A skipped or crashed execution, placed at the run's start: in parallel it holds no slot."""
+    return (*row[:4], when, None if row[5] is None else when, *row[6:])
+
+
+def _us(value: float) -> timedelta:
+    return timedelta(microseconds=round(value))
+
+
+def _work(d: _Drawn) -> schedule.Work:
+    """The schedule's input in whole microseconds: sums of them are exact, so a sequential run
+    lands every step where adding its durations one by one would."""
+    us = {phase: _td(wall) / timedelta(microseconds=1) for phase, wall in d.phases.items()}
+    return schedule.Work(d.plugin, us, d.dl_bytes > 0, _td(d.gap) / timedelta(microseconds=1))
 
 
 def _add_estimate(
@@ -478,27 +548,26 @@ def _add_execution(
 
 def _add_step(
     t: Tables,
-    rng: np.random.Generator,
     sc: Scenario,
-    exec_id: str,
+    d: _Drawn,
     phase: str,
     start: datetime,
-    wall: float,
-    prof: PluginProfile,
-    packages: int,
-    dl_bytes: int,
+    end: datetime,
     net: float,
+    noise: float,
+    metric_id: str,
 ) -> None:
-    cpu = phase_cpu(prof, phase, wall)
-    peak = int(phase_peak(prof, sc, phase, packages, rng.lognormal(0, MEMORY_NOISE)))
-    downloaded = dl_bytes if phase == "DOWNLOAD" else 0
+    wall = d.phases[phase] if end - start == _td(d.phases[phase]) else _seconds(end - start)
+    cpu = phase_cpu(d.prof, phase, wall)
+    peak = int(phase_peak(d.prof, sc, phase, d.packages, noise))
+    downloaded = d.dl_bytes if phase == "DOWNLOAD" else 0
     row = (
-        _uuid(rng),
-        exec_id,
+        metric_id,
+        d.exec_id,
         STEP_NAMES[phase],
         phase,
         start,
-        start + timedelta(seconds=wall),
+        end,
         float(wall),
         0.8 * cpu,
         0.2 * cpu,
@@ -508,10 +577,24 @@ def _add_step(
         int(downloaded * 2.2),
         downloaded,
         downloaded,
-        prof.speed_bps * net if downloaded else None,
+        d.prof.speed_bps * net * wall_share(d, phase, wall) if downloaded else None,
     )
     for col, value in zip(STEP_COLS, row, strict=True):
         t.steps[col].append(value)
+
+
+def wall_share(d: _Drawn, phase: str, wall: float) -> float:
+    """The share of the line a download had: 1 alone, less while it shared the line."""
+    alone = d.phases[phase] - DOWNLOAD_LATENCY
+    return 1.0 if wall <= d.phases[phase] else alone / max(wall - DOWNLOAD_LATENCY, 1e-9)
+
+
+def _td(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def _seconds(span: timedelta) -> float:
+    return span / timedelta(microseconds=1) / 1e6
 
 
 def schema_sql() -> str:
@@ -559,7 +642,9 @@ def create(request: SimulateRequest) -> Written:
     if request.db.exists() and not request.force:
         raise UsageError(f"{request.db} exists; pass --force to replace it")
     plugins = tuple(request.plugins or DEFAULT_PLUGINS)
-    tables = generate(plugins, request.runs, request.seed, request.hosts, request.scenario)
+    tables = generate(
+        plugins, request.runs, request.seed, request.hosts, request.scenario, jobs=request.jobs
+    )
     tmp = request.db.with_name(request.db.name + ".tmp")
     tmp.unlink(missing_ok=True)
     write(tables, tmp)

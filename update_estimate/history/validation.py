@@ -16,6 +16,9 @@ from update_estimate.requests import ValidateRequest
 USABLE_MIN = 20
 LIMITED_MIN = 3
 MAX_MISSING_SHARE = 0.2
+# Sequential runs leave a gap between one plugin's end and the next one's start; executions
+# overlapping by more than this ran side by side (update-all's parallel orchestrator).
+OVERLAP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,23 @@ class SeriesQuality:
 
 
 @dataclass(frozen=True)
+class HostRuns:
+    """How a host's runs were executed: `parallel` counts the runs in which some plugins ran
+    side by side; `execution` is sequential (none), parallel (every run of two or more
+    plugins) or mixed."""
+
+    host: str
+    runs: int
+    parallel: int
+    execution: str
+
+
+@dataclass(frozen=True)
 class ValidationReport:
     series: list[SeriesQuality]
     duplicate_execution_ids: int = 0
     warnings: list[str] = field(default_factory=list)  # for stderr: plugins with no history
+    hosts: list[HostRuns] = field(default_factory=list)
 
     @property
     def any_usable(self) -> bool:
@@ -108,7 +124,37 @@ def validate(history: History) -> ValidationReport:
                     reasons=reasons,
                 )
             )
-    return ValidationReport(series=rows, duplicate_execution_ids=history.duplicate_ids)
+    return ValidationReport(
+        series=rows, duplicate_execution_ids=history.duplicate_ids, hosts=host_runs(history)
+    )
+
+
+def host_runs(history: History) -> list[HostRuns]:
+    """Per host, how many of its runs had plugins running side by side."""
+    ex = history.executions
+    timed = ex[ex["end_time"].notna()]
+    out = []
+    for host, group in ex.groupby("host", sort=True):
+        runs = group["run_id"].nunique()
+        several = parallel = 0
+        for _, run in timed[timed["host"] == host].groupby("run_id"):
+            if len(run) < 2:
+                continue
+            several += 1
+            parallel += overlaps(run["start_time"].tolist(), run["end_time"].tolist())
+        execution = "sequential" if not parallel else "parallel" if parallel == several else "mixed"
+        out.append(HostRuns(str(host), int(runs), parallel, execution))
+    return out
+
+
+def overlaps(starts: list, ends: list) -> bool:
+    """Some execution started over OVERLAP_SECONDS before an earlier one ended."""
+    latest = None
+    for start, end in sorted(zip(starts, ends, strict=True)):
+        if latest is not None and (latest - start).total_seconds() > OVERLAP_SECONDS:
+            return True
+        latest = end if latest is None else max(latest, end)
+    return False
 
 
 def run(request: ValidateRequest) -> ValidationReport:
