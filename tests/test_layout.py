@@ -21,7 +21,7 @@ HEAVY = {
     "numpy", "pandas", "darts", "sklearn", "duckdb", "typer", "rich", "click", "joblib",
     "scipy", "statsforecast", "lightgbm", "matplotlib", "structlog",
 }  # fmt: skip
-SHARED = {"record", "requests", "errors", "hints", "reports", "paths", "events"}
+SHARED = {"record", "requests", "errors", "hints", "reports", "paths", "events", "schedule"}
 
 
 @dataclass(frozen=True)

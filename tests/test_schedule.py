@@ -1,4 +1,4 @@
-"""update-all's schedule (`history.schedule`) and the parallel histories `simulate --jobs`
+"""update-all's schedule (`schedule`) and the parallel histories `simulate --jobs`
 writes with it: one after another reproduces the sequential orchestrator exactly; side by side,
 no mutex is ever held twice, no more than `jobs` plugins and two downloads run at once, and a
 download that shares the line takes longer than it would alone."""
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import invoke
-from update_estimate.history import schedule, simulate
+from update_estimate import schedule, simulate
 
 PLUGINS = ("apt", "snap", "flatpak", "pip", "texlive-packages", "cargo")
 

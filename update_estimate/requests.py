@@ -83,6 +83,7 @@ class EstimateRequest:
     elapsed: float = 0.0
     parallel: bool = False
     now: datetime | None = None  # the clock during a run (default: now), for the finish time
+    jobs: int = 1  # plugins update-all runs at once (its parallel orchestrator above 1)
 
     def __post_init__(self) -> None:
         _set(self, "plugins", _names(self.plugins, "--plugins") or ())
@@ -92,6 +93,12 @@ class EstimateRequest:
         _set(self, "covariates", checked_reports(self.covariates))
         check_level(self.level)
         _at_least(self.elapsed, 0, "--elapsed")
+        _at_least(self.jobs, 1, "--jobs")
+        if self.jobs > 1 and (self.done or self.running):
+            raise UsageError(
+                "--jobs answers before a run; during one (--done, --running) plugins are "
+                "still taken one after another"
+            )
         if self.elapsed and not self.running:
             raise UsageError("--elapsed needs --running: the plugin that has run that long")
         if self.running and self.running in self.done:

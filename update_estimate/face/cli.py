@@ -556,6 +556,16 @@ EstimateParallelOption = Annotated[
         help="Plugins run in parallel: total peak memory is the sum, e.g. --parallel.",
     ),
 ]
+EstimateJobsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Plugins update-all runs at once (its parallel orchestrator): the total wall time "
+        "is the makespan of its schedule (phase mutexes, two downloads sharing the line) and "
+        "peak memory the largest sum running together, e.g. --jobs 4.",
+    ),
+]
 EstimateTimeoutOption = Annotated[
     float,
     typer.Option(min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."),
@@ -577,6 +587,7 @@ def estimate(
     running: EstimateRunningOption = None,
     elapsed: EstimateElapsedOption = 0.0,
     parallel: EstimateParallelOption = False,
+    jobs: EstimateJobsOption = 1,
     timeout: EstimateTimeoutOption = 5.0,
 ) -> None:
     """Estimate the next run per plugin and in total, with calibrated intervals.
@@ -597,6 +608,7 @@ def estimate(
         running=running,
         elapsed=elapsed,
         parallel=parallel,
+        jobs=jobs,
     )
     result = api.estimate(request, db=db, cache_dir=cache_dir, host=host, timeout=timeout)
     _warn(ctx, "estimate", result.warnings)

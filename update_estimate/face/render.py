@@ -192,7 +192,10 @@ def estimate_json(result: Any) -> str:
             }
             for p in result.plugins
         ],
-        "total": {"metrics": {name: _metric_dict(m) for name, m in result.total.items()}},
+        "total": {
+            "metrics": {name: _metric_dict(m) for name, m in result.total.items()},
+            "jobs": result.jobs,
+        },
         "warnings": result.warnings,
     }
     if result.finish is not None:
@@ -259,6 +262,7 @@ def estimate_title(result: Any) -> str:
     if result.remaining is None:
         wall = result.total["wall_clock_seconds"]
         head = f"Next run on {host}: about {human_seconds(wall.point)}"
+        head += f", {result.jobs} plugins at once" if result.jobs > 1 else ""
     else:
         wall = result.remaining.wall_clock_seconds
         head = f"Remaining on {host}: about {human_seconds(wall.point)}"
@@ -292,11 +296,14 @@ def estimate_legend(result: Any, layout: Layout) -> str:
     )
     if not layout.models:
         return legend
-    memory = "sum" if result.parallel else "max"
-    return (
-        f"{legend}. Totals: joint draws, peak memory the {memory} over plugins; "
-        f"source: {result.source}."
-    )
+    if result.jobs > 1:
+        how = (
+            f"joint draws run through update-all's schedule, {result.jobs} at once: wall time "
+            "the makespan, peak memory the largest sum running together"
+        )
+    else:
+        how = f"joint draws, peak memory the {'sum' if result.parallel else 'max'} over plugins"
+    return f"{legend}. Totals: {how}; source: {result.source}."
 
 
 def titled(title: str, table: Table) -> RenderableType:

@@ -60,8 +60,8 @@ from typing import Any
 
 import numpy as np
 
+from update_estimate import schedule
 from update_estimate.errors import UsageError
-from update_estimate.history import schedule
 from update_estimate.requests import SimulateRequest
 
 DEFAULT_PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm", "rustup", "conda-packages")

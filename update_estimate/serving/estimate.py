@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from update_estimate import schedule
 from update_estimate.record import METRICS, SeriesRecord, series_key
 from update_estimate.requests import EstimateRequest
+from update_estimate.serving import makespan
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
     AskModel,
@@ -43,6 +45,7 @@ class EstimateResult:
     finish: Finish | None = None
     warnings: list[str] = field(default_factory=list)
     parallel: bool = False
+    jobs: int = 1  # plugins at once: above 1, wall time and memory totals are a schedule's
 
 
 @dataclass(frozen=True)
@@ -99,14 +102,43 @@ def estimate(
         m: total(m, [per_metric[m][p] for p in pending], level, request.parallel, memo)
         for m in METRICS
     }
+    if request.jobs > 1 and pending:
+        shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
+        totals.update(makespan.totals(pending, per_metric, shares, request.jobs, level, memo))
     result = EstimateResult(
-        request.level, host, source, plugins, totals, warnings=notes, parallel=request.parallel
+        request.level,
+        host,
+        source,
+        plugins,
+        totals,
+        warnings=notes,
+        parallel=request.parallel or request.jobs > 1,
+        jobs=request.jobs,
     )
     if not (request.done or request.running):
         result.finish = finish(at, totals["wall_clock_seconds"])
         return result
     _during_run(result, request, per_metric["wall_clock_seconds"], pending, at, memo)
     return result
+
+
+def _phase_shares(
+    records: Mapping[str, SeriesRecord],
+    host: str | None,
+    plugin: str,
+    request: EstimateRequest,
+    at: datetime,
+    slow_path: AskModel | None,
+    memo: Memo,
+) -> dict[str, float]:
+    """How the plugin's wall time splits over its phases, from its per-phase series."""
+    phases = {}
+    for phase in schedule.PHASES:
+        record = records.get(series_key(host, plugin, makespan.WALL, phase)) if host else None
+        if record is not None:
+            reported = request.covariates.get(plugin)
+            phases[phase] = record_predictive(record, at, reported, slow_path, memo)[0]
+    return makespan.phase_shares(phases)
 
 
 def _predictives(

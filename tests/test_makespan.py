@@ -1,0 +1,89 @@
+"""`estimate --jobs N`: a run's plugins side by side, as update-all's parallel orchestrator runs
+them. The total wall time is the makespan of each joint draw replayed through its schedule,
+peak memory the largest sum running together; before a run only."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import invoke
+from update_estimate.history import simulate
+from update_estimate.serving import makespan
+from update_estimate.serving.predictive import Predictive
+
+RUNS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+
+
+def fixed(value: float) -> Predictive:
+    """A plugin that always takes `value`: every past run's error was zero."""
+    n = len(RUNS)
+    return Predictive(math.log1p(value), [0.0] * n, [False] * n, list(RUNS), n, "m", "model")
+
+
+def test_side_by_side_the_longest_plugin_sets_the_wall_time() -> None:
+    per_metric = {
+        makespan.WALL: {"a": fixed(100.0), "b": fixed(60.0), "c": fixed(30.0)},
+        makespan.MEMORY: {"a": fixed(1e9), "b": fixed(5e8), "c": fixed(2e8)},
+        makespan.DOWNLOAD: {"a": fixed(0.0), "b": fixed(0.0), "c": fixed(0.0)},
+    }
+    shares = {p: makespan.ALL_EXECUTE for p in "abc"}
+    two = makespan.totals(["a", "b", "c"], per_metric, shares, 2, 0.9)
+    one = makespan.totals(["a", "b", "c"], per_metric, shares, 1, 0.9)
+    assert two[makespan.WALL].point == pytest.approx(100.0)  # c runs after b, beside a
+    assert one[makespan.WALL].point == pytest.approx(190.0)
+    assert two[makespan.MEMORY].point == pytest.approx(1.5e9)  # a and b together
+    assert one[makespan.MEMORY].point == pytest.approx(1e9)
+    assert two[makespan.WALL].model == "makespan"
+
+
+def test_phase_shares_need_every_phase() -> None:
+    phases = {"CHECK": fixed(10.0), "DOWNLOAD": fixed(30.0), "EXECUTE": fixed(60.0)}
+    assert makespan.phase_shares(phases) == pytest.approx(
+        {"CHECK": 0.1, "DOWNLOAD": 0.3, "EXECUTE": 0.6}, rel=1e-3
+    )
+    assert makespan.phase_shares({"CHECK": fixed(10.0)}) == makespan.ALL_EXECUTE
+
+
+@pytest.fixture(scope="module")
+def parallel_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("jobs")
+    db, cache = folder / "h.duckdb", folder / "cache"
+    plugins = ("apt", "flatpak", "snap", "pip")
+    simulate.write(simulate.generate(plugins, 40, 2, jobs=4), db)
+    assert invoke(CliRunner(), "-q", "train", "--db", db, "--cache-dir", cache).exit_code == 0
+    return db, cache
+
+
+def _total(runner, db: Path, cache: Path, *extra: str) -> dict:
+    args = ["estimate", "--db", db, "--cache-dir", cache, "--json", "--at", "2026-11-21 09:00"]
+    result = invoke(runner, *args, *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_estimate_jobs_answers_the_makespan(runner, parallel_cache: tuple[Path, Path]) -> None:
+    db, cache = parallel_cache
+    one, four = _total(runner, db, cache), _total(runner, db, cache, "--jobs", "4")
+    wall = [d["total"]["metrics"]["wall_clock_seconds"] for d in (one, four)]
+    memory = [d["total"]["metrics"]["memory_peak_bytes"] for d in (one, four)]
+    assert four["total"]["jobs"] == 4 and one["total"]["jobs"] == 1
+    assert wall[1]["point"] < 0.8 * wall[0]["point"]
+    assert memory[1]["point"] > memory[0]["point"]  # plugins' memory adds up side by side
+    for plugin in four["plugins"]:
+        own = plugin["metrics"]["wall_clock_seconds"]
+        assert wall[1]["point"] >= own["point"] and wall[1]["upper"] >= own["upper"]
+    cpu = [d["total"]["metrics"]["cpu_seconds"] for d in (one, four)]
+    assert cpu[0] == cpu[1]  # CPU and downloads add up however the plugins are placed
+
+
+def test_jobs_during_a_run_is_a_usage_error(runner, parallel_cache: tuple[Path, Path]) -> None:
+    db, cache = parallel_cache
+    args = ["estimate", "--db", db, "--cache-dir", cache, "--plugins", "apt", "snap"]
+    result = invoke(runner, *args, "--jobs", "4", "--done", "apt")
+    assert result.exit_code == 2
+    assert "--jobs" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,75 @@
+"""A run's wall time and peak memory when update-all runs its plugins side by side (`--jobs`).
+
+Each joint draw (one past run's errors happening again to every plugin, wall time, memory and
+download together) is replayed through update-all's own schedule (`schedule`): the run's wall
+time is that draw's makespan, not the sum of its plugins' times, and its peak memory the
+largest sum of the plugins running at one time. A plugin's wall time is split over its phases
+as its per-phase series split it (all in EXECUTE without them), since mutexes are held per
+phase; it is on the line when the draw downloads something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from update_estimate import schedule
+from update_estimate.serving.memo import Memo
+from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
+from update_estimate.serving.totals import coherent, from_samples, joint_draws
+
+WALL, MEMORY, DOWNLOAD = "wall_clock_seconds", "memory_peak_bytes", "download_bytes"
+ALL_EXECUTE = {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": 1.0}
+
+
+def phase_shares(phases: Mapping[str, Predictive]) -> dict[str, float]:
+    """How a plugin's wall time splits over its phases, from their forecasts' centres."""
+    sizes = {phase: raw(p.centre) for phase, p in phases.items() if phase in schedule.PHASES}
+    whole = sum(sizes.values())
+    if len(sizes) < len(schedule.PHASES) or whole <= 0:
+        return dict(ALL_EXECUTE)
+    return {phase: sizes[phase] / whole for phase in schedule.PHASES}
+
+
+def totals(
+    plugins: Sequence[str],
+    per_metric: Mapping[str, Mapping[str, Predictive]],
+    shares: Mapping[str, Mapping[str, float]],
+    jobs: int,
+    level: float,
+    memo: Memo | None = None,
+) -> dict[str, MetricEstimate]:
+    """The wall time and peak memory totals of `plugins` run `jobs` at a time."""
+    memo = memo or Memo()
+    n = len(plugins)
+    together = [per_metric[m][p] for m in (WALL, MEMORY, DOWNLOAD) for p in plugins]
+    makespans, peaks = [], []
+    for row in joint_draws(together, memo=memo):
+        walls, memory, download = row[:n], row[n : 2 * n], row[2 * n :]
+        works = [
+            schedule.Work(p, {ph: w * s for ph, s in shares[p].items()}, d > 0)
+            for p, w, d in zip(plugins, walls, download, strict=True)
+        ]
+        placed = schedule.place(works, jobs)
+        makespans.append(max(p.released for p in placed))
+        peaks.append(_peak(placed, memory))
+    out = {}
+    for metric, samples in ((WALL, makespans), (MEMORY, peaks)):
+        parts = [per_metric[metric][p] for p in plugins]
+        whole = from_samples(samples, level, parts)
+        singles = [shared_single(p, level, memo) for p in parts]
+        out[metric] = coherent(
+            MetricEstimate(
+                whole.point, whole.lower, whole.upper, whole.data_points, "makespan", whole.basis
+            ),
+            singles,
+        )
+    return out
+
+
+def _peak(placed: Sequence[schedule.Placed], memory: Sequence[float]) -> float:
+    """The largest sum of the memory of plugins holding a slot at one time: the sum rises
+    only when a plugin starts, so the starts are the moments to look at."""
+    return max(
+        sum(m for q, m in zip(placed, memory, strict=True) if q.start <= p.start < q.released)
+        for p in placed
+    )
