@@ -135,6 +135,7 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
         remaining=None,
         total={"wall_clock_seconds": wall},
         finish=finish(start, wall),
+        jobs=1,
     )
     title = render.estimate_title(result)
     tomorrow = (start + timedelta(days=1)).strftime("%a")
@@ -142,3 +143,6 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
     away = now.replace(hour=12) + timedelta(days=10)
     later = SimpleNamespace(**{**vars(result), "finish": finish(away, wall)})
     assert f" {away.day} {away:%b} " in render.estimate_title(later)
+    side_by_side = SimpleNamespace(**{**vars(result), "jobs": 4})
+    title = render.estimate_title(side_by_side)
+    assert ", 4 at once, " in title and len(title) <= 80, title

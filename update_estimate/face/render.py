@@ -262,7 +262,7 @@ def estimate_title(result: Any) -> str:
     if result.remaining is None:
         wall = result.total["wall_clock_seconds"]
         head = f"Next run on {host}: about {human_seconds(wall.point)}"
-        head += f", {result.jobs} plugins at once" if result.jobs > 1 else ""
+        head += f", {result.jobs} at once" if result.jobs > 1 else ""
     else:
         wall = result.remaining.wall_clock_seconds
         head = f"Remaining on {host}: about {human_seconds(wall.point)}"
