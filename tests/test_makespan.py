@@ -87,3 +87,62 @@ def test_jobs_during_a_run_is_a_usage_error(runner, parallel_cache: tuple[Path, 
     result = invoke(runner, *args, "--jobs", "4", "--done", "apt")
     assert result.exit_code == 2
     assert "--jobs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_shared_lock_takes_plugins_one_at_a_time() -> None:
+    per_metric = {
+        makespan.WALL: {"a": fixed(100.0), "b": fixed(60.0)},
+        makespan.MEMORY: {"a": fixed(1e9), "b": fixed(5e8)},
+        makespan.DOWNLOAD: {"a": fixed(0.0), "b": fixed(0.0)},
+    }
+    shares = {p: makespan.ALL_EXECUTE for p in "ab"}
+    locks = {"a": {"EXECUTE": ("disk",)}, "b": {"EXECUTE": ("disk",)}}
+    free = makespan.totals(["a", "b"], per_metric, shares, 2, 0.9)
+    held = makespan.totals(["a", "b"], per_metric, shares, 2, 0.9, locks=locks)
+    assert free[makespan.WALL].point == pytest.approx(100.0)
+    assert held[makespan.WALL].point == pytest.approx(160.0)
+
+
+def test_mutexes_from_a_file(runner, parallel_cache: tuple[Path, Path], tmp_path: Path) -> None:
+    db, cache = parallel_cache
+    every = {phase: ["disk:one"] for phase in ("CHECK", "DOWNLOAD", "EXECUTE")}
+    locks = tmp_path / "locks.json"
+    locks.write_text(json.dumps({p: every for p in ("apt", "flatpak", "snap", "pip")}))
+    one = _total(runner, db, cache)["total"]["metrics"]["wall_clock_seconds"]
+    four = _total(runner, db, cache, "--jobs", "4")["total"]["metrics"]["wall_clock_seconds"]
+    locked = _total(runner, db, cache, "--jobs", "4", "--mutexes", str(locks))
+    wall = locked["total"]["metrics"]["wall_clock_seconds"]
+    assert four["point"] < wall["point"]  # one lock for all: one plugin at a time again
+    assert wall["point"] == pytest.approx(one["point"], rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("not json", "is not JSON"),
+        ('["apt"]', "must map plugins"),
+        ('{"apt": {"INSTALL": ["x"]}}', "phase 'INSTALL'"),
+        ('{"apt": {"EXECUTE": "pkgmgr:apt"}}', "must list mutex names"),
+    ],
+)
+def test_a_bad_mutexes_file_is_a_usage_error(
+    runner, parallel_cache: tuple[Path, Path], tmp_path: Path, content: str, says: str
+) -> None:
+    db, cache = parallel_cache
+    locks = tmp_path / "locks.json"
+    locks.write_text(content)
+    args = ["estimate", "--db", db, "--cache-dir", cache, "--jobs", "4", "--mutexes", locks]
+    result = invoke(runner, *args)
+    assert result.exit_code == 2 and says in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_mutexes_need_jobs_and_a_file(runner, parallel_cache: tuple[Path, Path]) -> None:
+    db, cache = parallel_cache
+    base = ["estimate", "--db", db, "--cache-dir", cache]
+    missing = invoke(runner, *base, "--jobs", "4", "--mutexes", "/nonexistent/locks.json")
+    assert missing.exit_code == 2 and "cannot read --mutexes" in missing.stderr
+    locks = Path(db).parent / "ok.json"
+    locks.write_text('{"apt": {"EXECUTE": ["x"]}}')
+    alone = invoke(runner, *base, "--mutexes", str(locks))
+    assert alone.exit_code == 2 and "--mutexes needs --jobs" in alone.stderr

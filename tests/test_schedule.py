@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import invoke
-from update_estimate import schedule, simulate
+from update_estimate import schedule
+from update_estimate.history import simulate
 
 PLUGINS = ("apt", "snap", "flatpak", "pip", "texlive-packages", "cargo")
 

@@ -84,6 +84,8 @@ class EstimateRequest:
     parallel: bool = False
     now: datetime | None = None  # the clock during a run (default: now), for the finish time
     jobs: int = 1  # plugins update-all runs at once (its parallel orchestrator above 1)
+    # plugin -> phase -> mutex names, replacing update-all's declared ones for those plugins
+    mutexes: Mapping[str, Mapping[str, Sequence[str]]] | None = None
 
     def __post_init__(self) -> None:
         _set(self, "plugins", _names(self.plugins, "--plugins") or ())
@@ -94,6 +96,8 @@ class EstimateRequest:
         check_level(self.level)
         _at_least(self.elapsed, 0, "--elapsed")
         _at_least(self.jobs, 1, "--jobs")
+        if self.mutexes and self.jobs == 1:
+            raise UsageError("--mutexes needs --jobs above 1: one at a time, nothing waits")
         if self.jobs > 1 and (self.done or self.running):
             raise UsageError(
                 "--jobs answers before a run; during one (--done, --running) plugins are "

@@ -13,12 +13,16 @@ previous one ended, which is update-all's sequential orchestrator.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from update_estimate.errors import UsageError
 
 PHASES = ("CHECK", "DOWNLOAD", "EXECUTE")
 # update-all's declared phase mutexes (`plugins/*.py`, `core/mutex.StandardMutexes`); plugins
 # that declare none are free to overlap.
+Mutexes = Mapping[str, Mapping[str, Sequence[str]]]  # plugin -> phase -> mutex names
 MUTEXES: dict[str, dict[str, tuple[str, ...]]] = {
     "apt": {phase: ("pkgmgr:apt", "pkgmgr:dpkg") for phase in PHASES},
     "snap": {"EXECUTE": ("pkgmgr:snap",)},
@@ -60,8 +64,40 @@ class _Running:
     phases: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def place(works: Sequence[Work], jobs: int) -> list[Placed]:
-    """Every plugin of a run placed in time, in the order given (list scheduling)."""
+def mutexes(overrides: Mapping[str, Mapping[str, Sequence[str]]] | None) -> Mutexes:
+    """update-all's declared mutexes, with a plugin's phases replaced where `overrides` names
+    the plugin (a plugin of one's own, or a lock the defaults do not know)."""
+    return {**MUTEXES, **(overrides or {})}
+
+
+def parse_mutexes(text: str, where: str = "--mutexes") -> dict[str, dict[str, tuple[str, ...]]]:
+    """`{"plugin": {"PHASE": ["mutex", ...]}}`, checked; a mistake names what and where."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    example = '{"apt": {"EXECUTE": ["pkgmgr:apt", "pkgmgr:dpkg"]}}'
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must map plugins to their phases' mutexes, e.g. {example}")
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for plugin, phases in data.items():
+        if not isinstance(phases, dict):
+            raise UsageError(f"{where}: {plugin} must map phases to mutexes, e.g. {example}")
+        out[plugin] = {}
+        for phase, names in phases.items():
+            if phase not in PHASES:
+                raise UsageError(
+                    f"{where}: {plugin} has phase {phase!r}; phases are {', '.join(PHASES)}"
+                )
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise UsageError(f"{where}: {plugin}'s {phase} must list mutex names")
+            out[plugin][phase] = tuple(names)
+    return out
+
+
+def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Placed]:
+    """Every plugin of a run placed in time, in the order given (list scheduling); `locks`:
+    each plugin's mutexes per phase."""
     out: dict[int, Placed] = {}
     queue = list(enumerate(works))
     running: list[_Running] = []
@@ -72,7 +108,7 @@ def place(works: Sequence[Work], jobs: int) -> list[Placed]:
             index, work = queue.pop(0)
             running.append(_Running(index, work))
             out[index] = Placed(now, {}, now)
-        _start_phases(running, now)
+        _start_phases(running, now, locks)
         downloads = sum(r.started is not None and _is_line(r) for r in running)
         rates = {id(r): _rate(r, downloads) for r in running if r.started is not None}
         steps = [r.left / rates[id(r)] for r in running if r.started is not None and r.left > 0]
@@ -105,7 +141,7 @@ def _rate(r: _Running, downloads: int) -> float:
     return 1.0 / downloads if _is_line(r) and downloads > 1 else 1.0
 
 
-def _start_phases(running: list[_Running], now: float) -> None:
+def _start_phases(running: list[_Running], now: float, locks: Mutexes) -> None:
     """Each waiting phase starts, in the plugins' order, if its mutexes and a download slot
     (for a download on the line) are free."""
     held = {m for r in running for m in r.held}
@@ -114,7 +150,7 @@ def _start_phases(running: list[_Running], now: float) -> None:
         if r.started is not None:
             continue
         phase = PHASES[r.phase]
-        wanted = MUTEXES.get(r.work.plugin, {}).get(phase, ())
+        wanted = tuple(locks.get(r.work.plugin, {}).get(phase, ()))
         line = phase == "DOWNLOAD" and r.work.on_line
         if held & set(wanted) or (line and downloads >= MAX_DOWNLOADS):
             continue

@@ -504,6 +504,18 @@ def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
     return reports.parse(text)
 
 
+def _read_mutexes(source: str | None) -> dict[str, dict[str, tuple[str, ...]]] | None:
+    from update_estimate import schedule
+
+    if source is None:
+        return None
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read --mutexes {source}: {exc.strerror}") from None
+    return schedule.parse_mutexes(text, f"--mutexes {source}")
+
+
 def _level(value: float) -> float:
     try:
         return check_level(value)
@@ -566,6 +578,15 @@ EstimateJobsOption = Annotated[
         "peak memory the largest sum running together, e.g. --jobs 4.",
     ),
 ]
+EstimateMutexesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mutexes",
+        help="JSON file of plugins' phase mutexes for --jobs, replacing update-all's declared "
+        "ones for the plugins it names, e.g. --mutexes locks.json holding "
+        '{"flatpak": {"EXECUTE": ["disk:home"]}}.',
+    ),
+]
 EstimateTimeoutOption = Annotated[
     float,
     typer.Option(min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."),
@@ -588,6 +609,7 @@ def estimate(
     elapsed: EstimateElapsedOption = 0.0,
     parallel: EstimateParallelOption = False,
     jobs: EstimateJobsOption = 1,
+    mutexes: EstimateMutexesOption = None,
     timeout: EstimateTimeoutOption = 5.0,
 ) -> None:
     """Estimate the next run per plugin and in total, with calibrated intervals.
@@ -609,6 +631,7 @@ def estimate(
         elapsed=elapsed,
         parallel=parallel,
         jobs=jobs,
+        mutexes=_read_mutexes(mutexes),
     )
     result = api.estimate(request, db=db, cache_dir=cache_dir, host=host, timeout=timeout)
     _warn(ctx, "estimate", result.warnings)

@@ -104,7 +104,10 @@ def estimate(
     }
     if request.jobs > 1 and pending:
         shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
-        totals.update(makespan.totals(pending, per_metric, shares, request.jobs, level, memo))
+        locks = schedule.mutexes(request.mutexes)
+        totals.update(
+            makespan.totals(pending, per_metric, shares, request.jobs, level, memo, locks)
+        )
     result = EstimateResult(
         request.level,
         host,

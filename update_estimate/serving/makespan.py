@@ -37,8 +37,10 @@ def totals(
     jobs: int,
     level: float,
     memo: Memo | None = None,
+    locks: schedule.Mutexes = schedule.MUTEXES,
 ) -> dict[str, MetricEstimate]:
-    """The wall time and peak memory totals of `plugins` run `jobs` at a time."""
+    """The wall time and peak memory totals of `plugins` run `jobs` at a time, each phase
+    holding its `locks`."""
     memo = memo or Memo()
     n = len(plugins)
     together = [per_metric[m][p] for m in (WALL, MEMORY, DOWNLOAD) for p in plugins]
@@ -49,7 +51,7 @@ def totals(
             schedule.Work(p, {ph: w * s for ph, s in shares[p].items()}, d > 0)
             for p, w, d in zip(plugins, walls, download, strict=True)
         ]
-        placed = schedule.place(works, jobs)
+        placed = schedule.place(works, jobs, locks)
         makespans.append(max(p.released for p in placed))
         peaks.append(_peak(placed, memory))
     out = {}
