@@ -126,7 +126,7 @@ class Estimator:
     ) -> EstimateResult:
         """An estimate for `request`, or for these plugins (all the host's by default) with
         `EstimateRequest`'s fields as keywords: level, at, covariates, done, running,
-        elapsed, parallel, now."""
+        elapsed, parallel, now, jobs, mutexes."""
         asked = _estimate_request(request, options)
         with self._lock:
             deadline = time.monotonic() + self.timeout
