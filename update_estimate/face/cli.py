@@ -582,6 +582,7 @@ EstimateMutexesOption = Annotated[
     str | None,
     typer.Option(
         "--mutexes",
+        metavar="FILE",
         help="JSON file of plugins' phase mutexes for --jobs, replacing update-all's declared "
         "ones for the plugins it names, e.g. --mutexes locks.json holding "
         '{"flatpak": {"EXECUTE": ["disk:home"]}}.',
