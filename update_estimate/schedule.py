@@ -109,17 +109,17 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
             running.append(_Running(index, work))
             out[index] = Placed(now, {}, now)
         _start_phases(running, now, locks)
-        downloads = sum(r.started is not None and _is_line(r) for r in running)
-        rates = {id(r): _rate(r, downloads) for r in running if r.started is not None}
-        steps = [r.left / rates[id(r)] for r in running if r.started is not None and r.left > 0]
-        ends = [released for _, released in teardown.values()]
-        finished = [r for r in running if r.started is not None and r.left <= 0]
-        dt = 0.0 if finished else min(steps + [e - now for e in ends])
-        now += dt
-        for r in running:
-            if r.started is not None:
-                r.left -= dt * rates[id(r)]
-        for r in [r for r in running if r.started is not None and r.left <= 1e-9]:
+        active = [r for r in running if r.started is not None]
+        downloads = sum(_is_line(r) for r in active)
+        rates = {id(r): _rate(r, downloads) for r in active}
+        # the next event at an exact time: a phase's end or a slot let go (adding the
+        # durations one by one, as a sequential run does, lands every step where it should)
+        ends = {id(r): now + r.left / rates[id(r)] for r in active}
+        upcoming = min([*ends.values(), *(released for _, released in teardown.values())])
+        for r in active:
+            r.left = 0.0 if ends[id(r)] <= upcoming else r.left - (upcoming - now) * rates[id(r)]
+        now = upcoming
+        for r in [r for r in active if r.left <= 0.0]:
             assert r.started is not None
             r.phases[PHASES[r.phase]] = (r.started, now)
             r.started, r.held, r.phase = None, (), r.phase + 1
@@ -127,7 +127,7 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
                 running.remove(r)
                 teardown[r.index] = (out[r.index].start, now + r.work.after)
                 out[r.index] = Placed(out[r.index].start, r.phases, now + r.work.after)
-        for index in [i for i, (_, released) in teardown.items() if released <= now + 1e-9]:
+        for index in [i for i, (_, released) in teardown.items() if released <= now]:
             del teardown[index]
     return [out[i] for i in range(len(works))]
 
