@@ -60,6 +60,20 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+ENGINES = ("local", "dask")  # where train's and backtest's per-series work runs
+
+
+def _engine(request: TrainRequest | BacktestRequest) -> None:
+    """Where per-series work runs: the local pool, or a Dask cluster at a scheduler's address."""
+    if request.engine not in ENGINES:
+        raise UsageError(f"unknown --engine {request.engine!r}; choose from {', '.join(ENGINES)}")
+    if request.engine == "dask" and not request.scheduler:
+        raise UsageError(
+            "--engine dask needs --scheduler (or UPDATE_ESTIMATE_SCHEDULER): the Dask "
+            "scheduler's address, e.g. --scheduler tcp://10.0.0.5:8786"
+        )
+
+
 def _history_scope(request: TrainRequest | BacktestRequest | ValidateRequest) -> None:
     """The history file, and which of its plugins and hosts, as every command that reads
     one takes them."""
@@ -126,9 +140,12 @@ class TrainRequest:
     include_extras: bool = True
     force: bool = False
     lock_timeout: float = 10.0
+    engine: str = "local"  # or "dask": the per-series work on the cluster at `scheduler`
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         _history_scope(self)
+        _engine(self)
         _set(self, "cache_dir", Path(self.cache_dir).expanduser())
         _at_least(self.n_jobs, 1, "--n-jobs")
         _at_least(self.lock_timeout, 0, "--wait")
@@ -147,9 +164,12 @@ class BacktestRequest:
     with_covariates: bool = True
     n_jobs: int = 2
     full_race: bool = False
+    engine: str = "local"  # or "dask": the per-series work on the cluster at `scheduler`
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         _history_scope(self)
+        _engine(self)
         metrics = _names(self.metrics, "--metrics") or METRICS
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:

@@ -422,6 +422,22 @@ TrainNJobsOption = Annotated[
         "--n-jobs", "-j", min=1, max=64, help="Parallel worker processes, e.g. --n-jobs 2."
     ),
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        envvar="UPDATE_ESTIMATE_ENGINE",
+        help="Where the per-series work runs: local (worker processes here) or dask (an "
+        "existing Dask cluster at --scheduler; needs the dask extra), e.g. --engine dask.",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="UPDATE_ESTIMATE_SCHEDULER",
+        help="The Dask scheduler's address for --engine dask, e.g. "
+        "--scheduler tcp://10.0.0.5:8786.",
+    ),
+]
 TrainPhasesOption = Annotated[
     bool,
     typer.Option(
@@ -456,6 +472,8 @@ def train(
     force: TrainForceOption = False,
     wait: TrainWaitOption = 10.0,
     json_out: TrainJson = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Fit, select and calibrate models per plugin and metric; store them in the cache.
 
@@ -467,7 +485,16 @@ def train(
     from update_estimate.face import render
 
     request = TrainRequest(
-        db, cache_dir, _plugins(plugins), host, n_jobs, phases, force=force, lock_timeout=wait
+        db,
+        cache_dir,
+        _plugins(plugins),
+        host,
+        n_jobs,
+        phases,
+        force=force,
+        lock_timeout=wait,
+        engine=engine,
+        scheduler=scheduler,
     )
     with _progress(ctx, json_out, "training series") as update:
         result = api.train(request, progress=update)
@@ -774,6 +801,8 @@ def backtest(
     plot: BacktestPlotOption = None,
     json_out: BacktestJson = False,
     live: BacktestLiveOption = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Measure how good the estimates have been: retrain before each of the last runs,
     forecast it, and compare with the run, next to two baselines.
@@ -793,12 +822,14 @@ def backtest(
         covariates,
         n_jobs,
         full_race,
+        engine,
+        scheduler,
     )
     if live:
-        if plot is not None or full_race or metrics or plugins:
+        if plot is not None or full_race or metrics or plugins or engine != "local":
             raise UsageError(
-                "--live replays whole runs: --plot, --full-race, --metrics and --plugins "
-                "do not apply to it"
+                "--live replays whole runs on this machine: --plot, --full-race, --metrics, "
+                "--plugins and --engine do not apply to it"
             )
         with _progress(ctx, json_out, "training before each run, then replaying it") as update:
             replayed = api.backtest_live(request, progress=update)

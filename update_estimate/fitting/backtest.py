@@ -242,10 +242,11 @@ def evaluate(
     if progress is not None:
         progress(0, total)
     answer = partial(_answer, level, modes)
-    outputs = parallel.each(answer, first, n_jobs, progress, (0, total))
+    engine = (request.engine, request.scheduler)
+    outputs = parallel.each(answer, first, n_jobs, progress, (0, total), *engine)
     winners = {job.series.key: a.winners for job, a in outputs if job.cuts[0] >= pooled.SHORT}
     rest = [Job(s, [i], [], winners.get(s.key)) for s in series for i in later[s.key]]
-    outputs += parallel.each(answer, rest, n_jobs, progress, (len(first), total))
+    outputs += parallel.each(answer, rest, n_jobs, progress, (len(first), total), *engine)
     results = {}
     for mode in modes:
         pairs = sorted(

@@ -96,7 +96,9 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
         globals_ = global_forecasts(series)
         shapes = borrowed_shapes(series)
         job = partial(_series_job, globals_, shapes, include_extras)
-        results = parallel.each(job, series, request.n_jobs, progress)
+        results = parallel.each(
+            job, series, request.n_jobs, progress, None, request.engine, request.scheduler
+        )
         results.sort(key=lambda r: r.key)
         borrow_calibration(results)
         manifest = {
