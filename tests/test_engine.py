@@ -24,10 +24,10 @@ def _records(cache: Path) -> dict:
 
 def test_a_dask_cluster_trains_the_same_records(runner, tmp_path: Path) -> None:
     db = tmp_path / "fleet.duckdb"
-    tables = simulate.generate(("apt", "snap", "pip"), 40, 4, hosts=2, scenario_name="check-only")
+    tables = simulate.generate(("apt", "snap"), 30, 4, hosts=2, scenario_name="check-only")
     simulate.write(tables, db)
     local = tmp_path / "local"
-    api.train(TrainRequest(db, local, n_jobs=2, phases=False))
+    api.train(TrainRequest(db, local, n_jobs=1, phases=False))
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
@@ -36,7 +36,7 @@ def test_a_dask_cluster_trains_the_same_records(runner, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert cluster.scheduler.transition_counter > 0  # the work went through the cluster
     dask_records, local_records = _records(tmp_path / "dask"), _records(local)
-    assert len(local_records["series"]) == 2 * 3 * 4  # hosts x plugins x metrics
+    assert len(local_records["series"]) == 2 * 2 * 4  # hosts x plugins x metrics
     assert dask_records == local_records
 
 

@@ -54,7 +54,7 @@ def parallel_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     folder = tmp_path_factory.mktemp("jobs")
     db, cache = folder / "h.duckdb", folder / "cache"
     plugins = ("apt", "flatpak", "snap", "pip")
-    simulate.write(simulate.generate(plugins, 40, 2, jobs=4), db)
+    simulate.write(simulate.generate(plugins, 30, 2, jobs=4), db)
     assert invoke(CliRunner(), "-q", "train", "--db", db, "--cache-dir", cache).exit_code == 0
     return db, cache
 
