@@ -101,7 +101,7 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
     out: dict[int, Placed] = {}
     queue = list(enumerate(works))
     running: list[_Running] = []
-    teardown: dict[int, tuple[float, float]] = {}  # index -> (start, released)
+    teardown: dict[int, float] = {}  # index -> when it lets its slot go
     now = 0.0
     while queue or running or teardown:
         while queue and len(running) + len(teardown) < jobs:
@@ -115,7 +115,7 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
         # the next event at an exact time: a phase's end or a slot let go (adding the
         # durations one by one, as a sequential run does, lands every step where it should)
         ends = {id(r): now + r.left / rates[id(r)] for r in active}
-        upcoming = min([*ends.values(), *(released for _, released in teardown.values())])
+        upcoming = min([*ends.values(), *teardown.values()])
         for r in active:
             r.left = 0.0 if ends[id(r)] <= upcoming else r.left - (upcoming - now) * rates[id(r)]
         now = upcoming
@@ -125,9 +125,9 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
             r.started, r.held, r.phase = None, (), r.phase + 1
             if r.phase == len(PHASES):
                 running.remove(r)
-                teardown[r.index] = (out[r.index].start, now + r.work.after)
-                out[r.index] = Placed(out[r.index].start, r.phases, now + r.work.after)
-        for index in [i for i, (_, released) in teardown.items() if released <= now]:
+                teardown[r.index] = now + r.work.after
+                out[r.index] = Placed(out[r.index].start, r.phases, teardown[r.index])
+        for index in [i for i, released in teardown.items() if released <= now]:
             del teardown[index]
     return [out[i] for i in range(len(works))]
 

@@ -46,21 +46,15 @@ def each(
 def _outputs(
     work: Callable[[T], R], items: Sequence[T], n_jobs: int, engine: str, scheduler: str | None
 ) -> Iterator[Iterable[R]]:
-    if engine == "dask":
-        with _dask(scheduler):
-            from joblib import Parallel, delayed
-
-            yield Parallel(n_jobs=-1, return_as="generator_unordered")(
-                delayed(work)(item) for item in items
-            )
-        return
-    if n_jobs == 1 or not items:
+    dask = engine == "dask"
+    if not dask and (n_jobs == 1 or not items):
         yield (work(item) for item in items)
         return
     from joblib import Parallel, delayed
 
-    runner: Any = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield runner(delayed(work)(item) for item in items)
+    with _dask(scheduler) if dask else contextlib.nullcontext():
+        runner: Any = Parallel(n_jobs=-1 if dask else n_jobs, return_as="generator_unordered")
+        yield runner(delayed(work)(item) for item in items)
 
 
 @contextlib.contextmanager

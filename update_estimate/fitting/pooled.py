@@ -99,9 +99,8 @@ def borrow(
     centres = np.empty(target.n)
     for j in range(target.n):  # the target's runs come first in the stack
         left_out = usable & (np.arange(len(y)) != j)
-        centres[j] = (line(design[left_out], y[left_out]) if usable[j] else full)(own_x[j : j + 1])[
-            0
-        ]
+        fit = line(design[left_out], y[left_out]) if usable[j] else full
+        centres[j] = fit(own_x[j : j + 1])[0]
     return Borrowed(full(nodes), centres)
 
 

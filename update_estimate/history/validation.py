@@ -131,13 +131,11 @@ def validate(history: History) -> ValidationReport:
 
 def host_runs(history: History) -> list[HostRuns]:
     """Per host, how many of its runs had plugins running side by side."""
-    ex = history.executions
-    timed = ex[ex["end_time"].notna()]
     out = []
-    for host, group in ex.groupby("host", sort=True):
+    for host, group in history.executions.groupby("host", sort=True):
         runs = group["run_id"].nunique()
         several = parallel = 0
-        for _, run in timed[timed["host"] == host].groupby("run_id"):
+        for _, run in group[group["end_time"].notna()].groupby("run_id"):
             if len(run) < 2:
                 continue
             several += 1

@@ -98,16 +98,18 @@ def estimate(
         for plugin in request.plugins
     ]
     pending = [p for p in request.plugins if p not in request.done]
-    totals = {
-        m: total(m, [per_metric[m][p] for p in pending], level, request.parallel, memo)
-        for m in METRICS
-    }
+    side_by_side: dict[str, MetricEstimate] = {}  # wall time and memory, run `jobs` at once
     if request.jobs > 1 and pending:
         shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
         locks = schedule.mutexes(request.mutexes)
-        totals.update(
-            makespan.totals(pending, per_metric, shares, request.jobs, level, memo, locks)
+        side_by_side = makespan.totals(
+            pending, per_metric, shares, request.jobs, level, memo, locks
         )
+    totals = {
+        m: side_by_side.get(m)
+        or total(m, [per_metric[m][p] for p in pending], level, request.parallel, memo)
+        for m in METRICS
+    }
     result = EstimateResult(
         request.level,
         host,

@@ -11,6 +11,7 @@ phase; it is on the line when the draw downloads something.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from update_estimate import schedule
 from update_estimate.serving.memo import Memo
@@ -59,12 +60,7 @@ def totals(
         parts = [per_metric[metric][p] for p in plugins]
         whole = from_samples(samples, level, parts)
         singles = [shared_single(p, level, memo) for p in parts]
-        out[metric] = coherent(
-            MetricEstimate(
-                whole.point, whole.lower, whole.upper, whole.data_points, "makespan", whole.basis
-            ),
-            singles,
-        )
+        out[metric] = coherent(replace(whole, model="makespan"), singles)
     return out
 
 
