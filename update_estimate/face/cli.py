@@ -273,7 +273,9 @@ def simulate(
     seed: Annotated[
         int, typer.Option(help="Random seed; same seed, same history, e.g. --seed 7.")
     ] = 0,
-    hosts: Annotated[int, typer.Option(min=1, max=50, help="Number of hosts, e.g. --hosts 2.")] = 1,
+    hosts: Annotated[
+        int, typer.Option(min=1, max=1000, help="Number of hosts, e.g. --hosts 2.")
+    ] = 1,
     scenario: Annotated[
         str,
         typer.Option(

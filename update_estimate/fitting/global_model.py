@@ -47,27 +47,30 @@ def _global_factory() -> tuple[str, Callable[[], Any]]:
     )
 
 
-def global_forecasts(series: Sequence[Series]) -> dict[str, GlobalForecast]:
-    """Per (host, metric, phase), one model across plugins: short series borrow strength.
+def groups(series: Sequence[Series]) -> list[list[Series]]:
+    """The series that share a global model: a (host, metric, phase) with two or more plugins
+    long enough for its lags. Each group is independent work for the pool."""
+    by_key: dict[tuple, list[Series]] = defaultdict(list)
+    for s in series:
+        if s.n >= GLOBAL_LAGS + 2:
+            by_key[(s.host, s.metric, s.phase)].append(s)
+    return [members for members in by_key.values() if len(members) >= 2]
+
+
+def global_forecasts(members: list[Series]) -> dict[str, GlobalForecast]:
+    """One model across a group's plugins, so that short series borrow strength.
 
     Backtests are out of sample: the model is fitted on each series' runs before its backtest
-    start, then forecasts those runs one step at a time without refitting.
+    start, then forecasts those runs one step at a time without refitting. A group that fails
+    to fit gives nothing: its series race without it.
     """
     quiet_libraries()
     name, factory = _global_factory()
-    groups: dict[tuple, list[Series]] = defaultdict(list)
-    for s in series:
-        if s.n >= GLOBAL_LAGS + 2:
-            groups[(s.host, s.metric, s.phase)].append(s)
-    out: dict[str, GlobalForecast] = {}
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        try:
-            out.update(_global_group(name, factory, members))
-        except Exception as exc:
-            log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
-    return out
+    try:
+        return _global_group(name, factory, members)
+    except Exception as exc:
+        log.info("global model skipped", group=members[0].key, error=str(exc)[:200])
+        return {}
 
 
 def _global_group(

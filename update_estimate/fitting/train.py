@@ -1,18 +1,19 @@
 """`train`: fit, select and calibrate every series, then publish a new cache generation.
 
-Flow: history -> series (`features`) -> the global model per (host, metric, phase)
-(`global_model`) -> per series, in parallel (`parallel`): the candidates' race, the winner's
-calibration, its final fit and the forecast record over the covariate grid
-(`series_training`) -> borrowed calibration for short series (`calibration`) -> cache
-(manifest, records, pickles). Nothing is refitted when the history's fingerprint and the
-options are unchanged.
+Flow, one batch of hosts at a time so that a fleet's history is never all in memory:
+history -> series (`features`) -> the global model per (host, metric, phase) (`global_model`)
+-> per series (`series_training`): the candidates' race, the winner's calibration, its final
+fit and the forecast record over the covariate grid -> borrowed calibration for short series
+(`calibration`) -> the staging cache generation (pickles as they come). Global models and
+series both run on the pool (`parallel`). Then manifest and records, and the swap. Nothing
+is refitted when the history's fingerprint and the options are unchanged.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from update_estimate.fitting import parallel, pooled
 from update_estimate.fitting.calibration import borrow_calibration
 from update_estimate.fitting.candidates import candidates
 from update_estimate.fitting.features import Series, build_series
-from update_estimate.fitting.global_model import GlobalForecast, global_forecasts
+from update_estimate.fitting.global_model import GlobalForecast, global_forecasts, groups
 from update_estimate.fitting.series_training import SeriesResult, train_series
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS, Records
@@ -70,13 +71,39 @@ def _history_stat(db: Path) -> dict[str, float]:
     return {"mtime": info.st_mtime, "size": info.st_size}
 
 
+PAIRS_PER_READ = 64  # (host, plugin) pairs read and trained together: memory stays bounded
+
+
+def host_batches(
+    plugins_by_host: dict[str, list[str]],
+    hosts: Sequence[str] | None,
+    plugins: Sequence[str] | None,
+    pairs: int,
+) -> list[list[str]]:
+    """The requested hosts in reads of about `pairs` (host, plugin) pairs each, so that a fleet's
+    history is never all in memory, and each read still gives the pool enough series."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for host in sorted(plugins_by_host):
+        if hosts and host not in hosts:
+            continue
+        wanted = [p for p in plugins_by_host[host] if not plugins or p in plugins]
+        if not wanted:
+            continue
+        if size >= pairs:
+            batches.append([])
+            size = 0
+        batches[-1].append(host)
+        size += len(wanted)
+    return [b for b in batches if b]
+
+
 def train(request: TrainRequest, progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train every series of the request's history into a new cache generation, unless the
     history and the options are those of the current one. `progress(done, total)`."""
     started = time.monotonic()
     db, cache_dir, plugins, hosts = request.db, request.cache_dir, request.plugins, request.hosts
-    phases, include_extras = request.phases, request.include_extras
-    options = _options(plugins, hosts, phases, include_extras)
+    options = _options(plugins, hosts, request.phases, request.include_extras)
     with cache.lock(cache_dir, request.lock_timeout):
         fingerprint = history.read_fingerprint(db)
         previous = _previous(cache_dir)
@@ -88,33 +115,69 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
             and previous.manifest.get("tool_version") == __version__
         ):
             return TrainResult([], [], True, previous.path, time.monotonic() - started, fingerprint)
-        hist = history.read(db, hosts=hosts, plugins=plugins)
-        series = build_series(hist.executions, hist.phases if phases else None, METRICS)
-        _, missing = candidates(include_extras)
+        plugins_by_host = history.read_catalogue(db)
+        batches = host_batches(plugins_by_host, hosts, plugins, PAIRS_PER_READ)
+        _, missing = candidates(request.include_extras)
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
-        globals_ = global_forecasts(series)
-        shapes = borrowed_shapes(series)
-        job = partial(_series_job, globals_, shapes, include_extras)
-        results = parallel.each(
-            job, series, request.n_jobs, progress, None, request.engine, request.scheduler
+        with cache.staging(cache_dir) as stage:
+            results = _train_batches(request, batches, stage, progress)
+            manifest = {
+                "tool_version": __version__,
+                "libraries": library_versions(),
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "history": {"path": str(db.resolve()), **_history_stat(db)},
+                "fingerprint": fingerprint,
+                "options": options,
+                "missing_extras": missing,
+                "series": {r.key: _manifest_entry(r) for r in results},
+            }
+            records = Records({r.key: r.record for r in results}, plugins_by_host)
+            path = stage.publish(manifest, records)
+    return TrainResult(results, missing, False, path, time.monotonic() - started, fingerprint)
+
+
+def _train_batches(
+    request: TrainRequest,
+    batches: list[list[str]],
+    stage: cache.Staging,
+    progress: Callable[[int, int], None] | None,
+) -> list[SeriesResult]:
+    """Each batch of hosts read, its global models fitted, then its series, on the pool. The
+    models go to the staging generation as they come; results keep only their records."""
+    engine = (request.engine, request.scheduler)
+    results: list[SeriesResult] = []
+    hosts_done = 0
+    for i, batch in enumerate(batches):
+        try:
+            hist = history.read(request.db, hosts=batch, plugins=request.plugins)
+        except history.NoData:
+            continue  # only crashed executions on these hosts
+        series = build_series(hist.executions, hist.phases if request.phases else None, METRICS)
+        del hist
+        globals_: dict[str, GlobalForecast] = {}
+        for forecasts in parallel.each(
+            global_forecasts, groups(series), request.n_jobs, None, None, *engine
+        ):
+            globals_.update(forecasts)
+        job = partial(_series_job, globals_, borrowed_shapes(series), request.include_extras)
+        hosts_done += len(batch)
+        # the total is known once every batch is read; until then, later hosts are guessed
+        # to have as many series per host as those read so far
+        later = sum(len(b) for b in batches[i + 1 :])
+        guess = round((len(results) + len(series)) / hosts_done * later)
+        total = len(results) + len(series) + guess
+        finished = parallel.each(
+            job, series, request.n_jobs, progress, (len(results), total), *engine
         )
-        results.sort(key=lambda r: r.key)
-        borrow_calibration(results)
-        manifest = {
-            "tool_version": __version__,
-            "libraries": library_versions(),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "history": {"path": str(db.resolve()), **_history_stat(db)},
-            "fingerprint": hist.fingerprint,
-            "options": options,
-            "missing_extras": missing,
-            "series": {r.key: _manifest_entry(r) for r in results},
-        }
-        records = Records({r.key: r.record for r in results}, hist.plugins_by_host)
-        pickles = {name: data for r in results for name, data in r.pickles.items()}
-        path = cache.publish(cache_dir, manifest, records, pickles)
-    return TrainResult(results, missing, False, path, time.monotonic() - started, hist.fingerprint)
+        borrow_calibration(finished)
+        for r in finished:
+            stage.add(r.pickles)
+            results.append(replace(r, pickles={}))
+    if not results:  # nothing to train: the error names what was asked for
+        history.read(request.db, hosts=request.hosts, plugins=request.plugins)
+    results.sort(key=lambda r: r.key)
+    return results
 
 
 def _previous(cache_dir: Path) -> cache.Generation | None:

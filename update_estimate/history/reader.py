@@ -246,6 +246,13 @@ def read_fingerprint(path: Path, lock_timeout: float = 2.0) -> dict[str, object]
         return fingerprint(con)
 
 
+def read_catalogue(path: Path, lock_timeout: float = 2.0) -> dict[str, list[str]]:
+    """Every host's plugins, read without their executions: `train` plans its reads by host."""
+    with connect(path, lock_timeout) as con:
+        check_schema(con, path)
+        return catalogue(con)
+
+
 def _where(hosts: Sequence[str] | None, plugins: Sequence[str] | None) -> tuple[str, list]:
     clauses, params = ["TRUE"], list[object]()
     if hosts:

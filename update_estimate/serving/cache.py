@@ -110,37 +110,54 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def publish(
-    cache_dir: Path,
-    manifest: dict[str, Any],
-    records: Records,
-    pickles: dict[str, bytes],
-) -> Path:
-    """Write a new generation beside the old one, then swap `current` to it in one rename."""
-    cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    staging = cache_dir / f".{name}.tmp"
-    (staging / "models").mkdir(parents=True, mode=0o700)
-    files = {}
-    for file_name, data in pickles.items():
-        (staging / "models" / file_name).write_bytes(data)
-        files[file_name] = sha256(data)
-    manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": files}
-    for file_name, doc in ((RECORDS, to_json(records)), (MANIFEST, manifest)):
-        with open(staging / file_name, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, separators=(",", ":"), allow_nan=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-    final = cache_dir / name
-    os.rename(staging, final)
-    link = cache_dir / f".{CURRENT}.{os.getpid()}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        link.unlink()
-    os.symlink(name, link)
-    previous = os.readlink(cache_dir / CURRENT) if (cache_dir / CURRENT).is_symlink() else None
-    os.replace(link, cache_dir / CURRENT)
-    _prune(cache_dir, keep={name, previous})
-    return final
+class Staging:
+    """A generation being written beside the current one: pickles as each series finishes (so
+    a fleet's models are never all held in memory), then records and manifest, then the swap."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.cache_dir = cache_dir
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.name = f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        self.path = cache_dir / f".{self.name}.tmp"
+        (self.path / "models").mkdir(parents=True, mode=0o700)
+        self.files: dict[str, str] = {}
+
+    def add(self, pickles: dict[str, bytes]) -> None:
+        for file_name, data in pickles.items():
+            (self.path / "models" / file_name).write_bytes(data)
+            self.files[file_name] = sha256(data)
+
+    def publish(self, manifest: dict[str, Any], records: Records) -> Path:
+        """Write records and manifest, then swap `current` to this generation in one rename."""
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": self.files}
+        for file_name, doc in ((RECORDS, to_json(records)), (MANIFEST, manifest)):
+            with open(self.path / file_name, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle, separators=(",", ":"), allow_nan=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+        final = self.cache_dir / self.name
+        os.rename(self.path, final)
+        link = self.cache_dir / f".{CURRENT}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        os.symlink(self.name, link)
+        current_link = self.cache_dir / CURRENT
+        previous = os.readlink(current_link) if current_link.is_symlink() else None
+        os.replace(link, current_link)
+        _prune(self.cache_dir, keep={self.name, previous})
+        return final
+
+
+@contextlib.contextmanager
+def staging(cache_dir: Path) -> Iterator[Staging]:
+    """A new generation; if the block fails, its half-written files are removed."""
+    stage = Staging(cache_dir)
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage.path, ignore_errors=True)
+        raise
 
 
 def _prune(cache_dir: Path, keep: set[str | None]) -> None:
