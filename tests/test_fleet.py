@@ -1,14 +1,21 @@
-"""`train` reads a fleet's history a batch of hosts at a time: the batches cover every requested
-host once, and training host by host gives the same records as one read of everything."""
+"""A fleet: `train` reads the history a batch of hosts at a time (the batches cover every
+requested host once, and training host by host gives the same records as one read of
+everything); `estimate` answers several hosts and their batch."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import duckdb
+import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import BIN, invoke
+from tests.test_json_schemas import schema
+from tests.test_screen import screen
 from update_estimate import api
 from update_estimate.fitting import train as training
 from update_estimate.history import reader, simulate
@@ -43,11 +50,20 @@ def test_batches_cover_each_wanted_host_once_and_stay_small(catalogue, hosts, pl
         assert batch and size - len(wanted[batch[-1]]) < pairs  # closed once it reached `pairs`
 
 
-def test_training_host_by_host_gives_the_records_of_one_read(tmp_path: Path, monkeypatch) -> None:
-    db = tmp_path / "fleet.duckdb"
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Three hosts x two plugins, trained in one read. Do not modify."""
+    folder = tmp_path_factory.mktemp("fleet")
+    db, cache = folder / "fleet.duckdb", folder / "whole"
     simulate.write(simulate.generate(("apt", "snap"), 16, 5, hosts=3), db)
-    whole = tmp_path / "whole"
-    api.train(TrainRequest(db, whole, n_jobs=1, phases=False))
+    api.train(TrainRequest(db, cache, n_jobs=1, phases=False))
+    return db, cache
+
+
+def test_training_host_by_host_gives_the_records_of_one_read(
+    fleet: tuple[Path, Path], tmp_path: Path, monkeypatch
+) -> None:
+    db, whole = fleet
     reads: list[tuple[str, ...]] = []
     read = reader.read
 
@@ -70,3 +86,53 @@ def test_training_host_by_host_gives_the_records_of_one_read(tmp_path: Path, mon
     manifest = json.loads((tmp_path / "by-host" / "current" / "manifest.json").read_text())
     models = {p.name for p in (tmp_path / "by-host" / "current" / "models").iterdir()}
     assert models == set(manifest["pickles"]) and models
+
+
+def test_records_know_the_day_of_every_replayed_run(fleet: tuple[Path, Path]) -> None:
+    db, cache = fleet
+    records = json.loads((cache / "current" / "records.json").read_text())
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            """SELECT r.hostname, CAST(CAST(e.start_time AS DATE) AS VARCHAR)
+               FROM plugin_executions e JOIN runs r USING (run_id)"""
+        ).fetchall()
+    dates = {(host, day) for host, day in rows}
+    for rec in records["series"].values():
+        days = records["run_days"][rec["host"]]
+        for variant in rec["variants"].values():
+            for run in variant["runs"]:
+                if run is not None:
+                    assert (rec["host"], days[str(run)]) in dates
+
+
+def test_several_hosts_answer_per_host_and_for_the_batch(runner, fleet: tuple[Path, Path]) -> None:
+    db, cache = fleet
+    base = ["estimate", "--db", db, "--cache-dir", cache, "--json"]
+    every = invoke(runner, *base, "--all-hosts")
+    assert every.exit_code == 0, every.stderr
+    doc = json.loads(every.stdout)
+    jsonschema.validate(doc, schema("estimate"))
+    hosts = [h["host"] for h in doc["hosts"]]
+    assert len(hosts) == 3 and doc["at_once"] is False
+    wall = "wall_clock_seconds"
+    for h in doc["hosts"]:
+        assert doc["total"]["metrics"][wall]["point"] >= h["total"]["metrics"][wall]["point"]
+    two = invoke(runner, *base, "--host", hosts[0], "--host", hosts[1])
+    at_once = invoke(runner, *base, "--host", hosts[0], "--host", hosts[1], "--hosts-at-once")
+    one_by_one, together = (json.loads(r.stdout)["total"]["metrics"][wall] for r in (two, at_once))
+    assert together["point"] <= one_by_one["point"]
+    assert [h["host"] for h in json.loads(two.stdout)["hosts"]] == hosts[:2]
+    alone = invoke(runner, *base[:-1], "--hosts-at-once")
+    assert alone.exit_code == 2 and "needs several hosts" in alone.stderr
+    during = invoke(runner, *base, "--all-hosts", "--done", "apt")
+    assert during.exit_code == 2 and "name one --host" in during.stderr
+
+
+def test_a_batch_fits_eighty_columns(fleet: tuple[Path, Path]) -> None:
+    db, cache = fleet
+    lines = screen(80, 24, f"{BIN} estimate --db {db} --cache-dir {cache} --all-hosts")
+    text = "\n".join(lines)
+    assert lines[0].startswith("Next runs on 3 hosts, one after another: about"), text
+    assert "…" not in text
+    batch = next(i for i, line in enumerate(lines) if line.startswith("batch"))
+    assert len(lines[batch].split()) >= 9 and len(lines[batch + 1].split()) >= 4, text

@@ -32,8 +32,13 @@ def test_side_by_side_the_longest_plugin_sets_the_wall_time() -> None:
         makespan.DOWNLOAD: {"a": fixed(0.0), "b": fixed(0.0), "c": fixed(0.0)},
     }
     shares = {p: makespan.ALL_EXECUTE for p in "abc"}
-    two = makespan.totals(["a", "b", "c"], per_metric, shares, 2, 0.9)
-    one = makespan.totals(["a", "b", "c"], per_metric, shares, 1, 0.9)
+    plugins = ["a", "b", "c"]
+    two = makespan.totals(
+        plugins, per_metric, makespan.replays(plugins, per_metric, shares, 2), 0.9
+    )
+    one = makespan.totals(
+        plugins, per_metric, makespan.replays(plugins, per_metric, shares, 1), 0.9
+    )
     assert two[makespan.WALL].point == pytest.approx(100.0)  # c runs after b, beside a
     assert one[makespan.WALL].point == pytest.approx(190.0)
     assert two[makespan.MEMORY].point == pytest.approx(1.5e9)  # a and b together
@@ -97,8 +102,10 @@ def test_a_shared_lock_takes_plugins_one_at_a_time() -> None:
     }
     shares = {p: makespan.ALL_EXECUTE for p in "ab"}
     locks = {"a": {"EXECUTE": ("disk",)}, "b": {"EXECUTE": ("disk",)}}
-    free = makespan.totals(["a", "b"], per_metric, shares, 2, 0.9)
-    held = makespan.totals(["a", "b"], per_metric, shares, 2, 0.9, locks=locks)
+    free_runs = makespan.replays(["a", "b"], per_metric, shares, 2)
+    free = makespan.totals(["a", "b"], per_metric, free_runs, 0.9)
+    held_runs = makespan.replays(["a", "b"], per_metric, shares, 2, locks)
+    held = makespan.totals(["a", "b"], per_metric, held_runs, 0.9)
     assert free[makespan.WALL].point == pytest.approx(100.0)
     assert held[makespan.WALL].point == pytest.approx(160.0)
 

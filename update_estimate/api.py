@@ -27,6 +27,7 @@ from update_estimate.requests import (
     check_level,
 )
 from update_estimate.serving import source
+from update_estimate.serving.batch import BatchResult
 from update_estimate.serving.estimate import EstimateResult
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.tracker import RunTracker
@@ -132,6 +133,22 @@ class Estimator:
             deadline = time.monotonic() + self.timeout
             return source.answer(self._source, asked, self.host, deadline, FALLBACKS, self._memo)
 
+    def estimate_hosts(
+        self,
+        request: EstimateRequest | Sequence[str] | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        at_once: bool = False,
+        **options: Any,
+    ) -> BatchResult:
+        """Several hosts' next runs and the batch's totals, as `api.estimate_hosts`."""
+        asked = _estimate_request(request, options)
+        with self._lock:
+            deadline = time.monotonic() + self.timeout
+            return source.answer_hosts(
+                self._source, asked, hosts, at_once, deadline, FALLBACKS, self._memo
+            )
+
     def track(
         self,
         plugins: Sequence[str] | None = None,
@@ -179,6 +196,27 @@ def estimate(
     plugins = list(asked.plugins) or None
     loaded = source.load(db_path, cache_path, host, plugins, deadline, FALLBACKS)
     return source.answer(loaded, asked, host, deadline, FALLBACKS)
+
+
+def estimate_hosts(
+    request: EstimateRequest | Sequence[str] | None = None,
+    *,
+    hosts: Sequence[str] | None = None,
+    at_once: bool = False,
+    db: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    timeout: float = 5.0,
+    **options: Any,
+) -> BatchResult:
+    """Several hosts' next runs (default: every host in the history) and the batch's totals:
+    hosts updated one after another (update-all's `remote run`), or `at_once` (its
+    `--parallel`). Options as `EstimateRequest`'s fields, before a run only."""
+    asked = _estimate_request(request, options)
+    deadline = time.monotonic() + timeout
+    db_path, cache_path = _path(db, default_db), _path(cache_dir, default_cache_dir)
+    plugins = list(asked.plugins) or None
+    loaded = source.load(db_path, cache_path, None, plugins, deadline, FALLBACKS)
+    return source.answer_hosts(loaded, asked, hosts, at_once, deadline, FALLBACKS)
 
 
 def train(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -150,10 +150,13 @@ class SeriesRecord(NamedTuple):
 
 
 class Records(NamedTuple):
-    """A cache's `records.json`: every series, and the plugins each host's history holds."""
+    """A cache's `records.json`: every series, the plugins each host's history holds, and the
+    day of each past run the residuals name, per host: several hosts' errors are replayed
+    together where they happened on one day."""
 
     series: dict[str, SeriesRecord]
     history_plugins: dict[str, list[str]]
+    run_days: dict[str, dict[int, str]]
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -164,6 +167,10 @@ def to_json(records: Records) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "series": {key: series_to_json(r) for key, r in records.series.items()},
         "history_plugins": records.history_plugins,
+        "run_days": {
+            host: {str(run): day for run, day in days.items()}
+            for host, days in records.run_days.items()
+        },
     }
 
 
@@ -175,6 +182,10 @@ def from_json(data: Any) -> Records:
         return Records(
             {key: series_from_json(r) for key, r in data["series"].items()},
             {str(h): list(p) for h, p in data["history_plugins"].items()},
+            {
+                str(h): {int(run): str(day) for run, day in days.items()}
+                for h, days in data["run_days"].items()
+            },
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         if isinstance(exc, RecordError):

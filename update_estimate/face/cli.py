@@ -617,6 +617,31 @@ EstimateMutexesOption = Annotated[
         '{"flatpak": {"EXECUTE": ["disk:home"]}}.',
     ),
 ]
+EstimateHostsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--host",
+        envvar="UPDATE_ESTIMATE_HOST",
+        help="Host whose next run to forecast (default: this machine); repeat it for several "
+        "hosts and their batch's totals, e.g. --host laptop --host server.",
+    ),
+]
+EstimateAllHostsOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-hosts",
+        help="Every host in the history, each on its row, and the batch's totals, e.g. "
+        "--all-hosts --hosts-at-once.",
+    ),
+]
+EstimateHostsAtOnceOption = Annotated[
+    bool,
+    typer.Option(
+        "--hosts-at-once",
+        help="The hosts are updated at once (update-all remote run --parallel): the batch's "
+        "wall time is the slowest host's, not the sum, e.g. --all-hosts --hosts-at-once.",
+    ),
+]
 EstimateTimeoutOption = Annotated[
     float,
     typer.Option(min=0.1, help="Seconds before answering with what is at hand, e.g. --timeout 2."),
@@ -629,7 +654,9 @@ def estimate(
     db: DbOption,
     cache_dir: CacheOption,
     plugins: PluginsOption = None,
-    host: EstimateHostOption = None,
+    host: EstimateHostsOption = None,
+    all_hosts: EstimateAllHostsOption = False,
+    hosts_at_once: EstimateHostsAtOnceOption = False,
     json_out: EstimateJson = False,
     level: EstimateLevelOption = 0.9,
     at: EstimateAtOption = None,
@@ -646,6 +673,7 @@ def estimate(
 
     Reads the trained cache (fast); without one, quick statistics from the history; when the
     history is locked or missing too, wide defaults. Always answers, warnings on stderr.
+    With several hosts, one row per host and the batch's totals.
     Example: update-estimate estimate --plugins apt snap flatpak --json
     """
     from update_estimate import api
@@ -663,14 +691,35 @@ def estimate(
         jobs=jobs,
         mutexes=_read_mutexes(mutexes),
     )
-    result = api.estimate(request, db=db, cache_dir=cache_dir, host=host, timeout=timeout)
+    hosts = list(dict.fromkeys(host or ()))
+    several = all_hosts or len(hosts) > 1
+    if hosts_at_once and not several:
+        raise UsageError("--hosts-at-once needs several hosts: --host A --host B, or --all-hosts")
+    console = _stdout_console()
+    width = console.width if console.is_terminal else None
+    layout = render.Layout.for_width(width, verbose=_verbosity(ctx) > 0)
+    if several:
+        chosen = None if all_hosts else hosts
+        batch = api.estimate_hosts(
+            request,
+            hosts=chosen,
+            at_once=hosts_at_once,
+            db=db,
+            cache_dir=cache_dir,
+            timeout=timeout,
+        )
+        _warn(ctx, "estimate", batch.warnings)
+        if json_out:
+            typer.echo(render.batch_json(batch))
+        else:
+            render.print_table(render.batch_view(batch, layout), console)
+        return
+    one = hosts[0] if hosts else None
+    result = api.estimate(request, db=db, cache_dir=cache_dir, host=one, timeout=timeout)
     _warn(ctx, "estimate", result.warnings)
     if json_out:
         typer.echo(render.estimate_json(result))
     else:
-        console = _stdout_console()
-        width = console.width if console.is_terminal else None
-        layout = render.Layout.for_width(width, verbose=_verbosity(ctx) > 0)
         render.print_table(render.estimate_view(result, layout), console)
 
 

@@ -179,6 +179,27 @@ def _metric_dict(m: Any) -> dict[str, Any]:
 
 
 def estimate_json(result: Any) -> str:
+    return json_document("estimate", _estimate_body(result))
+
+
+def batch_json(result: Any) -> str:
+    """Several hosts: each host's answer as `estimate_json` writes it, and the batch's."""
+    f = result.finish
+    return json_document(
+        "estimate",
+        {
+            "level": result.level,
+            "at_once": result.at_once,
+            "shared_days": result.shared_days,
+            "hosts": [_estimate_body(h) for h in result.hosts],
+            "total": {"metrics": {name: _metric_dict(m) for name, m in result.total.items()}},
+            "finish": {k: _iso(getattr(f, k)) for k in ("point", "lower", "upper")},
+            "warnings": result.warnings,
+        },
+    )
+
+
+def _estimate_body(result: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "level": result.level,
         "host": result.host,
@@ -210,7 +231,7 @@ def estimate_json(result: Any) -> str:
             "overdue": r.overdue,
             "wall_clock_seconds": _metric_dict(r.wall_clock_seconds),
         }
-    return json_document("estimate", body)
+    return body
 
 
 def _iso(moment: datetime) -> str:
@@ -354,6 +375,35 @@ def estimate_table(result: Any, layout: Layout) -> Table:
         *(["joint draws"] if layout.models else []),
     )
     return table
+
+
+def batch_view(result: Any, layout: Layout) -> RenderableType:
+    """Several hosts: one row per host (its run's totals), then the batch's."""
+    one = layout.one_line
+    how = "all at once" if result.at_once else "one after another"
+    wall = result.total["wall_clock_seconds"]
+    title = f"Next runs on {len(result.hosts)} hosts, {how}: about {human_seconds(wall.point)}"
+    title += f", {finish_sentence(result)}"
+    legend = f"Under each: its {result.level:.0%} interval; ~ limited, ? no history"
+    if layout.models:
+        wall_is = "the slowest host's" if result.at_once else "the sum"
+        paired = (
+            f"hosts' past runs on {result.shared_days} shared days replayed together"
+            if result.shared_days
+            else "hosts paired at random (too few shared days)"
+        )
+        legend += (
+            f". Batch: wall time {wall_is}, CPU and download the sum, peak memory the "
+            f"largest host's; {paired}."
+        )
+    table = _table(None, legend)
+    table.add_column("host", no_wrap=True)
+    for heading in METRIC_HEADINGS.values():
+        table.add_column(heading, justify="right", no_wrap=True)
+    for h in result.hosts:
+        table.add_row(h.host or "?", *(_cell(n, m, one) for n, m in h.total.items()))
+    table.add_row("[bold]batch[/bold]", *(_cell(n, m, one) for n, m in result.total.items()))
+    return titled(title, table)
 
 
 def train_json(result: Any) -> str:

@@ -31,9 +31,13 @@ def records_from_history(
     hist = history.read(db, hosts=hosts, plugins=plugins, lock_timeout=lock_timeout)
     ex = hist.executions
     out: dict[str, SeriesRecord] = {}
+    days: dict[str, dict[int, str]] = {}
     for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
         last = last_success(group)
         targets = group[group["status"].isin(TARGET_STATUSES)]
+        recent = targets.tail(RECENT)
+        numbers, starts = recent["run_number"], recent["start_time"].dt.strftime("%Y-%m-%d")
+        days.setdefault(str(host), {}).update(zip(numbers.astype(int), starts, strict=True))
         for metric in METRICS:
             rows = targets[targets[metric].notna()].tail(RECENT)
             if rows.empty:
@@ -59,4 +63,4 @@ def records_from_history(
                 variants={"base": base},
                 outcomes=outcomes(group, metric),
             )
-    return Records(out, hist.plugins_by_host)
+    return Records(out, hist.plugins_by_host, days)

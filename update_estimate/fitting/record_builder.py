@@ -3,6 +3,8 @@ forecasts, the calibration residuals and what serving needs to read them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from update_estimate.fitting import grid, idle, spread
@@ -88,3 +90,20 @@ def series_record(s: Series, variants: dict[str, Variant], basis: str) -> Series
         variants=variants,
         outcomes=s.outcomes,
     )
+
+
+def run_days(
+    series: Sequence[Series], records: Sequence[SeriesRecord]
+) -> dict[str, dict[int, str]]:
+    """Per host, the day of each past run that some record's residuals name."""
+    named: dict[str, set[int]] = {}
+    for r in records:
+        runs = named.setdefault(r.host, set())
+        runs.update(run for v in r.variants.values() for run in v.runs if run is not None)
+    out: dict[str, dict[int, str]] = {}
+    for s in series:
+        days = out.setdefault(s.host, {})
+        for run, start in zip(s.run_numbers, s.starts, strict=True):
+            if run in named.get(s.host, ()):
+                days[run] = start[:10]
+    return out

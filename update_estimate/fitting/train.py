@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from update_estimate import __version__, logs
 from update_estimate.fitting import parallel, pooled
@@ -24,6 +24,7 @@ from update_estimate.fitting.calibration import borrow_calibration
 from update_estimate.fitting.candidates import candidates
 from update_estimate.fitting.features import Series, build_series
 from update_estimate.fitting.global_model import GlobalForecast, global_forecasts, groups
+from update_estimate.fitting.record_builder import run_days
 from update_estimate.fitting.series_training import SeriesResult, train_series
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS, Records
@@ -121,7 +122,7 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
         with cache.staging(cache_dir) as stage:
-            results = _train_batches(request, batches, stage, progress)
+            results, days = _train_batches(request, batches, stage, progress)
             manifest = {
                 "tool_version": __version__,
                 "libraries": library_versions(),
@@ -132,7 +133,7 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
                 "missing_extras": missing,
                 "series": {r.key: _manifest_entry(r) for r in results},
             }
-            records = Records({r.key: r.record for r in results}, plugins_by_host)
+            records = Records({r.key: r.record for r in results}, plugins_by_host, days)
             path = stage.publish(manifest, records)
     return TrainResult(results, missing, False, path, time.monotonic() - started, fingerprint)
 
@@ -142,11 +143,13 @@ def _train_batches(
     batches: list[list[str]],
     stage: cache.Staging,
     progress: Callable[[int, int], None] | None,
-) -> list[SeriesResult]:
+) -> tuple[list[SeriesResult], dict[str, dict[int, str]]]:
     """Each batch of hosts read, its global models fitted, then its series, on the pool. The
-    models go to the staging generation as they come; results keep only their records."""
+    models go to the staging generation as they come; results keep only their records. Also
+    the day of each past run the records name, per host."""
     engine = (request.engine, request.scheduler)
     results: list[SeriesResult] = []
+    days: dict[str, dict[int, str]] = {}
     hosts_done = 0
     for i, batch in enumerate(batches):
         try:
@@ -160,7 +163,11 @@ def _train_batches(
             global_forecasts, groups(series), request.n_jobs, None, None, *engine
         ):
             globals_.update(forecasts)
-        job = partial(_series_job, globals_, borrowed_shapes(series), request.include_extras)
+        shapes = borrowed_shapes(series)
+        # each task carries only its own series' global forecast and shapes: the batch's
+        # would be shipped whole with every task
+        items = [SeriesJob(s, globals_.get(s.key), shapes.get(s.key)) for s in series]
+        job = partial(_series_job, request.include_extras)
         hosts_done += len(batch)
         # the total is known once every batch is read; until then, later hosts are guessed
         # to have as many series per host as those read so far
@@ -168,16 +175,17 @@ def _train_batches(
         guess = round((len(results) + len(series)) / hosts_done * later)
         total = len(results) + len(series) + guess
         finished = parallel.each(
-            job, series, request.n_jobs, progress, (len(results), total), *engine
+            job, items, request.n_jobs, progress, (len(results), total), *engine
         )
         borrow_calibration(finished)
+        days.update(run_days(series, [r.record for r in finished]))
         for r in finished:
             stage.add(r.pickles)
             results.append(replace(r, pickles={}))
     if not results:  # nothing to train: the error names what was asked for
         history.read(request.db, hosts=request.hosts, plugins=request.plugins)
     results.sort(key=lambda r: r.key)
-    return results
+    return results, days
 
 
 def _previous(cache_dir: Path) -> cache.Generation | None:
@@ -214,10 +222,13 @@ def borrowed_shapes(series: Sequence[Series]) -> dict[str, dict[str, pooled.Borr
     return {s.key: pooled.borrow_all(s, series) for s in series if pooled.wanted(s)}
 
 
-def _series_job(
-    globals_: dict[str, GlobalForecast],
-    shapes: dict[str, dict[str, pooled.Borrowed]],
-    include_extras: bool,
-    s: Series,
-) -> SeriesResult:
-    return train_series(s, globals_.get(s.key), include_extras, None, shapes.get(s.key))
+class SeriesJob(NamedTuple):
+    """One series' work, with what it borrows from its host."""
+
+    series: Series
+    global_forecast: GlobalForecast | None
+    shapes: dict[str, pooled.Borrowed] | None
+
+
+def _series_job(include_extras: bool, job: SeriesJob) -> SeriesResult:
+    return train_series(job.series, job.global_forecast, include_extras, None, job.shapes)

@@ -41,6 +41,11 @@ def min_residuals(level: float) -> int:
     return _ceil(level / (1 - level))
 
 
+def min_two_sided(level: float) -> int:
+    """Fewest values for which both ranks of the two-sided interval exist (19 for 90%)."""
+    return _ceil(2 / (1 - level)) - 1
+
+
 def _floor(value: float) -> int:
     return math.floor(value + RANK_SLACK)
 

@@ -23,7 +23,7 @@ from update_estimate.serving.predictive import (
     shared_single,
 )
 from update_estimate.serving.remaining import Remaining, remaining
-from update_estimate.serving.totals import total
+from update_estimate.serving.totals import Replay, total, total_replay
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class EstimateResult:
     warnings: list[str] = field(default_factory=list)
     parallel: bool = False
     jobs: int = 1  # plugins at once: above 1, wall time and memory totals are a schedule's
+    # each total's value in each past run replayed (before a run): several hosts' batch
+    # totals are combined from them (`batch`)
+    replays: dict[str, Replay] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,17 @@ def estimate(
     ]
     pending = [p for p in request.plugins if p not in request.done]
     side_by_side: dict[str, MetricEstimate] = {}  # wall time and memory, run `jobs` at once
+    replays: dict[str, Replay] = {}
     if request.jobs > 1 and pending:
         shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
         locks = schedule.mutexes(request.mutexes)
-        side_by_side = makespan.totals(
-            pending, per_metric, shares, request.jobs, level, memo, locks
-        )
+        replays = makespan.replays(pending, per_metric, shares, request.jobs, locks, memo)
+        side_by_side = makespan.totals(pending, per_metric, replays, level, memo)
+    if pending and not request.running:
+        for m in METRICS:
+            if m not in replays:
+                predictives = [per_metric[m][p] for p in pending]
+                replays[m] = total_replay(m, predictives, request.parallel, memo)
     totals = {
         m: side_by_side.get(m)
         or total(m, [per_metric[m][p] for p in pending], level, request.parallel, memo)
@@ -119,6 +127,7 @@ def estimate(
         warnings=notes,
         parallel=request.parallel or request.jobs > 1,
         jobs=request.jobs,
+        replays=replays,
     )
     if not (request.done or request.running):
         result.finish = finish(at, totals["wall_clock_seconds"])

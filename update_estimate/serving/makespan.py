@@ -16,7 +16,7 @@ from dataclasses import replace
 from update_estimate import schedule
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
-from update_estimate.serving.totals import coherent, from_samples, joint_draws
+from update_estimate.serving.totals import Replay, coherent, from_samples, joint_replay
 
 WALL, MEMORY, DOWNLOAD = "wall_clock_seconds", "memory_peak_bytes", "download_bytes"
 ALL_EXECUTE = {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": 1.0}
@@ -31,34 +31,45 @@ def phase_shares(phases: Mapping[str, Predictive]) -> dict[str, float]:
     return {phase: sizes[phase] / whole for phase in schedule.PHASES}
 
 
-def totals(
+def replays(
     plugins: Sequence[str],
     per_metric: Mapping[str, Mapping[str, Predictive]],
     shares: Mapping[str, Mapping[str, float]],
     jobs: int,
-    level: float,
-    memo: Memo | None = None,
     locks: schedule.Mutexes = schedule.MUTEXES,
-) -> dict[str, MetricEstimate]:
-    """The wall time and peak memory totals of `plugins` run `jobs` at a time, each phase
-    holding its `locks`."""
-    memo = memo or Memo()
+    memo: Memo | None = None,
+) -> dict[str, Replay]:
+    """The wall time and peak memory of `plugins` run `jobs` at a time, each phase holding its
+    `locks`, in each past run replayed."""
     n = len(plugins)
     together = [per_metric[m][p] for m in (WALL, MEMORY, DOWNLOAD) for p in plugins]
-    makespans, peaks = [], []
-    for row in joint_draws(together, memo=memo):
+    runs, draws = joint_replay(together, memo=memo)
+    out: dict[str, Replay] = {WALL: [], MEMORY: []}
+    for run, row in zip(runs, draws, strict=True):
         walls, memory, download = row[:n], row[n : 2 * n], row[2 * n :]
         works = [
             schedule.Work(p, {ph: w * s for ph, s in shares[p].items()}, d > 0)
             for p, w, d in zip(plugins, walls, download, strict=True)
         ]
         placed = schedule.place(works, jobs, locks)
-        makespans.append(max(p.released for p in placed))
-        peaks.append(_peak(placed, memory))
+        out[WALL].append((run, max(p.released for p in placed)))
+        out[MEMORY].append((run, _peak(placed, memory)))
+    return out
+
+
+def totals(
+    plugins: Sequence[str],
+    per_metric: Mapping[str, Mapping[str, Predictive]],
+    replayed: Mapping[str, Replay],
+    level: float,
+    memo: Memo | None = None,
+) -> dict[str, MetricEstimate]:
+    """The totals read off the `replays`, held to what each plugin says."""
+    memo = memo or Memo()
     out = {}
-    for metric, samples in ((WALL, makespans), (MEMORY, peaks)):
+    for metric, replay in replayed.items():
         parts = [per_metric[metric][p] for p in plugins]
-        whole = from_samples(samples, level, parts)
+        whole = from_samples([value for _, value in replay], level, parts)
         singles = [shared_single(p, level, memo) for p in parts]
         out[metric] = coherent(replace(whole, model="makespan"), singles)
     return out

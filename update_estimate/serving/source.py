@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from update_estimate.errors import EstimateError, NoData
+from update_estimate.errors import EstimateError, NoData, UsageError
 from update_estimate.hints import unknown_plugins
 from update_estimate.record import Records, SeriesRecord
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving import cache
+from update_estimate.serving.batch import BatchResult, batch
 from update_estimate.serving.estimate import EstimateResult, estimate
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import AskModel
@@ -93,6 +94,7 @@ class Source(NamedTuple):
     warnings: list[str]
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
+    run_days: dict[str, dict[int, str]] | None = None  # per host, each replayed run's day
 
 
 def load(
@@ -116,7 +118,9 @@ def load(
                 )
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
-            return Source("cache", data.series, warnings, generation, data.history_plugins)
+            return Source(
+                "cache", data.series, warnings, generation, data.history_plugins, data.run_days
+            )
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
@@ -128,7 +132,7 @@ def load(
     try:
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
         data = fallbacks.history(db, [host] if host else None, plugins, timeout)
-        return Source("history", data.series, warnings, None, data.history_plugins)
+        return Source("history", data.series, warnings, None, data.history_plugins, data.run_days)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
         return Source("default", {}, warnings)
@@ -161,6 +165,34 @@ def answer(
         slow = fallbacks.models(source.generation, deadline, warnings)
     result = estimate(records, chosen, replace(request, plugins=plugins), source.name, slow, memo)
     result.warnings.extend(warnings)
+    return result
+
+
+def answer_hosts(
+    source: Source,
+    request: EstimateRequest,
+    hosts: Sequence[str] | None,
+    at_once: bool,
+    deadline: float,
+    fallbacks: Fallbacks,
+    memo: Memo | None = None,
+) -> BatchResult:
+    """Each host's estimate (default: every host in the records) and the batch's totals, the
+    hosts updated one after another or `at_once`."""
+    chosen = list(dict.fromkeys(hosts)) if hosts else sorted(_hosts(source.records))
+    if not chosen:
+        raise NoData(
+            "no hosts to estimate: the history is empty or unreadable; name them with --host"
+        )
+    if request.done or request.running:
+        raise UsageError("--done and --running follow one host's run: name one --host")
+    memo = memo or Memo()
+    results = [answer(source, request, h, deadline, fallbacks, memo) for h in chosen]
+    at = request.at or datetime.now()
+    result = batch(results, source.run_days or {}, at_once, request.level, at)
+    result.warnings = list(source.warnings) + [
+        f"{r.host}: {w}" for r in results for w in r.warnings if w not in source.warnings
+    ]
     return result
 
 

@@ -7,17 +7,28 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
+from typing import Protocol
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 
+Replay = list[tuple[int, float]]  # a total's value in each past run replayed
+
 
 def joint_draws(
     predictives: Sequence[Predictive], seed: int = 0, memo: Memo | None = None
 ) -> list[list[float]]:
-    """One draw per past run, on the raw scale: each plugin's value had that run's errors
-    happened again.
+    """One draw per past run (see `joint_replay`), without the runs' numbers."""
+    return joint_replay(predictives, seed, memo)[1]
+
+
+def joint_replay(
+    predictives: Sequence[Predictive], seed: int = 0, memo: Memo | None = None
+) -> tuple[tuple[int, ...], list[list[float]]]:
+    """The past runs replayed, and one draw per run, on the raw scale: each plugin's value had
+    that run's errors happened again. Without run numbers (defaults, borrowed calibration),
+    the runs are numbered below zero.
 
     A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
     takes one of its own residuals at random, from a seed of its own so answers are
@@ -36,7 +47,7 @@ def joint_draws(
         memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed))
         for p, m, own in zip(predictives, maps, values, strict=True)
     ]
-    return [list(row) for row in zip(*columns, strict=True)]
+    return runs, [list(row) for row in zip(*columns, strict=True)]
 
 
 def _raw_values(p: Predictive) -> list[float]:
@@ -82,10 +93,23 @@ def total(
         parts = [shared_single(p, level, memo) for p in predictives]
         if len(parts) == 1:
             return parts[0]
-        sums = [combine(metric, d, parallel) for d in joint_draws(predictives, memo=memo)]
+        sums = [value for _, value in total_replay(metric, predictives, parallel, memo)]
         return coherent(from_samples(sums, level, predictives), parts)
 
     return memo.get("total", tuple(predictives), (metric, level, parallel), joint)
+
+
+def total_replay(
+    metric: str, predictives: Sequence[Predictive], parallel: bool, memo: Memo | None = None
+) -> Replay:
+    """The total in each past run replayed: what several hosts' totals are combined from."""
+    memo = memo or Memo()
+
+    def replay() -> Replay:
+        runs, draws = joint_replay(predictives, memo=memo)
+        return [(r, combine(metric, d, parallel)) for r, d in zip(runs, draws, strict=True)]
+
+    return memo.get("replay", tuple(predictives), (metric, parallel), replay)
 
 
 def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEstimate:
@@ -99,8 +123,18 @@ def coherent(whole: MetricEstimate, parts: Sequence[MetricEstimate]) -> MetricEs
     return replace(whole, point=point, lower=min(lower, point), upper=max(upper, point))
 
 
+class Evidence(Protocol):
+    """What a total's basis is judged from: its parts' (predictives, or hosts' totals)."""
+
+    @property
+    def basis(self) -> str: ...
+
+    @property
+    def data_points(self) -> int: ...
+
+
 def from_samples(
-    samples: Sequence[float], level: float, predictives: Sequence[Predictive]
+    samples: Sequence[float], level: float, predictives: Sequence[Evidence]
 ) -> MetricEstimate:
     point = conformal.median(samples)
     b = conformal.bounds(samples, level, centre=point, floor=0.0)
