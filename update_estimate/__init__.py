@@ -17,12 +17,13 @@ In-process use (update-all is a Python program)::
 Everything public is listed in `__all__`; the modules below are the implementation.
 """
 
-__version__ = "0.13.0"
+__version__ = "0.14.0"
 
 from update_estimate.api import (
     Estimator,
     backtest,
     estimate,
+    estimate_hosts,
     simulate,
     to_json,
     train,
@@ -47,6 +48,7 @@ from update_estimate.requests import (
     TrainRequest,
     ValidateRequest,
 )
+from update_estimate.serving.batch import BatchResult
 from update_estimate.serving.estimate import EstimateResult, Finish, PluginEstimate
 from update_estimate.serving.predictive import MetricEstimate
 from update_estimate.serving.remaining import Remaining
@@ -54,6 +56,7 @@ from update_estimate.serving.tracker import Flag, PluginProgress, Progress, RunT
 
 __all__ = [
     "BacktestRequest",
+    "BatchResult",
     "DatabaseLocked",
     "EstimateError",
     "EstimateRequest",
@@ -82,6 +85,7 @@ __all__ = [
     "__version__",
     "backtest",
     "estimate",
+    "estimate_hosts",
     "simulate",
     "to_json",
     "train",

@@ -173,11 +173,11 @@ class Estimator:
         return to_json(self.estimate(request, **options))
 
 
-def to_json(result: EstimateResult) -> str:
+def to_json(result: EstimateResult | BatchResult) -> str:
     """An estimate as the `estimate --json` document (schema `estimate.json`)."""
-    from update_estimate.face.render import estimate_json
+    from update_estimate.face.render import batch_json, estimate_json
 
-    return estimate_json(result)
+    return batch_json(result) if isinstance(result, BatchResult) else estimate_json(result)
 
 
 def estimate(
