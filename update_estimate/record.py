@@ -150,13 +150,16 @@ class SeriesRecord(NamedTuple):
 
 
 class Records(NamedTuple):
-    """A cache's `records.json`: every series, the plugins each host's history holds, and the
-    day of each past run the residuals name, per host: several hosts' errors are replayed
-    together where they happened on one day."""
+    """A cache's `records.json`: every series, the plugins each host's history holds, and per
+    host and past run: the day of each run the residuals name (several hosts' errors are
+    replayed together where they happened on one day), and the stretch of each run whose
+    plugins ran side by side (its duration over the makespan update-all's schedule gives its
+    plugins' own times: what the schedule does not see)."""
 
     series: dict[str, SeriesRecord]
     history_plugins: dict[str, list[str]]
     run_days: dict[str, dict[int, str]]
+    stretch: dict[str, dict[int, float]]
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -167,11 +170,14 @@ def to_json(records: Records) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "series": {key: series_to_json(r) for key, r in records.series.items()},
         "history_plugins": records.history_plugins,
-        "run_days": {
-            host: {str(run): day for run, day in days.items()}
-            for host, days in records.run_days.items()
-        },
+        "run_days": _by_run(records.run_days),
+        "stretch": _by_run(records.stretch),
     }
+
+
+def _by_run(per_host: dict[str, dict[int, Any]]) -> dict[str, dict[str, Any]]:
+    """JSON keys are strings: the run numbers written as such."""
+    return {host: {str(run): v for run, v in runs.items()} for host, runs in per_host.items()}
 
 
 def from_json(data: Any) -> Records:
@@ -185,6 +191,10 @@ def from_json(data: Any) -> Records:
             {
                 str(h): {int(run): str(day) for run, day in days.items()}
                 for h, days in data["run_days"].items()
+            },
+            {
+                str(h): {int(run): float(r) for run, r in runs.items()}
+                for h, runs in data["stretch"].items()
             },
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

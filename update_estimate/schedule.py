@@ -95,9 +95,12 @@ def parse_mutexes(text: str, where: str = "--mutexes") -> dict[str, dict[str, tu
     return out
 
 
-def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Placed]:
+def place(
+    works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES, share_line: bool = True
+) -> list[Placed]:
     """Every plugin of a run placed in time, in the order given (list scheduling); `locks`:
-    each plugin's mutexes per phase."""
+    each plugin's mutexes per phase. `share_line` False: downloads still take a download
+    slot, but their times are as they were observed, the line's sharing already in them."""
     out: dict[int, Placed] = {}
     queue = list(enumerate(works))
     running: list[_Running] = []
@@ -111,7 +114,7 @@ def place(works: Sequence[Work], jobs: int, locks: Mutexes = MUTEXES) -> list[Pl
         _start_phases(running, now, locks)
         active = [r for r in running if r.started is not None]
         downloads = sum(_is_line(r) for r in active)
-        rates = {id(r): _rate(r, downloads) for r in active}
+        rates = {id(r): _rate(r, downloads if share_line else 1) for r in active}
         # the next event at an exact time: a phase's end or a slot let go (adding the
         # durations one by one, as a sequential run does, lands every step where it should)
         ends = {id(r): now + r.left / rates[id(r)] for r in active}

@@ -63,4 +63,4 @@ def records_from_history(
                 variants={"base": base},
                 outcomes=outcomes(group, metric),
             )
-    return Records(out, hist.plugins_by_host, days)
+    return Records(out, hist.plugins_by_host, days, {})

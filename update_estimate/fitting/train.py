@@ -26,6 +26,7 @@ from update_estimate.fitting.features import Series, build_series
 from update_estimate.fitting.global_model import GlobalForecast, global_forecasts, groups
 from update_estimate.fitting.record_builder import run_days
 from update_estimate.fitting.series_training import SeriesResult, train_series
+from update_estimate.fitting.stretch import stretches
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS, Records
 from update_estimate.requests import TrainRequest
@@ -122,7 +123,7 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
         for extra in missing:
             log.info("candidate skipped: optional extra not installed", extra=extra)
         with cache.staging(cache_dir) as stage:
-            results, days = _train_batches(request, batches, stage, progress)
+            results, days, stretch = _train_batches(request, batches, stage, progress)
             manifest = {
                 "tool_version": __version__,
                 "libraries": library_versions(),
@@ -133,7 +134,8 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
                 "missing_extras": missing,
                 "series": {r.key: _manifest_entry(r) for r in results},
             }
-            records = Records({r.key: r.record for r in results}, plugins_by_host, days)
+            series_records = {r.key: r.record for r in results}
+            records = Records(series_records, plugins_by_host, days, stretch)
             path = stage.publish(manifest, records)
     return TrainResult(results, missing, False, path, time.monotonic() - started, fingerprint)
 
@@ -143,13 +145,14 @@ def _train_batches(
     batches: list[list[str]],
     stage: cache.Staging,
     progress: Callable[[int, int], None] | None,
-) -> tuple[list[SeriesResult], dict[str, dict[int, str]]]:
+) -> tuple[list[SeriesResult], dict[str, dict[int, str]], dict[str, dict[int, float]]]:
     """Each batch of hosts read, its global models fitted, then its series, on the pool. The
-    models go to the staging generation as they come; results keep only their records. Also
-    the day of each past run the records name, per host."""
+    models go to the staging generation as they come; results keep only their records. Also,
+    per host, the day of each past run the records name and each parallel run's stretch."""
     engine = (request.engine, request.scheduler)
     results: list[SeriesResult] = []
     days: dict[str, dict[int, str]] = {}
+    stretch: dict[str, dict[int, float]] = {}
     hosts_done = 0
     for i, batch in enumerate(batches):
         try:
@@ -157,6 +160,7 @@ def _train_batches(
         except history.NoData:
             continue  # only crashed executions on these hosts
         series = build_series(hist.executions, hist.phases if request.phases else None, METRICS)
+        stretch.update(stretches(hist.executions, hist.phases))
         del hist
         globals_: dict[str, GlobalForecast] = {}
         for forecasts in parallel.each(
@@ -185,7 +189,7 @@ def _train_batches(
     if not results:  # nothing to train: the error names what was asked for
         history.read(request.db, hosts=request.hosts, plugins=request.plugins)
     results.sort(key=lambda r: r.key)
-    return results, days
+    return results, days, stretch
 
 
 def _previous(cache_dir: Path) -> cache.Generation | None:

@@ -60,7 +60,8 @@ class History:
 
     `executions` has one row per execution (crashed `running` rows removed), sorted by host,
     plugin and start time, with the four targets, `censored` (timeouts), the plugin's pre-run
-    report and `hours_since_success`. `phases` has one row per execution and phase.
+    report, `hours_since_success` and its run's start and end. `phases` has one row per
+    execution and phase.
     """
 
     path: Path
@@ -120,6 +121,7 @@ WITH steps AS (
 ), ex AS (
     SELECT e.execution_id, e.run_id, r.hostname AS host, e.plugin_name AS plugin, e.status,
         COALESCE(e.start_time, r.start_time) AS start_time, e.end_time,
+        r.start_time AS run_start, r.end_time AS run_end,
         CASE WHEN COALESCE(s.walls_measured, 0) > 0 THEN s.wall_clock_seconds
              WHEN e.end_time >= e.start_time THEN epoch(e.end_time - e.start_time)
         END AS wall_clock_seconds,

@@ -43,8 +43,10 @@ Parallel runs (`jobs` above 1)
     parallel orchestrator would run it (`schedule`): at most `jobs` plugins at once, each phase
     only while it holds its mutexes (apt's apt and dpkg locks in every phase, snap's while it
     installs), at most two downloads at once, sharing the line (each slower while both run).
-    Skipped and crashed executions sit at the run's start. `jobs` 1 writes exactly the rows
-    a sequential run always had.
+    As update-all's orchestrator does, plugins start in alphabetical order, after 5-40 s of
+    setting up, and the run ends 1-5 s after its last plugin: time between a run's start and
+    end that no plugin's own time shows. Skipped and crashed executions sit at the run's
+    start. `jobs` 1 writes exactly the rows a sequential run always had.
 Unknown plugin names get a profile drawn from a hash of the name, so any name works.
 """
 
@@ -441,6 +443,14 @@ def _simulate_run(
             clock += _td(wall)
         clock += _td(gap)
     drawn = [e for e in entries if isinstance(e, _Drawn)]
+    start, tail = run_start, 0.0
+    if jobs > 1:
+        # update-all's parallel orchestrator launches its plugins in alphabetical order, after
+        # setting up (config, plugins' mutexes, the waves) and before its summary: time the
+        # schedule does not see
+        drawn.sort(key=lambda d: d.plugin)
+        start += _td(float(rng.uniform(5, 40)))
+        tail = float(rng.uniform(1, 5))
     placed = dict(
         zip(
             (d.exec_id for d in drawn),
@@ -455,11 +465,11 @@ def _simulate_run(
             continue
         where = placed[entry.exec_id]
         for phase, (noise, metric_id) in zip(entry.phases, entry.steps, strict=True):
-            begin, finish = (run_start + _us(v) for v in where.phases[phase])
+            begin, finish = (start + _us(v) for v in where.phases[phase])
             _add_step(t, sc, entry, phase, begin, finish, net, noise, metric_id)
-        finish = run_start + _us(where.phases["EXECUTE"][1])
+        finish = start + _us(where.phases["EXECUTE"][1])
         updated = entry.packages if entry.status == "success" else 0
-        row = (entry.exec_id, run_id, entry.plugin, entry.status, run_start + _us(where.start))
+        row = (entry.exec_id, run_id, entry.plugin, entry.status, start + _us(where.start))
         _add_execution(t, *row, finish, updated, entry.prof)
         if entry.status == "failed":
             t.executions["error_message"][-1] = "exit status 100"
@@ -467,7 +477,7 @@ def _simulate_run(
         elif entry.status == "timeout":
             t.executions["error_message"][-1] = "timed out"
             t.executions["exit_code"][-1] = 124
-        end = max(end, run_start + _us(where.released))
+        end = max(end, start + _us(where.released) + _td(tail))
     _add_run(t, run_id, host, run_start, None if crashed else end, len(plugins), counts)
     return end
 

@@ -84,9 +84,11 @@ def estimate(
     source: str,
     slow_path: AskModel | None = None,
     memo: Memo | None = None,
+    stretch: Mapping[int, float] | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time.
-    `memo`: what an earlier answer from the same records may share with this one."""
+    `memo`: what an earlier answer from the same records may share with this one; `stretch`:
+    the host's past parallel runs beyond their schedule (`makespan`)."""
     at = request.at or datetime.now()
     memo = memo or Memo()
     per_metric, used, notes = _predictives(records, host, request, at, slow_path, memo)
@@ -106,7 +108,7 @@ def estimate(
     if request.jobs > 1 and pending:
         shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
         locks = schedule.mutexes(request.mutexes)
-        replays = makespan.replays(pending, per_metric, shares, request.jobs, locks, memo)
+        replays = makespan.replays(pending, per_metric, shares, request.jobs, locks, memo, stretch)
         side_by_side = makespan.totals(pending, per_metric, replays, level, memo)
     if pending and not request.running:
         for m in METRICS:

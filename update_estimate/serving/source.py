@@ -95,6 +95,7 @@ class Source(NamedTuple):
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
     run_days: dict[str, dict[int, str]] | None = None  # per host, each replayed run's day
+    stretch: dict[str, dict[int, float]] | None = None  # per host, parallel runs' stretch
 
 
 def load(
@@ -119,7 +120,13 @@ def load(
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
             return Source(
-                "cache", data.series, warnings, generation, data.history_plugins, data.run_days
+                "cache",
+                data.series,
+                warnings,
+                generation,
+                data.history_plugins,
+                data.run_days,
+                data.stretch,
             )
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
@@ -163,7 +170,9 @@ def answer(
     slow = None
     if source.generation is not None and fallbacks.models is not None:
         slow = fallbacks.models(source.generation, deadline, warnings)
-    result = estimate(records, chosen, replace(request, plugins=plugins), source.name, slow, memo)
+    asked = replace(request, plugins=plugins)
+    stretch = (source.stretch or {}).get(chosen or "")
+    result = estimate(records, chosen, asked, source.name, slow, memo, stretch)
     result.warnings.extend(warnings)
     return result
 

@@ -1,0 +1,74 @@
+"""How much longer a host's parallel runs took than update-all's schedule says they should.
+
+For each past run whose plugins ran side by side: its duration (the `runs` table's start and
+end) over the makespan of its plugins' own phase times replayed through `schedule`, as many at
+once as ran together. Whatever the schedule does not model (the orchestrator setting up,
+waiting, its summary) is in that ratio; `estimate --jobs` stretches each replayed run's
+makespan by it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from update_estimate import schedule
+from update_estimate.history.validation import OVERLAP_SECONDS, overlaps
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RAN = ("success", "failed", "timeout")
+
+
+def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """Per host, each parallel run's number and its stretch."""
+    walls = phases.pivot_table(
+        index="execution_id", columns="phase", values="wall_clock_seconds", aggfunc="sum"
+    )
+    ran = executions[
+        executions["status"].isin(RAN)
+        & executions["end_time"].notna()
+        & executions["run_end"].notna()
+    ]
+    out: dict[str, dict[int, float]] = {}
+    for (host, number), run in ran.groupby(["host", "run_number"], sort=True):
+        starts, ends = run["start_time"].tolist(), run["end_time"].tolist()
+        if len(run) < 2 or not overlaps(starts, ends):
+            continue
+        works = [
+            schedule.Work(str(row.plugin), _phases(walls, row), (row.download_bytes or 0) > 0)
+            for row in run.sort_values("plugin").itertuples()
+        ]
+        # the phases' times as they were: a shared line's slowdown is already in them
+        placed = schedule.place(works, most_at_once(starts, ends), share_line=False)
+        makespan = max(p.released for p in placed)
+        duration = (run["run_end"].iloc[0] - run["run_start"].iloc[0]).total_seconds()
+        if makespan > 0 and duration > 0:
+            out.setdefault(str(host), {})[int(number)] = round(duration / makespan, 4)
+    return out
+
+
+def _phases(walls: pd.DataFrame, row: object) -> dict[str, float]:
+    """The execution's time per phase; all of it in EXECUTE where its phases are unknown."""
+    import math
+
+    execution_id = getattr(row, "execution_id")  # noqa: B009 - a namedtuple's field
+    whole = float(getattr(row, "wall_clock_seconds") or 0.0)  # noqa: B009
+    if execution_id in walls.index:
+        found = {p: float(walls.at[execution_id, p]) for p in walls.columns if p in schedule.PHASES}
+        clean = {p: v for p, v in found.items() if math.isfinite(v)}
+        if clean:
+            return {p: clean.get(p, 0.0) for p in schedule.PHASES}
+    return {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": whole if math.isfinite(whole) else 0.0}
+
+
+def most_at_once(starts: list, ends: list) -> int:
+    """The most executions running together (overlapping by more than OVERLAP_SECONDS)."""
+    events = sorted(
+        [(s.timestamp(), 1) for s in starts] + [(e.timestamp() - OVERLAP_SECONDS, -1) for e in ends]
+    )
+    running = best = 0
+    for _, step in events:
+        running += step
+        best = max(best, running)
+    return max(best, 1)
