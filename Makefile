@@ -6,7 +6,7 @@ PREFIX ?= $(HOME)/.local
 DEMO   ?= demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format completions man install uninstall clean
+.PHONY: demo test test-ray lint format completions man install uninstall clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ TMUX_INSTALL := command -v tmux >/dev/null || { [ "$$(id -u)" = 0 ] && command -
 test: $(STAMP)
 	@$(TMUX_INSTALL)
 	$(BIN)/python -m pytest
+
+# Training on a Ray cluster: the ray extra is a large wheel, so `test` leaves it out and skips
+# its test; this installs it and runs that test against a local Ray head.
+test-ray: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[ray]'
+	$(BIN)/python -m pytest tests/test_ray.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -60,17 +60,18 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
-ENGINES = ("local", "dask")  # where train's and backtest's per-series work runs
+ENGINES = ("local", "dask", "ray")  # where train's and backtest's per-series work runs
+CLUSTER_EXAMPLES = {"dask": "tcp://10.0.0.5:8786", "ray": "10.0.0.5:6379"}
 
 
 def _engine(request: TrainRequest | BacktestRequest) -> None:
-    """Where per-series work runs: the local pool, or a Dask cluster at a scheduler's address."""
+    """Where per-series work runs: the local pool, or a Dask or Ray cluster at its address."""
     if request.engine not in ENGINES:
         raise UsageError(f"unknown --engine {request.engine!r}; choose from {', '.join(ENGINES)}")
-    if request.engine == "dask" and not request.scheduler:
+    if request.engine in CLUSTER_EXAMPLES and not request.scheduler:
         raise UsageError(
-            "--engine dask needs --scheduler (or UPDATE_ESTIMATE_SCHEDULER): the Dask "
-            "scheduler's address, e.g. --scheduler tcp://10.0.0.5:8786"
+            f"--engine {request.engine} needs --scheduler (or UPDATE_ESTIMATE_SCHEDULER): the "
+            f"cluster's address, e.g. --scheduler {CLUSTER_EXAMPLES[request.engine]}"
         )
 
 
@@ -140,7 +141,7 @@ class TrainRequest:
     include_extras: bool = True
     force: bool = False
     lock_timeout: float = 10.0
-    engine: str = "local"  # or "dask": the per-series work on the cluster at `scheduler`
+    engine: str = "local"  # or "dask", "ray": the per-series work on the cluster at `scheduler`
     scheduler: str | None = None
 
     def __post_init__(self) -> None:
@@ -164,7 +165,7 @@ class BacktestRequest:
     with_covariates: bool = True
     n_jobs: int = 2
     full_race: bool = False
-    engine: str = "local"  # or "dask": the per-series work on the cluster at `scheduler`
+    engine: str = "local"  # or "dask", "ray": the per-series work on the cluster at `scheduler`
     scheduler: str | None = None
 
     def __post_init__(self) -> None:

@@ -428,16 +428,16 @@ EngineOption = Annotated[
     str,
     typer.Option(
         envvar="UPDATE_ESTIMATE_ENGINE",
-        help="Where the per-series work runs: local (worker processes here) or dask (an "
-        "existing Dask cluster at --scheduler; needs the dask extra), e.g. --engine dask.",
+        help="Where the per-series work runs: local (worker processes here), dask or ray (an "
+        "existing cluster at --scheduler; needs the dask or ray extra), e.g. --engine dask.",
     ),
 ]
 SchedulerOption = Annotated[
     str | None,
     typer.Option(
         envvar="UPDATE_ESTIMATE_SCHEDULER",
-        help="The Dask scheduler's address for --engine dask, e.g. "
-        "--scheduler tcp://10.0.0.5:8786.",
+        help="The cluster's address: the Dask scheduler's for --engine dask, the Ray head's "
+        "(or ray://host:port) for --engine ray, e.g. --scheduler tcp://10.0.0.5:8786.",
     ),
 ]
 TrainPhasesOption = Annotated[
