@@ -95,13 +95,18 @@ def test_jobs_during_a_run_is_a_usage_error(runner, parallel_cache: tuple[Path, 
     assert "--jobs" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_shared_lock_takes_plugins_one_at_a_time() -> None:
+def _two() -> tuple[dict, dict]:
+    """Two plugins, a (100 s, 1 GB) and b (60 s, 500 MB), all in EXECUTE, downloading nothing."""
     per_metric = {
         makespan.WALL: {"a": fixed(100.0), "b": fixed(60.0)},
         makespan.MEMORY: {"a": fixed(1e9), "b": fixed(5e8)},
         makespan.DOWNLOAD: {"a": fixed(0.0), "b": fixed(0.0)},
     }
-    shares = {p: makespan.ALL_EXECUTE for p in "ab"}
+    return per_metric, {p: makespan.ALL_EXECUTE for p in "ab"}
+
+
+def test_a_shared_lock_takes_plugins_one_at_a_time() -> None:
+    per_metric, shares = _two()
     locks = {"a": {"EXECUTE": ("disk",)}, "b": {"EXECUTE": ("disk",)}}
     free_runs = makespan.replays(["a", "b"], per_metric, shares, 2)
     free = makespan.totals(["a", "b"], per_metric, free_runs, 0.9)
@@ -161,12 +166,7 @@ def test_mutexes_need_jobs_and_a_file(runner, parallel_cache: tuple[Path, Path])
 
 
 def test_a_run_stretched_beyond_its_schedule_stretches_its_replay() -> None:
-    per_metric = {
-        makespan.WALL: {"a": fixed(100.0), "b": fixed(60.0)},
-        makespan.MEMORY: {"a": fixed(1e9), "b": fixed(5e8)},
-        makespan.DOWNLOAD: {"a": fixed(0.0), "b": fixed(0.0)},
-    }
-    shares = {p: makespan.ALL_EXECUTE for p in "ab"}
+    per_metric, shares = _two()
     plain = makespan.replays(["a", "b"], per_metric, shares, 2)
     stretched = makespan.replays(["b", "a"], per_metric, shares, 2, stretch={3: 1.5, 4: 1.25})
     walls = dict(stretched[makespan.WALL])
