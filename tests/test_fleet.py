@@ -82,7 +82,8 @@ def test_training_host_by_host_gives_the_records_of_one_read(
     assert seen[-1] == (len(result.series), len(result.series)) == (3 * 2 * 4, 24)
     by_host = json.loads((tmp_path / "by-host" / "current" / "records.json").read_text())
     assert by_host == json.loads((whole / "current" / "records.json").read_text())
-    assert all(not r.pickles for r in result.series)  # the models went to disk as they came
+    # the models and forecasts went to disk as they came
+    assert all(not r.pickles and not r.record.variants for r in result.series)
     manifest = json.loads((tmp_path / "by-host" / "current" / "manifest.json").read_text())
     models = {p.name for p in (tmp_path / "by-host" / "current" / "models").iterdir()}
     assert models == set(manifest["pickles"]) and models

@@ -134,8 +134,7 @@ def train(request: TrainRequest, progress: Callable[[int, int], None] | None = N
                 "missing_extras": missing,
                 "series": {r.key: _manifest_entry(r) for r in results},
             }
-            series_records = {r.key: r.record for r in results}
-            records = Records(series_records, plugins_by_host, days, stretch)
+            records = Records({}, plugins_by_host, days, stretch)  # series: added as they came
             path = stage.publish(manifest, records)
     return TrainResult(results, missing, False, path, time.monotonic() - started, fingerprint)
 
@@ -147,7 +146,8 @@ def _train_batches(
     progress: Callable[[int, int], None] | None,
 ) -> tuple[list[SeriesResult], dict[str, dict[int, str]], dict[str, dict[int, float]]]:
     """Each batch of hosts read, its global models fitted, then its series, on the pool. The
-    models go to the staging generation as they come; results keep only their records. Also,
+    models and records go to the staging generation as they come; results keep only what the
+    summary shows. Also,
     per host, the day of each past run the records name and each parallel run's stretch."""
     engine = (request.engine, request.scheduler)
     results: list[SeriesResult] = []
@@ -184,8 +184,9 @@ def _train_batches(
         borrow_calibration(finished)
         days.update(run_days(series, [r.record for r in finished]))
         for r in finished:
-            stage.add(r.pickles)
-            results.append(replace(r, pickles={}))
+            stage.add(r.pickles, {r.key: r.record})
+            # what the summary shows stays; the models and forecasts are on disk
+            results.append(replace(r, pickles={}, record=r.record._replace(variants={})))
     if not results:  # nothing to train: the error names what was asked for
         history.read(request.db, hosts=request.hosts, plugins=request.plugins)
     results.sort(key=lambda r: r.key)

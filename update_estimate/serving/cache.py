@@ -28,12 +28,21 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from update_estimate.errors import TrainLocked
-from update_estimate.record import FORMAT_VERSION, RecordError, Records, from_json, to_json
+from update_estimate.record import (
+    FORMAT_VERSION,
+    RecordError,
+    Records,
+    SeriesRecord,
+    from_json,
+    series_to_json,
+    to_json,
+)
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
 RECORDS = "records.json"
 LOCK = "train.lock"
+SERIES_PART = "series.part"  # records written as they come, joined into RECORDS at publish
 
 
 class CacheUnusable(Exception):
@@ -111,8 +120,9 @@ def sha256(data: bytes) -> str:
 
 
 class Staging:
-    """A generation being written beside the current one: pickles as each series finishes (so
-    a fleet's models are never all held in memory), then records and manifest, then the swap."""
+    """A generation being written beside the current one: each series' pickles and record as
+    it finishes (so a fleet's models and records are never all held in memory), then the
+    records file, the manifest and the swap."""
 
     def __init__(self, cache_dir: Path) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -123,19 +133,24 @@ class Staging:
         (self.path / "models").mkdir(parents=True, mode=0o700)
         self.files: dict[str, str] = {}
 
-    def add(self, pickles: dict[str, bytes]) -> None:
+    def add(self, pickles: dict[str, bytes], records: dict[str, SeriesRecord]) -> None:
         for file_name, data in pickles.items():
             (self.path / "models" / file_name).write_bytes(data)
             self.files[file_name] = sha256(data)
+        with open(self.path / SERIES_PART, "a", encoding="utf-8") as handle:
+            for key, record in records.items():
+                handle.write(f"{_dumps(key)}:{_dumps(series_to_json(record))}\n")
 
     def publish(self, manifest: dict[str, Any], records: Records) -> Path:
-        """Write records and manifest, then swap `current` to this generation in one rename."""
+        """Write records (the series added, and `records`' own) and manifest, then swap
+        `current` to this generation in one rename."""
+        self.add({}, records.series)
+        self._write_records(records._replace(series={}))
         manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": self.files}
-        for file_name, doc in ((RECORDS, to_json(records)), (MANIFEST, manifest)):
-            with open(self.path / file_name, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle, separators=(",", ":"), allow_nan=False)
-                handle.flush()
-                os.fsync(handle.fileno())
+        with open(self.path / MANIFEST, "w", encoding="utf-8") as handle:
+            handle.write(_dumps(manifest))
+            handle.flush()
+            os.fsync(handle.fileno())
         final = self.cache_dir / self.name
         os.rename(self.path, final)
         link = self.cache_dir / f".{CURRENT}.{os.getpid()}.tmp"
@@ -147,6 +162,23 @@ class Staging:
         os.replace(link, current_link)
         _prune(self.cache_dir, keep={self.name, previous})
         return final
+
+    def _write_records(self, rest: Records) -> None:
+        """`records.json` as `to_json` gives it, its series streamed from the part file."""
+        part = self.path / SERIES_PART
+        tail = _dumps({k: v for k, v in to_json(rest).items() if k != "series"})
+        with open(self.path / RECORDS, "w", encoding="utf-8") as out, open(part) as lines:
+            out.write('{"series":{')
+            for i, line in enumerate(lines):
+                out.write(("," if i else "") + line.rstrip("\n"))
+            out.write("}," + tail[1:])
+            out.flush()
+            os.fsync(out.fileno())
+        part.unlink()
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
 
 
 @contextlib.contextmanager
