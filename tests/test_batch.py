@@ -88,3 +88,11 @@ def test_a_batch_total_is_never_below_a_host_and_at_once_never_above_one_by_one(
     # peak memory is the largest host's either way: hosts are separate machines
     assert at_once.total[MEMORY] == one_by_one.total[MEMORY]
     assert one_by_one.finish.point >= AT
+
+
+def test_a_batch_of_one_host_is_that_host() -> None:
+    rng = random.Random(2)
+    alone = _host("a", [rng.uniform(10, 100) for _ in range(30)])
+    for at_once in (False, True):
+        result = batch([alone], {"a": _days(0, 30, 0)}, at_once, 0.9, AT)
+        assert result.total == alone.total and result.shared_days == 0

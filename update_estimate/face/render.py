@@ -382,7 +382,8 @@ def batch_view(result: Any, layout: Layout) -> RenderableType:
     one = layout.one_line
     how = "all at once" if result.at_once else "one after another"
     wall = result.total["wall_clock_seconds"]
-    title = f"Next runs on {len(result.hosts)} hosts, {how}: about {human_seconds(wall.point)}"
+    hosts = f"{len(result.hosts)} host{'s' if len(result.hosts) > 1 else ''}"
+    title = f"Next runs on {hosts}, {how}: about {human_seconds(wall.point)}"
     title += f", {finish_sentence(result)}"
     legend = f"Under each: its {result.level:.0%} interval; ~ limited, ? no history"
     if layout.models:
@@ -394,7 +395,7 @@ def batch_view(result: Any, layout: Layout) -> RenderableType:
         )
         legend += (
             f". Batch: wall time {wall_is}, CPU and download the sum, peak memory the "
-            f"largest host's; {paired}."
+            f"largest host's" + (f"; {paired}." if len(result.hosts) > 1 else ".")
         )
     table = _table(None, legend)
     table.add_column("host", no_wrap=True)

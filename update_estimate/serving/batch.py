@@ -57,6 +57,11 @@ def batch(
     def by_day(r: EstimateResult, metric: str) -> dict[str, float]:
         return _by_day(r.replays.get(metric, []), run_days.get(r.host or "", {}))
 
+    if len(results) == 1:  # a batch of one host is that host
+        only = results[0]
+        return BatchResult(
+            level, [only], dict(only.total), at_once, 0, finish(at, only.total[WALL])
+        )
     days = [set(by_day(r, WALL)) for r in results]
     shared = sorted(set.intersection(*days)) if days else []
     together = len(shared) >= conformal.min_two_sided(level)
