@@ -102,8 +102,8 @@ def run_days(
         runs.update(run for v in r.variants.values() for run in v.runs if run is not None)
     out: dict[str, dict[int, str]] = {}
     for s in series:
-        days = out.setdefault(s.host, {})
+        days, wanted = out.setdefault(s.host, {}), named.get(s.host, set())
         for run, start in zip(s.run_numbers, s.starts, strict=True):
-            if run in named.get(s.host, ()):
+            if run in wanted:
                 days[run] = start[:10]
     return out

@@ -147,8 +147,8 @@ def _train_batches(
 ) -> tuple[list[SeriesResult], dict[str, dict[int, str]], dict[str, dict[int, float]]]:
     """Each batch of hosts read, its global models fitted, then its series, on the pool. The
     models and records go to the staging generation as they come; results keep only what the
-    summary shows. Also,
-    per host, the day of each past run the records name and each parallel run's stretch."""
+    summary shows. Also, per host, the day of each past run the records name and each
+    parallel run's stretch."""
     engine = (request.engine, request.scheduler)
     results: list[SeriesResult] = []
     days: dict[str, dict[int, str]] = {}

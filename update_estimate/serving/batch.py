@@ -52,7 +52,8 @@ def batch(
     level: float,
     at: datetime,
 ) -> BatchResult:
-    """The batch's totals from its hosts' estimates (each answered before its run)."""
+    """The batch's totals from its hosts' estimates (one or more, each answered before its
+    run)."""
 
     def by_day(r: EstimateResult, metric: str) -> dict[str, float]:
         return _by_day(r.replays.get(metric, []), run_days.get(r.host or "", {}))
@@ -62,15 +63,11 @@ def batch(
         return BatchResult(
             level, [only], dict(only.total), at_once, 0, finish(at, only.total[WALL])
         )
-    days = [set(by_day(r, WALL)) for r in results]
-    shared = sorted(set.intersection(*days)) if days else []
+    shared = sorted(set.intersection(*(set(by_day(r, WALL)) for r in results)))
     together = len(shared) >= conformal.min_two_sided(level)
     total = {}
     for metric in METRICS:
         parts = [r.total[metric] for r in results]
-        if not parts:
-            total[metric] = MetricEstimate(0.0, 0.0, 0.0, 0, "batch", "model")
-            continue
         if together:
             per_host = [by_day(r, metric) for r in results]
             rows = [[values[day] for values in per_host] for day in shared]
