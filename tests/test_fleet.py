@@ -137,3 +137,25 @@ def test_a_batch_fits_eighty_columns(fleet: tuple[Path, Path]) -> None:
     assert "…" not in text
     batch = next(i for i, line in enumerate(lines) if line.startswith("batch"))
     assert len(lines[batch].split()) >= 9 and len(lines[batch + 1].split()) >= 4, text
+
+
+def test_records_from_the_history_know_the_day_of_every_replayed_run(tmp_path: Path) -> None:
+    from update_estimate.fitting.fallback import records_from_history
+
+    db = tmp_path / "h.duckdb"
+    simulate.write(simulate.generate(("apt", "snap"), 40, 6), db)
+    with duckdb.connect(str(db)) as con:  # the latest runs measured no memory
+        con.execute(
+            """UPDATE step_metrics SET memory_peak_bytes = NULL WHERE execution_id IN (
+                   SELECT execution_id FROM plugin_executions
+                   ORDER BY start_time DESC LIMIT 20)"""
+        )
+    records = records_from_history(db, None, None, 2.0)
+    named = [
+        (rec.host, run)
+        for rec in records.series.values()
+        for v in rec.variants.values()
+        for run in v.runs
+        if run is not None
+    ]
+    assert named and all(run in records.run_days[host] for host, run in named)

@@ -35,13 +35,13 @@ def records_from_history(
     for (host, plugin), group in ex.groupby(["host", "plugin"], sort=True):
         last = last_success(group)
         targets = group[group["status"].isin(TARGET_STATUSES)]
-        recent = targets.tail(RECENT)
-        numbers, starts = recent["run_number"], recent["start_time"].dt.strftime("%Y-%m-%d")
-        days.setdefault(str(host), {}).update(zip(numbers.astype(int), starts, strict=True))
         for metric in METRICS:
             rows = targets[targets[metric].notna()].tail(RECENT)
             if rows.empty:
                 continue
+            # the day of each run these residuals name
+            numbers, starts = rows["run_number"], rows["start_time"].dt.strftime("%Y-%m-%d")
+            days.setdefault(str(host), {}).update(zip(numbers.astype(int), starts, strict=True))
             logged = np.log1p(rows[metric].to_numpy(dtype=float))
             centre = float(np.median(logged))
             base = Variant.constant(
