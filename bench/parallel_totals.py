@@ -22,6 +22,7 @@ import math
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -103,7 +104,7 @@ def main() -> None:
                 loaded = source.load(cut, cache, run.host, None, math.inf, source.Fallbacks())
                 memo = Memo()
                 # unstretched: the schedule alone, as if the history had no parallel runs
-                unstretched = loaded._replace(stretch={})
+                unstretched = replace(loaded, stretch={})
                 answers = {
                     k: source.answer(
                         src,

@@ -42,8 +42,8 @@ def sim_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def invoke(runner: CliRunner, *args: str):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+def invoke(runner: CliRunner, *args: str, stdin: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=stdin, catch_exceptions=False)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from update_estimate.record import SeriesRecord, series_from_json
+from update_estimate.record import SeriesRecord, series_from_json, to_json
+from update_estimate.serving import cache
 
 EMPTY_VARIANT: dict[str, Any] = {
     "axes": [],
@@ -48,3 +50,10 @@ def typed(record: Mapping[str, Any]) -> SeriesRecord:
 
 def typed_all(records: Mapping[str, Mapping[str, Any]]) -> dict[str, SeriesRecord]:
     return {key: typed(r) for key, r in records.items()}
+
+
+def cached(cache_dir: Path) -> dict[str, Any]:
+    """A trained cache's records, every host's, as one JSON document."""
+    generation = cache.current(cache_dir)
+    assert generation is not None
+    return to_json(generation.records())

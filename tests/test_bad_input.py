@@ -56,7 +56,7 @@ def test_absurd_metric_values_train_and_estimate(runner, tmp_path: Path) -> None
     "damage",
     [
         "corrupt-records",
-        "truncated-manifest",
+        "corrupt-host-records",
         "other-format",
         "records-of-format-1",
         "dangling-link",
@@ -68,21 +68,21 @@ def test_damaged_cache_falls_back_to_history(runner, trained: Trained, tmp_path,
     assert generation is not None
     if damage == "corrupt-records":
         (generation.path / cache.RECORDS).write_text('{"series": {"x": [')
-    elif damage == "truncated-manifest":
-        text = (generation.path / cache.MANIFEST).read_text()
-        (generation.path / cache.MANIFEST).write_text(text[: len(text) // 2])
+    elif damage == "corrupt-host-records":
+        for host_file in (generation.path / cache.HOSTS).glob("*.json"):
+            host_file.write_text(host_file.read_text()[:100])
     elif damage == "other-format":
-        manifest = json.loads((generation.path / cache.MANIFEST).read_text())
-        manifest["format_version"] = 99
-        (generation.path / cache.MANIFEST).write_text(json.dumps(manifest))
+        for name in (cache.MANIFEST, cache.RECORDS):
+            doc = json.loads((generation.path / name).read_text())
+            (generation.path / name).write_text(json.dumps({**doc, "format_version": 99}))
     elif damage == "records-of-format-1":
         # the manifest says this format, the records are laid out as format 1 wrote them
-        records = json.loads((generation.path / cache.RECORDS).read_text())
-        del records["format_version"]
-        for record in records["series"].values():
-            for variant in record["variants"].values():
-                del variant["spread"], variant["idle"], variant["borrowed"]
-        (generation.path / cache.RECORDS).write_text(json.dumps(records))
+        for host_file in (generation.path / cache.HOSTS).glob("*.json"):
+            records = json.loads(host_file.read_text())
+            for record in records["series"].values():
+                for variant in record["variants"].values():
+                    del variant["spread"], variant["idle"], variant["borrowed"]
+            host_file.write_text(json.dumps(records))
     else:
         (mine.cache / "current").unlink()
         (mine.cache / "current").symlink_to("gen-missing")
@@ -104,6 +104,25 @@ def test_damaged_cache_falls_back_to_history(runner, trained: Trained, tmp_path,
         "--no-phases",
         "--json",
     )
+    assert retrain.exit_code == 0 and json.loads(retrain.stdout)["unchanged"] is False
+
+
+def test_a_truncated_manifest_costs_only_the_stored_models(
+    runner, trained: Trained, tmp_path
+) -> None:
+    """`estimate` answers from the records without reading the manifest; `train` rewrites it."""
+    mine = copy_trained(trained, tmp_path)
+    generation = cache.current(mine.cache)
+    assert generation is not None
+    text = (generation.path / cache.MANIFEST).read_text()
+    (generation.path / cache.MANIFEST).write_text(text[: len(text) // 2])
+    result = invoke(runner, "estimate", "--db", mine.db, "--cache-dir", mine.cache, "--json")
+    assert json.loads(result.stdout)["source"] == "cache" and result.stderr == ""
+    covariates = json.dumps({"apt": {"package_count": 50_000, "download_bytes": 5e11}})
+    args = ["estimate", "--db", mine.db, "--cache-dir", mine.cache, "--plugins", "apt"]
+    wide = invoke(runner, *args, "--covariates", "-", stdin=covariates)
+    assert wide.exit_code == 0 and "manifest" in wide.stderr, wide.stderr
+    retrain = invoke(runner, "train", "--db", mine.db, "--cache-dir", mine.cache, "--json")
     assert retrain.exit_code == 0 and json.loads(retrain.stdout)["unchanged"] is False
 
 

@@ -3,12 +3,12 @@ with two worker processes), with the same records as the local pool for the same
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import invoke
+from tests.records import cached
 from update_estimate import api
 from update_estimate.errors import UsageError
 from update_estimate.fitting import parallel
@@ -19,7 +19,7 @@ distributed = pytest.importorskip("distributed")
 
 
 def _records(cache: Path) -> dict:
-    return json.loads((cache / "current" / "records.json").read_text())
+    return cached(cache)
 
 
 def test_a_dask_cluster_trains_the_same_records(runner, tmp_path: Path) -> None:

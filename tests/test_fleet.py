@@ -5,6 +5,7 @@ everything); `estimate` answers several hosts and their batch."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BIN, invoke
+from tests.records import cached
 from tests.test_json_schemas import schema
 from tests.test_screen import screen
 from update_estimate import api
@@ -80,8 +82,7 @@ def test_training_host_by_host_gives_the_records_of_one_read(
     )
     assert [len(r) for r in reads] == [1, 1, 1]  # each host read on its own
     assert seen[-1] == (len(result.series), len(result.series)) == (3 * 2 * 4, 24)
-    by_host = json.loads((tmp_path / "by-host" / "current" / "records.json").read_text())
-    assert by_host == json.loads((whole / "current" / "records.json").read_text())
+    assert cached(tmp_path / "by-host") == cached(whole)
     # the models and forecasts went to disk as they came
     assert all(not r.pickles and not r.record.variants for r in result.series)
     manifest = json.loads((tmp_path / "by-host" / "current" / "manifest.json").read_text())
@@ -91,7 +92,7 @@ def test_training_host_by_host_gives_the_records_of_one_read(
 
 def test_records_know_the_day_of_every_replayed_run(fleet: tuple[Path, Path]) -> None:
     db, cache = fleet
-    records = json.loads((cache / "current" / "records.json").read_text())
+    records = cached(cache)
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             """SELECT r.hostname, CAST(CAST(e.start_time AS DATE) AS VARCHAR)
@@ -127,6 +128,44 @@ def test_several_hosts_answer_per_host_and_for_the_batch(runner, fleet: tuple[Pa
     assert alone.exit_code == 2 and "needs several hosts" in alone.stderr
     during = invoke(runner, *base, "--all-hosts", "--done", "apt")
     assert during.exit_code == 2 and "name one --host" in during.stderr
+
+
+def test_a_host_is_answered_from_its_own_records_file(
+    runner, fleet: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A fleet's estimate reads only the hosts it answers; a damaged host's file costs that
+    host's answers, never the batch."""
+    db, whole = fleet
+    cache = tmp_path / "cache"
+    shutil.copytree(whole, cache, symlinks=True)
+    index = json.loads((cache / "current" / "records.json").read_text())
+    first, second, third = sorted(index["hosts"])
+    with duckdb.connect(str(db), read_only=True) as con:
+        (last,) = con.execute("SELECT MAX(end_time) + INTERVAL 1 DAY FROM runs").fetchone()
+    base = [
+        "estimate",
+        "--db",
+        db,
+        "--cache-dir",
+        cache,
+        "--json",
+        "--at",
+        f"{last:%Y-%m-%dT%H:%M}",
+    ]
+    before = invoke(runner, *base, "--host", first)
+    for host in (second, third):
+        (cache / "current" / index["hosts"][host]["file"]).write_text("{")
+    after = invoke(runner, *base, "--host", first)
+    assert after.exit_code == 0 and after.stderr == before.stderr == ""
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    batch = invoke(runner, *base, "--all-hosts")
+    assert batch.exit_code == 0 and "cache unusable" in batch.stderr, batch.stderr
+    doc = json.loads(batch.stdout)
+    basis = {
+        h["host"]: {p["metrics"]["wall_clock_seconds"]["basis"] for p in h["plugins"]}
+        for h in doc["hosts"]
+    }
+    assert basis[second] == basis[third] == {"default"} and "default" not in basis[first]
 
 
 def test_a_batch_fits_eighty_columns(fleet: tuple[Path, Path]) -> None:

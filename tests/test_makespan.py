@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import invoke
+from tests.records import cached
 from update_estimate.history import simulate
 from update_estimate.serving import makespan
 from update_estimate.serving.predictive import Predictive
@@ -127,7 +128,7 @@ def test_mutexes_from_a_file(runner, parallel_cache: tuple[Path, Path], tmp_path
     wall = locked["total"]["metrics"]["wall_clock_seconds"]
     assert four["point"] < wall["point"]  # one lock for all: one plugin at a time again
     # as long as one after another, stretched as the history's parallel runs were
-    records = json.loads((cache / "current" / "records.json").read_text())
+    records = cached(cache)
     (stretch,) = records["stretch"].values()
     low, high = min(stretch.values()), max(stretch.values())
     assert 0.85 * low * one["point"] <= wall["point"] <= 1.15 * high * one["point"]
@@ -183,7 +184,7 @@ def test_train_measures_each_parallel_run_beyond_its_schedule(
     import duckdb
 
     db, cache = parallel_cache
-    records = json.loads((cache / "current" / "records.json").read_text())
+    records = cached(cache)
     (stretch,) = records["stretch"].values()
     with duckdb.connect(str(db), read_only=True) as con:
         spans = con.execute(
@@ -204,8 +205,8 @@ def test_train_measures_each_parallel_run_beyond_its_schedule(
     # estimate --jobs stretches the makespan: without the stretch its total is shorter
     flat = tmp_path / "flat"
     shutil.copytree(cache, flat, symlinks=True)
-    target = flat / "current" / "records.json"
-    target.write_text(json.dumps({**records, "stretch": {}}))
+    for target in (flat / "current" / "hosts").glob("*.json"):
+        target.write_text(json.dumps({**json.loads(target.read_text()), "stretch": {}}))
     wall = "wall_clock_seconds"
     with_stretch = _total(runner, db, cache, "--jobs", "4")["total"]["metrics"][wall]
     without = _total(runner, db, flat, "--jobs", "4")["total"]["metrics"][wall]

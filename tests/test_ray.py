@@ -4,7 +4,6 @@ extra, which `make test` does not install (a large wheel); `make test-ray` does.
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import invoke
+from tests.records import cached
 from update_estimate import api
 from update_estimate.errors import UsageError
 from update_estimate.fitting import parallel
@@ -44,10 +44,7 @@ def test_a_ray_cluster_trains_the_same_records(runner, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
     finally:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
-    records = [
-        json.loads((tmp_path / c / "current" / "records.json").read_text())
-        for c in ("ray", "local")
-    ]
+    records = [cached(tmp_path / c) for c in ("ray", "local")]
     assert len(records[1]["series"]) == 2 * 2 * 4  # hosts x plugins x metrics
     assert records[0] == records[1]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -150,11 +150,11 @@ class SeriesRecord(NamedTuple):
 
 
 class Records(NamedTuple):
-    """A cache's `records.json`: every series, the plugins each host's history holds, and per
-    host and past run: the day of each run the residuals name (several hosts' errors are
-    replayed together where they happened on one day), and the stretch of each run whose
-    plugins ran side by side (its duration over the makespan update-all's schedule gives its
-    plugins' own times: what the schedule does not see)."""
+    """A cache's records (`records.json` and its hosts' files): every series, the plugins each
+    host's history holds, and per host and past run: the day of each run the residuals name
+    (several hosts' errors are replayed together where they happened on one day), and the
+    stretch of each run whose plugins ran side by side (its duration over the makespan
+    update-all's schedule gives its plugins' own times: what the schedule does not see)."""
 
     series: dict[str, SeriesRecord]
     history_plugins: dict[str, list[str]]

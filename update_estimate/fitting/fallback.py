@@ -17,7 +17,7 @@ RECENT = 20
 def records_from_history(
     db: Path, hosts: list[str] | None, plugins: list[str] | None, lock_timeout: float
 ) -> Records:
-    """Series records, and the history's plugins per host, as a cache's `records.json`."""
+    """Series records, and the history's plugins per host, as a cache holds them."""
     import numpy as np
 
     from update_estimate.fitting.features import (

@@ -42,11 +42,16 @@ class SlowPath:
     def __call__(
         self, record: SeriesRecord, variant: str, values: Mapping[str, float], at: datetime
     ) -> float | None:
-        entry = self.generation.manifest.get("series", {}).get(record.key, {})
+        try:
+            manifest = self.generation.manifest
+        except cache.CacheUnusable as exc:
+            self._refuse(f"{exc}; answering from forecast records")
+            return None
+        entry = manifest.get("series", {}).get(record.key, {})
         name = entry.get("variants", {}).get(variant, {}).get("pickle")
         if name is None:
             return None
-        trained_by = self.generation.manifest.get("tool_version")
+        trained_by = manifest.get("tool_version")
         if trained_by != __version__:
             self._refuse(
                 f"models were stored by update-estimate {trained_by}, not {__version__}; "

@@ -195,7 +195,10 @@ def _train_batches(
 
 def _previous(cache_dir: Path) -> cache.Generation | None:
     try:
-        return cache.current(cache_dir)
+        generation = cache.current(cache_dir)
+        if generation is not None:
+            generation.manifest  # noqa: B018 - read now: an unreadable one means retraining
+        return generation
     except cache.CacheUnusable as exc:
         log.warning("previous cache unusable, retraining", reason=str(exc))
         return None

@@ -4,7 +4,10 @@ Stdlib only, because `estimate` reads it on its warm path. Layout:
 
     CACHE/current -> gen-...        symlink, swapped atomically by os.replace
     CACHE/gen-.../manifest.json     format and library versions, fingerprint, per-series summary
-    CACHE/gen-.../records.json      forecast records: what estimate needs, no model required
+    CACHE/gen-.../records.json      the index: each host's records file and latest success, and
+                                    the plugins each host's history holds
+    CACHE/gen-.../hosts/*.json      one host's forecast records: what estimate needs, no model
+                                    required (a fleet's estimate reads only the hosts it answers)
     CACHE/gen-.../models/*.pkl      joblib pickles, each listed with its sha256 in the manifest
     CACHE/train.lock                flock held by a running train
 
@@ -17,15 +20,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from update_estimate.errors import TrainLocked
 from update_estimate.record import (
@@ -41,23 +46,57 @@ from update_estimate.record import (
 CURRENT = "current"
 MANIFEST = "manifest.json"
 RECORDS = "records.json"
+HOSTS = "hosts"
 LOCK = "train.lock"
-SERIES_PART = "series.part"  # records written as they come, joined into RECORDS at publish
+PART = ".part"  # a host's records written as they come, joined into its file at publish
 
 
 class CacheUnusable(Exception):
     """The cache cannot be read as this version writes it; callers fall back, never crash."""
 
 
-class Generation(NamedTuple):
-    path: Path
-    manifest: dict[str, Any]
+@dataclass(frozen=True, eq=False)
+class Generation:
+    """One trained generation. Its index (`records.json`) is read on opening; the manifest,
+    which lists every series and pickle, only when a model or the train asks for it."""
 
-    def records(self) -> Records:
+    path: Path
+    index: dict[str, Any]
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any]:
+        manifest = _read_json(self.path / MANIFEST)
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            raise CacheUnusable(f"{self.path / MANIFEST} is not a manifest of this format")
+        return manifest
+
+    def hosts(self) -> dict[str, str]:
+        """Each host with records, with its latest successful run."""
         try:
-            return from_json(_read_json(self.path / RECORDS))
-        except RecordError as exc:
-            raise CacheUnusable(f"{self.path / RECORDS}: {exc}") from None
+            return {str(h): str(e["last_success"]) for h, e in self.index["hosts"].items()}
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CacheUnusable(f"{self.path / RECORDS}: not a records index ({exc!r})") from None
+
+    def records(self, hosts: Iterable[str] | None = None) -> Records:
+        """These hosts' records (default: every host's), each host's file read only if asked."""
+        index = self.index
+        try:
+            files = {str(h): str(e["file"]) for h, e in index["hosts"].items()}
+            doc: dict[str, Any] = {
+                "format_version": FORMAT_VERSION,
+                "series": {},
+                "history_plugins": index["history_plugins"],
+                "run_days": {},
+                "stretch": {},
+            }
+            for host in files if hosts is None else [h for h in hosts if h in files]:
+                part = _read_json(self.path / HOSTS / Path(files[host]).name)
+                doc["series"].update(part["series"])
+                doc["run_days"][host] = part["run_days"]
+                doc["stretch"][host] = part["stretch"]
+            return from_json(doc)
+        except (RecordError, KeyError, TypeError, AttributeError) as exc:
+            raise CacheUnusable(f"{self.path}: records unreadable ({exc})") from None
 
 
 def _read_json(path: Path) -> Any:
@@ -80,15 +119,13 @@ def current(cache_dir: Path) -> Generation | None:
     except OSError as exc:
         raise CacheUnusable(f"{link} is not a cache link ({exc.strerror})") from None
     path = cache_dir / target
-    manifest = _read_json(path / MANIFEST)
-    if not isinstance(manifest, dict):
-        raise CacheUnusable(f"{path / MANIFEST} is not a manifest")
-    version = manifest.get("format_version")
+    index = _read_json(path / RECORDS)
+    version = index.get("format_version") if isinstance(index, dict) else None
     if version != FORMAT_VERSION:
         raise CacheUnusable(
             f"cache format {version!r} is not {FORMAT_VERSION}, written by another version"
         )
-    return Generation(path, manifest)
+    return Generation(path, index)
 
 
 @contextlib.contextmanager
@@ -121,8 +158,8 @@ def sha256(data: bytes) -> str:
 
 class Staging:
     """A generation being written beside the current one: each series' pickles and record as
-    it finishes (so a fleet's models and records are never all held in memory), then the
-    records file, the manifest and the swap."""
+    it finishes (so a fleet's models and records are never all held in memory), then each
+    host's records file, the index, the manifest and the swap."""
 
     def __init__(self, cache_dir: Path) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -131,21 +168,26 @@ class Staging:
         self.name = f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         self.path = cache_dir / f".{self.name}.tmp"
         (self.path / "models").mkdir(parents=True, mode=0o700)
+        (self.path / HOSTS).mkdir(mode=0o700)
         self.files: dict[str, str] = {}
+        self.latest: dict[str, str] = {}  # each host's latest successful run
 
     def add(self, pickles: dict[str, bytes], records: dict[str, SeriesRecord]) -> None:
         for file_name, data in pickles.items():
             (self.path / "models" / file_name).write_bytes(data)
             self.files[file_name] = sha256(data)
-        with open(self.path / SERIES_PART, "a", encoding="utf-8") as handle:
-            for key, record in records.items():
+        for key, record in records.items():
+            host = record.host
+            self.latest[host] = max(self.latest.get(host, ""), record.last_success or "")
+            with open(self._host_file(host, PART), "a", encoding="utf-8") as handle:
                 handle.write(f"{_dumps(key)}:{_dumps(series_to_json(record))}\n")
 
     def publish(self, manifest: dict[str, Any], records: Records) -> Path:
         """Write records (the series added, and `records`' own) and manifest, then swap
-        `current` to this generation in one rename."""
+        `current` to this generation in one rename. Days and stretches of a host without
+        series are left out: nothing is answered for it."""
         self.add({}, records.series)
-        self._write_records(records._replace(series={}))
+        self._write_records(records, manifest.get("history", {}))
         manifest = {**manifest, "format_version": FORMAT_VERSION, "pickles": self.files}
         with open(self.path / MANIFEST, "w", encoding="utf-8") as handle:
             handle.write(_dumps(manifest))
@@ -163,18 +205,32 @@ class Staging:
         _prune(self.cache_dir, keep={self.name, previous})
         return final
 
-    def _write_records(self, rest: Records) -> None:
-        """`records.json` as `to_json` gives it, its series streamed from the part file."""
-        part = self.path / SERIES_PART
-        tail = _dumps({k: v for k, v in to_json(rest).items() if k != "series"})
-        with open(self.path / RECORDS, "w", encoding="utf-8") as out, open(part) as lines:
-            out.write('{"series":{')
-            for i, line in enumerate(lines):
-                out.write(("," if i else "") + line.rstrip("\n"))
-            out.write("}," + tail[1:])
+    def _host_file(self, host: str, suffix: str) -> Path:
+        """A host's file, named by a hash: host names are free text."""
+        return self.path / HOSTS / f"{sha256(host.encode())[:16]}{suffix}"
+
+    def _write_records(self, records: Records, history: dict[str, Any]) -> None:
+        """Each host's file, its series streamed from its part file, then the index."""
+        whole = to_json(records._replace(series={}))
+        index: dict[str, Any] = {}
+        for host, latest in sorted(self.latest.items()):
+            part, final = self._host_file(host, PART), self._host_file(host, ".json")
+            days, stretch = whole["run_days"].get(host, {}), whole["stretch"].get(host, {})
+            with open(final, "w", encoding="utf-8") as out, open(part, encoding="utf-8") as lines:
+                out.write('{"series":{')
+                for i, line in enumerate(lines):
+                    out.write(("," if i else "") + line.rstrip("\n"))
+                out.write(f'}},"run_days":{_dumps(days)},"stretch":{_dumps(stretch)}}}')
+                out.flush()
+                os.fsync(out.fileno())
+            part.unlink()
+            index[host] = {"file": f"{HOSTS}/{final.name}", "last_success": latest}
+        doc = {k: whole[k] for k in ("format_version", "history_plugins")}
+        doc |= {"history": history, "hosts": index}
+        with open(self.path / RECORDS, "w", encoding="utf-8") as out:
+            out.write(_dumps(doc))
             out.flush()
             os.fsync(out.fileno())
-        part.unlink()
 
 
 def _dumps(doc: Any) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -64,8 +64,14 @@ def _plugins_of(records: Mapping[str, SeriesRecord], host: str | None) -> list[s
     return sorted({r.plugin for r in records.values() if r.host == host and r.phase is None})
 
 
+def _default_plugins(source: Source, host: str | None) -> list[str]:
+    """The host's trained plugins; failing those (its records unreadable), its history's."""
+    trained = _plugins_of(source.records, host)
+    return trained or list((source.history_plugins or {}).get(host or "", []))
+
+
 def _stale(generation: cache.Generation, db: Path) -> bool:
-    recorded = generation.manifest.get("history", {})
+    recorded = generation.index.get("history", {})
     try:
         info = db.stat()
     except OSError:
@@ -86,16 +92,43 @@ class Fallbacks(NamedTuple):
     models: StoredModels | None = None
 
 
-class Source(NamedTuple):
-    """Records from one source, and what was skipped to reach it."""
+@dataclass
+class Source:
+    """Records from one source, and what was skipped to reach it. A cache's hosts are read
+    when first answered for (`take`): a fleet's cache holds thousands of series."""
 
     name: str
     records: dict[str, SeriesRecord]
     warnings: list[str]
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
-    run_days: dict[str, dict[int, str]] | None = None  # per host, each replayed run's day
-    stretch: dict[str, dict[int, float]] | None = None  # per host, parallel runs' stretch
+    run_days: dict[str, dict[int, str]] = field(default_factory=dict)  # per host, run's day
+    stretch: dict[str, dict[int, float]] = field(default_factory=dict)  # per host, parallel
+    hosts: dict[str, str] = field(default_factory=dict)  # each host's latest success
+    unread: set[str] = field(default_factory=set)  # the generation's hosts not read yet
+
+    def take(self, hosts: Iterable[str | None]) -> list[str]:
+        """Read these hosts' records from the generation, those not read yet; warnings say
+        which could not be read (their plugins are answered with defaults)."""
+        wanted = [h for h in hosts if h in self.unread]
+        self.unread.difference_update(wanted)
+        if not wanted or self.generation is None:
+            return []
+        try:
+            data = self.generation.records(wanted)
+        except cache.CacheUnusable as exc:
+            return [f"cache unusable ({exc}); run `update-estimate train`"]
+        self.records.update(data.series)
+        self.run_days.update(data.run_days)
+        self.stretch.update(data.stretch)
+        return []
+
+
+def _from_records(name: str, data: Records, warnings: list[str]) -> Source:
+    hosts = _hosts(data.series)
+    return Source(
+        name, data.series, warnings, None, data.history_plugins, data.run_days, hosts=hosts
+    )
 
 
 def load(
@@ -111,14 +144,16 @@ def load(
     try:
         generation = cache.current(cache_dir)
         if generation is not None:
-            data = generation.records()
+            hosts = generation.hosts()
             if not db.exists():
                 warnings.append(
                     f"no history at {db}; answering from the cache trained on "
-                    f"{generation.manifest.get('history', {}).get('path', 'another file')}"
+                    f"{generation.index.get('history', {}).get('path', 'another file')}"
                 )
             elif _stale(generation, db):
                 warnings.append("the cache is older than the history; run `update-estimate train`")
+            first = host or choose_host(hosts, None, [])
+            data = generation.records([first] if first else [])
             return Source(
                 "cache",
                 data.series,
@@ -127,6 +162,8 @@ def load(
                 data.history_plugins,
                 data.run_days,
                 data.stretch,
+                hosts,
+                set(hosts) - {first},
             )
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
@@ -139,7 +176,7 @@ def load(
     try:
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
         data = fallbacks.history(db, [host] if host else None, plugins, timeout)
-        return Source("history", data.series, warnings, None, data.history_plugins, data.run_days)
+        return _from_records("history", data, warnings)
     except EstimateError as exc:
         warnings.append(f"{exc}; answering with defaults")
         return Source("default", {}, warnings)
@@ -156,22 +193,22 @@ def answer(
     """The estimate from these records; warnings say what it could not use. `memo`: what
     earlier answers from the same source may share with this one."""
     warnings = list(source.warnings)
+    chosen = choose_host(source.hosts, host, warnings)
+    warnings.extend(source.take([chosen]))
     records = source.records
-    latest = _hosts(records)
-    chosen = choose_host(latest, host, warnings)
-    plugins = list(request.plugins) or _plugins_of(records, chosen)
+    plugins = list(request.plugins) or _default_plugins(source, chosen)
     if not plugins:
         raise NoData(
             "no plugins to estimate: the history is empty or unreadable; name them with --plugins"
         )
     if source.name != "default":
         warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
-        warnings.extend(_before_last_run(request.at, latest.get(chosen or "")))
+        warnings.extend(_before_last_run(request.at, source.hosts.get(chosen or "")))
     slow = None
     if source.generation is not None and fallbacks.models is not None:
         slow = fallbacks.models(source.generation, deadline, warnings)
     asked = replace(request, plugins=plugins)
-    stretch = (source.stretch or {}).get(chosen or "")
+    stretch = source.stretch.get(chosen or "")
     result = estimate(records, chosen, asked, source.name, slow, memo, stretch)
     result.warnings.extend(warnings)
     return result
@@ -188,7 +225,7 @@ def answer_hosts(
 ) -> BatchResult:
     """Each host's estimate (default: every host in the records) and the batch's totals, the
     hosts updated one after another or `at_once`."""
-    chosen = list(dict.fromkeys(hosts)) if hosts else sorted(_hosts(source.records))
+    chosen = list(dict.fromkeys(hosts)) if hosts else sorted(source.hosts)
     if not chosen:
         raise NoData(
             "no hosts to estimate: the history is empty or unreadable; name them with --host"
@@ -198,7 +235,7 @@ def answer_hosts(
     memo = memo or Memo()
     results = [answer(source, request, h, deadline, fallbacks, memo) for h in chosen]
     at = request.at or datetime.now()
-    result = batch(results, source.run_days or {}, at_once, request.level, at)
+    result = batch(results, source.run_days, at_once, request.level, at)
     result.warnings = list(source.warnings) + [
         f"{r.host}: {w}" for r in results for w in r.warnings if w not in source.warnings
     ]
@@ -245,8 +282,9 @@ def track(
     """A tracker for a run of these plugins (default: all the host's), from these records;
     its `warnings` say what the source lacked."""
     warnings = list(source.warnings)
-    chosen = choose_host(_hosts(source.records), host, warnings)
-    names = plugins or _plugins_of(source.records, chosen)
+    chosen = choose_host(source.hosts, host, warnings)
+    warnings.extend(source.take([chosen]))
+    names = plugins or _default_plugins(source, chosen)
     if source.name != "default":
         warnings.extend(_unknown_plugins(names, source.records, chosen, source.history_plugins))
     return RunTracker(source.records, chosen, names, start, level, warnings)
