@@ -149,17 +149,29 @@ class SeriesRecord(NamedTuple):
         return series_key(self.host, self.plugin, self.metric, self.phase)
 
 
+class Stretch(NamedTuple):
+    """How much longer a host's parallel runs took than update-all's schedule of their plugins'
+    own times: per run, the seconds beyond it (`additive`) or the duration over it. An
+    orchestrator's setting up is a fixed time, contention a ratio; the form kept is the one
+    that predicted each of the host's runs better from the others."""
+
+    additive: bool
+    runs: dict[int, float]
+
+    def apply(self, makespan: float, value: float) -> float:
+        return max(makespan + value, 0.0) if self.additive else makespan * value
+
+
 class Records(NamedTuple):
     """A cache's records (`records.json` and its hosts' files): every series, the plugins each
     host's history holds, and per host and past run: the day of each run the residuals name
     (several hosts' errors are replayed together where they happened on one day), and the
-    stretch of each run whose plugins ran side by side (its duration over the makespan
-    update-all's schedule gives its plugins' own times: what the schedule does not see)."""
+    stretch of the runs whose plugins ran side by side (what the schedule does not see)."""
 
     series: dict[str, SeriesRecord]
     history_plugins: dict[str, list[str]]
     run_days: dict[str, dict[int, str]]
-    stretch: dict[str, dict[int, float]]
+    stretch: dict[str, Stretch]
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -171,7 +183,10 @@ def to_json(records: Records) -> dict[str, Any]:
         "series": {key: series_to_json(r) for key, r in records.series.items()},
         "history_plugins": records.history_plugins,
         "run_days": _by_run(records.run_days),
-        "stretch": _by_run(records.stretch),
+        "stretch": {
+            host: {"additive": st.additive, "runs": {str(r): v for r, v in st.runs.items()}}
+            for host, st in records.stretch.items()
+        },
     }
 
 
@@ -193,8 +208,10 @@ def from_json(data: Any) -> Records:
                 for h, days in data["run_days"].items()
             },
             {
-                str(h): {int(run): float(r) for run, r in runs.items()}
-                for h, runs in data["stretch"].items()
+                str(h): Stretch(
+                    bool(st["additive"]), {int(run): float(v) for run, v in st["runs"].items()}
+                )
+                for h, st in data["stretch"].items()
             },
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:

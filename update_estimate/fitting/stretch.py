@@ -1,18 +1,22 @@
 """How much longer a host's parallel runs took than update-all's schedule says they should.
 
 For each past run whose plugins ran side by side: its duration (the `runs` table's start and
-end) over the makespan of its plugins' own phase times replayed through `schedule`, as many at
-once as ran together. Whatever the schedule does not model (the orchestrator setting up,
-waiting, its summary) is in that ratio; `estimate --jobs` stretches each replayed run's
-makespan by it.
+end) against the makespan of its plugins' own phase times replayed through `schedule`, as many
+at once as ran together. Whatever the schedule does not model (the orchestrator setting up,
+waiting, its summary) is in the difference; `estimate --jobs` stretches each replayed run's
+makespan by it. A fixed setting-up time is a difference in seconds, contention a ratio: each
+host keeps the form that predicts each of its runs better from its other runs.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from typing import TYPE_CHECKING
 
 from update_estimate import schedule
 from update_estimate.history.validation import OVERLAP_SECONDS, overlaps
+from update_estimate.record import Stretch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,8 +24,8 @@ if TYPE_CHECKING:
 RAN = ("success", "failed", "timeout")
 
 
-def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """Per host, each parallel run's number and its stretch."""
+def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, Stretch]:
+    """Per host, its parallel runs' stretch."""
     walls = phases.pivot_table(
         index="execution_id", columns="phase", values="wall_clock_seconds", aggfunc="sum"
     )
@@ -30,7 +34,7 @@ def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, dict[
         & executions["end_time"].notna()
         & executions["run_end"].notna()
     ]
-    out: dict[str, dict[int, float]] = {}
+    spans: dict[str, dict[int, tuple[float, float]]] = {}
     for (host, number), run in ran.groupby(["host", "run_number"], sort=True):
         starts, ends = run["start_time"].tolist(), run["end_time"].tolist()
         if len(run) < 2 or not overlaps(starts, ends):
@@ -44,14 +48,36 @@ def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, dict[
         makespan = max(p.released for p in placed)
         duration = (run["run_end"].iloc[0] - run["run_start"].iloc[0]).total_seconds()
         if makespan > 0 and duration > 0:
-            out.setdefault(str(host), {})[int(number)] = round(duration / makespan, 4)
-    return out
+            spans.setdefault(str(host), {})[int(number)] = (makespan, duration)
+    return {host: choose(runs) for host, runs in spans.items()}
+
+
+def choose(runs: dict[int, tuple[float, float]]) -> Stretch:
+    """The stretch of runs given as (replayed makespan, duration): seconds beyond the schedule
+    where, each run predicted from the others' median, that erred less (median log error) than
+    the ratio did. Ratios below three runs: too few to tell the forms apart."""
+    extra = {run: duration - makespan for run, (makespan, duration) in runs.items()}
+    ratio = {run: duration / makespan for run, (makespan, duration) in runs.items()}
+    additive = len(runs) >= 3 and _left_out_error(runs, extra, True) < _left_out_error(
+        runs, ratio, False
+    )
+    chosen = extra if additive else ratio
+    return Stretch(additive, {run: round(v, 4) for run, v in chosen.items()})
+
+
+def _left_out_error(
+    runs: dict[int, tuple[float, float]], values: dict[int, float], additive: bool
+) -> float:
+    errors = []
+    for run, (makespan, duration) in runs.items():
+        typical = statistics.median(v for r, v in values.items() if r != run)
+        predicted = Stretch(additive, {}).apply(makespan, typical)
+        errors.append(abs(math.log(max(predicted, 1e-9) / duration)))
+    return statistics.median(errors)
 
 
 def _phases(walls: pd.DataFrame, row: object) -> dict[str, float]:
     """The execution's time per phase; all of it in EXECUTE where its phases are unknown."""
-    import math
-
     execution_id = getattr(row, "execution_id")  # noqa: B009 - a namedtuple's field
     whole = float(getattr(row, "wall_clock_seconds") or 0.0)  # noqa: B009
     if execution_id in walls.index:

@@ -28,7 +28,7 @@ from update_estimate.fitting.record_builder import run_days
 from update_estimate.fitting.series_training import SeriesResult, train_series
 from update_estimate.fitting.stretch import stretches
 from update_estimate.history import reader as history
-from update_estimate.record import METRICS, Records
+from update_estimate.record import METRICS, Records, Stretch
 from update_estimate.requests import TrainRequest
 from update_estimate.serving import cache
 
@@ -144,7 +144,7 @@ def _train_batches(
     batches: list[list[str]],
     stage: cache.Staging,
     progress: Callable[[int, int], None] | None,
-) -> tuple[list[SeriesResult], dict[str, dict[int, str]], dict[str, dict[int, float]]]:
+) -> tuple[list[SeriesResult], dict[str, dict[int, str]], dict[str, Stretch]]:
     """Each batch of hosts read, its global models fitted, then its series, on the pool. The
     models and records go to the staging generation as they come; results keep only what the
     summary shows. Also, per host, the day of each past run the records name and each
@@ -152,7 +152,7 @@ def _train_batches(
     engine = (request.engine, request.scheduler)
     results: list[SeriesResult] = []
     days: dict[str, dict[int, str]] = {}
-    stretch: dict[str, dict[int, float]] = {}
+    stretch: dict[str, Stretch] = {}
     hosts_done = 0
     for i, batch in enumerate(batches):
         try:

@@ -93,7 +93,8 @@ class Generation:
                 part = _read_json(self.path / HOSTS / Path(files[host]).name)
                 doc["series"].update(part["series"])
                 doc["run_days"][host] = part["run_days"]
-                doc["stretch"][host] = part["stretch"]
+                if part["stretch"]:
+                    doc["stretch"][host] = part["stretch"]
             return from_json(doc)
         except (RecordError, KeyError, TypeError, AttributeError) as exc:
             raise CacheUnusable(f"{self.path}: records unreadable ({exc})") from None

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from update_estimate import schedule
-from update_estimate.record import METRICS, SeriesRecord, series_key
+from update_estimate.record import METRICS, SeriesRecord, Stretch, series_key
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving import makespan
 from update_estimate.serving.memo import Memo
@@ -84,7 +84,7 @@ def estimate(
     source: str,
     slow_path: AskModel | None = None,
     memo: Memo | None = None,
-    stretch: Mapping[int, float] | None = None,
+    stretch: Stretch | None = None,
 ) -> EstimateResult:
     """Estimates for every requested plugin, totals of those not done, remaining time.
     `memo`: what an earlier answer from the same records may share with this one; `stretch`:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from update_estimate import schedule
+from update_estimate.record import Stretch
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 from update_estimate.serving.totals import Replay, coherent, from_samples, joint_replay
@@ -40,21 +41,21 @@ def replays(
     jobs: int,
     locks: schedule.Mutexes = schedule.MUTEXES,
     memo: Memo | None = None,
-    stretch: Mapping[int, float] | None = None,
+    stretch: Stretch | None = None,
 ) -> dict[str, Replay]:
     """The wall time and peak memory of `plugins` run `jobs` at a time, each phase holding its
     `locks`, in each past run replayed. update-all's orchestrator starts them in alphabetical
     order, whatever order they were asked in.
 
-    `stretch`: the host's past parallel runs' durations over their schedule's makespan (see
-    `fitting.stretch`). A replayed run that was one of them is stretched by its own; another
-    by one of them drawn at random (a fixed seed, so answers repeat)."""
+    `stretch`: how much longer the host's past parallel runs took than their schedule's
+    makespan (see `fitting.stretch`). A replayed run that was one of them is stretched by its
+    own; another by one of them drawn at random (a fixed seed, so answers repeat)."""
     plugins = sorted(plugins)
     n = len(plugins)
     together = [per_metric[m][p] for m in (WALL, MEMORY, DOWNLOAD) for p in plugins]
     runs, draws = joint_replay(together, memo=memo)
     out: dict[str, Replay] = {WALL: [], MEMORY: []}
-    known = sorted((stretch or {}).items())
+    known = sorted(stretch.runs.items()) if stretch else []
     rng = random.Random(f"stretch:{len(known)}")
     for run, row in zip(runs, draws, strict=True):
         walls, memory, download = row[:n], row[n : 2 * n], row[2 * n :]
@@ -63,8 +64,11 @@ def replays(
             for p, w, d in zip(plugins, walls, download, strict=True)
         ]
         placed = schedule.place(works, jobs, locks)
-        factor = (stretch or {}).get(run) or (rng.choice(known)[1] if known else 1.0)
-        out[WALL].append((run, max(p.released for p in placed) * factor))
+        wall = max(p.released for p in placed)
+        if stretch and known:
+            own = stretch.runs.get(run) if run is not None else None
+            wall = stretch.apply(wall, own if own is not None else rng.choice(known)[1])
+        out[WALL].append((run, wall))
         out[MEMORY].append((run, _peak(placed, memory)))
     return out
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from update_estimate.errors import EstimateError, NoData, UsageError
 from update_estimate.hints import unknown_plugins
-from update_estimate.record import Records, SeriesRecord
+from update_estimate.record import Records, SeriesRecord, Stretch
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving import cache
 from update_estimate.serving.batch import BatchResult, batch
@@ -103,7 +103,7 @@ class Source:
     generation: cache.Generation | None = None
     history_plugins: dict[str, list[str]] | None = None  # None: not known to this source
     run_days: dict[str, dict[int, str]] = field(default_factory=dict)  # per host, run's day
-    stretch: dict[str, dict[int, float]] = field(default_factory=dict)  # per host, parallel
+    stretch: dict[str, Stretch] = field(default_factory=dict)  # per host, parallel runs
     hosts: dict[str, str] = field(default_factory=dict)  # each host's latest success
     unread: set[str] = field(default_factory=set)  # the generation's hosts not read yet
 
