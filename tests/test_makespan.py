@@ -212,6 +212,7 @@ def test_the_stretch_keeps_the_form_that_predicts_the_host_s_runs(additive: bool
     expected = 30.0 if additive else 1.3
     assert statistics.median(chosen.runs.values()) == pytest.approx(expected, rel=0.15)
     assert not choose(dict(list(runs.items())[:2])).additive  # two runs: too few to tell
+    assert choose({7: (50.0, 80.0)}) == Stretch(False, {7: 1.6})
 
 
 def test_train_measures_each_parallel_run_beyond_its_schedule(

@@ -26,6 +26,13 @@ RAN = ("success", "failed", "timeout")
 
 def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, Stretch]:
     """Per host, its parallel runs' stretch."""
+    return {host: choose(runs) for host, runs in spans(executions, phases).items()}
+
+
+def spans(
+    executions: pd.DataFrame, phases: pd.DataFrame
+) -> dict[str, dict[int, tuple[float, float]]]:
+    """Per host, each parallel run's number, its replayed makespan and its duration."""
     walls = phases.pivot_table(
         index="execution_id", columns="phase", values="wall_clock_seconds", aggfunc="sum"
     )
@@ -34,7 +41,7 @@ def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, Stret
         & executions["end_time"].notna()
         & executions["run_end"].notna()
     ]
-    spans: dict[str, dict[int, tuple[float, float]]] = {}
+    out: dict[str, dict[int, tuple[float, float]]] = {}
     for (host, number), run in ran.groupby(["host", "run_number"], sort=True):
         starts, ends = run["start_time"].tolist(), run["end_time"].tolist()
         if len(run) < 2 or not overlaps(starts, ends):
@@ -48,32 +55,35 @@ def stretches(executions: pd.DataFrame, phases: pd.DataFrame) -> dict[str, Stret
         makespan = max(p.released for p in placed)
         duration = (run["run_end"].iloc[0] - run["run_start"].iloc[0]).total_seconds()
         if makespan > 0 and duration > 0:
-            spans.setdefault(str(host), {})[int(number)] = (makespan, duration)
-    return {host: choose(runs) for host, runs in spans.items()}
+            out.setdefault(str(host), {})[int(number)] = (makespan, duration)
+    return out
 
 
 def choose(runs: dict[int, tuple[float, float]]) -> Stretch:
     """The stretch of runs given as (replayed makespan, duration): seconds beyond the schedule
-    where, each run predicted from the others' median, that erred less (median log error) than
-    the ratio did. Ratios below three runs: too few to tell the forms apart."""
-    extra = {run: duration - makespan for run, (makespan, duration) in runs.items()}
-    ratio = {run: duration / makespan for run, (makespan, duration) in runs.items()}
-    additive = len(runs) >= 3 and _left_out_error(runs, extra, True) < _left_out_error(
-        runs, ratio, False
-    )
-    chosen = extra if additive else ratio
-    return Stretch(additive, {run: round(v, 4) for run, v in chosen.items()})
+    where that predicted the runs better than the ratio did (`left_out_errors`). Ratios below
+    three runs: too few to tell the forms apart."""
+    errors = left_out_errors(runs) if len(runs) >= 3 else {True: 1.0, False: 0.0}
+    additive = errors[True] < errors[False]
+    return Stretch(additive, {run: round(v, 4) for run, v in _values(runs, additive).items()})
 
 
-def _left_out_error(
-    runs: dict[int, tuple[float, float]], values: dict[int, float], additive: bool
-) -> float:
-    errors = []
-    for run, (makespan, duration) in runs.items():
-        typical = statistics.median(v for r, v in values.items() if r != run)
-        predicted = Stretch(additive, {}).apply(makespan, typical)
-        errors.append(abs(math.log(max(predicted, 1e-9) / duration)))
-    return statistics.median(errors)
+def left_out_errors(runs: dict[int, tuple[float, float]]) -> dict[bool, float]:
+    """Per form (additive or not): the median absolute log error of each run's duration
+    predicted from its makespan and the median stretch of the other runs (two at least)."""
+    out = {}
+    for additive in (True, False):
+        form, values = Stretch(additive, {}), _values(runs, additive)
+        errors = []
+        for run, (makespan, duration) in runs.items():
+            typical = statistics.median(v for r, v in values.items() if r != run)
+            errors.append(abs(math.log(max(form.apply(makespan, typical), 1e-9) / duration)))
+        out[additive] = statistics.median(errors)
+    return out
+
+
+def _values(runs: dict[int, tuple[float, float]], additive: bool) -> dict[int, float]:
+    return {r: d - m if additive else d / m for r, (m, d) in runs.items()}
 
 
 def _phases(walls: pd.DataFrame, row: object) -> dict[str, float]:
