@@ -13,10 +13,27 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from update_estimate.fitting import stretch
 from update_estimate.history import reader, simulate
+from update_estimate.record import Stretch
 
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm")
+
+
+def band(runs: dict[int, tuple[float, float]], additive: bool) -> tuple[float, float]:
+    """Each run's 5-95% band from the other runs' stretch: its coverage and median width over
+    the duration."""
+    form = Stretch(additive, {})
+    values = {r: d - m if additive else d / m for r, (m, d) in runs.items()}
+    hits, widths = [], []
+    for run, (makespan, duration) in runs.items():
+        low, high = np.quantile([v for r, v in values.items() if r != run], [0.05, 0.95])
+        lower, upper = form.apply(makespan, low), form.apply(makespan, high)
+        hits.append(lower <= duration <= upper)
+        widths.append((upper - lower) / duration)
+    return float(np.mean(hits)), float(np.median(widths))
 
 
 def main() -> None:
@@ -24,8 +41,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
-    print("| seed | parallel runs | median makespan s | median extra s | MdALE seconds | ratio |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| seed | parallel runs | median makespan s | median extra s | error: seconds | ratio "
+        "| 5-95% band covers: seconds | ratio | band width: seconds | ratio |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "h.duckdb"
@@ -35,9 +55,10 @@ def main() -> None:
         errors = stretch.left_out_errors(runs)
         spans = statistics.median(m for m, _ in runs.values())
         extra = statistics.median(d - m for m, d in runs.values())
+        (cover_s, wide_s), (cover_r, wide_r) = band(runs, True), band(runs, False)
         print(
             f"| {seed} | {len(runs)} | {spans:.0f} | {extra:.0f} | {errors[True]:.3f} | "
-            f"{errors[False]:.3f} |"
+            f"{errors[False]:.3f} | {cover_s:.2f} | {cover_r:.2f} | {wide_s:.2f} | {wide_r:.2f} |"
         )
 
 
