@@ -97,6 +97,17 @@ def test_estimate_jobs_answers_the_makespan(runner, parallel_cache: tuple[Path, 
     assert cpu[0] == cpu[1]  # CPU and downloads add up however the plugins are placed
 
 
+def test_a_parallel_history_answered_one_at_a_time_says_so(
+    runner, parallel_cache: tuple[Path, Path]
+) -> None:
+    db, cache = parallel_cache
+    base = ["estimate", "--db", db, "--cache-dir", cache, "--at", "2026-11-21 09:00"]
+    one = invoke(runner, *base)
+    assert one.exit_code == 0 and "side by side" in one.stderr and "--jobs N" in one.stderr
+    assert invoke(runner, *base, "--jobs", "4").stderr == ""
+    assert invoke(runner, *base, "--plugins", "apt").stderr == ""  # one plugin: nothing to say
+
+
 def test_jobs_during_a_run_is_a_usage_error(runner, parallel_cache: tuple[Path, Path]) -> None:
     db, cache = parallel_cache
     args = ["estimate", "--db", db, "--cache-dir", cache, "--plugins", "apt", "snap"]

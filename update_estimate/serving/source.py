@@ -209,6 +209,11 @@ def answer(
         slow = fallbacks.models(source.generation, deadline, warnings)
     asked = replace(request, plugins=plugins)
     stretch = source.stretch.get(chosen or "")
+    if stretch and request.jobs == 1 and not (request.done or request.running) and len(plugins) > 1:
+        warnings.append(
+            f"{chosen} ran plugins side by side; this total is one after another "
+            "(--jobs N: N at once)"
+        )
     result = estimate(records, chosen, asked, source.name, slow, memo, stretch)
     result.warnings.extend(warnings)
     return result
