@@ -26,7 +26,7 @@ def band(runs: dict[int, tuple[float, float]], additive: bool) -> tuple[float, f
     """Each run's 5-95% band from the other runs' stretch: its coverage and median width over
     the duration."""
     form = Stretch(additive, {})
-    values = {r: d - m if additive else d / m for r, (m, d) in runs.items()}
+    values = stretch.per_run(runs, additive)
     hits, widths = [], []
     for run, (makespan, duration) in runs.items():
         low, high = np.quantile([v for r, v in values.items() if r != run], [0.05, 0.95])

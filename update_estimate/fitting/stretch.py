@@ -63,9 +63,11 @@ def choose(runs: dict[int, tuple[float, float]]) -> Stretch:
     """The stretch of runs given as (replayed makespan, duration): seconds beyond the schedule
     where that predicted the runs better than the ratio did (`left_out_errors`). Ratios below
     three runs: too few to tell the forms apart."""
-    errors = left_out_errors(runs) if len(runs) >= 3 else {True: 1.0, False: 0.0}
-    additive = errors[True] < errors[False]
-    return Stretch(additive, {run: round(v, 4) for run, v in _values(runs, additive).items()})
+    additive = False
+    if len(runs) >= 3:
+        errors = left_out_errors(runs)
+        additive = errors[True] < errors[False]
+    return Stretch(additive, {run: round(v, 4) for run, v in per_run(runs, additive).items()})
 
 
 def left_out_errors(runs: dict[int, tuple[float, float]]) -> dict[bool, float]:
@@ -73,7 +75,7 @@ def left_out_errors(runs: dict[int, tuple[float, float]]) -> dict[bool, float]:
     predicted from its makespan and the median stretch of the other runs (two at least)."""
     out = {}
     for additive in (True, False):
-        form, values = Stretch(additive, {}), _values(runs, additive)
+        form, values = Stretch(additive, {}), per_run(runs, additive)
         errors = []
         for run, (makespan, duration) in runs.items():
             typical = statistics.median(v for r, v in values.items() if r != run)
@@ -82,7 +84,8 @@ def left_out_errors(runs: dict[int, tuple[float, float]]) -> dict[bool, float]:
     return out
 
 
-def _values(runs: dict[int, tuple[float, float]], additive: bool) -> dict[int, float]:
+def per_run(runs: dict[int, tuple[float, float]], additive: bool) -> dict[int, float]:
+    """Each run's stretch in one form: seconds beyond its makespan, or duration over it."""
     return {r: d - m if additive else d / m for r, (m, d) in runs.items()}
 
 
