@@ -48,6 +48,17 @@ def _as_format_2(old: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def records_doc(cache: Path) -> dict[str, Any]:
+    """A cache's records as one document: one `records.json` (format 4 and before), or an
+    index and a file per host (format 5 on)."""
+    current = cache / "current"
+    doc = json.loads((current / "records.json").read_text())
+    if "series" not in doc:
+        hosts = [json.loads((current / e["file"]).read_text()) for e in doc["hosts"].values()]
+        doc["series"] = {key: r for host in hosts for key, r in host["series"].items()}
+    return doc
+
+
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     found = []
     if old["history_plugins"] != new["history_plugins"]:
@@ -93,7 +104,7 @@ def main() -> None:
                 where = folder / f"{scenario}-{cache}"
                 train = [*cmd, "-q", "train", "--db", db, "--cache-dir", where]
                 subprocess.run(train, env=env, check=True)
-                docs.append(json.loads((where / "current" / "records.json").read_text()))
+                docs.append(records_doc(where))
             found = differences(*docs)
             failed = failed or bool(found)
             print(f"{scenario}: {len(docs[0]['series'])} series, {len(found)} differences")
