@@ -134,6 +134,7 @@ def _race(
     start: int,
 ) -> Race:
     pool, _ = candidates(include_extras)
+    pool = [c for c in pool if c.metrics is None or s.metric in c.metrics]
     if s.phase is not None:
         pool = [c for c in pool if c.name not in PHASE_SKIPS]
     if only is not None:

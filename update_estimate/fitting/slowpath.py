@@ -104,7 +104,7 @@ def load_pickle(generation: cache.Generation, file_name: str) -> Any:
 
 def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
     """The slow path: a stored model's forecast for covariates outside the stored grid."""
-    from update_estimate.fitting.candidates import linear, neighbours
+    from update_estimate.fitting.candidates import additive, linear, neighbours
     from update_estimate.fitting.candidates.base import model_inputs, quiet_libraries
     from update_estimate.fitting.candidates.regression import predict_next
     from update_estimate.fitting.candidates.statistical import to_series
@@ -112,7 +112,7 @@ def predict_pickled(obj: dict[str, Any], row: np.ndarray) -> float:
     model = obj["model"]
     calendar = bool(obj.get("calendar"))
     rows = model_inputs(row[None, :], calendar)
-    if isinstance(model, linear.LinearModel | neighbours.GapNeighbours):
+    if isinstance(model, linear.LinearModel | neighbours.GapNeighbours | additive.AdditiveModel):
         return float(model.predict(rows)[0])
     quiet_libraries()
     if not obj.get("covariates"):

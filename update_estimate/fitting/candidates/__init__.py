@@ -1,15 +1,16 @@
 """The competing models, one file per family, and which optional extras are installed here.
 
 `base` is the interface they share; `baselines` always race; `statistical` (Darts' univariate
-models), `regression` (LightGBM on the covariates), `linear` (Huber ridge on the covariates)
-and `neighbours` (the runs after similar breaks) are the families.
+models), `regression` (LightGBM on the covariates), `linear` (Huber ridge on the covariates),
+`additive` (costs summed on the raw scale) and `neighbours` (the runs after similar breaks)
+are the families.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from update_estimate.fitting.candidates import linear, neighbours
+from update_estimate.fitting.candidates import additive, linear, neighbours
 from update_estimate.fitting.candidates.base import Candidate
 from update_estimate.fitting.candidates.baselines import NAMES as BASELINES
 from update_estimate.fitting.candidates.baselines import baselines
@@ -45,6 +46,7 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         linear.candidate("linear", min_points=8, calendar=False),
         linear.candidate("linear_calendar", min_points=16, calendar=True),
         neighbours.candidate(),
+        additive.candidate(),
     ]
     missing = []
     if available("lightgbm", "LGBMRegressor"):

@@ -11,7 +11,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,6 +58,7 @@ class Candidate:
     fit: Callable[[np.ndarray, np.ndarray], Fitted]
     calendar: bool = False
     retrain: int = 1
+    metrics: tuple[str, ...] | None = None  # the metrics it models; None: every one
 
 
 def constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -70,3 +71,32 @@ def constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
 def model_inputs(x: np.ndarray, calendar: bool) -> np.ndarray:
     """A design without its calendar columns, for models that do not use them."""
     return x if calendar else x[:, : x.shape[1] - CALENDAR_COLUMNS]
+
+
+class Predicts(Protocol):
+    def predict(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+Fit = Callable[[np.ndarray, np.ndarray], Predicts]
+
+
+def one_step(fit: Fit, y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+    """Forecasts of y[start:], each from a fit on the runs before it."""
+    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    return np.array([fit(y[:t], x[:t]).predict(x[t])[0] for t in range(start, len(y))])
+
+
+def refitted(
+    name: str, min_points: int, fit: Fit, metrics: tuple[str, ...] | None = None
+) -> Candidate:
+    """A candidate of a numpy fit cheap enough to refit at every origin, on the covariates
+    without the calendar."""
+
+    def rolling(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
+        return Backtest(one_step(fit, y, model_inputs(x, False), start))
+
+    def final(y: np.ndarray, x: np.ndarray) -> Fitted:
+        model = fit(y, model_inputs(x, False))
+        return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, False)))
+
+    return Candidate(name, min_points, True, rolling, final, retrain=1, metrics=metrics)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate.fitting.candidates import linear
-from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted, model_inputs
+from update_estimate.fitting.candidates import base, linear
+from update_estimate.fitting.candidates.base import Candidate
 
 WIDTH = 0.5  # on log1p hours: breaks within a factor of about 1.65 are neighbours
 MIN_NEIGHBOURS = 4  # fewer within WIDTH: the line answers
@@ -55,21 +55,9 @@ def fit(y: np.ndarray, x: np.ndarray) -> GapNeighbours:
 
 
 def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
-    """Forecasts of y[start:], each from the runs before it."""
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    return np.array([fit(y[:t], x[:t]).predict(x[t])[0] for t in range(start, len(y))])
+    return base.one_step(fit, y, x, start)
 
 
 def candidate() -> Candidate:
     """The median of recent runs after similar breaks, else the line."""
-
-    def rolling(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
-        return Backtest(one_step(y, model_inputs(x, False), start))
-
-    def final(y: np.ndarray, x: np.ndarray) -> Fitted:
-        model = fit(y, model_inputs(x, False))
-        return Fitted(
-            "gap_neighbours", model, lambda rows: model.predict(model_inputs(rows, False))
-        )
-
-    return Candidate("gap_neighbours", 10, True, rolling, final, retrain=1)
+    return base.refitted("gap_neighbours", 10, fit)
