@@ -101,3 +101,22 @@ def test_the_slow_path_asks_a_stored_additive_model() -> None:
     stored = {"model": model.model, "calendar": False, "covariates": True}
     assert predict_pickled(stored, row) == model.predict(row[None, :])[0]
     assert np.expm1(predict_pickled(stored, row)) > 1000  # 400 packages at about 3 s each
+
+
+def test_it_races_for_times_only() -> None:
+    """A peak of memory is no sum over packages: the race there would only choose by noise."""
+    from dataclasses import replace
+
+    from tests.scenarios import make_series
+    from update_estimate.fitting.series_training import train_series
+
+    rng = np.random.default_rng(7)
+    hours = rng.uniform(2, 96, 40)
+    wall = make_series(20 + 0.5 * hours * rng.lognormal(0, 0.1, 40), hours)
+    only = ("additive", "linear")
+    raced = train_series(wall, None, include_extras=False, only=only).variants[0].scores
+    assert "additive" in raced
+    assert raced["additive"] < raced["linear"]  # seconds grow in proportion to the hours
+    memory = replace(wall, metric="memory_peak_bytes")
+    raced = train_series(memory, None, include_extras=False, only=only).variants[0].scores
+    assert "additive" not in raced and "linear" in raced

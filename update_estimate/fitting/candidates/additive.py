@@ -34,6 +34,7 @@ GROUPS = (width("gap_hours"), width("package_count"), width("download_bytes"))
 ITERATIONS = 8
 HUBER = 0.25  # relative error beyond which a run counts by its absolute error
 FLOOR_SHARE = 0.05  # fitted values below this share of the typical run weigh as this much
+MIN_FLOOR = 1e-3  # and never below a millisecond (or byte): a weight must stay finite
 MIN_POINTS = 8
 # Times only. A peak of memory is not a sum over packages, and a download's size is its report
 # (the line on log values has slope one there): racing it there only chose by noise (`steady`
@@ -74,7 +75,7 @@ def fit(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
     scale[scale <= 0] = 1.0
     design = np.column_stack([np.ones(len(target)), raw / scale])
     positive = target[target > 0]
-    floor = FLOOR_SHARE * float(np.median(positive)) if len(positive) else 1.0
+    floor = max(FLOOR_SHARE * float(np.median(positive)) if len(positive) else 1.0, MIN_FLOOR)
     coef = _nonnegative(design, target, np.ones(len(target)))
     for _ in range(ITERATIONS):
         fitted = np.maximum(design @ coef, floor)
