@@ -111,12 +111,15 @@ def test_it_races_for_times_only() -> None:
     from update_estimate.fitting.series_training import train_series
 
     rng = np.random.default_rng(7)
-    hours = rng.uniform(2, 96, 40)
-    wall = make_series(20 + 0.5 * hours * rng.lognormal(0, 0.1, 40), hours)
+    hours = rng.uniform(2, 96, 100)
+    seconds = 20 + 0.5 * hours * rng.lognormal(0, 0.1, 100)
+    wall = make_series(seconds, hours)
     only = ("additive", "linear")
     raced = train_series(wall, None, include_extras=False, only=only).variants[0].scores
     assert "additive" in raced
     assert raced["additive"] < raced["linear"]  # seconds grow in proportion to the hours
+    young = train_series(make_series(seconds[:79], hours[:79]), None, False, only=only)
+    assert "additive" not in young.variants[0].scores  # fewer than 80 runs: no full race
     memory = replace(wall, metric="memory_peak_bytes")
     raced = train_series(memory, None, include_extras=False, only=only).variants[0].scores
     assert "additive" not in raced and "linear" in raced
