@@ -3,10 +3,9 @@
 How a plugin's run really adds up: a check that costs the same every time, then each package
 installed and each byte downloaded costs about the same as the last. The line on log1p values
 (`linear`) bends that sum with knees; it fits it within the range it has seen, and leans
-beyond it: after a lasting jump in work, the reports were larger than any it had fitted, and
-its residuals leaned up (5-95% of them +0.72 above the centre in `jump`, against +0.18 in
-`steady`). Summed on the raw scale, the costs extrapolate as they add up, so a report larger
-than any seen is answered in proportion.
+below it beyond: after a lasting jump in work, the reports were larger than any it had fitted,
+and its residuals leaned up (`bench/RESULTS.md`, 0.16.0). Summed on the raw scale, the costs
+extrapolate as they add up, so a report larger than any seen is answered in proportion.
 
 Errors are relative (a run twice as long is twice as noisy), so the fit weighs each run by the
 inverse square of its fitted value, and by Huber's weight on its relative error, so a few runs
@@ -36,12 +35,13 @@ HUBER = 0.25  # relative error beyond which a run counts by its absolute error
 FLOOR_SHARE = 0.05  # fitted values below this share of the typical run weigh as this much
 MIN_FLOOR = 1e-3  # and never below a millisecond (or byte): a weight must stay finite
 # Runs before the race's first origin: 20 means it races from 80 runs on, with the race's full
-# 60 origins. On fewer, a new entrant mostly added a chance to win by noise: on 30 runs of a
-# parallel history it won all four plugins' wall time, flatpak's with an interval of 1-197 s.
+# 60 origins. On fewer, a new entrant mostly added a chance to win by noise: on a 30-run
+# parallel history it won every plugin's wall time, one of them with an interval a
+# two-hundredfold wide (`tests/test_makespan.py` failed).
 MIN_POINTS = 20
 # Times only. A peak of memory is not a sum over packages, and a download's size is its report
-# (the line on log values has slope one there): racing it there only chose by noise (`steady`
-# with reports, downloads: interval score 1.09 -> 1.22 of the truth's on one seed).
+# (the line on log values has slope one there): raced there, it won by noise and widened the
+# downloads' intervals.
 METRICS = ("wall_clock_seconds", "cpu_seconds")
 
 
