@@ -4,7 +4,7 @@ How a plugin's run really adds up: a check that costs the same every time, then 
 installed and each byte downloaded costs about the same as the last. The line on log1p values
 (`linear`) bends that sum with knees; it fits it within the range it has seen, and leans
 below it beyond: after a lasting jump in work, the reports were larger than any it had fitted,
-and its residuals leaned up (`bench/RESULTS.md`, 0.16.0). Summed on the raw scale, the costs
+and its residuals leaned up (`bench/RESULTS.md`). Summed on the raw scale, the costs
 extrapolate as they add up, so a report larger than any seen is answered in proportion.
 
 Errors are relative (a run twice as long is twice as noisy), so the fit weighs each run by the
