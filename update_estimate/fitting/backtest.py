@@ -226,17 +226,20 @@ def evaluate(
     cut_runs = _last_runs(hist.executions, request.last)
     first: list[Job] = []
     later: dict[str, list[int]] = {}
+    siblings: dict[str, list[Series]] = {}
     for s in series:
         cuts = [
             i
             for i, r in enumerate(s.run_ids)
             if r in cut_runs[s.host] and i >= 2 and not s.censored[i]
         ]
-        siblings = [o for o in series if (o.host, o.metric) == (s.host, s.metric) and o is not s]
+        siblings[s.key] = [
+            o for o in series if (o.host, o.metric) == (s.host, s.metric) and o is not s
+        ]
         raced = [i for i in cuts if i >= pooled.SHORT]
         leading = cuts if full_race else [i for i in cuts if i < pooled.SHORT] + raced[:1]
         # one job a cut, not a series: the progress bar moves, and its ETA means something
-        first.extend(Job(s, [i], siblings if i < pooled.SHORT else []) for i in leading)
+        first.extend(Job(s, [i], _lenders(siblings[s.key], i)) for i in leading)
         later[s.key] = [] if full_race else raced[1:]
     total = len(first) + sum(len(cuts) for cuts in later.values())
     if progress is not None:
@@ -245,7 +248,11 @@ def evaluate(
     engine = (request.engine, request.scheduler)
     outputs = parallel.each(answer, first, n_jobs, progress, (0, total), *engine)
     winners = {job.series.key: a.winners for job, a in outputs if job.cuts[0] >= pooled.SHORT}
-    rest = [Job(s, [i], [], winners.get(s.key)) for s in series for i in later[s.key]]
+    rest = [
+        Job(s, [i], _lenders(siblings[s.key], i), winners.get(s.key))
+        for s in series
+        for i in later[s.key]
+    ]
     outputs += parallel.each(answer, rest, n_jobs, progress, (len(first), total), *engine)
     results = {}
     for mode in modes:
@@ -257,6 +264,11 @@ def evaluate(
         cases = [c for c, _ in pairs] + totals
         results[mode] = BacktestResult(level, request.last, mode, _rows(cases, level), cases)
     return results
+
+
+def _lenders(siblings: list[Series], runs: int) -> list[Series]:
+    """The host's series a cut after `runs` runs may borrow a shape from."""
+    return siblings if runs < pooled.REPORTS_UNTIL else []
 
 
 def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:

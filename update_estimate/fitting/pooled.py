@@ -31,8 +31,12 @@ import numpy as np
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import linear
 from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
+from update_estimate.fitting.race import COVERAGE_WARMUP, MIN_TRAIN
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
+# Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
+# needs, and the `reports` variant keeps the host's shape (see `until`).
+REPORTS_UNTIL = MIN_TRAIN + COVERAGE_WARMUP
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
@@ -49,8 +53,19 @@ class Borrowed:
     centres: np.ndarray
 
 
+def until(variant: str) -> int:
+    """Runs from which a variant answers from the series' own race.
+
+    With a report, the host's shape knows how a report turns into work from every plugin's
+    runs, where the series' own covariate models have 8-18 origins to prove it; it keeps
+    answering until the own race is calibrated. Without one, the own race's level was better
+    from SHORT runs on (bench/RESULTS.md, a new user's first weeks).
+    """
+    return REPORTS_UNTIL if variant == "reports" else SHORT
+
+
 def wanted(s: Series) -> bool:
-    return s.phase is None and 2 <= s.n < SHORT
+    return s.phase is None and 2 <= s.n < REPORTS_UNTIL
 
 
 def borrow_all(
@@ -59,6 +74,8 @@ def borrow_all(
     """The borrowed shape of each of `target`'s variants that its host can lend."""
     out = {}
     for variant in grid.variants(target):
+        if target.n >= until(variant):
+            continue
         shape = borrow(target, siblings, variant, before)
         if shape is not None:
             out[variant] = shape
