@@ -11,6 +11,7 @@ import pytest
 from tests.records import typed, typed_all
 from update_estimate.record import series_key
 from update_estimate.requests import EstimateRequest
+from update_estimate.serving.conformal import at_rank
 from update_estimate.serving.estimate import estimate
 from update_estimate.serving.predictive import (
     MIN_SAME_KIND,
@@ -82,8 +83,8 @@ def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
     values = [0.0] * 20 + [float(v) for v in range(1, 81)]
     b = conformal.bounds(values, 0.9, floor=0.0)
     assert b.lower == 0.0
-    assert b.upper == 71.0  # rank ceil(101 * 0.9) = 91 of 100: 20 zeros, then 1..71
-    assert conformal.bounds(values, 0.9).upper == 76.0  # the equal-tailed upper rank, 96
+    assert b.upper == pytest.approx(70.9)  # rank 101 * 0.9 = 90.9 of 100: 20 zeros, then 1..71
+    assert conformal.bounds(values, 0.9).upper == pytest.approx(75.95)  # equal-tailed: 95.95
     few = [0.0] * 2 + [float(v) for v in range(1, 99)]
     assert conformal.bounds(few, 0.9, floor=0.0) == conformal.bounds(few, 0.9)
 
@@ -122,15 +123,17 @@ def reports_record(seed: int, quiet_runs: int = 30) -> dict:
 
 def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
     """48 quiet runs and 12 that downloaded (`bursty`): a work report is calibrated on the 12
-    alone, by the symmetric rank (the largest of 12). Mixed with the 48 zeros, as when 19 were
-    required, the upper bound is the 55th of 60, inside the work runs' spread."""
+    alone, by the symmetric rank (13 * 0.9 = 11.7 of 12). Mixed with the 48 zeros, as when 19
+    were required, the upper bound is the 55th of 60, inside the work runs' spread."""
     record = reports_record(5, quiet_runs=48)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
     p, used = predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
     est = single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work)
-    assert est.upper == pytest.approx(math.expm1(p.centre + max(abs(r) for r in work)))
+    spread = sorted(abs(r) for r in work)
+    assert est.upper == pytest.approx(math.expm1(p.centre + at_rank(spread, 11.7)))
+    assert spread[10] < at_rank(spread, 11.7) < spread[11]
     assert MIN_SAME_KIND == 3
 
 
@@ -161,8 +164,8 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     est = single(p, 0.9)
     assert used and len(p.residuals) == 30
     centre = p.centre
-    assert est.upper == math.expm1(centre + work[29])  # rank ceil(31 * 0.95) = 30 of 30
-    assert est.lower == math.expm1(centre + work[0])  # rank floor(31 * 0.05) = 1
+    assert est.upper == pytest.approx(math.expm1(centre + at_rank(work, 29.45)))  # 31 * 0.95
+    assert est.lower == pytest.approx(math.expm1(centre + at_rank(work, 1.55)))  # 31 * 0.05
     assert est.lower > 0.0
     mixed = {**record["variants"]["reports"], "quiet": []}
     variants = {"base": record["variants"]["base"], "reports": mixed}
@@ -249,3 +252,19 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
     assert math.expm1(centre + b.upper) == pytest.approx(10 * 20e6, rel=0.01)
     many = conformal.bounds(zeros * 3, 0.9, centre=0.0, floor=zeros[0])
     assert many.calibrated and many.upper == zeros[0]
+
+
+@pytest.mark.parametrize("n", [15, 18])
+def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) -> None:
+    """(n+1) * 0.9 falls between ranks: the whole rank above, the largest of 15 or 18 residuals,
+    covered 15/16 and 18/19; read between its neighbours, about 0.90."""
+    from update_estimate.serving import conformal
+
+    rng = np.random.default_rng(n)
+    hits = []
+    for _ in range(4000):
+        past, nxt = rng.standard_t(3, n), rng.standard_t(3)
+        b = conformal.bounds(past.tolist(), 0.9)
+        assert b.calibrated and b.upper < max(abs(past))
+        hits.append(b.lower <= nxt <= b.upper)
+    assert 0.885 <= np.mean(hits) <= 0.925
