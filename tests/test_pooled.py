@@ -86,19 +86,19 @@ def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:
     assert pooled.borrow(young, series, "reports", before=first) is None  # 5 runs alone
 
 
-def test_a_report_keeps_the_hosts_shape_until_the_own_race_is_calibrated(
-    first_weeks: Path,
-) -> None:
-    """apt has 25 runs that count: from 16 its own race answers without a report, and with one only
-    from the run whose race leaves a full coverage check's residuals."""
+def test_a_shape_answers_until_the_own_race_is_calibrated(first_weeks: Path) -> None:
+    """apt has 25 runs that count. Its time without a report is answered by its own race from
+    16 runs on; with a report, and its memory either way, by the host's shape until its race
+    leaves a full coverage check's residuals."""
     series = build_series(history.read(first_weeks).executions, None, METRICS)
-    apt = next(s for s in series if s.plugin == "apt" and s.metric == "wall_clock_seconds")
-    assert apt.n == 25 < pooled.REPORTS_UNTIL
-    lent = {n: set(pooled.borrow_all(truncate(apt, n), series)) for n in (15, 16)}
+    apt = {s.metric: s for s in series if s.plugin == "apt"}
+    wall, memory = apt["wall_clock_seconds"], apt["memory_peak_bytes"]
+    assert wall.n == 25 < pooled.OWN_CALIBRATED
+    lent = {n: set(pooled.borrow_all(truncate(wall, n), series)) for n in (15, 16)}
     assert lent == {15: {"base", "reports"}, 16: {"reports"}}
-    assert set(pooled.borrow_all(apt, series)) == {"reports"}
-    assert pooled.until("base") == pooled.SHORT
-    late = train_series(apt, None, include_extras=False, borrowed=pooled.borrow_all(apt, series))
+    assert set(pooled.borrow_all(wall, series)) == {"reports"}
+    assert set(pooled.borrow_all(memory, series)) == {"base", "reports"}
+    late = train_series(wall, None, include_extras=False, borrowed=pooled.borrow_all(wall, series))
     assert late.record.variants["reports"].model == pooled.NAME
     assert late.record.variants["base"].model != pooled.NAME
 

@@ -268,7 +268,7 @@ def evaluate(
 
 def _lenders(siblings: list[Series], runs: int) -> list[Series]:
     """The host's series a cut after `runs` runs may borrow a shape from."""
-    return siblings if runs < pooled.REPORTS_UNTIL else []
+    return siblings if runs < pooled.OWN_CALIBRATED else []
 
 
 def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:

@@ -35,8 +35,9 @@ from update_estimate.fitting.race import COVERAGE_WARMUP, MIN_TRAIN
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
-# needs, and the `reports` variant keeps the host's shape (see `until`).
-REPORTS_UNTIL = MIN_TRAIN + COVERAGE_WARMUP
+# needs, and most variants keep the host's shape (see `until`).
+OWN_CALIBRATED = MIN_TRAIN + COVERAGE_WARMUP
+OWN_LEVEL_METRICS = ("wall_clock_seconds", "cpu_seconds")  # without a report: own race from SHORT
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
@@ -53,19 +54,21 @@ class Borrowed:
     centres: np.ndarray
 
 
-def until(variant: str) -> int:
+def until(variant: str, metric: str) -> int:
     """Runs from which a variant answers from the series' own race.
 
     With a report, the host's shape knows how a report turns into work from every plugin's
     runs, where the series' own covariate models have 8-18 origins to prove it; it keeps
-    answering until the own race is calibrated. Without one, the own race's level was better
-    from SHORT runs on (bench/RESULTS.md, a new user's first weeks).
+    answering until the own race is calibrated, and so does the shape of memory and
+    downloads. Without a report, a run's time follows what was released since the last run
+    more than the hours since: on the held-out histories the host's line of time on hours
+    answered worse than the series' own level from SHORT runs on (bench/RESULTS.md).
     """
-    return REPORTS_UNTIL if variant == "reports" else SHORT
+    return SHORT if variant == "base" and metric in OWN_LEVEL_METRICS else OWN_CALIBRATED
 
 
 def wanted(s: Series) -> bool:
-    return s.phase is None and 2 <= s.n < REPORTS_UNTIL
+    return s.phase is None and 2 <= s.n < OWN_CALIBRATED
 
 
 def borrow_all(
@@ -74,7 +77,7 @@ def borrow_all(
     """The borrowed shape of each of `target`'s variants that its host can lend."""
     out = {}
     for variant in grid.variants(target):
-        if target.n >= until(variant):
+        if target.n >= until(variant, target.metric):
             continue
         shape = borrow(target, siblings, variant, before)
         if shape is not None:
