@@ -268,3 +268,13 @@ def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) ->
         assert b.calibrated and b.upper < max(abs(past))
         hits.append(b.lower <= nxt <= b.upper)
     assert 0.885 <= np.mean(hits) <= 0.925
+
+
+def test_a_low_level_on_few_residuals_reads_the_first_rank_not_the_last() -> None:
+    """A 5% interval from 9 values, 5 of them at the floor, asks for the upper rank 0.5:
+    below the first, it is the first (a rank read as index 0 - 1 would be the largest)."""
+    from update_estimate.serving import conformal
+
+    b = conformal.bounds([0.0] * 5 + [1.0, 2.0, 3.0, 4.0], 0.05, floor=0.0)
+    assert (b.lower, b.upper) == (0.0, 0.0)
+    assert conformal.at_rank([1.0, 2.0, 3.0], 0.5) == 1.0

@@ -119,8 +119,11 @@ def bounds(
 
 def at_rank(ordered: Sequence[float], rank: float) -> float:
     """The value at a 1-based `rank` of `ordered`, read between neighbours when it falls
-    between them; an infinite neighbour (a timeout) makes it infinite."""
+    between them; an infinite neighbour (a timeout) makes it infinite. Below the first rank
+    (a low `--level` on few values), the first."""
     k = _floor(rank)
+    if k < 1:
+        return ordered[0]
     share = rank - k
     if share <= RANK_SLACK or k >= len(ordered):
         return ordered[k - 1]
