@@ -101,6 +101,12 @@ def test_a_shape_answers_until_the_own_race_is_calibrated(first_weeks: Path) -> 
     late = train_series(wall, None, include_extras=False, borrowed=pooled.borrow_all(wall, series))
     assert late.record.variants["reports"].model == pooled.NAME
     assert late.record.variants["base"].model != pooled.NAME
+    # answered by shapes alone, on enough runs of its own for a conformal rank: not `limited`
+    for n, basis in ((memory.n, "model"), (6, "limited")):
+        young = truncate(memory, n) if n < memory.n else memory
+        shaped = train_series(young, None, False, borrowed=pooled.borrow_all(young, series))
+        assert {v.model for v in shaped.record.variants.values()} == {pooled.NAME}
+        assert shaped.basis == basis
 
 
 def test_first_weeks_are_answered_near_the_truth_with_reports(first_weeks: Path) -> None:

@@ -306,14 +306,17 @@ def _borrowed_variant(
 
 def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> SeriesResult:
     """Too few runs for any backtest, or too few to race the host's shapes: the shapes where
-    the host has them, else the runs' median (with calibration borrowed later)."""
+    the host has them, else the runs' median (with calibration borrowed later). Shapes alone
+    are a model where the series' own runs are enough for a conformal rank, as a race's
+    residuals are: a plugin with 20 runs answered by its host's shape is not `limited`."""
     median = Variant.constant("rolling_median", float(np.median(s.y)))
     results = [VariantResult("base", "rolling_median", None, None, None, None, 0, {})]
     variants = {"base": median}
     for name, shape in (borrowed or {}).items():
         result, variants[name] = _borrowed_variant(s, name, shape)
         results = [r for r in results if r.variant != name] + [result]
-    return SeriesResult(results, {}, series_record(s, variants, "limited"))
+    shaped = set(variants) <= set(borrowed or ()) and s.n >= conformal.min_residuals(LEVEL)
+    return SeriesResult(results, {}, series_record(s, variants, "model" if shaped else "limited"))
 
 
 def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray) -> Fitted:
