@@ -239,7 +239,7 @@ def evaluate(
         raced = [i for i in cuts if i >= pooled.SHORT]
         leading = cuts if full_race else [i for i in cuts if i < pooled.SHORT] + raced[:1]
         # one job a cut, not a series: the progress bar moves, and its ETA means something
-        first.extend(Job(s, [i], _lenders(siblings[s.key], i)) for i in leading)
+        first.extend(Job(s, [i], _lenders(s, siblings[s.key], i)) for i in leading)
         later[s.key] = [] if full_race else raced[1:]
     total = len(first) + sum(len(cuts) for cuts in later.values())
     if progress is not None:
@@ -249,7 +249,7 @@ def evaluate(
     outputs = parallel.each(answer, first, n_jobs, progress, (0, total), *engine)
     winners = {job.series.key: a.winners for job, a in outputs if job.cuts[0] >= pooled.SHORT}
     rest = [
-        Job(s, [i], _lenders(siblings[s.key], i), winners.get(s.key))
+        Job(s, [i], _lenders(s, siblings[s.key], i), winners.get(s.key))
         for s in series
         for i in later[s.key]
     ]
@@ -266,9 +266,9 @@ def evaluate(
     return results
 
 
-def _lenders(siblings: list[Series], runs: int) -> list[Series]:
-    """The host's series a cut after `runs` runs may borrow a shape from."""
-    return siblings if runs < pooled.OWN_CALIBRATED else []
+def _lenders(s: Series, siblings: list[Series], runs: int) -> list[Series]:
+    """The host's series a cut of `s` after `runs` runs may borrow a shape from."""
+    return siblings if pooled.lends_at(s, runs) else []
 
 
 def _last_runs(executions: Any, last: int) -> dict[str, set[str]]:

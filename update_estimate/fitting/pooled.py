@@ -31,13 +31,16 @@ import numpy as np
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import linear
 from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
-from update_estimate.fitting.race import COVERAGE_WARMUP, MIN_TRAIN
+from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
 # needs, and most variants keep the host's shape (see `until`).
 OWN_CALIBRATED = MIN_TRAIN + COVERAGE_WARMUP
 OWN_LEVEL_METRICS = ("wall_clock_seconds", "cpu_seconds")  # without a report: own race from SHORT
+# A download's size is calibrated on the runs that downloaded: a plugin that downloads in two
+# runs of five has COVERAGE_WARMUP of them in its race only once the race has its whole window.
+DOWNLOADS_UNTIL = MAX_ORIGINS
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
@@ -63,12 +66,20 @@ def until(variant: str, metric: str) -> int:
     downloads. Without a report, a run's time follows what was released since the last run
     more than the hours since: on the held-out histories the host's line of time on hours
     answered worse than the series' own level from SHORT runs on (bench/RESULTS.md).
+    Downloads keep it longest (DOWNLOADS_UNTIL).
     """
+    if metric == "download_bytes":
+        return DOWNLOADS_UNTIL
     return SHORT if variant == "base" and metric in OWN_LEVEL_METRICS else OWN_CALIBRATED
 
 
+def lends_at(s: Series, runs: int) -> bool:
+    """Whether the host lends `s` a shape for some variant after `runs` runs of its own."""
+    return s.phase is None and runs < max(until(v, s.metric) for v in ("base", "reports"))
+
+
 def wanted(s: Series) -> bool:
-    return s.phase is None and 2 <= s.n < OWN_CALIBRATED
+    return s.n >= 2 and lends_at(s, s.n)
 
 
 def borrow_all(
