@@ -16,7 +16,8 @@ The plugin's own runs calibrate it, each forecast by a fit that left it out: a f
 before it alone is a learning curve from nothing, whose first errors are the intercept's, and
 they widened every interval. Below SHORT runs the shape answers for the series: letting the
 series' own race (scored on fewer runs, one step at a time) overrule it where its error looked
-lower chose by noise, and coverage fell to 0.77-0.85 in `late-plugins`.
+lower chose by noise, and coverage fell to 0.77-0.85 in `late-plugins`. Beyond SHORT, most
+variants keep the shape until the series' own race can be calibrated (`until`).
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def until(variant: str, metric: str) -> int:
 
     With a report, the host's shape knows how a report turns into work from every plugin's
     runs, where the series' own covariate models have 8-18 origins to prove it; it keeps
-    answering until the own race is calibrated, and so does the shape of memory and
-    downloads. Without a report, a run's time follows what was released since the last run
-    more than the hours since: on the held-out histories the host's line of time on hours
-    answered worse than the series' own level from SHORT runs on (bench/RESULTS.md).
-    Downloads keep it longest (DOWNLOADS_UNTIL).
+    answering until the own race is calibrated, and so does the shape of memory; downloads
+    keep it longest (DOWNLOADS_UNTIL). Without a report, a run's time follows what was
+    released since the last run more than the hours since: on the held-out histories the
+    host's line of time on hours answered worse than the series' own level from SHORT runs
+    on (bench/RESULTS.md).
     """
     if metric == "download_bytes":
         return DOWNLOADS_UNTIL
