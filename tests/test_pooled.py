@@ -89,7 +89,8 @@ def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:
 def test_a_shape_answers_until_the_own_race_is_calibrated(first_weeks: Path) -> None:
     """apt has 25 runs that count. Its time without a report is answered by its own race from
     16 runs on; with a report, and its memory either way, by the host's shape until its race
-    leaves a full coverage check's residuals; its downloads until the race's whole window."""
+    leaves a full coverage check's residuals; its downloads without a report until the race's
+    whole window."""
     series = build_series(history.read(first_weeks).executions, None, METRICS)
     apt = {s.metric: s for s in series if s.plugin == "apt"}
     wall, memory = apt["wall_clock_seconds"], apt["memory_peak_bytes"]
@@ -101,6 +102,8 @@ def test_a_shape_answers_until_the_own_race_is_calibrated(first_weeks: Path) -> 
     download = apt["download_bytes"]
     assert [pooled.lends_at(wall, n) for n in (28, 29)] == [True, False]
     assert [pooled.lends_at(download, n) for n in (59, 60)] == [True, False]
+    assert set(pooled.borrow_all(truncate(download, 20), series)) == {"base", "reports"}
+    assert pooled.until("reports", "download_bytes") == pooled.OWN_CALIBRATED
     late = train_series(wall, None, include_extras=False, borrowed=pooled.borrow_all(wall, series))
     assert late.record.variants["reports"].model == pooled.NAME
     assert late.record.variants["base"].model != pooled.NAME

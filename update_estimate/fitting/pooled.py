@@ -39,8 +39,9 @@ SHORT = 16  # fewer runs than this: no covariate model can enter the series' own
 # needs, and most variants keep the host's shape (see `until`).
 OWN_CALIBRATED = MIN_TRAIN + COVERAGE_WARMUP
 OWN_LEVEL_METRICS = ("wall_clock_seconds", "cpu_seconds")  # without a report: own race from SHORT
-# A download's size is calibrated on the runs that downloaded: a plugin that downloads in two
-# runs of five has COVERAGE_WARMUP of them in its race only once the race has its whole window.
+# Without a report, a download's size is calibrated on the runs that downloaded: a plugin that
+# downloads in two runs of five has COVERAGE_WARMUP of them only once its race has its whole
+# window.
 DOWNLOADS_UNTIL = MAX_ORIGINS
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
@@ -63,13 +64,14 @@ def until(variant: str, metric: str) -> int:
 
     With a report, the host's shape knows how a report turns into work from every plugin's
     runs, where the series' own covariate models have 8-18 origins to prove it; it keeps
-    answering until the own race is calibrated, and so does the shape of memory; downloads
-    keep it longest (DOWNLOADS_UNTIL). Without a report, a run's time follows what was
-    released since the last run more than the hours since: on the held-out histories the
-    host's line of time on hours answered worse than the series' own level from SHORT runs
-    on (bench/RESULTS.md).
+    answering until the own race is calibrated (from there, a report beyond any seen is
+    answered by the race's pickled model), and so does the shape of memory and downloads.
+    Downloads without a report keep it longest (DOWNLOADS_UNTIL). Without a report, a run's
+    time follows what was released since the last run more than the hours since: on the
+    held-out histories the host's line of time on hours answered worse than the series' own
+    level from SHORT runs on (bench/RESULTS.md).
     """
-    if metric == "download_bytes":
+    if metric == "download_bytes" and variant == "base":
         return DOWNLOADS_UNTIL
     return SHORT if variant == "base" and metric in OWN_LEVEL_METRICS else OWN_CALIBRATED
 
