@@ -78,7 +78,7 @@ def until(variant: str, metric: str) -> int:
 
 def lends_at(s: Series, runs: int) -> bool:
     """Whether the host lends `s` a shape for some variant after `runs` runs of its own."""
-    return s.phase is None and runs < max(until(v, s.metric) for v in ("base", "reports"))
+    return s.phase is None and runs < max(until(v, s.metric) for v in grid.variants(s))
 
 
 def wanted(s: Series) -> bool:
