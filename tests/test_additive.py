@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from update_estimate.fitting.candidates import additive, linear
+from update_estimate.fitting.candidates import additive, candidates, linear
 from update_estimate.fitting.features import calendar_features, expand
 from update_estimate.fitting.slowpath import predict_pickled
 
@@ -60,6 +60,34 @@ def test_a_break_longer_than_any_seen_counts_as_the_longest() -> None:
     year = expand(np.log1p([[24.0 * 365]]), ["gap_hours"])
     assert model.predict(year)[0] == model.predict(longest)[0]
     assert model.predict(longest)[0] > model.predict(expand(np.log1p([[5.0]]), ["gap_hours"]))[0]
+
+
+def _jump(seed: int, n: int = 150, at: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of 10 s plus 0.5 s per hour since the last, 0.9 s from run `at` on (20% noise)."""
+    rng = np.random.default_rng(seed)
+    hours = rng.uniform(4, 48, n)
+    rate = np.where(np.arange(n) >= at, 0.9, 0.5)
+    seconds = (10 + rate * hours) * rng.lognormal(0, 0.2, n)
+    return np.log1p(seconds), expand(np.log1p(hours)[:, None], ["gap_hours"])
+
+
+def test_a_lasting_jump_is_followed_by_the_recent_costs() -> None:
+    """60 runs after the rate per hour rose 1.8x, a day's break is answered near its new
+    31.6 s by `additive_recent`; `additive`, every run weighing the same, sits 17-22% below
+    it, nearer the old 22 s."""
+    day = expand(np.log1p([[24.0]]), ["gap_hours"])
+    truth = 10 + 0.9 * 24
+    for seed in (1, 2, 3):
+        y, x = _jump(seed)
+        recent = float(np.expm1(additive.fit(y, x, additive.HALF_LIFE).predict(day)[0]))
+        even = float(np.expm1(additive.fit(y, x).predict(day)[0]))
+        assert abs(recent / truth - 1) < 0.12
+        assert even / truth - 1 < -0.15
+
+
+def test_the_recent_costs_race_beside_the_even_ones() -> None:
+    names = [c.name for c in candidates(include_extras=False)[0]]
+    assert additive.NAME in names and additive.RECENT in names
 
 
 @settings(max_examples=40, deadline=None)

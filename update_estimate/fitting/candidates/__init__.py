@@ -47,6 +47,7 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         linear.candidate("linear_calendar", min_points=16, calendar=True),
         neighbours.candidate(),
         additive.candidate(),
+        additive.recent_candidate(),
     ]
     missing = []
     if available("lightgbm", "LGBMRegressor"):

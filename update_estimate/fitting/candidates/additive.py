@@ -13,6 +13,11 @@ that waited on a slow mirror do not set the costs for all. Every cost is at leas
 negative cost per package would answer a big report with less time than a small one. The hours
 since the last success count up to the longest break seen: packages pile up with the days, but
 no plugin has an unbounded number of them, and a year away must not read as a year of work.
+The costs can change for good (more software installed, a new release's churn): `additive_recent`
+races beside it with the same line, recent runs weighing more (half as much every HALF_LIFE runs
+back), so a lasting jump is followed within a few dozen runs rather than averaged with every run
+before it. Weighed so in every fit, it followed `simulate`'s jump but answered worse where work
+comes in releases: the race picks, series by series.
 numpy only, like `linear`: its fit costs a fraction of a millisecond, and it refits at every
 backtest origin.
 """
@@ -20,6 +25,7 @@ backtest origin.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -28,6 +34,7 @@ from update_estimate.fitting.candidates.base import Candidate
 from update_estimate.fitting.features import width
 
 NAME = "additive"
+RECENT = "additive_recent"
 # The expanded design's groups, in order: the gap, then each report (features.expand)
 GROUPS = (width("gap_hours"), width("package_count"), width("download_bytes"))
 ITERATIONS = 8
@@ -43,6 +50,7 @@ MIN_POINTS = 20
 # (the line on log values has slope one there): raced there, it won by noise and widened the
 # downloads' intervals.
 METRICS = ("wall_clock_seconds", "cpu_seconds")
+HALF_LIFE = 30  # runs back at which a run weighs half the last one, in `additive_recent`
 
 
 def raw_inputs(x: np.ndarray) -> np.ndarray:
@@ -70,8 +78,9 @@ class AdditiveModel:
         return np.log1p(np.maximum(self.coef[0] + raw @ self.coef[1:], 0.0))
 
 
-def fit(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
-    """Costs of y's runs from x's inputs (the run's own design row: what was known before it)."""
+def fit(y: np.ndarray, x: np.ndarray, half_life: float | None = None) -> AdditiveModel:
+    """Costs of y's runs from x's inputs (the run's own design row: what was known before it);
+    with `half_life`, a run that many runs before the last weighs half as much."""
     target = np.expm1(np.asarray(y, dtype=float))
     raw = raw_inputs(np.asarray(x, dtype=float).reshape(len(target), -1))
     scale = raw.max(axis=0)
@@ -79,11 +88,13 @@ def fit(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
     design = np.column_stack([np.ones(len(target)), raw / scale])
     positive = target[target > 0]
     floor = max(FLOOR_SHARE * float(np.median(positive)) if len(positive) else 1.0, MIN_FLOOR)
-    coef = _nonnegative(design, target, np.ones(len(target)))
+    ages = np.arange(len(target))[::-1]
+    recency = np.ones(len(target)) if half_life is None else 0.5 ** (ages / half_life)
+    coef = _nonnegative(design, target, recency)
     for _ in range(ITERATIONS):
         fitted = np.maximum(design @ coef, floor)
         relative = np.abs(target - fitted) / fitted
-        weights = np.minimum(1.0, HUBER / np.maximum(relative, 1e-12)) / fitted**2
+        weights = recency * np.minimum(1.0, HUBER / np.maximum(relative, 1e-12)) / fitted**2
         coef = _nonnegative(design, target, weights)
     return AdditiveModel(np.concatenate([coef[:1], coef[1:] / scale]), float(raw[:, 0].max()))
 
@@ -112,3 +123,8 @@ def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
 def candidate() -> Candidate:
     """Costs summed on the raw scale, from the gap and the reports."""
     return base.refitted(NAME, MIN_POINTS, fit, METRICS)
+
+
+def recent_candidate() -> Candidate:
+    """The same costs, recent runs weighing more."""
+    return base.refitted(RECENT, MIN_POINTS, partial(fit, half_life=HALF_LIFE), METRICS)
