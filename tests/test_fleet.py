@@ -134,7 +134,8 @@ def test_a_host_is_answered_from_its_own_records_file(
     runner, fleet: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """A fleet's estimate reads only the hosts it answers; a damaged host's file costs that
-    host's answers, never the batch."""
+    host its trained models, never the batch: it answers from its history's recent runs, as
+    a single host does when the whole cache is unusable, and with defaults without one."""
     db, whole = fleet
     cache = tmp_path / "cache"
     shutil.copytree(whole, cache, symlinks=True)
@@ -160,12 +161,26 @@ def test_a_host_is_answered_from_its_own_records_file(
     assert json.loads(after.stdout) == json.loads(before.stdout)
     batch = invoke(runner, *base, "--all-hosts")
     assert batch.exit_code == 0 and "cache unusable" in batch.stderr, batch.stderr
-    doc = json.loads(batch.stdout)
-    basis = {
-        h["host"]: {p["metrics"]["wall_clock_seconds"]["basis"] for p in h["plugins"]}
-        for h in doc["hosts"]
-    }
-    assert basis[second] == basis[third] == {"default"} and "default" not in basis[first]
+    assert "not in the trained cache" not in batch.stderr
+
+    def answered(result) -> dict[str, set[tuple[str, str]]]:
+        return {
+            h["host"]: {
+                (
+                    p["metrics"]["wall_clock_seconds"]["basis"],
+                    p["metrics"]["wall_clock_seconds"]["model"],
+                )
+                for p in h["plugins"]
+            }
+            for h in json.loads(result.stdout)["hosts"]
+        }
+
+    got = answered(batch)
+    assert got[second] == got[third] == {("limited", "recent_median")}
+    assert all(basis != "default" for basis, _ in got[first])
+    base[2] = tmp_path / "gone.duckdb"
+    without = answered(invoke(runner, *base, "--all-hosts"))
+    assert {basis for basis, _ in without[second] | without[third]} == {"default"}
 
 
 def test_a_batch_fits_eighty_columns(fleet: tuple[Path, Path]) -> None:

@@ -10,6 +10,7 @@ imports them, its caller hands them in (`Fallbacks`), and without them that sour
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -106,10 +107,17 @@ class Source:
     stretch: dict[str, Stretch] = field(default_factory=dict)  # per host, parallel runs
     hosts: dict[str, str] = field(default_factory=dict)  # each host's latest success
     unread: set[str] = field(default_factory=set)  # the generation's hosts not read yet
+    db: Path | None = None  # the history the generation was read for
 
-    def take(self, hosts: Iterable[str | None]) -> list[str]:
+    def take(
+        self,
+        hosts: Iterable[str | None],
+        history: HistoryRecords | None = None,
+        deadline: float = math.inf,
+    ) -> list[str]:
         """Read these hosts' records from the generation, those not read yet; warnings say
-        which could not be read (their plugins are answered with defaults)."""
+        which could not be read. Those answer from their `history`'s recent runs, as every
+        host does when the whole cache is unusable (without it, with defaults)."""
         wanted = [h for h in hosts if h in self.unread]
         self.unread.difference_update(wanted)
         if not wanted or self.generation is None:
@@ -117,11 +125,40 @@ class Source:
         try:
             data = self.generation.records(wanted)
         except cache.CacheUnusable as exc:
-            return [f"cache unusable ({exc}); run `update-estimate train`"]
+            warning = f"cache unusable ({exc}); run `update-estimate train`"
+            return [warning, *self._from_history(wanted, history, deadline)]
         self.records.update(data.series)
         self.run_days.update(data.run_days)
         self.stretch.update(data.stretch)
         return []
+
+    def _from_history(
+        self, hosts: list[str], history: HistoryRecords | None, deadline: float
+    ) -> list[str]:
+        if history is None or self.db is None or not self.db.exists():
+            return []
+        data, warnings = _read_history(history, self.db, hosts, None, deadline)
+        if data is not None:
+            self.records.update(data.series)
+            self.run_days.update(data.run_days)
+        return warnings
+
+
+def _read_history(
+    history: HistoryRecords,
+    db: Path,
+    hosts: list[str] | None,
+    plugins: list[str] | None,
+    deadline: float,
+) -> tuple[Records | None, list[str]]:
+    """Records from the history within the deadline; or None, and why (defaults answer)."""
+    if time.monotonic() >= deadline:
+        return None, ["out of time: answering with defaults"]
+    try:
+        timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
+        return history(db, hosts, plugins, timeout), []
+    except EstimateError as exc:
+        return None, [f"{exc}; answering with defaults"]
 
 
 def _from_records(name: str, data: Records, warnings: list[str]) -> Source:
@@ -164,22 +201,20 @@ def load(
                 data.stretch,
                 hosts,
                 set(hosts) - {first},
+                db,
             )
         warnings.append(f"no trained cache in {cache_dir}; run `update-estimate train`")
     except cache.CacheUnusable as exc:
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
     if fallbacks.history is None:
         return Source("default", {}, warnings)
-    if time.monotonic() >= deadline:
-        warnings.append("out of time: answering with defaults")
-        return Source("default", {}, warnings)
-    try:
-        timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
-        data = fallbacks.history(db, [host] if host else None, plugins, timeout)
-        return _from_records("history", data, warnings)
-    except EstimateError as exc:
-        warnings.append(f"{exc}; answering with defaults")
-        return Source("default", {}, warnings)
+    read, why = _read_history(fallbacks.history, db, [host] if host else None, plugins, deadline)
+    warnings.extend(why)
+    return (
+        Source("default", {}, warnings)
+        if read is None
+        else _from_records("history", read, warnings)
+    )
 
 
 def answer(
@@ -194,7 +229,7 @@ def answer(
     earlier answers from the same source may share with this one."""
     warnings = list(source.warnings)
     chosen = choose_host(source.hosts, host, warnings)
-    warnings.extend(source.take([chosen]))
+    warnings.extend(source.take([chosen], fallbacks.history, deadline))
     records = source.records
     plugins = list(request.plugins) or _default_plugins(source, chosen)
     if not plugins:
