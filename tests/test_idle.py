@@ -81,6 +81,24 @@ def test_a_rerun_within_the_hour_is_answered_as_a_quiet_run() -> None:
     assert blind.upper > 60
 
 
+@pytest.mark.parametrize("seed", [3, 5])
+def test_a_run_with_work_is_answered_from_the_runs_with_work(seed: int) -> None:
+    """Half the days bring nothing to do: a peak of 20 MB, else 60 MB. Forecasts after
+    short breaks sat with the quiet runs, and the runs with work that followed them left
+    residuals of the whole jump between the kinds; replayed on a month-away forecast already
+    at the level of work, the jump counted twice and the upper bound reached 1.5x the largest
+    run with work. Measured from the typical work, it stays within the runs' own range."""
+    hours, quiet = _releases(seed, 90, 0.5)
+    rng = np.random.default_rng(seed)
+    values = np.where(quiet, 20.0, 60.0) * rng.lognormal(0, 0.08, len(hours))
+    s = make_series(values, hours, quiet)
+    late = next_estimate(s, after_hours=24 * 30, only=("gap_neighbours",))
+    largest = values[~quiet].max()
+    assert late.upper < 1.1 * largest
+    assert late.lower > 0.6 * np.median(values[~quiet])
+    assert next_estimate(s, after_hours=1.0, only=("gap_neighbours",)).point < 25
+
+
 @pytest.fixture(scope="module")
 def releases_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("releases") / "h.duckdb"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -56,11 +56,17 @@ class Outcomes(NamedTuple):
 
 class Idle(NamedTuple):
     """Which residuals came from runs with nothing to do, their own values, and the chance
-    of work as a logistic curve in log hours since the last success (`idle`)."""
+    of work as a logistic curve in log hours since the last success (`idle`). `jumps`: the
+    residuals of runs with work forecast as if quiet, with their own values, their forecasts
+    and the typical run with work before each (`fitting.idle.jumps`)."""
 
     runs: list[int]
     values: list[float]
     odds: tuple[float, float]
+    jumps: list[int]
+    jump_values: list[float]
+    jump_forecasts: list[float]
+    typical_work: list[float]
 
 
 class Variant(NamedTuple):
@@ -272,7 +278,15 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
         else {"slope": v.spread.slope, "centres": v.spread.centres},
         "idle": None
         if v.idle is None
-        else {"runs": v.idle.runs, "values": v.idle.values, "odds": list(v.idle.odds)},
+        else {
+            "runs": v.idle.runs,
+            "values": v.idle.values,
+            "odds": list(v.idle.odds),
+            "jumps": v.idle.jumps,
+            "jump_values": v.idle.jump_values,
+            "jump_forecasts": v.idle.jump_forecasts,
+            "typical_work": v.idle.typical_work,
+        },
         "borrowed": v.borrowed,
     }
 
@@ -294,6 +308,14 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
         spread=None if spread is None else Spread(spread["slope"], spread["centres"]),
         idle=None
         if idle is None
-        else Idle(idle["runs"], idle["values"], (idle["odds"][0], idle["odds"][1])),
+        else Idle(
+            idle["runs"],
+            idle["values"],
+            (idle["odds"][0], idle["odds"][1]),
+            idle["jumps"],
+            idle["jump_values"],
+            idle["jump_forecasts"],
+            idle["typical_work"],
+        ),
         borrowed=bool(d["borrowed"]),
     )

@@ -7,6 +7,7 @@ import numpy as np
 
 from update_estimate.serving.idle import MIN_KIND
 
+LEVEL_WINDOW = 10  # the latest runs of a kind, whose median is a typical one
 PENALTY = 0.5  # ridge on the curve's slope: a few runs never make it a step
 ITERATIONS = 50
 
@@ -32,3 +33,37 @@ def fit(log_gaps: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
             break
     intercept, slope = float(coef[0] - coef[1] * centre), float(coef[1])
     return round(intercept, 6), round(slope, 6)
+
+
+def levels(y: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
+    """The typical quiet run and the typical run with work (log1p scale): the medians of the
+    latest of each kind, None with fewer than MIN_KIND of either."""
+    quiet = np.asarray(idle, dtype=bool)
+    latest = (y[quiet][-LEVEL_WINDOW:], y[~quiet][-LEVEL_WINDOW:])
+    if min(len(kind) for kind in latest) < MIN_KIND:
+        return None
+    return float(np.median(latest[0])), float(np.median(latest[1]))
+
+
+def jumps(
+    y: np.ndarray, idle: np.ndarray, start: int, centres: np.ndarray
+) -> tuple[list[int], list[float]]:
+    """The runs from `start` with work whose forecast lay nearer the typical quiet run and
+    whose value nearer the typical run with work (indices from `start`), and the typical
+    work before each.
+
+    A forecast of a mixture sits near the quiet runs after a short break, and a run with work
+    then leaves a residual that is mostly the jump between the kinds. Replayed on a forecast
+    already at the level of work, that jump counted twice, and a peak memory's upper bound lay
+    far above any run with work. `serving.predictive` replays such a run from its own value.
+    """
+    runs, typical = [], []
+    for k, t in enumerate(range(start, len(y))):
+        before = levels(y[:t], idle[:t])
+        if before is None or idle[t]:
+            continue
+        split = sum(before) / 2
+        if centres[k] < split < y[t]:
+            runs.append(k)
+            typical.append(before[1])
+    return runs, typical

@@ -43,12 +43,12 @@ def variant_record(
         else [],
         typical=_typical_reports(s, [name for name, _ in g.axes[1:]]),
         spread=Spread(round(rate, 6), [round(float(c), 6) for c in centres]) if rate else None,
-        idle=_idle(s, start) if variant == "base" else None,
+        idle=_idle(s, start, centres) if variant == "base" else None,
         borrowed=False,
     )
 
 
-def _idle(s: Series, start: int) -> Idle | None:
+def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     """Before the run, only the gap says whether it will have anything to do (`idle`): the
     chance of work fitted on every run, and which residuals came from quiet runs, with their
     values: a quiet run's size owes nothing to the gap that moves the model's centre.
@@ -63,7 +63,16 @@ def _idle(s: Series, start: int) -> Idle | None:
     if odds is None or min(len(quiet), s.n - start - len(quiet)) < idle.MIN_KIND:
         return None
     values = s.y[start:][quiet]
-    return Idle([int(i) for i in quiet], [round(float(v), 6) for v in values], odds)
+    runs, typical = idle.jumps(s.y, s.idle, start, centres)
+    return Idle(
+        [int(i) for i in quiet],
+        [round(float(v), 6) for v in values],
+        odds,
+        runs,
+        [round(float(s.y[start + k]), 6) for k in runs],
+        [round(float(centres[k]), 6) for k in runs],
+        [round(v, 6) for v in typical],
+    )
 
 
 def _typical_reports(s: Series, names: list[str]) -> dict[str, float]:

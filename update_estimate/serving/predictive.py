@@ -172,9 +172,18 @@ def _weigh_kinds(
     runs: Sequence[int | None],
 ) -> tuple[list[float], list[bool], list[int | None]]:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
-    the centre); both kinds are weighed by the chance of work after this gap (`idle`)."""
+    the centre). A run with work that was forecast as if quiet left a residual that was mostly
+    the jump between the kinds: it replays its own value, moved down by as far as today's
+    centre lies below its forecast and up by as far as it lies above the typical work of its
+    day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice.
+    Both kinds are weighed by the chance of work after this gap (`idle`)."""
     for i, value in zip(quiet.runs, quiet.values, strict=True):
         residuals[i] = value - centre
+    jumps = zip(
+        quiet.jumps, quiet.jump_values, quiet.jump_forecasts, quiet.typical_work, strict=True
+    )
+    for i, value, forecast, typical in jumps:
+        residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
     work = idle.chance_of_work(quiet.odds, gap_hours)
     tagged = idle.mix(
         list(zip(residuals, censored, runs, strict=True)), residuals, quiet.runs, work
