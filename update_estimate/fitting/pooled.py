@@ -16,8 +16,8 @@ The plugin's own runs calibrate it, each forecast by a fit that left it out: a f
 before it alone is a learning curve from nothing, whose first errors are the intercept's, and
 they widened every interval. Below SHORT runs the shape answers for the series: letting the
 series' own race (scored on fewer runs, one step at a time) overrule it where its error looked
-lower chose by noise, and coverage fell to 0.77-0.85 in `late-plugins`. Beyond SHORT, most
-variants keep the shape until the series' own race can be calibrated (`until`).
+lower chose by noise, and under-covered a new user's first weeks (`late-plugins`). Beyond
+SHORT, most variants keep the shape until the series' own race can be calibrated (`until`).
 """
 
 from __future__ import annotations

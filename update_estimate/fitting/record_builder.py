@@ -55,7 +55,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
 
     Not for downloads, whose quiet runs are zeros the calibration already replays: weighed by
     the chance, a re-run an hour later was given [0 B, 0 B] and every download it made was
-    a miss (interval score 1.01 -> 1.20 of the truth's in `steady`)."""
+    a miss."""
     if s.idle is None or s.metric == "download_bytes":
         return None
     odds = idle.fit(s.covariates[:, 0], s.idle)

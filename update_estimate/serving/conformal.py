@@ -167,9 +167,8 @@ def bias(residuals: Sequence[float]) -> float:
     """The residuals' median where a sign test shows one (|positives - negatives| > 2 sqrt(n)),
     else 0: a point moved by every sample median carries the median's own noise.
 
-    Offline over the six scenarios' wall times (apt, flatpak, pip, snap; seeds 5-8), moving the
-    point always raised its median APE by 3-8% (`bursty` 0.771 -> 0.827 of the recent median's
-    without reports), except after a level shift, which the test still catches.
+    Moving the point by every sample median raised its median APE in every scenario of the
+    accuracy bench except after a level shift, which the test still catches.
     """
     positives = sum(1 for r in residuals if r > 0)
     negatives = sum(1 for r in residuals if r < 0)

@@ -19,11 +19,11 @@ from update_estimate.serving.interpolation import locate
 from update_estimate.serving.memo import Memo
 
 # The fewest residuals of a report's kind to calibrate on them alone. Mixing in the other kind
-# costs more than having few: in `bursty`, where a third of the runs download, a floor of 19
-# mixed the quiet runs' zeros into a work report's calibration, and the runs that downloaded
-# were covered 0.74; with 9, 0.89. In a new user's first weeks a plugin has a handful of each
-# kind, and its zeros stretched a download's interval to [0, 15 GB]: from 3 on, the kind alone
-# answers (below 9, with `conformal`'s limited interval).
+# costs more than having few: where a third of the runs download (`bursty`), a high floor mixed
+# the quiet runs' zeros into a work report's calibration, and the runs that downloaded were
+# under-covered. In a new user's first weeks a plugin has a handful of each kind, and its zeros
+# stretched a download's interval from nothing to gigabytes: from 3 on, the kind alone answers
+# (below 9, with `conformal`'s limited interval).
 MIN_SAME_KIND = 3
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
@@ -242,9 +242,9 @@ def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
     kind as now's, "nothing to do" (every reported value zero) or some work. A reported zero
     is exactly zero bytes; calibrating a real download on such runs let their zeros take the
     miss budget and held its upper bound down. Series without zeros (times, memory) keep all
-    residuals: split by kind too, their intervals with reports scored 9-16% worse against the
-    truth on the same runs of `steady` and `trend` (`bench/accuracy.py`, `--last 10`, seeds
-    5 6). Fewer than MIN_SAME_KIND of the kind: all of them."""
+    residuals: split by kind too, they leave fewer residuals than their kinds differ, and
+    their intervals with reports scored worse against the truth (`bench/accuracy.py`). Fewer
+    than MIN_SAME_KIND of the kind: all of them."""
     marked = set(quiet)
     keep = [i for i in range(n) if (i in marked) == quiet_now]
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))

@@ -2,19 +2,17 @@
 
 Ridge, refined by Huber-weighted least squares: runs that miss the line by more than about 10%
 (a long break, a slow-network day) count by their absolute error rather than its square, so a
-few of them do not tilt the line for all the others (`bench/linear_models.py`: median error of
-wall time 3-17% lower with the plugins' reports).
+few of them do not tilt the line for all the others (`bench/linear_models.py` measures it).
 
 Series with runs that observed nothing (downloads) are a hurdle: the line is the size of a
 download, fitted on the runs that downloaded, and whether anything comes at all is left to the
 calibration, which replays each past zero as a zero (`forecast.ZERO_LOG`). One line through
-zeros and gigabytes alike sits between both and fits neither (median error of downloads without
-reports 0.74-1.00 -> 0.34-0.44). Runs that downloaded are fewer and further apart, so the size
-fit weighs recent runs more (`RECENCY`); unweighted, a robust fit still took the sizes of 25
-runs after a level shift for outliers (coverage in `level-shift` 0.84, 0.88 with the weights).
+zeros and gigabytes alike sits between both and fits neither. Runs that downloaded are fewer
+and further apart, so the size fit weighs recent runs more (`RECENCY`); unweighted, a robust
+fit still took the sizes of the runs after a level shift for outliers, and under-covered.
 Where a covariate foresees the zeros (a pre-run report of nothing to download), one line
 through all runs fits them and is kept. numpy only: `train` refits the winner at every
-backtest origin, and a darts wrapper costs a hundred times more per fit.
+backtest origin, and a darts wrapper costs far more per fit.
 """
 
 from __future__ import annotations
@@ -85,10 +83,8 @@ def _leans(residuals: np.ndarray) -> bool:
     """Their mean is over LEAN_T standard errors from zero.
 
     A t-test rather than a sign test: after a level shift the Huber line absorbs part of the
-    jump, and a sign test on 12 runs (10 to one side) missed half the fits that were still
-    0.35 too low. `bench/linear_models.py`-style replay, `level-shift` without reports, seeds
-    5-12: CPU coverage 0.860 -> 0.885 (sign test 0.870), median error 0.385 -> 0.308 of the
-    value; the other scenarios within 2%.
+    jump, and a sign test on a dozen runs, most to one side, missed many fits that were still
+    far too low (`bench/RESULTS.md`).
     """
     sd = max(float(np.std(residuals, ddof=1)), EXACT)
     return abs(float(np.mean(residuals))) > LEAN_T * sd / np.sqrt(len(residuals))
@@ -106,7 +102,7 @@ def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
     """Some covariate is zero whenever nothing came and almost never otherwise: a report of
     nothing to download. Then one line through the zeros fits them, and better than a hurdle
-    (`bench/linear_models.py`, downloads with reports: median error 0.072 against 0.094)."""
+    (`bench/linear_models.py`)."""
     zero = target == 0
     silent = np.all(x[zero] == 0, axis=0) & (np.mean(x[~zero] != 0, axis=0) >= FORESEEN)
     return bool(silent.any())
@@ -146,8 +142,8 @@ def walk(y: np.ndarray, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarr
     inflation is the variance of a fit's one-step error over the noise's: a least-squares fit of
     p parameters on m runs errs by about 1 + p/(m - p - 1) times the noise (random design).
     Calibration residuals come from fits on fewer runs than the final fit, so they are wider
-    than its errors: on histories of 100 runs the candidate's intervals covered 0.921 where 0.90
-    was asked, and 0.906 on 200 runs (`bench/linear_models.py`). Weighted rows count by their
+    than its errors, and intervals read from them over-covered, the more so the shorter the
+    history (`bench/linear_models.py`). Weighted rows count by their
     effective number; the inflation is capped at 2, where the ridge penalty bounds a fit on too
     few runs.
     """

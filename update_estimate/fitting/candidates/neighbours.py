@@ -3,15 +3,11 @@
 A plugin's time grows with its backlog, and the backlog with the hours since its last run, but
 not along a line on any scale: after a few hours there is mostly nothing to do, after weeks a
 pile. Where breaks come in clusters (`bursty`: hours apart, then weeks away), a line through
-both clusters answered a 15-hour break with twice the time the runs after such breaks took.
-The runs after breaks within a factor of about 1.65 know better, where there are enough of
-them. After a break few recent runs had (weeks away, once in a dozen runs), the median of the
-nearest three, as in 0.5.0, ignored how much longer this break was than theirs: the line
-(`linear`, on all the covariates) answers there. `bench/linear_models.py --seeds 5 6 7 8
---plugins apt flatpak pip snap --metrics wall_clock_seconds`, `bursty` without reports: mean
-APE of the runs after weeks away 0.258 (the line's 0.241; the nearest three's 0.363 in an
-offline check), log-MAE 0.177 against the line's 0.190, so it wins the race there; the whole
-pipeline's median APE fell from 0.85 to 0.80 of the recent median's (`bench/RESULTS.md`).
+both clusters answered a break of hours with far more time than the runs after such breaks
+took. The runs after breaks within a factor of about 1.65 know better, where there are enough
+of them. After a break few recent runs had (weeks away, once in a dozen runs), the median of
+the nearest few ignores how much longer this break was than theirs: the line (`linear`, on all
+the covariates) answers there (`bench/linear_models.py`, `bench/RESULTS.md`).
 """
 
 from __future__ import annotations
