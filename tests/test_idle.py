@@ -16,7 +16,8 @@ from tests.scenarios import make_series, next_estimate
 from update_estimate.fitting.idle import fit
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
-from update_estimate.serving import idle
+from update_estimate.record import from_json, to_json
+from update_estimate.serving import cache, idle
 
 
 def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
@@ -129,3 +130,23 @@ def test_train_and_estimate_weigh_the_kinds_by_the_gap(
     assert soon[memory]["point"] < 0.5 * late[memory]["point"]
     # downloads keep their hurdle: an unlikely download is still inside the interval
     assert soon["download_bytes"]["upper"] > 0
+
+
+def test_the_kinds_and_jumps_are_written_whole_and_read_back(
+    runner, releases_db: Path, tmp_path: Path
+) -> None:
+    """The record keeps each quiet run's value and each jump's value, forecast and typical
+    work: `estimate` replays them without the history."""
+    cache_dir = tmp_path / "cache"
+    assert invoke(runner, "train", "--db", releases_db, "--cache-dir", cache_dir).exit_code == 0
+    generation = cache.current(cache_dir)
+    assert generation is not None
+    records = generation.records()
+    kinds = [
+        v.idle for r in records.series.values() for v in r.variants.values() if v.idle is not None
+    ]
+    assert any(k.jumps for k in kinds)
+    for k in kinds:
+        assert len(k.jumps) == len(k.jump_values) == len(k.jump_forecasts) == len(k.typical_work)
+        assert all(v > f for v, f in zip(k.jump_values, k.jump_forecasts, strict=True))
+    assert from_json(json.loads(json.dumps(to_json(records)))) == records
