@@ -11,7 +11,10 @@ from update_estimate.serving.predictive import MetricEstimate, predictive, singl
 
 
 def make_series(
-    values: np.ndarray, gaps_hours: np.ndarray | None = None, idle: np.ndarray | None = None
+    values: np.ndarray,
+    gaps_hours: np.ndarray | None = None,
+    idle: np.ndarray | None = None,
+    metric: str = "wall_clock_seconds",
 ) -> Series:
     values = np.asarray(values, dtype=float)
     n = len(values)
@@ -21,7 +24,7 @@ def make_series(
     return Series(
         host="h",
         plugin="p",
-        metric="wall_clock_seconds",
+        metric=metric,
         phase=None,
         y=np.log1p(values),
         censored=np.zeros(n, dtype=bool),

@@ -17,7 +17,7 @@ from update_estimate.fitting.idle import fit
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.record import from_json, to_json
-from update_estimate.serving import cache, idle
+from update_estimate.serving import cache, conformal, idle
 
 
 def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
@@ -150,3 +150,87 @@ def test_the_kinds_and_jumps_are_written_whole_and_read_back(
         assert len(k.jumps) == len(k.jump_values) == len(k.jump_forecasts) == len(k.typical_work)
         assert all(v > f for v, f in zip(k.jump_values, k.jump_forecasts, strict=True))
     assert from_json(json.loads(json.dumps(to_json(records)))) == records
+
+
+@pytest.mark.parametrize("n", [6, 12, 18])
+def test_two_kinds_of_run_are_covered_around_their_own_levels(n: int) -> None:
+    """Quiet runs at a third of the work's peak memory (log gap 1.1), 40% of them, too few
+    runs for the two-sided ranks. Around each kind's level the interval covers about the
+    level whichever kind comes, and its upper end stays near the runs with work; the
+    symmetric form around one centre mirrors the quiet runs upward."""
+    rng = np.random.default_rng(n)
+    hits, uppers, mirrored = [], [], []
+    for _ in range(3000):
+        quiet = rng.random(n + 1) < 0.4
+        values = np.where(quiet, -1.1, 0.0) + rng.normal(0, 0.1, n + 1)
+        b = conformal.kinds_bounds(values[:n].tolist(), quiet[:n].tolist(), 0.9)
+        hits.append(b.lower <= values[n] <= b.upper)
+        if quiet[:n].sum() >= conformal.KIND_FLOOR and (~quiet[:n]).sum() >= conformal.KIND_FLOOR:
+            uppers.append(b.upper)
+            mirrored.append(conformal.bounds(values[:n].tolist(), 0.9).upper)
+    assert 0.87 <= np.mean(hits) <= 0.96
+    assert np.median(uppers) < 0.3 < np.median(mirrored)
+
+
+def test_a_lone_run_of_a_kind_sets_its_level_without_a_distance() -> None:
+    work = [0.02, -0.05, 0.08, 0.0, -0.03, 0.04, 0.06, -0.01]
+    b = conformal.kinds_bounds([-1.2, *work], [True] + [False] * len(work), 0.9)
+    assert b.lower < -1.2 and b.upper < 0.3
+    assert b.upper - conformal.median(work) == pytest.approx(-1.2 - b.lower)  # one half-width
+    single = conformal.kinds_bounds(work, [False] * len(work), 0.9)
+    assert single == conformal.bounds(work, 0.9)
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_a_new_plugins_peak_memory_is_answered_around_each_kind(seed: int) -> None:
+    """Fourteen runs of a plugin, a third of them quiet at 60 MB, the rest near 200 MB: a
+    forecast of so few runs of two kinds lands between them, and one interval around it
+    reached 1.6-1.8x the largest run with work. Each kind answered around its own level, the
+    interval spans the quiet runs and stops near the runs with work; the point is a run of
+    the likelier kind, not a value between the two that no run takes."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0, np.log(24 * 20), 14))
+    quiet = rng.random(14) < 0.4
+    values = np.where(quiet, 60e6, 200e6) * rng.lognormal(0, 0.08, 14)
+    s = make_series(values, hours, quiet, metric="memory_peak_bytes")
+    e = next_estimate(s)
+    assert e.upper < 1.2 * values[~quiet].max()
+    assert e.lower < values[quiet].min()
+    assert e.point > 0.8 * values[~quiet].min()
+    wall = next_estimate(make_series(values, hours, quiet))
+    assert wall.upper > 1.5 * values[~quiet].max()  # times keep one interval (see _idle)
+
+
+def test_a_short_memory_calibration_keeps_both_kinds_values(runner, tmp_path: Path) -> None:
+    """A new user's 16 runs: peak memory's records keep both kinds' own values without the
+    chance of work, and they read back whole."""
+    db, cache_dir = tmp_path / "h.duckdb", tmp_path / "cache"
+    plugins = ("apt", "flatpak", "pip", "snap")
+    simulate.write(simulate.generate(plugins, 16, 6, scenario_name="late-plugins"), db)
+    assert invoke(runner, "train", "--db", db, "--cache-dir", cache_dir).exit_code == 0
+    generation = cache.current(cache_dir)
+    assert generation is not None
+    records = generation.records()
+    short = [
+        (r, r.variants["base"].idle)
+        for r in records.series.values()
+        if r.variants["base"].idle is not None and r.variants["base"].idle.odds is None
+    ]
+    assert short and all(r.metric == "memory_peak_bytes" for r, _ in short)
+    for r, k in short:
+        assert len(k.runs) + len(k.work_values) == len(r.variants["base"].residuals)
+    assert from_json(json.loads(json.dumps(to_json(records)))) == records
+
+
+def test_a_failed_or_skipped_run_to_come_ends_the_kinds_answering_apart() -> None:
+    """Live tracking mixes a plugin's failed and skipped executions into its residuals: such
+    a run is of neither kind, so its predictive answers with one interval again."""
+    from update_estimate.record import Outcomes
+    from update_estimate.serving import outcomes
+    from update_estimate.serving.predictive import Predictive
+
+    residuals = [-1.1, -1.0, 0.0, 0.05, -0.05, 0.1, -1.2, 0.02]
+    quiet = tuple(r < -0.5 for r in residuals)
+    p = Predictive(5.0, residuals, [False] * 8, list(range(8)), 8, "m", "limited", quiet=quiet)
+    assert outcomes.mixed(p, Outcomes(0.3, [0.0]), "pip").quiet == ()
+    assert outcomes.mixed(p, None, "pip").quiet == quiet

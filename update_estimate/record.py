@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -56,17 +56,22 @@ class Outcomes(NamedTuple):
 
 class Idle(NamedTuple):
     """Which residuals came from runs with nothing to do, their own values, and the chance
-    of work as a logistic curve in log hours since the last success (`idle`). `jumps`: the
+    of work as a logistic curve in log hours since the last success (`idle`; None: too few
+    of either kind to fit it). `jumps`: the
     residuals of runs with work forecast as if quiet, with their own values, their forecasts
-    and the typical run with work before each (`fitting.idle.jumps`)."""
+    and the typical run with work before each (`fitting.idle.jumps`). `work_values`: a short
+    calibration of peak memory's runs with work, their own values in order (each kind then
+    answers around its own level).
+    """
 
     runs: list[int]
     values: list[float]
-    odds: tuple[float, float]
+    odds: tuple[float, float] | None
     jumps: list[int]
     jump_values: list[float]
     jump_forecasts: list[float]
     typical_work: list[float]
+    work_values: list[float]
 
 
 class Variant(NamedTuple):
@@ -281,11 +286,12 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
         else {
             "runs": v.idle.runs,
             "values": v.idle.values,
-            "odds": list(v.idle.odds),
+            "odds": None if v.idle.odds is None else list(v.idle.odds),
             "jumps": v.idle.jumps,
             "jump_values": v.idle.jump_values,
             "jump_forecasts": v.idle.jump_forecasts,
             "typical_work": v.idle.typical_work,
+            "work_values": v.idle.work_values,
         },
         "borrowed": v.borrowed,
     }
@@ -311,11 +317,12 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
         else Idle(
             idle["runs"],
             idle["values"],
-            (idle["odds"][0], idle["odds"][1]),
+            None if idle["odds"] is None else (idle["odds"][0], idle["odds"][1]),
             idle["jumps"],
             idle["jump_values"],
             idle["jump_forecasts"],
             idle["typical_work"],
+            idle["work_values"],
         ),
         borrowed=bool(d["borrowed"]),
     )

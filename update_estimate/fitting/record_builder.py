@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from update_estimate.fitting import grid, idle, spread
+from update_estimate.fitting.calibration import LEVEL
 from update_estimate.fitting.features import Series, plausible_cap
 from update_estimate.record import Axis, Idle, SeriesRecord, Spread, Variant
+from update_estimate.serving import conformal
 
 
 def variant_record(
@@ -55,15 +57,26 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
 
     Not for downloads, whose quiet runs are zeros the calibration already replays: weighed by
     the chance, a re-run an hour later was given [0 B, 0 B] and every download it made was
-    a miss."""
+    a miss.
+
+    Peak memory is a level for each kind (an index read, or packages unpacked), not a sum
+    over the work as time is. A calibration of it too short for the two-sided ranks keeps
+    both kinds' own values: a forecast from a few runs of two kinds (their median, a host's
+    shape on the gap) lands anywhere between them, and residuals from it spread the runs
+    with work as far as it moved. Each kind then answers around its own level
+    (`conformal.kinds_bounds`), where one interval around the centre reached as far above
+    the runs with work as the quiet runs lay below them."""
     if s.idle is None or s.metric == "download_bytes":
         return None
-    odds = idle.fit(s.covariates[:, 0], s.idle)
     quiet = np.flatnonzero(s.idle[start:])
-    if odds is None or min(len(quiet), s.n - start - len(quiet)) < idle.MIN_KIND:
+    fewest = min(len(quiet), s.n - start - len(quiet))
+    odds = idle.fit(s.covariates[:, 0], s.idle) if fewest >= idle.MIN_KIND else None
+    levels = s.metric == "memory_peak_bytes" and s.n - start < conformal.min_two_sided(LEVEL)
+    if fewest == 0 or (odds is None and not levels):
         return None
     values = s.y[start:][quiet]
-    runs, typical = idle.jumps(s.y, s.idle, start, centres)
+    runs, typical = idle.jumps(s.y, s.idle, start, centres) if not levels else ([], [])
+    work = s.y[start:][~s.idle[start:]] if levels else []
     return Idle(
         [int(i) for i in quiet],
         [round(float(v), 6) for v in values],
@@ -72,6 +85,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         [round(float(s.y[start + k]), 6) for k in runs],
         [round(float(centres[k]), 6) for k in runs],
         [round(v, 6) for v in typical],
+        [round(float(v), 6) for v in work],
     )
 
 

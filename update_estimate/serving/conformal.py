@@ -33,6 +33,7 @@ CENSORED_PAD = math.log(1.5)
 # at 90%, 40 * (1 - 0.9) / 2 is 1.9999999999999996, so the lower rank was 1 instead of 2 and the
 # interval covered 0.925 instead of 0.90.
 RANK_SLACK = 1e-9
+KIND_FLOOR = 2  # values of a kind, fewest to measure distances from its level (`kinds_bounds`)
 
 
 class Bounds(NamedTuple):
@@ -115,6 +116,36 @@ def bounds(
     sizes = [v for v in values if floor is None or v > floor]
     q = limited_half_width(sizes, level, centre) if sizes else UNSEEN_SPREAD
     return Bounds(floor if at_floor and floor is not None else centre - q, centre + q, False)
+
+
+def kinds_bounds(
+    values: Sequence[float], quiet: Sequence[bool], level: float, floor: float | None = None
+) -> Bounds:
+    """Bounds of values from two kinds of run (nothing to do, some work), too few for the
+    two-sided ranks. The symmetric form around one centre mirrors the gap between the kinds:
+    quiet runs at a third of the work's memory sent the upper bound to three times it. Here
+    each value's distance from its own kind's median is the score, its symmetric rank the
+    half-width around each kind's level, and the interval spans both: valid whichever kind
+    the next run is, as the symmetric form is for one. A kind of one run sets its level but
+    has no distance to measure (it is its own median). Without both kinds, or with fewer
+    than KIND_FLOOR distances: `bounds`."""
+    kinds = [[v for v, q in zip(values, quiet, strict=True) if q == kind] for kind in (True, False)]
+    levels = [median(k) for k in kinds]
+    distances = [
+        v - levels[0 if q else 1]
+        for v, q in zip(values, quiet, strict=True)
+        if len(kinds[0 if q else 1]) >= KIND_FLOOR
+    ]
+    if not all(kinds) or len(distances) < KIND_FLOOR:
+        return bounds(values, level, floor=floor)
+    j_level = (len(distances) + 1) * level
+    if _ceil(j_level) <= len(distances):
+        half, calibrated = at_rank(sorted(abs(d) for d in distances), j_level), True
+    else:
+        half, calibrated = limited_half_width(distances, level, 0.0), False
+    if half <= 0:
+        return bounds(values, level, floor=floor)
+    return Bounds(min(levels) - half, max(levels) + half, calibrated)
 
 
 def at_rank(ordered: Sequence[float], rank: float) -> float:

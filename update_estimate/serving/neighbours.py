@@ -81,4 +81,5 @@ def restrict(p: Predictive, hood: Neighbourhood | None) -> Predictive:
         residuals=[p.residuals[i] for i in chosen],
         censored=[p.censored[i] for i in chosen],
         runs=[p.runs[i] for i in chosen],
+        quiet=tuple(p.quiet[i] for i in chosen) if p.quiet else (),
     )

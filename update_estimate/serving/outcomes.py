@@ -23,8 +23,11 @@ def mixed(p: Predictive, outcomes: Outcomes | None, name: str) -> Predictive:
     rng = random.Random(zlib.crc32(name.encode()))
     offset = rng.random()
     residuals, censored = list(p.residuals), list(p.censored)
+    replaced = False
     for i in range(len(residuals)):
         if math.floor((i + 1) * outcomes.share + offset) > math.floor(i * outcomes.share + offset):
             residuals[i] = math.log1p(rng.choice(outcomes.values)) - p.centre
-            censored[i] = False
-    return p._replace(residuals=residuals, censored=censored)
+            censored[i], replaced = False, True
+    # a failed or skipped run is of neither kind: the kinds no longer answer apart
+    quiet = () if replaced else p.quiet
+    return p._replace(residuals=residuals, censored=censored, quiet=quiet)

@@ -75,6 +75,8 @@ class Predictive(NamedTuple):
     model: str
     basis: str
     cap: float = math.inf
+    # per residual, where the kinds answer apart: from a run with nothing to do
+    quiet: tuple[bool, ...] = ()
 
     def value(self, residual: float) -> float:
         """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
@@ -141,8 +143,9 @@ def predictive(
         keep = same_kind(len(residuals), variant.quiet, quiet_now)
         residuals = [residuals[i] for i in keep]
         censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
+    quiet: tuple[bool, ...] = ()
     if not use_reports and variant.idle is not None:
-        residuals, censored, runs = _weigh_kinds(
+        residuals, censored, runs, quiet = _weigh_kinds(
             variant.idle, centre, values["gap_hours"], residuals, censored, runs
         )
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
@@ -158,6 +161,7 @@ def predictive(
             model=variant.model,
             basis=record.basis,
             cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
+            quiet=quiet,
         ),
         use_reports,
     )
@@ -170,13 +174,15 @@ def _weigh_kinds(
     residuals: list[float],
     censored: Sequence[bool],
     runs: Sequence[int | None],
-) -> tuple[list[float], list[bool], list[int | None]]:
+) -> tuple[list[float], list[bool], list[int | None], tuple[bool, ...]]:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
     the jump between the kinds: it replays its own value, moved down by as far as today's
     centre lies below its forecast and up by as far as it lies above the typical work of its
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice.
-    Both kinds are weighed by the chance of work after this gap (`idle`)."""
+    Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
+    Where the kinds answer apart (a short calibration of peak memory), runs with work replay
+    their own values too, and each residual keeps its kind."""
     for i, value in zip(quiet.runs, quiet.values, strict=True):
         residuals[i] = value - centre
     jumps = zip(
@@ -184,11 +190,24 @@ def _weigh_kinds(
     )
     for i, value, forecast, typical in jumps:
         residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
-    work = idle.chance_of_work(quiet.odds, gap_hours)
-    tagged = idle.mix(
-        list(zip(residuals, censored, runs, strict=True)), residuals, quiet.runs, work
+    marked = set(quiet.runs)
+    if quiet.work_values:
+        working = (i for i in range(len(residuals)) if i not in marked)
+        for i, value in zip(working, quiet.work_values, strict=True):
+            residuals[i] = value - centre
+    tagged = [
+        (r, c, run, i in marked)
+        for i, (r, c, run) in enumerate(zip(residuals, censored, runs, strict=True))
+    ]
+    if quiet.odds is not None:
+        work = idle.chance_of_work(quiet.odds, gap_hours)
+        tagged = idle.mix(tagged, residuals, quiet.runs, work)
+    return (
+        [t[0] for t in tagged],
+        [t[1] for t in tagged],
+        [t[2] for t in tagged],
+        tuple(t[3] for t in tagged) if quiet.work_values else (),
     )
-    return [t[0] for t in tagged], [t[1] for t in tagged], [t[2] for t in tagged]
 
 
 def _variant(
@@ -276,12 +295,35 @@ def single(p: Predictive, level: float) -> MetricEstimate:
         lower, upper = p.centre + p.residuals[0], p.centre + p.residuals[-1]
         point, calibrated = p.centre, False
     else:
-        b = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
-        point = p.value(conformal.bias(p.residuals))
+        b, point = _bounds(p, level), p.value(_shift(p, level))
         lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
     values = sorted((raw(lower), raw(point), raw(upper)))
     basis = p.basis if calibrated or p.basis == "default" else "limited"
     return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
+
+
+def _by_kinds(p: Predictive, level: float) -> bool:
+    """Whether each kind answers around its own level: the kinds are known and the
+    calibration too short for the two-sided ranks."""
+    short = len(p.residuals) < conformal.min_two_sided(level)
+    return bool(p.quiet) and short and not any(p.censored)
+
+
+def _bounds(p: Predictive, level: float) -> conformal.Bounds:
+    if _by_kinds(p, level):
+        return conformal.kinds_bounds(p.residuals, p.quiet, level, floor=p.floor)
+    return conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
+
+
+def _shift(p: Predictive, level: float) -> float:
+    """The point's residual: a typical run of the likelier kind where the kinds answer
+    apart (the median of a few runs of two kinds can fall between them, a value no run
+    takes), else the residuals' lean (`conformal.bias`)."""
+    if not _by_kinds(p, level):
+        return conformal.bias(p.residuals)
+    quiet = [r for r, q in zip(p.residuals, p.quiet, strict=True) if q]
+    work = [r for r, q in zip(p.residuals, p.quiet, strict=True) if not q]
+    return conformal.median(quiet if len(quiet) > len(work) else work)
 
 
 def shared_single(p: Predictive, level: float, memo: Memo) -> MetricEstimate:
