@@ -57,12 +57,10 @@ class Outcomes(NamedTuple):
 class Idle(NamedTuple):
     """Which residuals came from runs with nothing to do, their own values, and the chance
     of work as a logistic curve in log hours since the last success (`idle`; None: too few
-    of either kind to fit it). `jumps`: the
-    residuals of runs with work forecast as if quiet, with their own values, their forecasts
-    and the typical run with work before each (`fitting.idle.jumps`). `work_values`: a short
-    calibration of peak memory's runs with work, their own values in order (each kind then
-    answers around its own level).
-    """
+    of either kind to fit it). `jumps`: the residuals of runs with work forecast as if quiet,
+    with their own values, their forecasts and the typical run with work before each
+    (`fitting.idle.jumps`). `work_values`: in a short calibration of peak memory, the runs
+    with work's own values in order (each kind then answers around its own level)."""
 
     runs: list[int]
     values: list[float]
