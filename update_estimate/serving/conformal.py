@@ -129,12 +129,12 @@ def kinds_bounds(
     the next run is, as the symmetric form is for one. A kind of one run sets its level but
     has no distance to measure (it is its own median). Without both kinds, or with fewer
     than KIND_FLOOR distances: `bounds`."""
-    kinds = [[v for v, q in zip(values, quiet, strict=True) if q == kind] for kind in (True, False)]
+    kinds = split_kinds(values, quiet)
     levels = [median(k) for k in kinds]
     distances = [
-        v - levels[0 if q else 1]
-        for v, q in zip(values, quiet, strict=True)
-        if len(kinds[0 if q else 1]) >= KIND_FLOOR
+        v - levels[kind]
+        for v, kind in zip(values, (int(not q) for q in quiet), strict=True)
+        if len(kinds[kind]) >= KIND_FLOOR
     ]
     if not all(kinds) or len(distances) < KIND_FLOOR:
         return bounds(values, level, floor=floor)
@@ -146,6 +146,12 @@ def kinds_bounds(
     if half <= 0:
         return bounds(values, level, floor=floor)
     return Bounds(min(levels) - half, max(levels) + half, calibrated)
+
+
+def split_kinds(values: Sequence[float], quiet: Sequence[bool]) -> tuple[list[float], list[float]]:
+    """The values of quiet runs, then those of runs with work."""
+    pairs = list(zip(values, quiet, strict=True))
+    return [v for v, q in pairs if q], [v for v, q in pairs if not q]
 
 
 def at_rank(ordered: Sequence[float], rank: float) -> float:

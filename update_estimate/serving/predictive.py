@@ -295,35 +295,27 @@ def single(p: Predictive, level: float) -> MetricEstimate:
         lower, upper = p.centre + p.residuals[0], p.centre + p.residuals[-1]
         point, calibrated = p.centre, False
     else:
-        b, point = _bounds(p, level), p.value(_shift(p, level))
+        b, shift = _read(p, level)
+        point = p.value(shift)
         lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
     values = sorted((raw(lower), raw(point), raw(upper)))
     basis = p.basis if calibrated or p.basis == "default" else "limited"
     return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
 
 
-def _by_kinds(p: Predictive, level: float) -> bool:
-    """Whether each kind answers around its own level: the kinds are known and the
-    calibration too short for the two-sided ranks."""
+def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
+    """The bounds and the point's residual. Where the kinds are known and the calibration too
+    short for the two-sided ranks, each kind answers around its own level
+    (`conformal.kinds_bounds`) and the point is a typical run of the likelier kind (the median
+    of a few runs of two kinds can fall between them, a value no run takes). Otherwise the
+    residuals' conformal bounds, and their lean (`conformal.bias`)."""
     short = len(p.residuals) < conformal.min_two_sided(level)
-    return bool(p.quiet) and short and not any(p.censored)
-
-
-def _bounds(p: Predictive, level: float) -> conformal.Bounds:
-    if _by_kinds(p, level):
-        return conformal.kinds_bounds(p.residuals, p.quiet, level, floor=p.floor)
-    return conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
-
-
-def _shift(p: Predictive, level: float) -> float:
-    """The point's residual: a typical run of the likelier kind where the kinds answer
-    apart (the median of a few runs of two kinds can fall between them, a value no run
-    takes), else the residuals' lean (`conformal.bias`)."""
-    if not _by_kinds(p, level):
-        return conformal.bias(p.residuals)
-    quiet = [r for r, q in zip(p.residuals, p.quiet, strict=True) if q]
-    work = [r for r, q in zip(p.residuals, p.quiet, strict=True) if not q]
-    return conformal.median(quiet if len(quiet) > len(work) else work)
+    if not (p.quiet and short and not any(p.censored)):
+        bounds = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
+        return bounds, conformal.bias(p.residuals)
+    quiet, work = conformal.split_kinds(p.residuals, p.quiet)
+    likelier = quiet if len(quiet) > len(work) else work
+    return conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor), conformal.median(likelier)
 
 
 def shared_single(p: Predictive, level: float, memo: Memo) -> MetricEstimate:
