@@ -175,6 +175,36 @@ def test_simulate_and_train_say_one_line_on_a_terminal_and_nothing_under_q(
     assert on_terminal("-q", "train", "--db", db, "--cache-dir", cache, "--no-phases") == ""
 
 
+def test_a_new_users_train_under_q_writes_nothing(tmp_path: Path) -> None:
+    """First weeks, plugins that never downloaded, parallel workers: cron hears nothing."""
+    db, cache = tmp_path / "h.duckdb", tmp_path / "cache"
+    made = subprocess.run(
+        [
+            str(BIN),
+            "simulate",
+            "--db",
+            str(db),
+            "--runs",
+            "16",
+            "--scenario",
+            "late-plugins",
+            "--seed",
+            "6",
+        ],
+        capture_output=True,
+        timeout=300,
+    )
+    assert made.returncode == 0
+    trained = subprocess.run(
+        [str(BIN), "-q", "train", "--db", str(db), "--cache-dir", str(cache), "-j", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert trained.returncode == 0
+    assert trained.stdout == "" and trained.stderr == ""
+
+
 def test_typos_in_plugin_names_get_a_suggestion(runner, sim_db: Path, tmp_path: Path) -> None:
     checked = invoke(runner, "validate", "--db", sim_db, "-p", "apt", "snp")
     assert "warning: no history for snp (did you mean snap or npm?)" in checked.stderr

@@ -102,8 +102,10 @@ def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
     """Some covariate is zero whenever nothing came and almost never otherwise: a report of
     nothing to download. Then one line through the zeros fits them, and better than a hurdle
-    (`bench/linear_models.py`)."""
+    (`bench/linear_models.py`). Where nothing ever came, there is nothing to foresee."""
     zero = target == 0
+    if zero.all():
+        return False
     silent = np.all(x[zero] == 0, axis=0) & (np.mean(x[~zero] != 0, axis=0) >= FORESEEN)
     return bool(silent.any())
 
