@@ -22,6 +22,7 @@ EMPTY_VARIANT: dict[str, Any] = {
     "spread": None,
     "idle": None,
     "borrowed": False,
+    "lone_breaks": None,
 }
 
 

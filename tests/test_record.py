@@ -28,10 +28,14 @@ def test_a_trained_cache_reads_back_as_written(trained: Trained) -> None:
     assert runs == {int}
     # every field is written, null where it does not apply
     variant = json.loads(text)["series"].popitem()[1]["variants"]["base"]
-    assert {"spread", "idle", "borrowed", "zeros", "quiet", "typical"} <= set(variant)
+    assert {"spread", "idle", "borrowed", "zeros", "quiet", "typical", "lone_breaks"} <= set(
+        variant
+    )
 
 
-@pytest.mark.parametrize("field", ["spread", "idle", "runs", "cap", "outcomes", "format_version"])
+@pytest.mark.parametrize(
+    "field", ["spread", "idle", "lone_breaks", "runs", "cap", "outcomes", "format_version"]
+)
 def test_a_record_lacking_a_field_is_refused_not_defaulted(trained: Trained, field: str) -> None:
     generation = cache.current(trained.cache)
     assert generation is not None

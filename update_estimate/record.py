@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -72,6 +72,17 @@ class Idle(NamedTuple):
     work_values: list[float]
 
 
+class LoneBreaks(NamedTuple):
+    """Residuals of runs after a break far beyond every other calibration run's (`above`),
+    or far below (`below`): positions in `residuals`, None where there is none. A run
+    after a break inside [low, high] (log1p hours) is answered without them."""
+
+    above: int | None
+    below: int | None
+    low: float
+    high: float
+
+
 class Variant(NamedTuple):
     """One way of answering: `base` (before the run) or `reports` (with its check report).
 
@@ -95,6 +106,7 @@ class Variant(NamedTuple):
     spread: Spread | None
     idle: Idle | None
     borrowed: bool
+    lone_breaks: LoneBreaks | None
 
     @classmethod
     def constant(
@@ -121,6 +133,7 @@ class Variant(NamedTuple):
             spread=None,
             idle=None,
             borrowed=False,
+            lone_breaks=None,
         )
 
     def calibrated_on(self, residuals: list[float]) -> Variant:
@@ -135,6 +148,7 @@ class Variant(NamedTuple):
             spread=None,
             idle=None,
             borrowed=True,
+            lone_breaks=None,
         )
 
 
@@ -292,11 +306,12 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
             "work_values": v.idle.work_values,
         },
         "borrowed": v.borrowed,
+        "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
     }
 
 
 def _variant_from_json(d: dict[str, Any]) -> Variant:
-    spread, idle = d["spread"], d["idle"]
+    spread, idle, lone = d["spread"], d["idle"], d["lone_breaks"]
     return Variant(
         model=d["model"],
         axes=[Axis(name, nodes) for name, nodes in d["axes"]],
@@ -323,4 +338,7 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
             idle["work_values"],
         ),
         borrowed=bool(d["borrowed"]),
+        lone_breaks=None
+        if lone is None
+        else LoneBreaks(lone["above"], lone["below"], float(lone["low"]), float(lone["high"])),
     )

@@ -3,6 +3,7 @@ forecasts, the calibration residuals and what serving needs to read them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,8 +11,15 @@ import numpy as np
 from update_estimate.fitting import grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
 from update_estimate.fitting.features import Series, plausible_cap
-from update_estimate.record import Axis, Idle, SeriesRecord, Spread, Variant
+from update_estimate.record import Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
+
+# A break more than twice as long as every other calibration run's (or less than half as
+# long as every other's), on log1p hours.
+LONE_MARGIN = math.log(2.0)
+# Time grows with the work a break brings. Memory is a level for each kind, and a download's
+# calibration replays its zeros: without their lone breaks' residuals both under-covered.
+LONE_METRICS = ("wall_clock_seconds", "cpu_seconds")
 
 
 def variant_record(
@@ -47,6 +55,32 @@ def variant_record(
         spread=Spread(round(rate, 6), [round(float(c), 6) for c in centres]) if rate else None,
         idle=_idle(s, start, centres) if variant == "base" else None,
         borrowed=False,
+        lone_breaks=_lone_breaks(s.covariates[start:, 0]) if s.metric in LONE_METRICS else None,
+    )
+
+
+def _lone_breaks(gaps: np.ndarray) -> LoneBreaks | None:
+    """The calibration runs after a break far beyond all the others' (`LoneBreaks`).
+
+    A short history's one break of weeks is where every forecast of it extrapolates: its own
+    fit, left without it, has no run near it, and the host's shape on the break bends as the
+    other plugins' work does. That error, often the largest, speaks for a run after a break
+    as far out and for no other: read for a run a day away, it set the interval's width. Only
+    a break beyond the other runs' by the margin is answered with it (a Mondrian split of the
+    residuals by how far out the break lies; `bench/RESULTS.md`)."""
+    if len(gaps) < 3:
+        return None
+    order = np.argsort(gaps, kind="stable")
+    above = int(order[-1]) if gaps[order[-1]] > gaps[order[-2]] + LONE_MARGIN else None
+    below = int(order[0]) if gaps[order[0]] < gaps[order[1]] - LONE_MARGIN else None
+    if above is None and below is None:
+        return None
+    rest = np.delete(gaps, [i for i in (above, below) if i is not None])
+    return LoneBreaks(
+        above,
+        below,
+        round(float(rest.min()) - LONE_MARGIN, 6),
+        round(float(rest.max()) + LONE_MARGIN, 6),
     )
 
 

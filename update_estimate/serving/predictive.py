@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple
 
-from update_estimate.record import DEFAULT_GAP_HOURS, Idle, SeriesRecord, Variant
+from update_estimate.record import DEFAULT_GAP_HOURS, Idle, LoneBreaks, SeriesRecord, Variant
 from update_estimate.reports import REPORTED
 from update_estimate.serving import conformal, idle, spread
 from update_estimate.serving.interpolation import locate
@@ -138,16 +138,19 @@ def predictive(
     censored, runs = variant.censored, variant.runs
     for i in variant.zeros:
         residuals[i] = ZERO_LOG - centre
+    apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
+    keep = [i for i in range(len(residuals)) if i not in apart]
     if use_reports and variant.zeros:
         quiet_now = all(values[axis] <= 0 for axis in names)
-        keep = same_kind(len(residuals), variant.quiet, quiet_now)
-        residuals = [residuals[i] for i in keep]
-        censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
+        keep = [i for i in same_kind(len(residuals), variant.quiet, quiet_now) if i not in apart]
     quiet: tuple[bool, ...] = ()
     if not use_reports and variant.idle is not None:
         residuals, censored, runs, quiet = _weigh_kinds(
-            variant.idle, centre, values["gap_hours"], residuals, censored, runs
+            variant.idle, centre, values["gap_hours"], residuals, censored, runs, keep
         )
+    else:
+        residuals = [residuals[i] for i in keep]
+        censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
         censored, runs = [False] * len(residuals), [None] * len(residuals)
@@ -174,6 +177,7 @@ def _weigh_kinds(
     residuals: list[float],
     censored: Sequence[bool],
     runs: Sequence[int | None],
+    keep: Sequence[int],
 ) -> tuple[list[float], list[bool], list[int | None], tuple[bool, ...]]:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
@@ -182,7 +186,8 @@ def _weigh_kinds(
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice.
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
-    their own values too, and each residual keeps its kind."""
+    their own values too, and each residual keeps its kind. Only the residuals at `keep`
+    answer."""
     for i, value in zip(quiet.runs, quiet.values, strict=True):
         residuals[i] = value - centre
     jumps = zip(
@@ -195,13 +200,11 @@ def _weigh_kinds(
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
-    tagged = [
-        (r, c, run, i in marked)
-        for i, (r, c, run) in enumerate(zip(residuals, censored, runs, strict=True))
-    ]
+    tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
-        tagged = idle.mix(tagged, residuals, quiet.runs, work)
+        kept_quiet = [k for k, i in enumerate(keep) if i in marked]
+        tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
     return (
         [t[0] for t in tagged],
         [t[1] for t in tagged],
@@ -254,6 +257,19 @@ def takes(variants: Mapping[str, Variant]) -> list[str]:
     variant = variants["reports"]
     axes = [axis for axis, _ in variant.axes if axis != "gap_hours"]
     return axes or list(variant.typical)
+
+
+def _lone_breaks_apart(lone: LoneBreaks | None, gap_hours: float) -> set[int]:
+    """The residuals of lone breaks (`LoneBreaks`) that today's break does not reach: a
+    residual of a break far beyond the others answers only a break beyond them too."""
+    if lone is None:
+        return set()
+    gap = math.log1p(gap_hours)
+    return {
+        i
+        for i, out in ((lone.above, gap > lone.high), (lone.below, gap < lone.low))
+        if i is not None and not out
+    }
 
 
 def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
