@@ -24,6 +24,9 @@ import numpy as np
 from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted, model_inputs
 
 PENALTY = 1.0  # ridge, on the raw log1p columns; the intercept is free
+# A hurdle's size fit: its recent runs that downloaded are few, and fewer still came after a
+# long break (see `_sample`).
+HURDLE_PENALTY = 0.1
 HUBER = 0.1  # log1p units: residuals beyond it are weighted as absolute errors
 ITERATIONS = 30
 TOLERANCE = 1e-6
@@ -70,13 +73,17 @@ def _fit(y: np.ndarray, x: np.ndarray) -> tuple[LinearModel, np.ndarray]:
     """
     design = np.column_stack([y[:-1], x[1:]])
     target = y[1:]
-    rows, weights, robust = _sample(target, x[1:])
-    model = LinearModel(*huber(design[rows], target[rows], weights, robust), float(y[-1]))
+    rows, weights, robust, penalty = _sample(target, x[1:])
+    penalties = np.full(design.shape[1], penalty)
+    model = LinearModel(
+        *huber(design[rows], target[rows], weights, robust, penalties), float(y[-1])
+    )
     recent = rows[-LEAN_WINDOW:]
     if len(rows) < 2 * LEAN_WINDOW or not _leans(target[recent] - model.line(design[recent])):
         return model, weights
     weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
-    return LinearModel(*huber(design[rows], target[rows], weights, robust), float(y[-1])), weights
+    refit = huber(design[rows], target[rows], weights, robust, penalties)
+    return LinearModel(*refit, float(y[-1])), weights
 
 
 def _leans(residuals: np.ndarray) -> bool:
@@ -90,13 +97,18 @@ def _leans(residuals: np.ndarray) -> bool:
     return abs(float(np.mean(residuals))) > LEAN_T * sd / np.sqrt(len(residuals))
 
 
-def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The rows a fit uses, their prior weights, and whether Huber refines it: a hurdle fits
-    the runs that observed something, recent ones weighing more."""
+def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """The rows a fit uses, their prior weights, whether Huber refines it, and its ridge
+    penalty: a hurdle fits the runs that observed something, recent ones weighing more.
+
+    Those are a few dozen runs, few of them after a long break, so the penalty that suits a
+    fit of every run held the break's knees (`features.KNEES`) near flat: a download after
+    weeks away was sized at the slope of a few days, and one after hours at more than a
+    package (`tests/test_linear.py`; `bench/RESULTS.md`)."""
     sizes = np.flatnonzero(target > 0)
     if MIN_SIZES <= len(sizes) < len(target) and not foreseen(x, target):
-        return sizes, RECENCY ** (sizes[-1] - sizes).astype(float), True
-    return np.arange(len(target)), np.ones(len(target)), len(sizes) == len(target)
+        return sizes, RECENCY ** (sizes[-1] - sizes).astype(float), True, HURDLE_PENALTY
+    return np.arange(len(target)), np.ones(len(target)), len(sizes) == len(target), PENALTY
 
 
 def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
