@@ -62,8 +62,13 @@ def test_unforeseen_zeros_make_a_hurdle_the_line_is_the_size() -> None:
     assert np.abs(_ridge(y, x) - truth).max() > 0.5
 
 
+def _release_sizes(rng: np.random.Generator, days: np.ndarray | float, n: int) -> np.ndarray:
+    """The bytes of the packages released while away: 3 a day, 20 MB each."""
+    return rng.poisson(3 * np.asarray(days), n) * 2e7 * rng.lognormal(0, 0.3, n)
+
+
 def _releases(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Downloads of the packages released while away (3 a day, 20 MB each): breaks of hours
+    """Downloads of the packages released while away (`_release_sizes`): breaks of hours
     (30%), one to three days (55%) and one to four weeks, as `simulate` spaces runs; the
     break's columns as `train` expands them."""
     rng = np.random.default_rng(seed)
@@ -73,14 +78,14 @@ def _releases(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
         rng.uniform(0.05, 1, n),
         np.where(u < 0.85, rng.uniform(1, 3, n), rng.uniform(7, 30, n)),
     )
-    sizes = rng.poisson(3 * days) * 2e7 * rng.lognormal(0, 0.3, n)
-    return np.log1p(sizes), expand(log_gap(days * 24)[:, None], ["gap_hours"])
+    return np.log1p(_release_sizes(rng, days, n)), expand(
+        log_gap(days * 24)[:, None], ["gap_hours"]
+    )
 
 
 def _release_size(days: float) -> float:
     """The truth's median size of a download after `days` away, when one comes."""
-    rng = np.random.default_rng(0)
-    sizes = rng.poisson(3 * days, 20000) * 2e7 * rng.lognormal(0, 0.3, 20000)
+    sizes = _release_sizes(np.random.default_rng(0), days, 20000)
     return float(np.log1p(np.median(sizes[sizes > 0])))
 
 

@@ -138,11 +138,12 @@ def predictive(
     censored, runs = variant.censored, variant.runs
     for i in variant.zeros:
         residuals[i] = ZERO_LOG - centre
-    apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
-    keep = [i for i in range(len(residuals)) if i not in apart]
+    kept: Sequence[int] = range(len(residuals))
     if use_reports and variant.zeros:
         quiet_now = all(values[axis] <= 0 for axis in names)
-        keep = [i for i in same_kind(len(residuals), variant.quiet, quiet_now) if i not in apart]
+        kept = same_kind(len(residuals), variant.quiet, quiet_now)
+    apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
+    keep = [i for i in kept if i not in apart]
     quiet: tuple[bool, ...] = ()
     if not use_reports and variant.idle is not None:
         residuals, censored, runs, quiet = _weigh_kinds(
@@ -203,7 +204,7 @@ def _weigh_kinds(
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
-        kept_quiet = [k for k, i in enumerate(keep) if i in marked]
+        kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
     return (
         [t[0] for t in tagged],
