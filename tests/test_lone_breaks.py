@@ -77,7 +77,7 @@ def test_a_run_a_day_away_is_answered_without_the_lone_break(
     assert width < 2.0
     _, far = answers(21)
     assert far > width + 1.0
-    monkeypatch.setattr(record_builder, "LONE_METRICS", ())
+    monkeypatch.setattr(record_builder, "TIMES", ())
     coverage_all, width_all = answers(1)
     assert width_all > width + 1.0 and coverage_all > coverage
 

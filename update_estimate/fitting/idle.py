@@ -3,6 +3,8 @@ read by `serving.idle` to weigh the two kinds of run."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from update_estimate.serving.idle import MIN_KIND
@@ -10,6 +12,8 @@ from update_estimate.serving.idle import MIN_KIND
 LEVEL_WINDOW = 10  # the latest runs of a kind, whose median is a typical one
 PENALTY = 0.5  # ridge on the curve's slope: a few runs never make it a step
 ITERATIONS = 50
+MIN_GAP_HOURS = 1 / 60  # a gap of zero: work then could not have come from a release
+RATE_STEPS = 60  # bisection halvings over 27 units of log(rate): far below rounding
 
 
 def fit(log_gaps: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
@@ -67,3 +71,23 @@ def jumps(
             runs.append(k)
             typical.append(before[1])
     return runs, typical
+
+
+def release_rate(log_gaps: np.ndarray, idle: np.ndarray) -> float | None:
+    """Releases per hour, where the curve cannot be fitted: a run has nothing to do when no
+    release came since the last success, P(quiet | gap) = exp(-rate * gap). One parameter is
+    measured from a new plugin's first runs, where the curve's two need MIN_KIND of each
+    kind. The maximum-likelihood rate; None without both kinds (the rate would be 0 or
+    infinite)."""
+    hours = np.maximum(np.expm1(np.asarray(log_gaps, dtype=float)), MIN_GAP_HOURS)
+    quiet = np.asarray(idle, dtype=bool)
+    if quiet.all() or not quiet.any():
+        return None
+    waited, work = float(hours[quiet].sum()), hours[~quiet]
+    # The log-likelihood's slope in log(rate), times 1/rate: falls from +inf to -waited.
+    lo, hi = math.log(1e-9), math.log(1e3)
+    for _ in range(RATE_STEPS):
+        mid = (lo + hi) / 2
+        slope = float((work / np.expm1(np.minimum(math.exp(mid) * work, 700.0))).sum()) - waited
+        lo, hi = (mid, hi) if slope > 0 else (lo, mid)
+    return round(math.exp((lo + hi) / 2), 9)

@@ -11,7 +11,12 @@ The predictive then weighs the residuals of each kind by that chance for this ru
 shares in the history: a re-run an hour later is answered from the quiet runs, a run after a
 month away from the runs with work.
 
-The curve is fitted in `train` (`fitting.idle`); here it is read (stdlib only).
+A new plugin's first runs have too few of a kind for the curve: there one release rate
+(nothing to do after a gap g with chance exp(-rate g)) says which kind is too unlikely today to
+answer at all (`one_kind`).
+
+The curve and the rate are fitted in `train` (`fitting.idle`); here they are read (stdlib
+only).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals by it
+ONE_KIND = 0.05  # a kind less likely than this today is left out (`one_kind`)
 
 T = TypeVar("T")
 
@@ -29,6 +35,23 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
     intercept, slope = odds
     z = intercept + slope * math.log1p(max(gap_hours, 0.0))
     return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
+
+
+def one_kind(rate: float, gap_hours: float, quiet: int, work: int) -> bool | None:
+    """The kind that alone answers a run after `gap_hours` given releases per hour (a short
+    calibration's `fitting.idle.release_rate`) and `quiet` and `work` residuals of each kind:
+    quiet (True) where work is that unlikely, work (False) where nothing to do is; None where
+    either may come (or the likely kind has no residual to answer with).
+
+    A kind of a few runs in a calibration too short for the two-sided ranks otherwise sets
+    both bounds: a re-run half an hour later reached up to the minutes of the runs with work
+    (`tests/test_release_rate.py`)."""
+    nothing = math.exp(-rate * max(gap_hours, 0.0))
+    if nothing < ONE_KIND and work:
+        return False
+    if 1.0 - nothing < ONE_KIND and quiet:
+        return True
+    return None
 
 
 def mix(items: Sequence[T], values: Sequence[float], idle: Sequence[int], work: float) -> list[T]:

@@ -187,21 +187,32 @@ def _weigh_kinds(
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice.
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
-    their own values too, and each residual keeps its kind. Only the residuals at `keep`
+    their own values too, and each residual keeps its kind. Where only a release rate is
+    known (a short calibration of time), the kind it makes unlikely is left out
+    (`idle.one_kind`); quiet runs replay their own values only when they alone answer: beside
+    runs with work and without the curve's weights, their own values around a centre that
+    the gap moved widened the intervals (`bench/RESULTS.md`). Only the residuals at `keep`
     answer."""
-    for i, value in zip(quiet.runs, quiet.values, strict=True):
-        residuals[i] = value - centre
+    marked = set(quiet.runs)
+    only = None
+    if quiet.rate is not None:
+        quiet_kept = sum(i in marked for i in keep)
+        only = idle.one_kind(quiet.rate, gap_hours, quiet_kept, len(keep) - quiet_kept)
+    if quiet.rate is None or only is True:
+        for i, value in zip(quiet.runs, quiet.values, strict=True):
+            residuals[i] = value - centre
     jumps = zip(
         quiet.jumps, quiet.jump_values, quiet.jump_forecasts, quiet.typical_work, strict=True
     )
     for i, value, forecast, typical in jumps:
         residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
-    marked = set(quiet.runs)
     if quiet.work_values:
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
+    if only is not None:
+        tagged = [t for t in tagged if t[3] == only]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]

@@ -1,0 +1,104 @@
+"""A new plugin's first runs: one release rate says which kind of run is too unlikely to answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tests.scenarios import make_series
+from update_estimate.fitting import idle as fitted_idle
+from update_estimate.fitting.candidates.base import quiet_libraries
+from update_estimate.fitting.series_training import train_series
+from update_estimate.record import Records, from_json, to_json
+from update_estimate.serving import idle
+from update_estimate.serving.predictive import predictive, single
+
+RATE = 0.02  # releases per hour: nothing to do a day later with chance 0.62
+RUNS = 24  # a calibration of 14 runs, too short for the two-sided ranks and for the curve
+
+
+def _releases(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaps of 12 minutes to 10 days; nothing to do when no release came; a check takes 10 s,
+    an update 90 s."""
+    rng = np.random.default_rng(seed)
+    gaps = np.exp(rng.uniform(np.log(0.2), np.log(240), n))
+    quiet = rng.random(n) < np.exp(-RATE * gaps)
+    seconds = np.where(quiet, 10.0, 90.0) * rng.lognormal(0, 0.12, n)
+    return gaps, quiet, seconds
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_rate_of_releases_is_recovered(seed: int) -> None:
+    gaps, quiet, _ = _releases(seed, 200)
+    rate = fitted_idle.release_rate(np.log1p(gaps), quiet)
+    assert rate == pytest.approx(RATE, rel=0.35)
+
+
+def test_no_rate_without_both_kinds() -> None:
+    gaps = np.log1p(np.linspace(1, 100, 12))
+    assert fitted_idle.release_rate(gaps, np.zeros(12, dtype=bool)) is None
+    assert fitted_idle.release_rate(gaps, np.ones(12, dtype=bool)) is None
+    one = np.zeros(12, dtype=bool)
+    one[0] = True  # a single quiet run after the shortest gap: a finite, fast rate
+    assert fitted_idle.release_rate(gaps, one) > 0.01
+
+
+def test_one_kind_leaves_out_only_an_unlikely_kind_with_an_answer_left() -> None:
+    assert idle.one_kind(RATE, 0.5, quiet=3, work=11) is True  # work: 1%
+    assert idle.one_kind(RATE, 24, quiet=3, work=11) is None  # nothing to do: 62%
+    assert idle.one_kind(RATE, 240, quiet=3, work=11) is False  # nothing to do: 0.8%
+    assert idle.one_kind(RATE, 0.5, quiet=0, work=11) is None  # no quiet residual kept
+
+
+def _scores(histories: int, after_hours: float) -> tuple[float, float]:
+    """Mean interval score over the actual value and coverage of the truth's runs, over
+    `histories` synthetic new users, a run `after_hours` after the last success."""
+    quiet_libraries()
+    scores, hits = [], []
+    for seed in range(histories):
+        gaps, quiet, seconds = _releases(seed, RUNS)
+        record = train_series(make_series(seconds, gaps, quiet), None, False).record
+        at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=after_hours)
+        e = single(predictive(record, at, None)[0], 0.9)
+        rng = np.random.default_rng(10_000 + seed)
+        nothing = rng.random(400) < np.exp(-RATE * after_hours)
+        truth = np.where(nothing, 10.0, 90.0) * rng.lognormal(0, 0.12, 400)
+        miss = np.maximum(e.lower - truth, 0) + np.maximum(truth - e.upper, 0)
+        scores.append(np.mean((e.upper - e.lower + 20 * miss) / truth))
+        hits.append(np.mean((truth >= e.lower) & (truth <= e.upper)))
+    return float(np.mean(scores)), float(np.mean(hits))
+
+
+def test_a_rerun_half_an_hour_later_is_answered_from_the_quiet_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30 new users with 24 runs each, 3-11 of them with work. Half an hour after the last
+    success (work 1% likely) the interval is the quiet runs': covered near 90% at a third of
+    the interval score that both kinds' residuals gave it (covered 0.95 there, reaching up to
+    the minutes of an update). Ten days away, the runs with work answer, as covered."""
+    score, coverage = _scores(30, 0.5)
+    assert score < 1.6 and 0.85 <= coverage <= 0.95
+    _, far = _scores(30, 200)
+    assert far >= 0.87
+    monkeypatch.setattr(fitted_idle, "release_rate", lambda *_: None)
+    blind, blind_coverage = _scores(30, 0.5)
+    assert blind > 2 * score and blind_coverage > coverage
+
+
+def test_the_rate_is_kept_for_short_calibrations_of_time_only() -> None:
+    quiet_libraries()
+    gaps, quiet, seconds = _releases(0, RUNS)
+    record = train_series(make_series(seconds, gaps, quiet), None, False).record
+    kinds = record.variants["base"].idle
+    assert kinds is not None and kinds.odds is None and kinds.rate is not None
+    records = Records({"k": record}, {}, {}, {})
+    assert from_json(json.loads(json.dumps(to_json(records)))) == records
+    memory = make_series(seconds * 1e6, gaps, quiet, metric="memory_peak_bytes")
+    kept = train_series(memory, None, False).record.variants["base"].idle
+    assert kept is None or kept.rate is None
+    long_gaps, long_quiet, long_seconds = _releases(0, 60)
+    long = train_series(make_series(long_seconds, long_gaps, long_quiet), None, False).record
+    assert all(v.idle is None or v.idle.rate is None for v in long.variants.values())
