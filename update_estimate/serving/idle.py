@@ -54,6 +54,21 @@ def one_kind(rate: float, gap_hours: float, quiet: int, work: int) -> bool | Non
     return None
 
 
+def mixture_median(quiet: Sequence[float], work: Sequence[float], nothing: float) -> float:
+    """The median of a run that is quiet with chance `nothing`, each kind's values equally
+    likely within it: where either kind may come, a typical run of the likelier kind, not the
+    centre of a fit through both (`tests/test_release_rate.py`)."""
+    weighted = sorted(
+        [(v, nothing / len(quiet)) for v in quiet] + [(v, (1 - nothing) / len(work)) for v in work]
+    )
+    seen = 0.0
+    for value, weight in weighted:
+        seen += weight
+        if seen >= 0.5:
+            return value
+    return weighted[-1][0]
+
+
 def mix(items: Sequence[T], values: Sequence[float], idle: Sequence[int], work: float) -> list[T]:
     """As many items as given, a `work` share of them from the runs with work and the rest from
     the quiet runs, each kind's picks spread evenly over its own values in order (so each kind

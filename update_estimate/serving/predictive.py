@@ -77,6 +77,8 @@ class Predictive(NamedTuple):
     cap: float = math.inf
     # per residual, where the kinds answer apart: from a run with nothing to do
     quiet: tuple[bool, ...] = ()
+    # the point's residual where the kinds' chance sets it (`_weigh_kinds`); None: the lean
+    lean: float | None = None
 
     def value(self, residual: float) -> float:
         """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
@@ -145,8 +147,9 @@ def predictive(
     apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
     keep = [i for i in kept if i not in apart]
     quiet: tuple[bool, ...] = ()
+    lean = None
     if not use_reports and variant.idle is not None:
-        residuals, censored, runs, quiet = _weigh_kinds(
+        residuals, censored, runs, quiet, lean = _weigh_kinds(
             variant.idle, centre, values["gap_hours"], residuals, censored, runs, keep
         )
     else:
@@ -166,6 +169,7 @@ def predictive(
             basis=record.basis,
             cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
             quiet=quiet,
+            lean=lean,
         ),
         use_reports,
     )
@@ -179,7 +183,7 @@ def _weigh_kinds(
     censored: Sequence[bool],
     runs: Sequence[int | None],
     keep: Sequence[int],
-) -> tuple[list[float], list[bool], list[int | None], tuple[bool, ...]]:
+) -> tuple[list[float], list[bool], list[int | None], tuple[bool, ...], float | None]:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
     the jump between the kinds: it replays its own value, moved down by as far as today's
@@ -191,8 +195,9 @@ def _weigh_kinds(
     known (a short calibration of time), the kind it makes unlikely is left out
     (`idle.one_kind`); quiet runs replay their own values only when they alone answer: beside
     runs with work and without the curve's weights, their own values around a centre that
-    the gap moved widened the intervals (`bench/RESULTS.md`). Only the residuals at `keep`
-    answer."""
+    the gap moved widened the intervals (`bench/RESULTS.md`). Where both kinds may come, the
+    point is their mixture's median (`idle.mixture_median`, the lean returned). Only the
+    residuals at `keep` answer."""
     marked = set(quiet.runs)
     only = None
     if quiet.rate is not None:
@@ -210,6 +215,13 @@ def _weigh_kinds(
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
+    lean = None
+    if quiet.rate is not None and only is None:
+        values = dict(zip(quiet.runs, quiet.values, strict=True))
+        own = [values[i] - centre for i in keep if i in marked]
+        others = [residuals[i] for i in keep if i not in marked]
+        if own and others:
+            lean = idle.mixture_median(own, others, math.exp(-quiet.rate * gap_hours))
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if only is not None:
         tagged = [t for t in tagged if t[3] == only]
@@ -222,6 +234,7 @@ def _weigh_kinds(
         [t[1] for t in tagged],
         [t[2] for t in tagged],
         tuple(t[3] for t in tagged) if quiet.work_values else (),
+        lean,
     )
 
 
@@ -336,11 +349,12 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     short for the two-sided ranks, each kind answers around its own level
     (`conformal.kinds_bounds`) and the point is a typical run of the likelier kind (the median
     of a few runs of two kinds can fall between them, a value no run takes). Otherwise the
-    residuals' conformal bounds, and their lean (`conformal.bias`)."""
+    residuals' conformal bounds, and the kinds' mixture median where a release rate weighed
+    them (`Predictive.lean`), else their lean (`conformal.bias`)."""
     short = len(p.residuals) < conformal.min_two_sided(level)
     if not (p.quiet and short and not any(p.censored)):
         bounds = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
-        return bounds, conformal.bias(p.residuals)
+        return bounds, conformal.bias(p.residuals) if p.lean is None else p.lean
     quiet, work = conformal.split_kinds(p.residuals, p.quiet)
     likelier = quiet if len(quiet) > len(work) else work
     return conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor), conformal.median(likelier)
