@@ -203,7 +203,8 @@ def test_a_new_plugins_peak_memory_is_answered_around_each_kind(seed: int) -> No
 
 def test_a_short_memory_calibration_keeps_both_kinds_values(runner, tmp_path: Path) -> None:
     """A new user's 16 runs: peak memory's records keep both kinds' own values without the
-    chance of work, time's a release rate instead, and they read back whole."""
+    chance of work, time's only their kinds, each with a release rate; they read back
+    whole."""
     db, cache_dir = tmp_path / "h.duckdb", tmp_path / "cache"
     plugins = ("apt", "flatpak", "pip", "snap")
     simulate.write(simulate.generate(plugins, 16, 6, scenario_name="late-plugins"), db)
@@ -218,12 +219,11 @@ def test_a_short_memory_calibration_keeps_both_kinds_values(runner, tmp_path: Pa
     ]
     assert any(r.metric == "memory_peak_bytes" for r, _ in short)
     for r, k in short:
+        assert k.rates is not None
         if r.metric == "memory_peak_bytes":
-            assert k.rate is None
             assert len(k.runs) + len(k.work_values) == len(r.variants["base"].residuals)
         else:
-            assert r.metric in ("wall_clock_seconds", "cpu_seconds")
-            assert k.rate is not None and not k.work_values
+            assert r.metric in ("wall_clock_seconds", "cpu_seconds") and not k.work_values
     assert from_json(json.loads(json.dumps(to_json(records)))) == records
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
@@ -60,9 +60,9 @@ class Idle(NamedTuple):
     of either kind to fit it). `jumps`: the residuals of runs with work forecast as if quiet,
     with their own values, their forecasts and the typical run with work before each
     (`fitting.idle.jumps`). `work_values`: in a short calibration of peak memory, the runs
-    with work's own values in order (each kind then answers around its own level). `rate`:
-    in a short calibration of time without the curve, releases per hour
-    (`fitting.idle.release_rate`); None elsewhere."""
+    with work's own values in order (each kind then answers around its own level). `rates`:
+    in a short calibration without the curve, releases per hour at equal shares of their
+    posterior (`fitting.idle.release_rates`); None elsewhere."""
 
     runs: list[int]
     values: list[float]
@@ -72,7 +72,7 @@ class Idle(NamedTuple):
     jump_forecasts: list[float]
     typical_work: list[float]
     work_values: list[float]
-    rate: float | None
+    rates: list[float] | None
 
 
 class LoneBreaks(NamedTuple):
@@ -307,7 +307,7 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
             "jump_forecasts": v.idle.jump_forecasts,
             "typical_work": v.idle.typical_work,
             "work_values": v.idle.work_values,
-            "rate": v.idle.rate,
+            "rates": v.idle.rates,
         },
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
@@ -340,7 +340,7 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
             idle["jump_forecasts"],
             idle["typical_work"],
             idle["work_values"],
-            idle["rate"],
+            idle["rates"],
         ),
         borrowed=bool(d["borrowed"]),
         lone_breaks=None

@@ -17,10 +17,9 @@ from update_estimate.serving import conformal
 # A break more than twice as long as every other calibration run's (or less than half as
 # long as every other's), on log1p hours.
 LONE_MARGIN = math.log(2.0)
-# Time grows with the work a break brings: the metrics answered without a lone break's
-# residual and by a release rate (`_lone_breaks`, `_idle`). Memory is a level for each kind,
-# and a download's calibration replays its zeros: without their lone breaks' residuals both
-# under-covered.
+# Time grows with the work a break brings: these metrics are answered without a lone break's
+# residual (`_lone_breaks`). Memory is a level for each kind, and a download's calibration
+# replays its zeros: without their lone breaks' residuals both under-covered.
 TIMES = ("wall_clock_seconds", "cpu_seconds")
 
 
@@ -103,11 +102,10 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     (`conformal.kinds_bounds`), where one interval around the centre reached as far above
     the runs with work as the quiet runs lay below them.
 
-    A short calibration of time, too few of a kind for the curve, keeps the release rate
-    (`idle.release_rate`): the kind it makes unlikely today is left out
+    A short calibration with too few of a kind for the curve keeps the release rate
+    (`idle.release_rates`): the kind it makes unlikely today does not answer
     (`serving.idle.one_kind`). With the two-sided ranks the rare kind sits in a tail of its
-    own. Memory keeps both kinds: weighed apart by the rate, its totals were covered 0.69
-    (`bench/RESULTS.md`)."""
+    own."""
     if s.idle is None or s.metric == "download_bytes":
         return None
     quiet = np.flatnonzero(s.idle[start:])
@@ -115,10 +113,10 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     odds = idle.fit(s.covariates[:, 0], s.idle) if fewest >= idle.MIN_KIND else None
     short = s.n - start < conformal.min_two_sided(LEVEL)
     levels = s.metric == "memory_peak_bytes" and short
-    rate = None
-    if odds is None and short and s.metric in TIMES:
-        rate = idle.release_rate(s.covariates[:, 0], s.idle)
-    if fewest == 0 or (odds is None and not levels and rate is None):
+    rates = None
+    if odds is None and short and (s.metric in TIMES or levels):
+        rates = idle.release_rates(s.covariates[:, 0], s.idle)
+    if fewest == 0 or (odds is None and not levels and rates is None):
         return None
     values = s.y[start:][quiet]
     runs, typical = idle.jumps(s.y, s.idle, start, centres) if not levels else ([], [])
@@ -132,7 +130,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         [round(float(centres[k]), 6) for k in runs],
         [round(v, 6) for v in typical],
         [round(float(v), 6) for v in work],
-        rate,
+        rates,
     )
 
 

@@ -119,7 +119,11 @@ def bounds(
 
 
 def kinds_bounds(
-    values: Sequence[float], quiet: Sequence[bool], level: float, floor: float | None = None
+    values: Sequence[float],
+    quiet: Sequence[bool],
+    level: float,
+    floor: float | None = None,
+    only: bool | None = None,
 ) -> Bounds:
     """Bounds of values from two kinds of run (nothing to do, some work), too few for the
     two-sided ranks. The symmetric form around one centre mirrors the gap between the kinds:
@@ -127,8 +131,10 @@ def kinds_bounds(
     each value's distance from its own kind's median is the score, its symmetric rank the
     half-width around each kind's level, and the interval spans both: valid whichever kind
     the next run is, as the symmetric form is for one. A kind of one run sets its level but
-    has no distance to measure (it is its own median). Without both kinds, or with fewer
-    than KIND_FLOOR distances: `bounds`."""
+    has no distance to measure (it is its own median). `only`: the kind the next run is
+    known to be (True: quiet), whose level alone the interval spans; every distance still
+    sets the half-width. Without both kinds, or with fewer than KIND_FLOOR distances:
+    `bounds`."""
     kinds = split_kinds(values, quiet)
     levels = [median(k) for k in kinds]
     distances = [
@@ -145,7 +151,8 @@ def kinds_bounds(
         half, calibrated = limited_half_width(distances, level, 0.0), False
     if half <= 0:
         return bounds(values, level, floor=floor)
-    return Bounds(min(levels) - half, max(levels) + half, calibrated)
+    spanned = levels if only is None else [levels[int(not only)]]
+    return Bounds(min(spanned) - half, max(spanned) + half, calibrated)
 
 
 def split_kinds(values: Sequence[float], quiet: Sequence[bool]) -> tuple[list[float], list[float]]:

@@ -12,8 +12,9 @@ shares in the history: a re-run an hour later is answered from the quiet runs, a
 month away from the runs with work.
 
 A new plugin's first runs have too few of a kind for the curve: there one release rate
-(nothing to do after a gap g with chance exp(-rate g)) says which kind is too unlikely today to
-answer at all (`one_kind`).
+(nothing to do after a gap g with chance exp(-rate g), averaged over the rate's posterior) says
+which kind is too unlikely today to answer at all (`one_kind`), and the point of a run that may
+be either (`mixture_median`).
 
 The curve and the rate are fitted in `train` (`fitting.idle`); here they are read (stdlib
 only).
@@ -37,16 +38,22 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
     return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
 
 
-def one_kind(rate: float, gap_hours: float, quiet: int, work: int) -> bool | None:
-    """The kind that alone answers a run after `gap_hours` given releases per hour (a short
-    calibration's `fitting.idle.release_rate`) and `quiet` and `work` residuals of each kind:
+def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:
+    """The chance of nothing to do after `gap_hours`, averaged over the release rates kept
+    from their posterior (`fitting.idle.release_rates`)."""
+    gap = max(gap_hours, 0.0)
+    return sum(math.exp(-r * gap) for r in rates) / len(rates)
+
+
+def one_kind(nothing: float, quiet: int, work: int) -> bool | None:
+    """The kind that alone answers a run that has nothing to do with chance `nothing` (a
+    short calibration's `quiet_chance`), given `quiet` and `work` residuals of each kind:
     quiet (True) where work is that unlikely, work (False) where nothing to do is; None where
     either may come (or the likely kind has no residual to answer with).
 
     A kind of a few runs in a calibration too short for the two-sided ranks otherwise sets
     both bounds: a re-run half an hour later reached up to the minutes of the runs with work
     (`tests/test_release_rate.py`)."""
-    nothing = math.exp(-rate * max(gap_hours, 0.0))
     if nothing < ONE_KIND and work:
         return False
     if 1.0 - nothing < ONE_KIND and quiet:

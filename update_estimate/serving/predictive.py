@@ -79,6 +79,8 @@ class Predictive(NamedTuple):
     quiet: tuple[bool, ...] = ()
     # the point's residual where the kinds' chance sets it (`_weigh_kinds`); None: the lean
     lean: float | None = None
+    # where the kinds answer apart: the kind today's run is (`_weigh_kinds`); None: either
+    kind: bool | None = None
 
     def value(self, residual: float) -> float:
         """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
@@ -147,9 +149,9 @@ def predictive(
     apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
     keep = [i for i in kept if i not in apart]
     quiet: tuple[bool, ...] = ()
-    lean = None
+    lean, kind = None, None
     if not use_reports and variant.idle is not None:
-        residuals, censored, runs, quiet, lean = _weigh_kinds(
+        residuals, censored, runs, quiet, lean, kind = _weigh_kinds(
             variant.idle, centre, values["gap_hours"], residuals, censored, runs, keep
         )
     else:
@@ -170,9 +172,23 @@ def predictive(
             cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
             quiet=quiet,
             lean=lean,
+            kind=kind,
         ),
         use_reports,
     )
+
+
+class Weighed(NamedTuple):
+    """The residuals that answer after `_weigh_kinds`, with their censoring, runs and (where
+    the kinds answer apart) kinds; the point's residual where the kinds' chance sets it; and
+    the kind a short calibration's release rate says today's run is (None: either)."""
+
+    residuals: list[float]
+    censored: list[bool]
+    runs: list[int | None]
+    quiet: tuple[bool, ...]
+    lean: float | None
+    kind: bool | None
 
 
 def _weigh_kinds(
@@ -183,7 +199,7 @@ def _weigh_kinds(
     censored: Sequence[bool],
     runs: Sequence[int | None],
     keep: Sequence[int],
-) -> tuple[list[float], list[bool], list[int | None], tuple[bool, ...], float | None]:
+) -> Weighed:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
     the jump between the kinds: it replays its own value, moved down by as far as today's
@@ -191,19 +207,23 @@ def _weigh_kinds(
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice.
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
-    their own values too, and each residual keeps its kind. Where only a release rate is
-    known (a short calibration of time), the kind it makes unlikely is left out
-    (`idle.one_kind`); quiet runs replay their own values only when they alone answer: beside
-    runs with work and without the curve's weights, their own values around a centre that
-    the gap moved widened the intervals (`bench/RESULTS.md`). Where both kinds may come, the
-    point is their mixture's median (`idle.mixture_median`, the lean returned). Only the
-    residuals at `keep` answer."""
+    their own values too, and each residual keeps its kind.
+
+    Where only a release rate is known (a short calibration), the kind it makes unlikely does
+    not answer (`idle.one_kind`): memory's interval spans the other kind's level alone
+    (`conformal.kinds_bounds`; its joint draws keep both), time's residuals are the other
+    kind's. There quiet runs replay their own values only when they alone answer: beside runs
+    with work and without the curve's weights, their own values around a centre that the gap
+    moved widened the intervals (`bench/RESULTS.md`). Where both kinds may come, time's point
+    is their mixture's median (`idle.mixture_median`). Only the residuals at `keep` answer."""
     marked = set(quiet.runs)
+    apart = bool(quiet.work_values)
+    nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
     only = None
-    if quiet.rate is not None:
+    if nothing is not None:
         quiet_kept = sum(i in marked for i in keep)
-        only = idle.one_kind(quiet.rate, gap_hours, quiet_kept, len(keep) - quiet_kept)
-    if quiet.rate is None or only is True:
+        only = idle.one_kind(nothing, quiet_kept, len(keep) - quiet_kept)
+    if nothing is None or apart or only is True:
         for i, value in zip(quiet.runs, quiet.values, strict=True):
             residuals[i] = value - centre
     jumps = zip(
@@ -211,30 +231,31 @@ def _weigh_kinds(
     )
     for i, value, forecast, typical in jumps:
         residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
-    if quiet.work_values:
+    if apart:
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
     lean = None
-    if quiet.rate is not None and only is None:
+    if nothing is not None and only is None and not apart:
         values = dict(zip(quiet.runs, quiet.values, strict=True))
         own = [values[i] - centre for i in keep if i in marked]
         others = [residuals[i] for i in keep if i not in marked]
         if own and others:
-            lean = idle.mixture_median(own, others, math.exp(-quiet.rate * gap_hours))
+            lean = idle.mixture_median(own, others, nothing)
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
-    if only is not None:
+    if only is not None and not apart:
         tagged = [t for t in tagged if t[3] == only]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
-    return (
+    return Weighed(
         [t[0] for t in tagged],
         [t[1] for t in tagged],
         [t[2] for t in tagged],
-        tuple(t[3] for t in tagged) if quiet.work_values else (),
+        tuple(t[3] for t in tagged) if apart else (),
         lean,
+        only if apart else None,
     )
 
 
@@ -347,8 +368,9 @@ def single(p: Predictive, level: float) -> MetricEstimate:
 def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     """The bounds and the point's residual. Where the kinds are known and the calibration too
     short for the two-sided ranks, each kind answers around its own level
-    (`conformal.kinds_bounds`) and the point is a typical run of the likelier kind (the median
-    of a few runs of two kinds can fall between them, a value no run takes). Otherwise the
+    (`conformal.kinds_bounds`; only today's kind where a release rate tells it) and the point
+    is a typical run of the likelier kind (the median of a few runs of two kinds can fall
+    between them, a value no run takes). Otherwise the
     residuals' conformal bounds, and the kinds' mixture median where a release rate weighed
     them (`Predictive.lean`), else their lean (`conformal.bias`)."""
     short = len(p.residuals) < conformal.min_two_sided(level)
@@ -357,7 +379,10 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
         return bounds, conformal.bias(p.residuals) if p.lean is None else p.lean
     quiet, work = conformal.split_kinds(p.residuals, p.quiet)
     likelier = quiet if len(quiet) > len(work) else work
-    return conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor), conformal.median(likelier)
+    if p.kind is not None:
+        likelier = quiet if p.kind else work
+    bounds = conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor, p.kind)
+    return bounds, conformal.median(likelier)
 
 
 def shared_single(p: Predictive, level: float, memo: Memo) -> MetricEstimate:
