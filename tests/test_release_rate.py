@@ -158,17 +158,19 @@ def test_the_rate_is_kept_for_short_calibrations_only() -> None:
 def test_a_new_plugins_memory_spans_the_level_of_todays_kind() -> None:
     """Peak memory 30 MB with nothing to do, 120 MB with work: half an hour after the last
     success the interval is the quiet runs' level alone, 10 days after the working runs';
-    a day after, either may come and it spans both."""
+    a day after, either may come and it spans both. A 99% interval leaves a kind out only
+    below half a percent: work half an hour later (1%) is in it."""
     quiet_libraries()
     gaps, quiet, seconds = _releases(5, RUNS)
     values = np.where(quiet, 30e6, 120e6) * seconds / np.where(quiet, 10.0, 90.0)
     record = train_series(make_series(values, gaps, quiet, "memory_peak_bytes"), None, False)
 
-    def answer(hours: float):
+    def answer(hours: float, level: float = 0.9):
         at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=hours)
-        return single(predictive(record.record, at, None)[0], 0.9)
+        return single(predictive(record.record, at, None)[0], level)
 
     soon, day, far = answer(0.5), answer(24), answer(240)
     assert soon.upper < 60e6 and 20e6 < soon.point < 40e6
+    assert answer(0.5, 0.99).upper > 100e6
     assert far.lower > 60e6 and far.point > 90e6
     assert day.lower < 40e6 and day.upper > 100e6

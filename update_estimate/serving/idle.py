@@ -27,7 +27,9 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals by it
-ONE_KIND = 0.05  # a kind less likely than this today is left out (`one_kind`)
+# a kind less likely than this today is left out of time's residuals (`one_kind`); memory's
+# interval leaves out a kind less likely than its own miss budget on one side
+ONE_KIND = 0.05
 
 T = TypeVar("T")
 
@@ -45,18 +47,18 @@ def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:
     return sum(math.exp(-r * gap) for r in rates) / len(rates)
 
 
-def one_kind(nothing: float, quiet: int, work: int) -> bool | None:
+def one_kind(nothing: float, quiet: int, work: int, unlikely: float = ONE_KIND) -> bool | None:
     """The kind that alone answers a run that has nothing to do with chance `nothing` (a
     short calibration's `quiet_chance`), given `quiet` and `work` residuals of each kind:
-    quiet (True) where work is that unlikely, work (False) where nothing to do is; None where
-    either may come (or the likely kind has no residual to answer with).
+    quiet (True) where work is less likely than `unlikely`, work (False) where nothing to do
+    is; None where either may come (or the likely kind has no residual to answer with).
 
     A kind of a few runs in a calibration too short for the two-sided ranks otherwise sets
     both bounds: a re-run half an hour later reached up to the minutes of the runs with work
     (`tests/test_release_rate.py`)."""
-    if nothing < ONE_KIND and work:
+    if nothing < unlikely and work:
         return False
-    if 1.0 - nothing < ONE_KIND and quiet:
+    if 1.0 - nothing < unlikely and quiet:
         return True
     return None
 

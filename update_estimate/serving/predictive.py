@@ -79,8 +79,9 @@ class Predictive(NamedTuple):
     quiet: tuple[bool, ...] = ()
     # the point's residual where the kinds' chance sets it (`_weigh_kinds`); None: the lean
     lean: float | None = None
-    # where the kinds answer apart: the kind today's run is (`_weigh_kinds`); None: either
-    kind: bool | None = None
+    # where the kinds answer apart: the chance that today's run has nothing to do, from a
+    # short calibration's release rate (`_weigh_kinds`); None: unknown
+    nothing: float | None = None
 
     def value(self, residual: float) -> float:
         """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
@@ -149,9 +150,9 @@ def predictive(
     apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
     keep = [i for i in kept if i not in apart]
     quiet: tuple[bool, ...] = ()
-    lean, kind = None, None
+    lean, nothing = None, None
     if not use_reports and variant.idle is not None:
-        residuals, censored, runs, quiet, lean, kind = _weigh_kinds(
+        residuals, censored, runs, quiet, lean, nothing = _weigh_kinds(
             variant.idle, centre, values["gap_hours"], residuals, censored, runs, keep
         )
     else:
@@ -172,7 +173,7 @@ def predictive(
             cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
             quiet=quiet,
             lean=lean,
-            kind=kind,
+            nothing=nothing,
         ),
         use_reports,
     )
@@ -181,14 +182,15 @@ def predictive(
 class Weighed(NamedTuple):
     """The residuals that answer after `_weigh_kinds`, with their censoring, runs and (where
     the kinds answer apart) kinds; the point's residual where the kinds' chance sets it; and
-    the kind a short calibration's release rate says today's run is (None: either)."""
+    where the kinds answer apart, the chance of nothing to do from a short calibration's
+    release rate (None: unknown)."""
 
     residuals: list[float]
     censored: list[bool]
     runs: list[int | None]
     quiet: tuple[bool, ...]
     lean: float | None
-    kind: bool | None
+    nothing: float | None
 
 
 def _weigh_kinds(
@@ -210,12 +212,13 @@ def _weigh_kinds(
     their own values too, and each residual keeps its kind.
 
     Where only a release rate is known (a short calibration), the kind it makes unlikely does
-    not answer (`idle.one_kind`): memory's interval spans the other kind's level alone
-    (`conformal.kinds_bounds`; its joint draws keep both), time's residuals are the other
-    kind's. There quiet runs replay their own values only when they alone answer: beside runs
-    with work and without the curve's weights, their own values around a centre that the gap
-    moved widened the intervals (`bench/RESULTS.md`). Where both kinds may come, time's point
-    is their mixture's median (`idle.mixture_median`). Only the residuals at `keep` answer."""
+    not answer (`idle.one_kind`): memory's interval spans the other kind's level alone where
+    the kind is less likely than the interval's miss budget on one side (`_read`; its joint
+    draws keep both); time's residuals are the other kind's where it is below ONE_KIND. There
+    quiet runs replay their own values only when they alone answer: beside runs with work
+    and without the curve's weights, their own values around a centre that the gap moved
+    widened the intervals (`bench/RESULTS.md`). Where both kinds may come, time's point is
+    their mixture's median (`idle.mixture_median`). Only the residuals at `keep` answer."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
@@ -255,7 +258,7 @@ def _weigh_kinds(
         [t[2] for t in tagged],
         tuple(t[3] for t in tagged) if apart else (),
         lean,
-        only if apart else None,
+        nothing if apart else None,
     )
 
 
@@ -368,7 +371,8 @@ def single(p: Predictive, level: float) -> MetricEstimate:
 def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     """The bounds and the point's residual. Where the kinds are known and the calibration too
     short for the two-sided ranks, each kind answers around its own level
-    (`conformal.kinds_bounds`; only today's kind where a release rate tells it) and the point
+    (`conformal.kinds_bounds`; only today's kind where a release rate makes the other less
+    likely than the miss budget on one side) and the point
     is a typical run of the likelier kind (the median of a few runs of two kinds can fall
     between them, a value no run takes). Otherwise the
     residuals' conformal bounds, and the kinds' mixture median where a release rate weighed
@@ -379,9 +383,12 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
         return bounds, conformal.bias(p.residuals) if p.lean is None else p.lean
     quiet, work = conformal.split_kinds(p.residuals, p.quiet)
     likelier = quiet if len(quiet) > len(work) else work
-    if p.kind is not None:
-        likelier = quiet if p.kind else work
-    bounds = conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor, p.kind)
+    kind = None
+    if p.nothing is not None:
+        kind = idle.one_kind(p.nothing, len(quiet), len(work), (1 - level) / 2)
+    if kind is not None:
+        likelier = quiet if kind else work
+    bounds = conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor, kind)
     return bounds, conformal.median(likelier)
 
 
