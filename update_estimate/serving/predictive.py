@@ -223,7 +223,7 @@ def _weigh_kinds(
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
     only = None
-    if nothing is not None:
+    if nothing is not None and not apart:
         quiet_kept = sum(i in marked for i in keep)
         only = idle.one_kind(nothing, quiet_kept, len(keep) - quiet_kept)
     if nothing is None or apart or only is True:
@@ -239,14 +239,14 @@ def _weigh_kinds(
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
     lean = None
-    if nothing is not None and only is None and not apart:
+    if nothing is not None and not apart and only is None:
         values = dict(zip(quiet.runs, quiet.values, strict=True))
         own = [values[i] - centre for i in keep if i in marked]
         others = [residuals[i] for i in keep if i not in marked]
         if own and others:
             lean = idle.mixture_median(own, others, nothing)
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
-    if only is not None and not apart:
+    if only is not None:
         tagged = [t for t in tagged if t[3] == only]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
@@ -372,11 +372,10 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     """The bounds and the point's residual. Where the kinds are known and the calibration too
     short for the two-sided ranks, each kind answers around its own level
     (`conformal.kinds_bounds`; only today's kind where a release rate makes the other less
-    likely than the miss budget on one side) and the point
-    is a typical run of the likelier kind (the median of a few runs of two kinds can fall
-    between them, a value no run takes). Otherwise the
-    residuals' conformal bounds, and the kinds' mixture median where a release rate weighed
-    them (`Predictive.lean`), else their lean (`conformal.bias`)."""
+    likely than the miss budget on one side) and the point is a typical run of the likelier
+    kind (the median of a few runs of two kinds can fall between them, a value no run
+    takes). Otherwise the residuals' conformal bounds, and the kinds' mixture median where a
+    release rate weighed them (`Predictive.lean`), else their lean (`conformal.bias`)."""
     short = len(p.residuals) < conformal.min_two_sided(level)
     if not (p.quiet and short and not any(p.censored)):
         bounds = conformal.bounds(p.residuals, level, censored=p.censored, floor=p.floor)
