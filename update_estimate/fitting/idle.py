@@ -79,9 +79,9 @@ def release_rates(log_gaps: np.ndarray, idle: np.ndarray) -> list[float] | None:
     release came since the last success, P(quiet | gap) = exp(-rate * gap). One parameter is
     measured from a new plugin's first runs, where the curve's two need MIN_KIND of each
     kind. A few runs leave it uncertain: the rates at RATE_POINTS equal shares of its
-    posterior (flat in log rate), whose chances `serving.idle.quiet_chance` averages. The
-    most likely rate alone called a kind 4% likely that came (peak memory's totals covered
-    0.69). None without both kinds (the rate would be 0 or infinite)."""
+    posterior (flat in log rate), whose chances `serving.idle.quiet_chance` averages: the
+    most likely rate alone, read as certain, left out kinds that then came
+    (`bench/RESULTS.md`). None without both kinds (the rate would be 0 or infinite)."""
     hours = np.maximum(np.expm1(np.asarray(log_gaps, dtype=float)), MIN_GAP_HOURS)
     quiet = np.asarray(idle, dtype=bool)
     if quiet.all() or not quiet.any():
