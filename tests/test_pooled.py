@@ -4,6 +4,8 @@ report counts from the first runs on (issue 19). Real histories from `simulate`,
 from __future__ import annotations
 
 import json
+import math
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +13,14 @@ import pytest
 
 from tests.conftest import invoke
 from update_estimate.fitting import backtest, pooled
-from update_estimate.fitting.features import build_series, truncate
+from update_estimate.fitting.features import Series, build_series, truncate
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.record import METRICS, series_key
 from update_estimate.requests import BacktestRequest
 from update_estimate.serving import cache as cache_module
+from update_estimate.serving.predictive import predictive, single
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 
@@ -160,3 +163,45 @@ def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
             off.append(float(np.median(shape.predictions) - np.median(young.y)))
     assert np.mean(np.abs(off)) < 0.4
     assert np.mean(off) > -0.3
+
+
+def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -> None:
+    """A plugin with 3-8 runs answers a report with the host's line; its interval was a
+    Student-t on its own few errors (too wide, or with near-equal errors too narrow). With
+    the host's errors about the line lent, it is narrower and still covers."""
+    hits: dict[str, list[bool]] = {"lent": [], "own": []}
+    widths: dict[str, list[float]] = {"lent": [], "own": []}
+    for seed in range(1, 7):
+        db = tmp_path / f"{seed}.duckdb"
+        simulate.write(simulate.generate(PLUGINS, 20, seed, scenario_name="late-plugins"), db)
+        series = build_series(history.read(db).executions, None, ("wall_clock_seconds",))
+        for s in (s for s in series if s.reports and s.n < 15):  # joined late
+            for n in range(3, min(s.n, 9)):
+                young = truncate(s, n)
+                shapes = pooled.borrow_all(young, series, s.starts[n])
+                record = train_series(young, None, include_extras=False, borrowed=shapes).record
+                lent = record.variants["reports"]
+                assert lent.model == pooled.NAME
+                assert lent.runs[:n] == list(young.run_numbers)
+                assert len(lent.runs) > n and set(lent.runs[n:]) == {None}
+                assert len(record.variants["base"].residuals) == n  # no report: its own
+                own = lent._replace(
+                    residuals=lent.residuals[:n], censored=lent.censored[:n], runs=lent.runs[:n]
+                )
+                actual = float(np.expm1(s.y[n]))
+                for name, v in (("lent", lent), ("own", own)):
+                    answer = record._replace(variants={**record.variants, "reports": v})
+                    at = datetime.fromisoformat(s.starts[n])
+                    p, used = predictive(answer, at, _report(s, n))
+                    assert used
+                    e = single(p, 0.9)
+                    hits[name].append(e.lower <= actual <= e.upper)
+                    widths[name].append(math.log1p(e.upper) - math.log1p(e.lower))
+    assert len(hits["lent"]) >= 30
+    assert np.mean(hits["lent"]) >= 0.8
+    assert np.median(widths["lent"]) < 0.85 * np.median(widths["own"])
+
+
+def _report(s: Series, index: int) -> dict[str, float]:
+    """What the plugin reported before its run at `index`."""
+    return {name: float(np.expm1(s.covariates[index, j + 1])) for j, name in enumerate(s.reports)}

@@ -139,6 +139,16 @@ class Variant(NamedTuple):
             lone_breaks=None,
         )
 
+    def lent(self, residuals: list[float]) -> Variant:
+        """Its own residuals followed by residuals lent from other series (from no run of
+        its own); the spread measured on its own runs no longer describes them."""
+        return self._replace(
+            residuals=[*self.residuals, *residuals],
+            censored=[*self.censored, *[False] * len(residuals)],
+            runs=[*self.runs, *[None] * len(residuals)],
+            spread=None,
+        )
+
     def calibrated_on(self, residuals: list[float]) -> Variant:
         """The same forecast with residuals from elsewhere: no run, zero or quiet run of
         its own is known any more."""

@@ -52,11 +52,13 @@ Line = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Borrowed:
-    """A short series' variant: its grid forecasts, and per run of its own the forecast of a
-    fit without that run (`centres`)."""
+    """A short series' variant: its grid forecasts, per run of its own the forecast of a fit
+    without that run (`centres`), and the host's other runs' errors about the line (`lent`:
+    runs that observed something, widened for the line's own fit to them)."""
 
     predictions: np.ndarray
     centres: np.ndarray
+    lent: np.ndarray
 
 
 def until(variant: str, metric: str) -> int:
@@ -135,7 +137,19 @@ def borrow(
         left_out = usable & (np.arange(len(y)) != j)
         fit = line(design[left_out], y[left_out]) if usable[j] else full
         centres[j] = fit(own_x[j : j + 1])[0]
-    return Borrowed(full(nodes), centres)
+    return Borrowed(full(nodes), centres, _lent(full, design, y, usable & (y > 0), target.n))
+
+
+def _lent(
+    full: Line, design: np.ndarray, y: np.ndarray, usable: np.ndarray, own: int
+) -> np.ndarray:
+    """The other plugins' errors about the host's line, each widened by sqrt(n / (n - k)):
+    the line was fitted to them too, so they understate an error out of sample."""
+    others = usable.copy()
+    others[:own] = False  # the target's runs come first in the stack
+    rows, columns = int(usable.sum()), design.shape[1]
+    widen = np.sqrt(rows / (rows - columns)) if rows > columns else 1.0
+    return (y[others] - full(design[others])) * widen
 
 
 def _one_hot(index: int, size: int, rows: int) -> np.ndarray:

@@ -289,7 +289,11 @@ def _borrowed_variant(
     s: Series, variant: str, borrowed: pooled.Borrowed
 ) -> tuple[VariantResult, Variant]:
     """A short series' variant from its host's shape, calibrated on its own runs, each
-    forecast by a fit that left it out."""
+    forecast by a fit that left it out. With a report, fewer runs than a conformal rank
+    needs borrow the host's errors about the same line (`pooled.Borrowed.lent`): the report
+    sizes the work, and what is left is the noise around the host's line, which its plugins
+    share; a Student-t interval on three errors of its own was three times the truth's
+    width. Without a report the error is mostly whether this plugin had work, its own."""
     centres = borrowed.centres
     residuals = s.y - centres
     censored = s.censored
@@ -298,6 +302,9 @@ def _borrowed_variant(
     record = variant_record(
         s, pooled.NAME, residuals, censored, 0, borrowed.predictions, g, centres, usable, variant
     )
+    enough = conformal.min_residuals(LEVEL)
+    if variant == "reports" and len(residuals) < enough <= len(borrowed.lent):
+        record = record.lent([round(float(r), 6) for r in borrowed.lent])
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
     result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})
