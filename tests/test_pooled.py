@@ -166,9 +166,9 @@ def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
 
 
 def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -> None:
-    """A plugin with 3-8 runs answers a report with the host's line; its interval was a
-    Student-t on its own few errors (too wide, or with near-equal errors too narrow). With
-    the host's errors about the line lent, it is narrower and still covers."""
+    """A plugin with 3-8 runs answers with the host's line; its interval was a Student-t on
+    its own few errors (too wide, or with near-equal errors too narrow). With the host's
+    errors about the line lent, a report's interval is narrower and still covers."""
     hits: dict[str, list[bool]] = {"lent": [], "own": []}
     widths: dict[str, list[float]] = {"lent": [], "own": []}
     for seed in range(1, 7):
@@ -184,7 +184,7 @@ def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -
                 assert lent.model == pooled.NAME
                 assert lent.runs[:n] == list(young.run_numbers)
                 assert len(lent.runs) > n and set(lent.runs[n:]) == {None}
-                assert len(record.variants["base"].residuals) == n  # no report: its own
+                assert len(record.variants["base"].residuals) > n  # time lends without one
                 own = lent._replace(
                     residuals=lent.residuals[:n], censored=lent.censored[:n], runs=lent.runs[:n]
                 )
@@ -200,6 +200,13 @@ def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -
     assert len(hits["lent"]) >= 30
     assert np.mean(hits["lent"]) >= 0.8
     assert np.median(widths["lent"]) < 0.85 * np.median(widths["own"])
+    # memory without a report answers per kind, at levels that lent errors do not have
+    memory = build_series(history.read(db).executions, None, ("memory_peak_bytes",))
+    young = truncate(next(s for s in memory if s.reports and s.n < 15), 5)
+    shapes = pooled.borrow_all(young, memory)
+    record = train_series(young, None, include_extras=False, borrowed=shapes).record
+    assert len(record.variants["base"].residuals) == 5
+    assert len(record.variants["reports"].residuals) > 5
 
 
 def _report(s: Series, index: int) -> dict[str, float]:

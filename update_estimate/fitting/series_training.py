@@ -28,7 +28,7 @@ from update_estimate.fitting.race import (
     clean_for_fit,
     rolling_coverage,
 )
-from update_estimate.fitting.record_builder import series_record, variant_record
+from update_estimate.fitting.record_builder import TIMES, series_record, variant_record
 from update_estimate.record import SeriesRecord, Variant
 from update_estimate.serving import conformal
 
@@ -289,11 +289,14 @@ def _borrowed_variant(
     s: Series, variant: str, borrowed: pooled.Borrowed
 ) -> tuple[VariantResult, Variant]:
     """A short series' variant from its host's shape, calibrated on its own runs, each
-    forecast by a fit that left it out. With a report, fewer runs than a conformal rank
-    needs borrow the host's errors about the same line (`pooled.Borrowed.lent`): the report
-    sizes the work, and what is left is the noise around the host's line, which its plugins
-    share; a Student-t interval on three errors of its own was three times the truth's
-    width. Without a report the error is mostly whether this plugin had work, its own."""
+    forecast by a fit that left it out. Fewer runs than a conformal rank needs borrow the
+    host's errors about the same line (`pooled.Borrowed.lent`): with a report, which sizes
+    the work, what is left is the noise around the host's line, which its plugins share; a
+    Student-t interval on three errors of its own was three times the truth's width. Without
+    a report, time's errors about the host's line of the gap are checks and updates on every
+    plugin alike. Memory without a report is answered per kind, at each kind's own level
+    (`conformal.kinds_bounds`), which lent errors do not have; a download's size without a
+    report is the plugin's own (lent, the held-out first weeks' totals scored worse)."""
     centres = borrowed.centres
     residuals = s.y - centres
     censored = s.censored
@@ -303,7 +306,8 @@ def _borrowed_variant(
         s, pooled.NAME, residuals, censored, 0, borrowed.predictions, g, centres, usable, variant
     )
     enough = conformal.min_residuals(LEVEL)
-    if variant == "reports" and len(residuals) < enough <= len(borrowed.lent):
+    lends = variant == "reports" or s.metric in TIMES
+    if lends and len(residuals) < enough <= len(borrowed.lent):
         record = record.lent([round(float(r), 6) for r in borrowed.lent])
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
