@@ -291,12 +291,13 @@ def _borrowed_variant(
     """A short series' variant from its host's shape, calibrated on its own runs, each
     forecast by a fit that left it out. Fewer runs than a conformal rank needs borrow the
     host's errors about the same line (`pooled.Borrowed.lent`): with a report, which sizes
-    the work, what is left is the noise around the host's line, which its plugins share; a
-    Student-t interval on three errors of its own was three times the truth's width. Without
-    a report, time's errors about the host's line of the gap are checks and updates on every
-    plugin alike. Memory without a report is answered per kind, at each kind's own level
-    (`conformal.kinds_bounds`), which lent errors do not have; a download's size without a
-    report is the plugin's own (lent, the held-out first weeks' totals scored worse)."""
+    the work, what is left is the noise around the host's line, which its plugins share,
+    where a Student-t interval on a few errors of its own is far wider or, from errors that
+    happen to agree, too narrow. Without a report, time's errors about the host's line of
+    the gap are checks and updates on every plugin alike. Memory without a report is
+    answered per kind, at each kind's own level (`conformal.kinds_bounds`), which lent
+    errors do not have; a download's size without a report is the plugin's own (measured
+    both ways in bench/RESULTS.md)."""
     centres = borrowed.centres
     residuals = s.y - centres
     censored = s.censored
