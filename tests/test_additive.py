@@ -85,9 +85,43 @@ def test_a_lasting_jump_is_followed_by_the_recent_costs() -> None:
         assert even / truth - 1 < -0.15
 
 
+def _shift(seed: int, after: float, n: int = 100, at: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of 10 s plus 0.5 s per hour since the last, `after` s from run `at` on (20% noise)."""
+    rng = np.random.default_rng(seed)
+    hours = rng.uniform(4, 48, n)
+    rate = np.where(np.arange(n) >= at, after, 0.5)
+    seconds = (10 + rate * hours) * rng.lognormal(0, 0.2, n)
+    return np.log1p(seconds), expand(np.log1p(hours)[:, None], ["gap_hours"])
+
+
+def test_a_level_shift_is_followed_by_the_costs_since() -> None:
+    """40 runs after the rate per hour rose 2.5x, `additive_since` finds the change at its run
+    and answers 8 and 48 hours within 8% of the truth; `additive_recent` still answers the
+    long break 12% or more short, `additive` over 30%."""
+    rows = expand(np.log1p([[8.0], [48.0]]), ["gap_hours"])
+    truth = 10 + 1.25 * np.array([8.0, 48.0])
+    for seed in (1, 2, 3, 4, 5):
+        y, x = _shift(seed, after=1.25)
+        assert additive.change(y - additive.fit(y, x).predict(x)) == 60
+        since = np.expm1(additive.fit_since(y, x).predict(rows)) / truth - 1
+        recent = np.expm1(additive.fit(y, x, additive.HALF_LIFE).predict(rows)) / truth - 1
+        even = np.expm1(additive.fit(y, x).predict(rows)) / truth - 1
+        assert np.abs(since).max() < 0.08
+        assert recent[1] < -0.12 and even[1] < -0.3
+
+
+def test_a_steady_history_has_no_change() -> None:
+    """40 steady histories: no run is called a change, and the costs are everyone's."""
+    for seed in range(100, 140):
+        y, x = _shift(seed, after=0.5)
+        assert additive.change(y - additive.fit(y, x).predict(x)) is None
+        assert np.array_equal(additive.fit_since(y, x).coef, additive.fit(y, x).coef)
+    assert additive.change(np.zeros(2 * additive.SINCE_RUNS - 1)) is None  # too short
+
+
 def test_the_recent_costs_race_beside_the_even_ones() -> None:
     names = [c.name for c in candidates(include_extras=False)[0]]
-    assert additive.NAME in names and additive.RECENT in names
+    assert {additive.NAME, additive.RECENT, additive.SINCE} <= set(names)
 
 
 @settings(max_examples=40, deadline=None)

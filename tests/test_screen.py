@@ -79,7 +79,7 @@ def test_eighty_columns_show_every_plugin_unbroken(eight: tuple[Path, Path]) -> 
 MODELS = {
     "naive_last", "rolling_median", "auto_ets", "auto_theta", "auto_arima", "linear",
     "linear_calendar", "gap_neighbours", "lightgbm", "global_lightgbm", "global_linear",
-    "prophet", "nlinear", "additive", "additive_recent",
+    "prophet", "nlinear", "additive", "additive_recent", "additive_since",
 }  # fmt: skip
 
 

@@ -48,6 +48,7 @@ def candidates(include_extras: bool = True) -> tuple[list[Candidate], list[str]]
         neighbours.candidate(),
         additive.candidate(),
         additive.recent_candidate(),
+        additive.since_candidate(),
     ]
     missing = []
     if available("lightgbm", "LGBMRegressor"):
