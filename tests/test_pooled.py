@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import invoke
 from update_estimate.fitting import backtest, pooled
-from update_estimate.fitting.features import Series, build_series, truncate
+from update_estimate.fitting.features import build_series, truncate
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
@@ -192,7 +192,7 @@ def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -
                 for name, v in (("lent", lent), ("own", own)):
                     answer = record._replace(variants={**record.variants, "reports": v})
                     at = datetime.fromisoformat(s.starts[n])
-                    p, used = predictive(answer, at, _report(s, n))
+                    p, used = predictive(answer, at, s.report(n))
                     assert used
                     e = single(p, 0.9)
                     hits[name].append(e.lower <= actual <= e.upper)
@@ -207,8 +207,3 @@ def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -
     record = train_series(young, None, include_extras=False, borrowed=shapes).record
     assert len(record.variants["base"].residuals) == 5
     assert len(record.variants["reports"].residuals) > 5
-
-
-def _report(s: Series, index: int) -> dict[str, float]:
-    """What the plugin reported before its run at `index`."""
-    return {name: float(np.expm1(s.covariates[index, j + 1])) for j, name in enumerate(s.reports)}

@@ -27,7 +27,6 @@ from update_estimate.fitting.race import REPORTS_SUFFIX
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS
-from update_estimate.reports import REPORTED
 from update_estimate.requests import BacktestRequest
 from update_estimate.serving.predictive import Predictive, predictive, single
 from update_estimate.serving.totals import combine, total
@@ -146,11 +145,6 @@ def baselines(past: np.ndarray, level: float) -> dict[str, tuple[float, float, f
     }
 
 
-def _reported(s: Series, index: int) -> dict[str, float]:
-    names = [n for n in REPORTED if n in s.reports]
-    return {n: float(np.expm1(s.covariates[index, j + 1])) for j, n in enumerate(names)}
-
-
 Pairs = list[tuple[Case, Predictive]]
 
 
@@ -192,7 +186,7 @@ def backtest_series(
         at = datetime.fromisoformat(s.starts[i])
         values = np.expm1(s.y[:i])
         for mode in modes:
-            reported = _reported(s, i) if mode and s.reports else None
+            reported = s.report(i) if mode and s.reports else None
             p, _ = predictive(result.record, at, reported)
             ours = single(p, level)
             case = Case(

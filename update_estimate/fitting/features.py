@@ -92,6 +92,13 @@ class Series:
     def n(self) -> int:
         return len(self.y)
 
+    def report(self, index: int) -> dict[str, float]:
+        """What the plugin reported before its run at `index`, in its own units."""
+        return {
+            name: float(np.expm1(self.covariates[index, j + 1]))
+            for j, name in enumerate(self.reports)
+        }
+
 
 CALENDAR_COLUMNS = 4
 
