@@ -70,11 +70,18 @@ def calibrate(
 def _every_origin(
     kind: Candidate | None, raced: Backtest, y_fit: np.ndarray, x: np.ndarray, start: int
 ) -> Backtest:
-    """The winner's backtest refitted at every origin, as its final fit is fresh.
+    """The winner's backtest refitted at every origin, as its final fit is fresh, and
+    knowing what it knows (`Candidate.hindsight`).
 
     The race refits some candidates only every few runs (cheaper); residuals of such stale fits
     are wider than the final model's errors, and intervals calibrated on them over-cover.
     """
+    if kind is not None and kind.hindsight is not None:
+        try:
+            return kind.hindsight(y_fit, x, start)
+        except Exception as exc:
+            log.info("calibration in hindsight failed, using the race's forecasts", error=str(exc))
+            return raced
     if kind is None or kind.retrain <= 1:
         return raced
     fresh, failed = backtest_each([kind], y_fit, x, start, retrain=1)

@@ -126,11 +126,39 @@ def _nonnegative(design: np.ndarray, target: np.ndarray, weights: np.ndarray) ->
 
 def fit_since(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
     """The costs of the runs since the last lasting change, where one shows (`change`)."""
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
-    full = fit(y, x)
-    since = change(y - full.predict(x))
+    y, x = _arrays(y, x)
+    full, since = _since(y, x)
     return full if since is None else fit(y[since:], x[since:])
+
+
+def hindsight(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+    """Forecasts of y[start:] as the final fit would have made them, for its calibration: it
+    knows the change the whole series shows, where the backtest's fits could call it only
+    SINCE_RUNS runs after it. Their errors in between (the old costs read for the new) spoke
+    for every run after it: intervals as wide as if the costs changed again before each run.
+    Before the change, each run is forecast from the runs before it; from it on, by the fit on
+    every other run since (leave one out), as the final fit errs on a run of its own regime."""
+    y, x = _arrays(y, x)
+    forecasts = base.one_step(fit_since, y, x, start)
+    _, since = _since(y, x)
+    if since is None:
+        return forecasts
+    after = np.arange(since, len(y))
+    for t in range(max(start, since), len(y)):
+        others = after[after != t]
+        forecasts[t - start] = fit(y[others], x[others]).predict(x[t])[0]
+    return forecasts
+
+
+def _arrays(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype=float)
+    return y, np.asarray(x, dtype=float).reshape(len(y), -1)
+
+
+def _since(y: np.ndarray, x: np.ndarray) -> tuple[AdditiveModel, int | None]:
+    """The fit on every run, and the run from which its errors show a lasting change."""
+    full = fit(y, x)
+    return full, change(y - full.predict(x))
 
 
 def change(errors: np.ndarray) -> int | None:
@@ -170,4 +198,4 @@ def recent_candidate() -> Candidate:
 
 def since_candidate() -> Candidate:
     """The same costs, fitted on the runs since the last lasting change."""
-    return base.refitted(SINCE, MIN_POINTS, fit_since, METRICS)
+    return base.refitted(SINCE, MIN_POINTS, fit_since, METRICS, hindsight)

@@ -49,7 +49,8 @@ class Backtest:
 @dataclass(frozen=True)
 class Candidate:
     """`backtest(y, x, start, retrain)` refits every `retrain` origins; the race uses the
-    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin."""
+    candidate's own `retrain` (cheaper), calibration of the winner refits at every origin, or
+    calls `hindsight(y, x, start)` where the final fit knows what no backtest fit could."""
 
     name: str
     min_points: int
@@ -59,6 +60,7 @@ class Candidate:
     calendar: bool = False
     retrain: int = 1
     metrics: tuple[str, ...] | None = None  # the metrics it models; None: every one
+    hindsight: Callable[[np.ndarray, np.ndarray, int], Backtest] | None = None
 
 
 def constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -87,10 +89,14 @@ def one_step(fit: Fit, y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
 
 
 def refitted(
-    name: str, min_points: int, fit: Fit, metrics: tuple[str, ...] | None = None
+    name: str,
+    min_points: int,
+    fit: Fit,
+    metrics: tuple[str, ...] | None = None,
+    hindsight: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
 ) -> Candidate:
     """A candidate of a numpy fit cheap enough to refit at every origin, on the covariates
-    without the calendar."""
+    without the calendar; `hindsight` makes its calibration's forecasts (`Candidate`)."""
 
     def rolling(y: np.ndarray, x: np.ndarray, start: int, every: int) -> Backtest:
         return Backtest(one_step(fit, y, model_inputs(x, False), start))
@@ -99,4 +105,17 @@ def refitted(
         model = fit(y, model_inputs(x, False))
         return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, False)))
 
-    return Candidate(name, min_points, True, rolling, final, retrain=1, metrics=metrics)
+    def knowing(y: np.ndarray, x: np.ndarray, start: int) -> Backtest:
+        assert hindsight is not None
+        return Backtest(hindsight(y, model_inputs(x, False), start))
+
+    return Candidate(
+        name,
+        min_points,
+        True,
+        rolling,
+        final,
+        retrain=1,
+        metrics=metrics,
+        hindsight=knowing if hindsight is not None else None,
+    )
