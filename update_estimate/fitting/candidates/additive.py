@@ -89,8 +89,9 @@ class AdditiveModel:
 def fit(y: np.ndarray, x: np.ndarray, half_life: float | None = None) -> AdditiveModel:
     """Costs of y's runs from x's inputs (the run's own design row: what was known before it);
     with `half_life`, a run that many runs before the last weighs half as much."""
-    target = np.expm1(np.asarray(y, dtype=float))
-    raw = raw_inputs(np.asarray(x, dtype=float).reshape(len(target), -1))
+    y, x = base.arrays(y, x)
+    target = np.expm1(y)
+    raw = raw_inputs(x)
     scale = raw.max(axis=0)
     scale[scale <= 0] = 1.0
     design = np.column_stack([np.ones(len(target)), raw / scale])
@@ -126,7 +127,7 @@ def _nonnegative(design: np.ndarray, target: np.ndarray, weights: np.ndarray) ->
 
 def fit_since(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
     """The costs of the runs since the last lasting change, where one shows (`change`)."""
-    y, x = _arrays(y, x)
+    y, x = base.arrays(y, x)
     full, since = _since(y, x)
     return full if since is None else fit(y[since:], x[since:])
 
@@ -138,7 +139,7 @@ def hindsight(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
     for every run after it: intervals as wide as if the costs changed again before each run.
     Before the change, each run is forecast from the runs before it; from it on, by the fit on
     every other run since (leave one out), as the final fit errs on a run of its own regime."""
-    y, x = _arrays(y, x)
+    y, x = base.arrays(y, x)
     forecasts = base.one_step(fit_since, y, x, start)
     _, since = _since(y, x)
     if since is None:
@@ -148,11 +149,6 @@ def hindsight(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
         others = after[after != t]
         forecasts[t - start] = fit(y[others], x[others]).predict(x[t])[0]
     return forecasts
-
-
-def _arrays(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y, dtype=float)
-    return y, np.asarray(x, dtype=float).reshape(len(y), -1)
 
 
 def _since(y: np.ndarray, x: np.ndarray) -> tuple[AdditiveModel, int | None]:

@@ -82,9 +82,15 @@ class Predicts(Protocol):
 Fit = Callable[[np.ndarray, np.ndarray], Predicts]
 
 
+def arrays(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs' values as floats and their covariates one row per run, as fits take them."""
+    y = np.asarray(y, dtype=float)
+    return y, np.asarray(x, dtype=float).reshape(len(y), -1)
+
+
 def one_step(fit: Fit, y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
     """Forecasts of y[start:], each from a fit on the runs before it."""
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    y, x = arrays(y, x)
     return np.array([fit(y[:t], x[:t]).predict(x[t])[0] for t in range(start, len(y))])
 
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted, model_inputs
+from update_estimate.fitting.candidates.base import (
+    Backtest,
+    Candidate,
+    Fitted,
+    arrays,
+    model_inputs,
+)
 
 PENALTY = 1.0  # ridge, on the raw log1p columns; the intercept is free
 # A hurdle's size fit: its recent runs that downloaded are few, and fewer still came after a
@@ -59,8 +65,7 @@ class LinearModel:
 
 def fit(y: np.ndarray, x: np.ndarray) -> LinearModel:
     """Fit y[1:] on [y[t-1], x[t]] (what was known before run t); needs two runs."""
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    y, x = arrays(y, x)
     return _fit(y, x)[0]
 
 
@@ -161,8 +166,7 @@ def walk(y: np.ndarray, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarr
     effective number; the inflation is capped at 2, where the ridge penalty bounds a fit on too
     few runs.
     """
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    y, x = arrays(y, x)
     p = x.shape[1] + 2
     forecasts, inflation = [], []
     for t in range(start, len(y) + 1):

@@ -45,8 +45,7 @@ class GapNeighbours:
 
 
 def fit(y: np.ndarray, x: np.ndarray) -> GapNeighbours:
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(len(y), -1)
+    y, x = base.arrays(y, x)
     return GapNeighbours(x[-WINDOW:, 0].copy(), y[-WINDOW:].copy(), linear.fit(y, x))
 
 
