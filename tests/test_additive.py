@@ -210,10 +210,15 @@ def test_after_a_level_shift_the_interval_is_read_from_errors_since() -> None:
     assert 0.6 < np.median(widths) < 0.8
 
 
-def test_without_a_change_hindsight_is_the_backtest() -> None:
+def test_hindsight_amends_the_race_from_the_change_on() -> None:
     y, x = _shift(7, after=0.5)
     since = additive.since_candidate()
     assert since.hindsight is not None
-    assert np.array_equal(
-        since.hindsight(y, x, 40).forecasts, since.backtest(y, x, 40, 1).forecasts
-    )
+    raced = since.backtest(y, x, 40, 1)
+    assert np.array_equal(since.hindsight(y, x, 40, raced).forecasts, raced.forecasts)
+    y, x = _shift(1, after=1.25)  # a change at run 60: the race's forecasts up to it
+    raced = since.backtest(y, x, 40, 1)
+    known = since.hindsight(y, x, 40, raced).forecasts
+    assert np.array_equal(known[:20], raced.forecasts[:20])
+    before_called = slice(20, 20 + additive.SINCE_RUNS)  # the race could not know it yet
+    assert not np.isclose(known[before_called], raced.forecasts[before_called]).any()

@@ -78,7 +78,7 @@ def _every_origin(
     """
     if kind is not None and kind.hindsight is not None:
         try:
-            return kind.hindsight(y_fit, x, start)
+            return kind.hindsight(y_fit, x, start, raced)
         except Exception as exc:
             log.info("calibration in hindsight failed, using the race's forecasts", error=str(exc))
             return raced

@@ -132,15 +132,16 @@ def fit_since(y: np.ndarray, x: np.ndarray) -> AdditiveModel:
     return full if since is None else fit(y[since:], x[since:])
 
 
-def hindsight(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
+def hindsight(y: np.ndarray, x: np.ndarray, start: int, raced: np.ndarray) -> np.ndarray:
     """Forecasts of y[start:] as the final fit would have made them, for its calibration: it
     knows the change the whole series shows, where the backtest's fits could call it only
     SINCE_RUNS runs after it. Their errors in between (the old costs read for the new) spoke
     for every run after it: intervals as wide as if the costs changed again before each run.
-    Before the change, each run is forecast from the runs before it; from it on, by the fit on
-    every other run since (leave one out), as the final fit errs on a run of its own regime."""
+    Before the change, each run keeps the race's forecast (`raced`, from the runs before it);
+    from it on, the fit on every other run since forecasts it (leave one out), as the final
+    fit errs on a run of its own regime."""
     y, x = base.arrays(y, x)
-    forecasts = base.one_step(fit_since, y, x, start)
+    forecasts = np.array(raced, dtype=float)
     _, since = _since(y, x)
     if since is None:
         return forecasts

@@ -50,7 +50,8 @@ class Backtest:
 class Candidate:
     """`backtest(y, x, start, retrain)` refits every `retrain` origins; the race uses the
     candidate's own `retrain` (cheaper), calibration of the winner refits at every origin, or
-    calls `hindsight(y, x, start)` where the final fit knows what no backtest fit could."""
+    calls `hindsight(y, x, start, raced)` where the final fit knows what no backtest fit could
+    (`raced`: the race's backtest, which it amends)."""
 
     name: str
     min_points: int
@@ -60,7 +61,7 @@ class Candidate:
     calendar: bool = False
     retrain: int = 1
     metrics: tuple[str, ...] | None = None  # the metrics it models; None: every one
-    hindsight: Callable[[np.ndarray, np.ndarray, int], Backtest] | None = None
+    hindsight: Callable[[np.ndarray, np.ndarray, int, Backtest], Backtest] | None = None
 
 
 def constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -99,7 +100,7 @@ def refitted(
     min_points: int,
     fit: Fit,
     metrics: tuple[str, ...] | None = None,
-    hindsight: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
+    hindsight: Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray] | None = None,
 ) -> Candidate:
     """A candidate of a numpy fit cheap enough to refit at every origin, on the covariates
     without the calendar; `hindsight` makes its calibration's forecasts (`Candidate`)."""
@@ -111,9 +112,9 @@ def refitted(
         model = fit(y, model_inputs(x, False))
         return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, False)))
 
-    def knowing(y: np.ndarray, x: np.ndarray, start: int) -> Backtest:
+    def knowing(y: np.ndarray, x: np.ndarray, start: int, raced: Backtest) -> Backtest:
         assert hindsight is not None
-        return Backtest(hindsight(y, model_inputs(x, False), start))
+        return Backtest(hindsight(y, model_inputs(x, False), start, raced.forecasts))
 
     return Candidate(
         name,
