@@ -123,16 +123,21 @@ def reports_record(seed: int, quiet_runs: int = 30) -> dict:
 
 def test_a_few_runs_of_the_reported_kind_are_enough() -> None:
     """48 quiet runs and 12 that downloaded (`bursty`): a work report is calibrated on the 12
-    alone, by the symmetric rank (13 * 0.9 = 11.7 of 12). Mixed with the 48 zeros, as when 19
-    were required, the upper bound is the 55th of 60, inside the work runs' spread."""
+    alone, by the symmetric rank (13 * 0.9 = 11.7 of 12) of distances scaled by side. Mixed
+    with the 48 zeros, as when 19 were required, the upper bound is the 55th of 60, inside the
+    work runs' spread."""
+    from update_estimate.serving import conformal
+
     record = reports_record(5, quiet_runs=48)
     variant = record["variants"]["reports"]
     work = [r for i, r in enumerate(variant["residuals"]) if i not in set(variant["quiet"])]
     p, used = predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 5e7})
     est = single(p, 0.9)
     assert used and sorted(p.residuals) == sorted(work)
-    spread = sorted(abs(r) for r in work)
-    assert est.upper == pytest.approx(math.expm1(p.centre + at_rank(spread, 11.7)))
+    up, down = conformal.side_scales(work, 0.0)
+    assert up != 1.0 and down != 1.0
+    spread = sorted(r / up if r >= 0 else -r / down for r in work)
+    assert est.upper == pytest.approx(math.expm1(p.centre + up * at_rank(spread, 11.7)))
     assert spread[10] < at_rank(spread, 11.7) < spread[11]
     assert MIN_SAME_KIND == 3
 
@@ -256,8 +261,8 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
 
 @pytest.mark.parametrize("n", [15, 18])
 def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) -> None:
-    """(n+1) * 0.9 falls between ranks: the whole rank above, the largest of 15 or 18 residuals,
-    covered 15/16 and 18/19; read between its neighbours, about 0.90."""
+    """(n+1) * 0.9 falls between ranks: the whole rank above, the largest of 15 or 18 scaled
+    distances, covered 15/16 and 18/19; read between its neighbours, about 0.90."""
     from update_estimate.serving import conformal
 
     rng = np.random.default_rng(n)
@@ -265,9 +270,32 @@ def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) ->
     for _ in range(4000):
         past, nxt = rng.standard_t(3, n), rng.standard_t(3)
         b = conformal.bounds(past.tolist(), 0.9)
-        assert b.calibrated and b.upper < max(abs(past))
+        up, down = conformal.side_scales(past.tolist(), 0.0)
+        widest = max(np.where(past >= 0, past / up, -past / down))
+        assert b.calibrated and b.upper < up * widest
         hits.append(b.lower <= nxt <= b.upper)
     assert 0.885 <= np.mean(hits) <= 0.925
+
+
+@pytest.mark.parametrize("n", [9, 12, 18])
+def test_few_skewed_residuals_bound_each_side_in_its_own_scale(n: int) -> None:
+    """Errors with a long upper tail (a run with heavy packages), too few for two-sided
+    ranks: the lower bound stays nearer the centre than the long side mirrored onto it
+    (the symmetric rank of absolute errors), and the interval still covers about 90%."""
+    from update_estimate.serving import conformal
+
+    rng = np.random.default_rng(n)
+    hits, lower, mirrored = [], [], []
+    for _ in range(4000):
+        past, nxt = rng.gamma(1.5, 0.4, n) - 0.6, rng.gamma(1.5, 0.4) - 0.6
+        b = conformal.bounds(past.tolist(), 0.9)
+        assert b.calibrated
+        hits.append(b.lower <= nxt <= b.upper)
+        lower.append(b.lower)
+        mirrored.append(-conformal.at_rank(sorted(abs(past)), (n + 1) * 0.9))
+    assert 0.88 <= np.mean(hits) <= 0.92
+    assert np.median(lower) > np.median(mirrored) + 0.08
+    assert conformal.side_scales([-1.0, -0.5, 0.5, 1.0, -2.0, 2.0], 0.0) == (1.0, 1.0)
 
 
 def test_a_low_level_on_few_residuals_reads_the_first_rank_not_the_last() -> None:
