@@ -128,11 +128,11 @@ def side_scales(
     a scale alone). (1, 1) where a side has fewer, or nothing varies: the symmetric form.
 
     Read on one scale, skewed errors mirrored their long side onto the short one: a plugin
-    whose two runs with a heavy package took ten times its typical 19 s was answered down to
-    1 s, where no run had taken under 8 s. The distance scaled by its side's scale is the
-    score instead, and its rank bounds each side in that side's scale. Both scales come from
-    the values themselves, so the finite-sample guarantee is approximate; the coverage
-    measured on short histories is in bench/RESULTS.md."""
+    with two runs ten times its typical one (a heavy package) was answered down to a fraction
+    of its fastest run. The distance scaled by its side's scale is the score instead, and its
+    rank bounds each side in that side's scale. Both scales come from the values themselves,
+    so the finite-sample guarantee is approximate; the coverage measured on short histories
+    is in bench/RESULTS.md."""
     finite = [v - centre for v in _upper_values(values, censored) if not math.isinf(v)]
     above = [d for d in finite if d > 0]
     below = [-d for d in finite if d < 0]

@@ -69,12 +69,15 @@ def _column(
     return [own[run] if run in own else rng.choice(values) for run in runs]
 
 
+def adds_up(metric: str, parallel: bool) -> bool:
+    """Whether a run's total is its plugins' sum: peak memory is the largest plugin's when
+    they run one after another."""
+    return metric != "memory_peak_bytes" or parallel
+
+
 def combine(metric: str, values: Sequence[float], parallel: bool = False) -> float:
-    """A run's total of its plugins' values: the sum, but peak memory is the largest plugin's
-    when they run one after another."""
-    if metric == "memory_peak_bytes" and not parallel:
-        return max(values)
-    return sum(values)
+    """A run's total of its plugins' values (see `adds_up`)."""
+    return sum(values) if adds_up(metric, parallel) else max(values)
 
 
 def total(
@@ -94,8 +97,8 @@ def total(
         if len(parts) == 1:
             return parts[0]
         sums = [value for _, value in total_replay(metric, predictives, parallel, memo)]
-        summed = metric != "memory_peak_bytes" or parallel  # as `combine` adds them up
-        return coherent(from_samples(sums, level, predictives), parts, summed)
+        whole = from_samples(sums, level, predictives)
+        return coherent(whole, parts, adds_up(metric, parallel))
 
     return memo.get("total", tuple(predictives), (metric, level, parallel), joint)
 
@@ -123,9 +126,9 @@ def coherent(
 
     A sum (`summed`) is also held to its parts' lower bounds added up: they are its lower
     bound where the parts' lows all come together, and the less the parts move together,
-    the higher the sum's. From the 10-13 past runs a new user's first weeks replay, the
-    joint lower bound of five plugins' wall clock was 4.6 s where their own lower bounds
-    added up to 15 s (`bench/RESULTS.md`)."""
+    the higher the sum's. From the few past runs a new user's first weeks replay, one
+    plugin's long tail set the joint interval's width on both sides, and its lower bound
+    fell far below that (`bench/RESULTS.md`)."""
     lower = max([whole.lower, *(p.lower for p in parts)])
     if summed:
         lower = max(lower, sum(p.lower for p in parts))
