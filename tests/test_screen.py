@@ -62,6 +62,14 @@ def estimate_command(eight: tuple[Path, Path]) -> str:
     return f"{BIN} estimate --db {db} --cache-dir {cache}"
 
 
+def test_a_narrow_table_keeps_its_legend_on_one_line(eight: tuple[Path, Path]) -> None:
+    """Two plugins make a table narrower than the screen; the legend under it is wrapped at
+    the screen's width, so no marker is split from its meaning."""
+    lines = screen(80, 24, estimate_command(eight) + " --plugins apt pip")
+    legend = [line for line in lines if line.startswith("Under each:")]
+    assert len(legend) == 1 and legend[0].rstrip().endswith("? no history"), "\n".join(lines)
+
+
 def test_eighty_columns_show_every_plugin_unbroken(eight: tuple[Path, Path]) -> None:
     lines = screen(80, 24, estimate_command(eight))
     text = "\n".join(lines)

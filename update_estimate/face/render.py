@@ -327,24 +327,29 @@ def estimate_legend(result: Any, layout: Layout) -> str:
     return f"{legend}. Totals: {how}; source: {result.source}."
 
 
-def titled(title: str, table: Table) -> RenderableType:
-    """The title on a line of its own, wrapped at the terminal's width rather than the
-    table's, over the table: a headline must not take two of a small screen's lines."""
+def titled(title: str, table: Table, legend: str | None = None) -> RenderableType:
+    """The title on a line of its own over the table, and the legend under it, both wrapped
+    at the terminal's width rather than the table's: a headline must not take two of a small
+    screen's lines, and a caption wrapped at a narrow table's width (a new user's four
+    plugins) split a marker from its meaning ("?" at the end of a line, "no history" on the
+    next)."""
     from rich.console import Group
     from rich.text import Text
 
-    return Group(Text(title, style="bold"), table)
+    below = [Text(legend, style="table.caption")] if legend else []
+    return Group(Text(title, style="bold"), table, *below)
 
 
 def estimate_view(result: Any, layout: Layout) -> RenderableType:
-    return titled(estimate_title(result), estimate_table(result, layout))
+    legend = estimate_legend(result, layout)
+    return titled(estimate_title(result), estimate_table(result, layout), legend)
 
 
 def estimate_table(result: Any, layout: Layout) -> Table:
     """Two lines a plugin at 80 columns (estimate over interval), one where there is room,
     the model where it fits: a glance must show every plugin unbroken."""
     one = layout.one_line
-    table = _table(None, estimate_legend(result, layout))
+    table = _table(None, None)
     table.add_column("plugin", no_wrap=True)
     for heading in METRIC_HEADINGS.values():
         table.add_column(heading, justify="right", no_wrap=True)
