@@ -108,8 +108,8 @@ def bounds(
         if upper > lower:
             return Bounds(lower, upper, True)
     if _ceil(j_level) <= n:
-        up, down = side_scales(values, centre, censored)
-        scores = sorted(_scaled(v, centre, up, down) for v in _upper_values(values, censored))
+        up, down = side_scales(upper_sorted, centre)
+        scores = sorted(_scaled(v, centre, up, down) for v in upper_sorted)
         q = at_rank(scores, j_level)
         if math.isinf(q):
             q = _finite_cap([_scaled(v, centre, up, down) for v in values])
@@ -120,12 +120,11 @@ def bounds(
     return Bounds(floor if at_floor and floor is not None else centre - q, centre + q, False)
 
 
-def side_scales(
-    values: Sequence[float], centre: float, censored: Sequence[bool] | None = None
-) -> tuple[float, float]:
+def side_scales(values: Sequence[float], centre: float) -> tuple[float, float]:
     """How far the values reach above and below the centre, relative to both sides: each
     side's mean distance, halfway to both sides' (a side of SIDE_MIN values is too few to set
-    a scale alone). (1, 1) where a side has fewer, or nothing varies: the symmetric form.
+    a scale alone; a censored value, infinite, sets neither). (1, 1) where a side has fewer,
+    or nothing varies: the symmetric form.
 
     Read on one scale, skewed errors mirrored their long side onto the short one: a plugin
     with two runs ten times its typical one (a heavy package) was answered down to a fraction
@@ -133,7 +132,7 @@ def side_scales(
     rank bounds each side in that side's scale. Both scales come from the values themselves,
     so the finite-sample guarantee is approximate; the coverage measured on short histories
     is in bench/RESULTS.md."""
-    finite = [v - centre for v in _upper_values(values, censored) if not math.isinf(v)]
+    finite = [v - centre for v in values if not math.isinf(v)]
     above = [d for d in finite if d > 0]
     below = [-d for d in finite if d < 0]
     if min(len(above), len(below)) < SIDE_MIN:
