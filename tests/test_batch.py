@@ -83,11 +83,27 @@ def test_a_batch_total_is_never_below_a_host_and_at_once_never_above_one_by_one(
                 assert getattr(whole, bound) >= getattr(part, bound)
                 assert getattr(fastest, bound) >= getattr(part, bound)
         assert whole.lower <= whole.point <= whole.upper
+        if metric != MEMORY:  # a sum is at least its parts' lower bounds added up
+            assert whole.lower >= sum(h.total[metric].lower for h in hosts) - 1e-6
     for bound in ("lower", "point", "upper"):
         assert getattr(at_once.total[WALL], bound) <= getattr(one_by_one.total[WALL], bound)
     # peak memory is the largest host's either way: hosts are separate machines
     assert at_once.total[MEMORY] == one_by_one.total[MEMORY]
     assert one_by_one.finish.point >= AT
+
+
+def test_a_sum_of_hosts_is_at_least_their_lower_bounds_added_up() -> None:
+    """Each host's two lightest days are the other's second lightest: read off the ranks of
+    the days' sums, the batch's lower bound (2.0) fell below the hosts' own added up (2.9).
+    Wall time at once is the slowest host's: held to each host only."""
+    n = 40
+    a = [0.0, 1.0] + [10.0 + i for i in range(n - 2)]
+    b = [1.0, 0.0] + [10.0 + i for i in range(n - 2)]
+    hosts = [_host("a", a), _host("b", b, first_run=100)]
+    days = {"a": _days(0, n, 0), "b": _days(100, n, 0)}
+    added = sum(h.total[WALL].lower for h in hosts)
+    assert batch(hosts, days, False, 0.9, AT).total[WALL].lower >= added - 1e-9
+    assert batch(hosts, days, True, 0.9, AT).total[WALL].lower < added
 
 
 def test_a_batch_of_one_host_is_that_host() -> None:

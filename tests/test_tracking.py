@@ -71,6 +71,26 @@ def check(progress: Progress) -> None:
     for row in progress.plugins:
         assert 0 <= row.remaining.lower <= row.remaining.point <= row.remaining.upper
         assert left.point >= row.remaining.point and left.upper >= row.remaining.upper
+    # one after another, the plugins' times add up: so do their lower bounds
+    assert left.lower >= sum(row.remaining.lower for row in progress.plugins) - 1e-9
+
+
+def test_a_run_few_runs_old_is_held_to_its_plugins_lower_bounds_added_up() -> None:
+    """Five plugins of about 20 s with 12 past runs each (a new user's first weeks), the first
+    ten times as long in two of them: read from the 12 replays, that tail set the run's
+    interval on both sides, and its lower bound fell far below the plugins' own added up."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        names = [f"p{k}" for k in range(5)]
+        records = {}
+        for k, name in enumerate(names):
+            residuals = rng.normal(0, 0.3, 12)
+            if k == 0:
+                residuals[[3, 8]] = 2.3
+            records[series_key("h", name, WALL)] = record(name, 20.0, residuals.tolist())
+        progress = RunTracker(typed_all(records), "h", names, T0).plugin_start("p0", at(0))
+        check(progress)
+        assert progress.remaining.lower > 40
 
 
 def test_a_quick_download_leaves_only_the_execute_phase() -> None:

@@ -38,11 +38,15 @@ class BatchResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def adds_up(metric: str, at_once: bool) -> bool:
+    """Whether the batch's value is its hosts' sum: peak memory is each machine's own, and
+    hosts updated at once take the slowest one's wall time."""
+    return metric != MEMORY and not (metric == WALL and at_once)
+
+
 def combine(metric: str, values: Sequence[float], at_once: bool) -> float:
-    """The batch's value from its hosts' values in one replay."""
-    if metric == MEMORY or (metric == WALL and at_once):
-        return max(values)
-    return sum(values)
+    """The batch's value from its hosts' values in one replay (see `adds_up`)."""
+    return sum(values) if adds_up(metric, at_once) else max(values)
 
 
 def batch(
@@ -77,7 +81,7 @@ def batch(
             rows = _independent([c or [p.point] for c, p in zip(columns, parts, strict=True)])
         samples = [combine(metric, row, at_once) for row in rows]
         whole = replace(from_samples(samples, level, parts), model="batch")
-        total[metric] = coherent(whole, parts)
+        total[metric] = coherent(whole, parts, adds_up(metric, at_once))
     return BatchResult(
         level,
         list(results),

@@ -142,4 +142,4 @@ def remaining(
         point = medians.lowest(bisect.bisect_right(CHECKPOINTS, elapsed))
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
     parts = [shared_single(p, level, memo) for p in others]
-    return Left(coherent(est, parts), overrun, overdue, upper)
+    return Left(coherent(est, parts, summed=True), overrun, overdue, upper)

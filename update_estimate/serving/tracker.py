@@ -319,8 +319,9 @@ class RunTracker:
         ahead = replace(
             whole, point=whole.point + gaps, lower=whole.lower + gaps, upper=whole.upper + gaps
         )
-        # the run's remaining time is at least each plugin's, on one screen as draw by draw
-        run_left = coherent(ahead, [row.remaining for row in rows])
+        # the run's remaining time is at least each plugin's, on one screen as draw by draw,
+        # and at least their lower bounds added up: they run one after another
+        run_left = coherent(ahead, [row.remaining for row in rows], summed=True)
         downloads = self._download_left(running, pending)
         return Progress(
             now, elapsed, run_left, finish(now, run_left), downloads, rows, flags, level, self.host
@@ -445,7 +446,7 @@ class RunTracker:
         else:
             samples = [first + rest for first, rest in draws]
         parts = [shared_single(p, level, memo) for p in later]
-        return coherent(from_samples(samples, level, members), parts)
+        return coherent(from_samples(samples, level, members), parts, summed=True)
 
 
 def _spent(p: _Plugin, now: datetime) -> float:
