@@ -17,6 +17,7 @@ from update_estimate.serving.predictive import (
     MIN_SAME_KIND,
     ZERO_LOG,
     Predictive,
+    default_predictive,
     predictive,
     single,
 )
@@ -257,6 +258,56 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
     assert math.expm1(centre + b.upper) == pytest.approx(10 * 20e6, rel=0.01)
     many = conformal.bounds(zeros * 3, 0.9, centre=0.0, floor=zeros[0])
     assert many.calibrated and many.upper == zeros[0]
+
+
+def test_a_plugin_never_seen_may_download_nothing() -> None:
+    """Its host's plugins fetch 20-200 MB a run; a new plugin's first runs are often checks
+    that find nothing, so its download reaches down to zero. Its time still starts from a
+    quarter of the quickest plugin's: every run takes some."""
+    known = [
+        Predictive(math.log1p(v), [0.0] * 20, [False] * 20, [None] * 20, 20, "m", "model")
+        for v in (20e6, 50e6, 200e6)
+    ]
+    download = single(default_predictive("download_bytes", known), 0.9)
+    assert download.lower == 0.0 and download.upper == pytest.approx(800e6, rel=0.01)
+    wall = single(default_predictive("wall_clock_seconds", known), 0.9)
+    assert wall.lower == pytest.approx(5e6, rel=0.01)
+
+
+def test_a_new_plugin_that_fetched_nothing_once_may_fetch_a_host_sized_download() -> None:
+    """cargo's one run so far downloaded nothing: its median is zero, and errors borrowed
+    from plugins that download are relative to a size cargo has never shown. Added to zero
+    they answered [0 B, 0.6 B]; it is answered as a plugin never seen, up to its host's
+    sizes, before the run and while it runs."""
+    from update_estimate.serving.tracker import RunTracker
+
+    once = {
+        "host": "h",
+        "plugin": "cargo",
+        "metric": "download_bytes",
+        "phase": None,
+        "data_points": 1,
+        "last_success": "2026-01-01 10:00:00",
+        "cap": 0.0,
+        "basis": "limited",
+        "variants": {
+            "base": {"model": "rolling_median", "points": [0.0], "residuals": [0.3, 1.1, -0.4] * 7}
+        },
+    }
+    records = typed_all(
+        {
+            series_key("h", "apt", "download_bytes"): download_record("apt", [], 0),
+            series_key("h", "cargo", "download_bytes"): once,
+        }
+    )
+    request = EstimateRequest(plugins=("apt", "cargo"), at=datetime(2026, 1, 2, 10))
+    answer = estimate(records, "h", request, "cache")
+    cargo = next(p for p in answer.plugins if p.plugin == "cargo").metrics["download_bytes"]
+    assert cargo.lower == 0.0 and cargo.upper > 1e6
+    assert cargo.basis == "default"
+    tracker = RunTracker(records, "h", ["apt", "cargo"], datetime(2026, 1, 2, 10))
+    progress = tracker.plugin_start("apt", datetime(2026, 1, 2, 10))
+    assert progress.download_left.upper >= cargo.upper
 
 
 @pytest.mark.parametrize("n", [15, 18])

@@ -21,6 +21,7 @@ from update_estimate.serving.predictive import (
     predictive,
     report_warning,
     shared_single,
+    unsized,
 )
 from update_estimate.serving.remaining import Remaining, remaining
 from update_estimate.serving.totals import Replay, total, total_replay
@@ -173,7 +174,7 @@ def _predictives(
     for plugin in request.plugins:
         for metric in METRICS:
             record = records.get(series_key(host, plugin, metric)) if host else None
-            if record is None:
+            if record is None or unsized(record):
                 continue
             reported = request.covariates.get(plugin)
             p, used_reports = record_predictive(record, at, reported, slow_path, memo)

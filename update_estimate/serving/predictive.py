@@ -334,12 +334,29 @@ def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
 
 
+def unsized(record: SeriesRecord) -> bool:
+    """A download series of a few runs that all fetched nothing, answered by their median:
+    zero, and the errors it borrows are relative to a size it has never seen (added to zero,
+    they answered [0 B, 0.6 B]). It is answered as a plugin never seen (`default_predictive`).
+    From two runs on, the host's shape gives it a size (`fitting.pooled`)."""
+    return (
+        record.metric == "download_bytes"
+        and record.basis == "limited"
+        and record.cap <= 0.0
+        and max(record.variants["base"].points) <= 0.0
+    )
+
+
 def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
-    """No history for this plugin: other plugins' spread as a prior, or wide constants."""
+    """No history for this plugin: other plugins' spread as a prior, or wide constants.
+
+    A download reaches down to nothing either way: a plugin's first runs are often checks
+    that find nothing to fetch, which other plugins' typical sizes do not foresee (its first
+    downloads fell below a lower bound read from them, `bench/first_runs.py`)."""
     if known:
         centres = sorted(p.centre for p in known)
         centre = conformal.median(centres)
-        low = centres[0] - math.log(4)
+        low = 0.0 if metric == "download_bytes" else centres[0] - math.log(4)
         high = centres[-1] + math.log(4)
     else:
         point, lower, upper = DEFAULTS[metric]

@@ -30,6 +30,7 @@ from update_estimate.serving.predictive import (
     Predictive,
     default_predictive,
     shared_single,
+    unsized,
 )
 from update_estimate.serving.remaining import Left, conditional_samples, first_and_rest, remaining
 from update_estimate.serving.totals import coherent, from_samples, total
@@ -246,7 +247,7 @@ class RunTracker:
         one for a plugin without history (None for a phase without a series)."""
         key = series_key(self.host, plugin, metric, phase) if self.host else ""
         record = self._records.get(key)
-        if record is not None:
+        if record is not None and not unsized(record):
             report = self._plugins[plugin].report if plugin in self._plugins else {}
             return record_predictive(record, self.start, report or None, None, self._memo)[0]
         if phase is not None:
@@ -258,7 +259,7 @@ class RunTracker:
         self, plugin: str, metric: str, report: Mapping[str, float] | None = None
     ) -> Predictive | None:
         record = self._records.get(series_key(self.host, plugin, metric)) if self.host else None
-        if record is None:
+        if record is None or unsized(record):
             return None
         return record_predictive(record, self.start, report or None, None, self._memo)[0]
 
