@@ -3,12 +3,15 @@ it had, against the truth's own interval and the recent median of its runs so fa
 
 `bench/accuracy.py` scores a plugin from its third run on (a backtest's cut needs two runs
 before it), and it retrains one series at a time. Here the whole pipeline runs as a new user
-meets it: for each of the last runs of a `late-plugins` history (two plugins join halfway),
-the history as it stood before that run is trained with `train` (borrowed calibration and the
-host's shape included), and `Estimator.estimate` answers before the run, without reports.
-Every plugin that ran successfully is a case, grouped by the successful runs it had before.
+meets it: for each of the last runs of a `late-plugins` history (the last two of `--plugins`
+join halfway), the history as it stood before that run is trained with `train` (borrowed
+calibration and the host's shape included), and `Estimator.estimate` answers before the
+run, without reports and with the reports its plugins made (`simulate`: apt and snap report
+in DOWNLOAD, flatpak in EXECUTE; pip and cargo never do). Every plugin that ran successfully
+is a case, grouped by the successful runs it had before.
 
 Usage: PYTHONPATH=. .venv/bin/python bench/first_runs.py --seeds 1 2 3 4 5 6 [--keep DIR]
+           [--plugins apt flatpak snap pip cargo]
 `--keep` keeps each cut history and its cache: a second run answers without training.
 Prints Markdown (see bench/RESULTS.md for the recorded tables).
 """
@@ -22,13 +25,14 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import accuracy
 import numpy as np
 
 from update_estimate import Estimator
 from update_estimate.fitting import backtest
-from update_estimate.fitting.features import TARGET_STATUSES
+from update_estimate.fitting.features import REPORT_COLUMNS, TARGET_STATUSES
 from update_estimate.fitting.train import train
 from update_estimate.history import reader, simulate
 from update_estimate.history.replay import copy_before, last_runs
@@ -40,54 +44,84 @@ LEVEL = 0.9
 BUCKETS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 7), (8, 99))  # 99: and more
 
 
-def cases(seed: int, runs: int, last: int, keep: Path | None) -> accuracy.History:
-    """One history's cases: every plugin of its last `last` runs, answered before the run
-    by a cache trained on the runs before it; the recent median from the same runs."""
+def cases(
+    seed: int, runs: int, last: int, keep: Path | None, plugins: tuple[str, ...] = PLUGINS
+) -> accuracy.History:
+    """One history's cases, without reports (False) and with (True): every plugin of its
+    last `last` runs, answered before the run by a cache trained on the runs before it; the
+    recent median from the same runs."""
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
-        simulate.write(simulate.generate(PLUGINS, runs, seed, scenario_name="late-plugins"), db)
+        simulate.write(simulate.generate(plugins, runs, seed, scenario_name="late-plugins"), db)
         ex = reader.read(db).executions
-        out: list[backtest.Case] = []
+        out: dict[bool, list[backtest.Case]] = {False: [], True: []}
+        name = "-".join(plugins)
         for run in last_runs(db, last):
-            where = (keep or Path(folder)) / f"late-plugins-{seed}" / f"{run.start:%Y%m%dT%H%M%S}"
+            where = (keep or Path(folder)) / f"{name}-{seed}" / f"{run.start:%Y%m%dT%H%M%S}"
             where.mkdir(parents=True, exist_ok=True)
             cut, cache = where / "history.duckdb", where / "cache"
             if not (cache / "current").exists():
                 cut.unlink(missing_ok=True)
                 copy_before(db, run.start, cut)
                 train(TrainRequest(db=cut, cache_dir=cache, n_jobs=2))
-            answer = Estimator(cut, cache).estimate(list(run.plugins), at=run.start, level=LEVEL)
             rows = ex[ex["run_id"] == run.run_id]
-            for p in answer.plugins:
-                row = rows[rows["plugin"] == p.plugin]
-                if row.empty or row["status"].iloc[0] not in TARGET_STATUSES:
-                    continue
-                before = ex[
-                    (ex["plugin"] == p.plugin)
-                    & (ex["start_time"] < run.start)
-                    & ex["status"].isin(TARGET_STATUSES)
-                ]
-                for metric in METRICS:
-                    actual = float(row[metric].iloc[0])
-                    if math.isnan(actual):
-                        continue
-                    m = p.metrics[metric]
-                    intervals = {"ours": (m.point, m.lower, m.upper)}
-                    past = before[metric].dropna().to_numpy(dtype=float)
-                    if len(past):
-                        intervals["recent_median"] = median_of(past)
-                    out.append(
-                        backtest.Case(
-                            run.host,
-                            f"{p.plugin}#{len(past)}",
-                            metric,
-                            run.run_id,
-                            run.start.isoformat(),
-                            actual,
-                            intervals,
-                        )
-                    )
-    return accuracy.History("late-plugins", seed, runs, PLUGINS, {False: out})
+            estimator = Estimator(cut, cache)
+            for mode in (False, True):
+                covariates = _reports(rows) if mode else {}
+                answer = estimator.estimate(
+                    list(run.plugins), at=run.start, level=LEVEL, covariates=covariates
+                )
+                out[mode].extend(_scored(answer, run, rows, ex))
+    return accuracy.History("late-plugins", seed, runs, plugins, out)
+
+
+def _reports(rows: Any) -> dict[str, dict[str, float]]:
+    """What each plugin of the run reported before it (`estimates`), as `--covariates`."""
+    out = {}
+    for _, row in rows.iterrows():
+        given = {
+            name: float(row[column])
+            for name, column in REPORT_COLUMNS.items()
+            if not math.isnan(row[column])
+        }
+        if given:
+            out[str(row["plugin"])] = given
+    return out
+
+
+def _scored(answer: Any, run: Any, rows: Any, ex: Any) -> list[backtest.Case]:
+    """The answer's plugins that ran successfully, each metric a case named plugin#runs."""
+    out = []
+    for p in answer.plugins:
+        row = rows[rows["plugin"] == p.plugin]
+        if row.empty or row["status"].iloc[0] not in TARGET_STATUSES:
+            continue
+        before = ex[
+            (ex["plugin"] == p.plugin)
+            & (ex["start_time"] < run.start)
+            & ex["status"].isin(TARGET_STATUSES)
+        ]
+        for metric in METRICS:
+            actual = float(row[metric].iloc[0])
+            if math.isnan(actual):
+                continue
+            m = p.metrics[metric]
+            intervals = {"ours": (m.point, m.lower, m.upper)}
+            past = before[metric].dropna().to_numpy(dtype=float)
+            if len(past):
+                intervals["recent_median"] = median_of(past)
+            out.append(
+                backtest.Case(
+                    run.host,
+                    f"{p.plugin}#{len(past)}",
+                    metric,
+                    run.run_id,
+                    run.start.isoformat(),
+                    actual,
+                    intervals,
+                )
+            )
+    return out
 
 
 def median_of(past: np.ndarray) -> tuple[float, float, float]:
@@ -104,44 +138,61 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=16)
     parser.add_argument("--last", type=int, default=8)
     parser.add_argument("--keep", type=Path)
+    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
     args = parser.parse_args()
     started = time.monotonic()
-    by: dict[tuple[str, tuple[int, int]], list[backtest.Case]] = defaultdict(list)
+    by: dict[tuple[bool, str, tuple[int, int]], list[backtest.Case]] = defaultdict(list)
     for seed in args.seeds:
-        h = cases(seed, args.runs, args.last, args.keep)
+        h = cases(seed, args.runs, args.last, args.keep, tuple(args.plugins))
         runs_before = {
-            (c.run_id, _plain(c).plugin): int(c.plugin.split("#")[1]) for c in h.cases[False]
+            (mode, c.run_id, _plain(c).plugin): int(c.plugin.split("#")[1])
+            for mode, cs in h.cases.items()
+            for c in cs
         }
-        plain = dataclasses.replace(h, cases={False: [_plain(c) for c in h.cases[False]]})
-        for c in accuracy.with_truth(plain)[False]:
-            n = runs_before[(c.run_id, c.plugin)]
-            bucket = next(b for b in BUCKETS if b[0] <= n <= b[1])
-            by[(c.metric, bucket)].append(c)
+        plain = {mode: [_plain(c) for c in cs] for mode, cs in h.cases.items()}
+        for mode, cs in accuracy.with_truth(dataclasses.replace(h, cases=plain)).items():
+            for c in cs:
+                n = runs_before[(mode, c.run_id, c.plugin)]
+                bucket = next(b for b in BUCKETS if b[0] <= n <= b[1])
+                by[(mode, c.metric, bucket)].append(c)
+    late = " and ".join(args.plugins[-2:])
+    print(f"{', '.join(args.plugins)}; {late} join at run {args.runs // 2 + 1}\n")
     print(
-        "| metric | runs before | n | truth IS / coverage | ours IS / coverage (95% Wilson) "
-        "| recent median IS / coverage |"
+        "| reports | metric | runs before | n | truth IS / coverage "
+        "| ours IS / coverage (95% Wilson) | recent median IS / coverage |"
     )
-    print("|---|---|---|---|---|---|")
-    for (metric, bucket), cs in sorted(
-        by.items(), key=lambda kv: (METRICS.index(kv[0][0]), kv[0][1])
+    print("|---|---|---|---|---|---|---|")
+    for (mode, metric, bucket), cs in sorted(
+        by.items(), key=lambda kv: (not kv[0][0], METRICS.index(kv[0][1]), kv[0][2])
     ):
-        seen = [c for c in cs if c.actual > 0]
-        low, high = bucket
-        label = str(low) if low == high else f"{low}-{high}" if high < 99 else f"{low}+"
-        cells = []
-        for method in ("truth", "ours", "recent_median"):
-            have = [c for c in seen if method in c.intervals]
-            if not have:
-                cells.append("-")
-                continue
-            a = np.array([c.actual for c in have])
-            b = np.array([c.intervals[method] for c in have])
-            score = float(np.median(backtest.interval_scores(a, b[:, 1], b[:, 2], LEVEL) / a))
-            cov = accuracy.coverage([c for c in cs if method in c.intervals], method)
-            extra = f" ({cov.interval})" if method == "ours" else ""
-            cells.append(f"{score:.2f} / {cov.value:.2f}{extra}")
-        print(f"| {accuracy.SHORT[metric]} | {label} | {len(cs)} | {' | '.join(cells)} |")
+        print(
+            f"| {'yes' if mode else 'no'} | {accuracy.SHORT[metric]} | {_label(bucket)} | "
+            f"{len(cs)} | {' | '.join(_scores(cs))} |"
+        )
     print(f"\nseeds {' '.join(map(str, args.seeds))}; {time.monotonic() - started:.0f} s")
+
+
+def _label(bucket: tuple[int, int]) -> str:
+    low, high = bucket
+    return str(low) if low == high else f"{low}-{high}" if high < 99 else f"{low}+"
+
+
+def _scores(cases: list[backtest.Case]) -> list[str]:
+    """Each method's median interval score (relative, actuals above zero) and coverage."""
+    seen = [c for c in cases if c.actual > 0]
+    cells = []
+    for method in ("truth", "ours", "recent_median"):
+        have = [c for c in seen if method in c.intervals]
+        if not have:
+            cells.append("-")
+            continue
+        a = np.array([c.actual for c in have])
+        b = np.array([c.intervals[method] for c in have])
+        score = float(np.median(backtest.interval_scores(a, b[:, 1], b[:, 2], LEVEL) / a))
+        cov = accuracy.coverage([c for c in cases if method in c.intervals], method)
+        extra = f" ({cov.interval})" if method == "ours" else ""
+        cells.append(f"{score:.2f} / {cov.value:.2f}{extra}")
+    return cells
 
 
 if __name__ == "__main__":

@@ -89,6 +89,20 @@ def test_a_shape_needs_the_host_and_a_few_runs(first_weeks: Path) -> None:
     assert pooled.borrow(young, series, "reports", before=first) is None  # 5 runs alone
 
 
+def test_a_plugins_time_takes_its_hosts_shape_from_its_first_run(first_weeks: Path) -> None:
+    """One run says nothing of the other kind (a check's seconds for a build's minutes): the
+    host's line on the break answers a plugin's time from its first run on. Memory and
+    downloads, a level of each kind, wait for a second run."""
+    series = build_series(history.read(first_weeks).executions, None, METRICS)
+    snap = {s.metric: truncate(s, 1) for s in series if s.plugin == "snap"}
+    for metric, young in snap.items():
+        assert pooled.wanted(young) == (metric in ("wall_clock_seconds", "cpu_seconds"))
+    wall = snap["wall_clock_seconds"]
+    shaped = train_series(wall, None, False, borrowed=pooled.borrow_all(wall, series))
+    assert shaped.record.variants["base"].model == pooled.NAME
+    assert shaped.basis == "limited"
+
+
 def test_a_shape_answers_until_the_own_race_is_calibrated(first_weeks: Path) -> None:
     """apt has 25 runs that count. Its time without a report is answered by its own race from
     16 runs on; with a report, and its memory either way, by the host's shape until its race

@@ -31,14 +31,13 @@ import numpy as np
 
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import linear
-from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
+from update_estimate.fitting.features import CALENDAR_COLUMNS, TIMES, Series
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
 # needs, and most variants keep the host's shape (see `until`).
 OWN_CALIBRATED = MIN_TRAIN + COVERAGE_WARMUP
-OWN_LEVEL_METRICS = ("wall_clock_seconds", "cpu_seconds")  # without a report: own race from SHORT
 # Without a report, a download's size is calibrated on the runs that downloaded: a plugin that
 # downloads in two runs of five has COVERAGE_WARMUP of them only once its race has its whole
 # window.
@@ -75,7 +74,7 @@ def until(variant: str, metric: str) -> int:
     """
     if metric == "download_bytes" and variant == "base":
         return DOWNLOADS_UNTIL
-    return SHORT if variant == "base" and metric in OWN_LEVEL_METRICS else OWN_CALIBRATED
+    return SHORT if variant == "base" and metric in TIMES else OWN_CALIBRATED
 
 
 def lends_at(s: Series, runs: int) -> bool:
@@ -84,7 +83,11 @@ def lends_at(s: Series, runs: int) -> bool:
 
 
 def wanted(s: Series) -> bool:
-    return s.n >= 2 and lends_at(s, s.n)
+    """Whether the host lends `s` its shape now: time from a plugin's first run, where its
+    one run answered for a run of either kind (a check's seconds for a build's minutes) and
+    under-covered (`bench/first_runs.py`); memory and downloads, a level of each kind, from
+    their second."""
+    return s.n >= (1 if s.metric in TIMES else 2) and lends_at(s, s.n)
 
 
 def borrow_all(

@@ -10,17 +10,13 @@ import numpy as np
 
 from update_estimate.fitting import grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
-from update_estimate.fitting.features import Series, plausible_cap
+from update_estimate.fitting.features import TIMES, Series, plausible_cap
 from update_estimate.record import Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
 
 # A break more than twice as long as every other calibration run's (or less than half as
 # long as every other's), on log1p hours.
 LONE_MARGIN = math.log(2.0)
-# Time grows with the work a break brings: these metrics are answered without a lone break's
-# residual (`_lone_breaks`). Memory is a level for each kind, and a download's calibration
-# replays its zeros: without their lone breaks' residuals both under-covered.
-TIMES = ("wall_clock_seconds", "cpu_seconds")
 
 
 def variant_record(
@@ -56,6 +52,8 @@ def variant_record(
         spread=Spread(round(rate, 6), [round(float(c), 6) for c in centres]) if rate else None,
         idle=_idle(s, start, centres) if variant == "base" else None,
         borrowed=False,
+        # times only: memory is a level for each kind, and a download's calibration replays
+        # its zeros; without their lone breaks' residuals both under-covered
         lone_breaks=_lone_breaks(s.covariates[start:, 0]) if s.metric in TIMES else None,
     )
 
