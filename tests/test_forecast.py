@@ -310,6 +310,32 @@ def test_a_new_plugin_that_fetched_nothing_once_may_fetch_a_host_sized_download(
     assert progress.download_left.upper >= cargo.upper
 
 
+def test_a_plugin_never_seen_is_answered_around_the_size_it_reports() -> None:
+    """flatpak has no history yet and reports 200 MB to fetch: its download is answered
+    around that, not around its host's typical sizes (5 MB here), before the run and in the
+    tracker once the report arrives; the report counts as used."""
+    from update_estimate.serving.tracker import RunTracker
+
+    records = typed_all({series_key("h", "apt", "download_bytes"): download_record("apt", [], 0)})
+    at = datetime(2026, 1, 2, 10)
+    report = {"flatpak": {"download_bytes": 2e8}}
+    request = EstimateRequest(plugins=("apt", "flatpak"), at=at, covariates=report)
+    answer = estimate(records, "h", request, "cache")
+    flatpak = next(p for p in answer.plugins if p.plugin == "flatpak")
+    download = flatpak.metrics["download_bytes"]
+    assert download.point == pytest.approx(2e8, rel=0.01)
+    assert download.lower < 2e8 < download.upper and flatpak.used_covariates
+    silent = estimate(records, "h", EstimateRequest(plugins=("apt", "flatpak"), at=at), "cache")
+    assert (
+        next(p for p in silent.plugins if p.plugin == "flatpak").metrics["download_bytes"].upper
+        < 2e8
+    )
+    tracker = RunTracker(records, "h", ["apt", "flatpak"], at)
+    tracker.plugin_start("flatpak", at)
+    progress = tracker.report("flatpak", at, download_bytes=2e8)
+    assert progress.download_left.point > 1.5e8
+
+
 @pytest.mark.parametrize("n", [15, 18])
 def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) -> None:
     """(n+1) * 0.9 falls between ranks: the whole rank above, the largest of 15 or 18 scaled

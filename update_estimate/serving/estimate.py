@@ -20,6 +20,7 @@ from update_estimate.serving.predictive import (
     default_predictive,
     predictive,
     report_warning,
+    reported_size,
     shared_single,
     unsized,
 )
@@ -187,8 +188,13 @@ def _predictives(
         known = list(per_metric[metric].values())
         for plugin in request.plugins:
             if plugin not in per_metric[metric]:
+                size = reported_size(metric, request.covariates.get(plugin))
+                used[plugin] = used.get(plugin, False) or size is not None
                 per_metric[metric][plugin] = memo.get(
-                    "default", tuple(known), metric, partial(default_predictive, metric, known)
+                    "default",
+                    tuple(known),
+                    (metric, size),
+                    partial(default_predictive, metric, known, size),
                 )
     return per_metric, used, notes
 

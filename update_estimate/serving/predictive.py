@@ -347,13 +347,27 @@ def unsized(record: SeriesRecord) -> bool:
     )
 
 
-def default_predictive(metric: str, known: Sequence[Predictive]) -> Predictive:
+def reported_size(metric: str, report: Mapping[str, float] | None) -> float | None:
+    """The download size a plugin without history reported, where it sizes this metric."""
+    size = (report or {}).get("download_bytes") if metric == "download_bytes" else None
+    return size if size else None
+
+
+def default_predictive(
+    metric: str, known: Sequence[Predictive], size: float | None = None
+) -> Predictive:
     """No history for this plugin: other plugins' spread as a prior, or wide constants.
 
     A download reaches down to nothing either way: a plugin's first runs are often checks
     that find nothing to fetch, which other plugins' typical sizes do not foresee (its first
-    downloads fell below a lower bound read from them, `bench/first_runs.py`)."""
-    if known:
+    downloads fell below a lower bound read from them, `bench/first_runs.py`). A plugin that
+    reported the `size` it is about to fetch is answered around that size, from a quarter to
+    four times it (the margin the default keeps beyond other plugins' sizes): a report
+    ignored for other plugins' sizes answered a download of a hundred megabytes with a few."""
+    if metric == "download_bytes" and size:
+        centre = math.log1p(size)
+        low, high = centre - math.log(4), centre + math.log(4)
+    elif known:
         centres = sorted(p.centre for p in known)
         centre = conformal.median(centres)
         low = 0.0 if metric == "download_bytes" else centres[0] - math.log(4)

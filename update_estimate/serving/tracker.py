@@ -29,6 +29,7 @@ from update_estimate.serving.predictive import (
     MetricEstimate,
     Predictive,
     default_predictive,
+    reported_size,
     shared_single,
     unsized,
 )
@@ -253,7 +254,11 @@ class RunTracker:
         if phase is not None:
             return None
         known = tuple(p for name in self._plugins if (p := self._recorded(name, metric)))
-        return self._memo.get("default", known, metric, partial(default_predictive, metric, known))
+        report = self._plugins[plugin].report if plugin in self._plugins else {}
+        size = reported_size(metric, report)
+        return self._memo.get(
+            "default", known, (metric, size), partial(default_predictive, metric, known, size)
+        )
 
     def _recorded(
         self, plugin: str, metric: str, report: Mapping[str, float] | None = None
