@@ -246,24 +246,27 @@ class RunTracker:
     def _predictive(self, plugin: str, metric: str, phase: str | None = None) -> Predictive | None:
         """The plugin's predictive for this run, with its report once it has one; a default
         one for a plugin without history (None for a phase without a series)."""
-        key = series_key(self.host, plugin, metric, phase) if self.host else ""
-        record = self._records.get(key)
-        if record is not None and not unsized(record):
-            report = self._plugins[plugin].report if plugin in self._plugins else {}
-            return record_predictive(record, self.start, report or None, None, self._memo)[0]
-        if phase is not None:
-            return None
-        known = tuple(p for name in self._plugins if (p := self._recorded(name, metric)))
         report = self._plugins[plugin].report if plugin in self._plugins else {}
+        own = self._recorded(plugin, metric, report, phase)
+        if own is not None or phase is not None:
+            return own
+        known = tuple(p for name in self._plugins if (p := self._recorded(name, metric)))
         size = reported_size(metric, report)
         return self._memo.get(
             "default", known, (metric, size), partial(default_predictive, metric, known, size)
         )
 
     def _recorded(
-        self, plugin: str, metric: str, report: Mapping[str, float] | None = None
+        self,
+        plugin: str,
+        metric: str,
+        report: Mapping[str, float] | None = None,
+        phase: str | None = None,
     ) -> Predictive | None:
-        record = self._records.get(series_key(self.host, plugin, metric)) if self.host else None
+        """The predictive of the plugin's record (of `phase`), None without one that can
+        answer (`unsized`)."""
+        key = series_key(self.host, plugin, metric, phase) if self.host else ""
+        record = self._records.get(key)
         if record is None or unsized(record):
             return None
         return record_predictive(record, self.start, report or None, None, self._memo)[0]
