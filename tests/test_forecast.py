@@ -336,6 +336,51 @@ def test_a_plugin_never_seen_is_answered_around_the_size_it_reports() -> None:
     assert progress.download_left.point > 1.5e8
 
 
+def lent_record(own: list[float], lent: list[float], numbered: bool = False) -> dict:
+    """flatpak's CPU with a few runs of its own, its host's line calibrated by the errors the
+    host lends it (runs None) after them; one break weeks ago lifted its cap to 112 s."""
+    residuals = own + lent
+    return {
+        "plugin": "flatpak",
+        "metric": "cpu_seconds",
+        "data_points": len(own),
+        "last_success": "2026-01-01 10:00:00",
+        "cap": math.log1p(112.0),
+        "basis": "limited",
+        "variants": {
+            "base": {
+                "model": "borrowed_shape",
+                "points": [math.log1p(5.7)],
+                "residuals": residuals,
+                "runs": list(range(len(residuals)))
+                if numbered
+                else [*range(len(own)), *[None] * len(lent)],
+            }
+        },
+    }
+
+
+def test_errors_lent_by_the_host_reach_no_further_than_the_plugins_own_worst() -> None:
+    """cargo's builds (errors of +1.5 to +3.4 about the host's line) are lent to flatpak,
+    whose five runs erred by at most +0.76: flatpak's upper bound stays near 1.5 times its
+    own worst, not twenty times its point. Its own errors must be at least four, and errors
+    of its own are never bounded so."""
+    rng = np.random.default_rng(3)
+    builds = [1.6, 2.5, 3.0, 3.4, 1.7, 3.0]
+    lent = [*np.round(rng.normal(0.0, 0.4, 41), 6).tolist(), *builds]
+    own = [-0.36, 0.04, -0.45, 0.76, 0.09]
+    at = datetime(2026, 1, 2, 10)
+
+    def upper(record: dict) -> float:
+        p, _ = predictive(typed(record), at, None)
+        return single(p, 0.9).upper
+
+    worst = math.expm1(math.log1p(5.7) + 0.76) * 1.5
+    assert worst < upper(lent_record(own, lent)) < 1.4 * worst
+    assert upper(lent_record(own[:3], lent)) > 4 * worst
+    assert upper(lent_record(own, lent, numbered=True)) > 4 * worst
+
+
 @pytest.mark.parametrize("n", [15, 18])
 def test_a_rank_between_residuals_covers_the_level_not_the_rank_above(n: int) -> None:
     """(n+1) * 0.9 falls between ranks: the whole rank above, the largest of 15 or 18 scaled

@@ -42,6 +42,9 @@ ZERO_LOG = -1.0
 # for a break longer than any seen may exceed what was seen, and its interval must not fold.
 CAP_PRESS = 0.1
 CAP_MARGIN = math.log(1.5)
+# Fewest errors of a plugin's own whose worst bounds the errors its host lends it (`_own_cap`):
+# the worst of fewer is too often beaten by the next run.
+OWN_CAP_ERRORS = 4
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ class Predictive(NamedTuple):
     nothing: float | None = None
 
     def value(self, residual: float) -> float:
-        """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen.
+        """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen
+        (where the host lends errors, 1.5 times its own worst: `_own_cap`).
 
         Residuals of zero-inflated series (downloads: nothing, then a gigabyte) would otherwise
         put the upper bound of a large forecast at absurd multiples of anything observed. The
@@ -141,6 +145,7 @@ def predictive(
         residuals = spread.rescale(residuals, variant.spread.centres, variant.spread.slope, centre)
     residuals = [r * (1.0 + place.distance) for r in residuals]
     censored, runs = variant.censored, variant.runs
+    own_cap = _own_cap(variant, residuals, centre)
     for i in variant.zeros:
         residuals[i] = ZERO_LOG - centre
     kept: Sequence[int] = range(len(residuals))
@@ -170,13 +175,33 @@ def predictive(
             data_points=record.data_points,
             model=variant.model,
             basis=record.basis,
-            cap=max(record.cap + max(shift, 0.0), centre + CAP_MARGIN),
+            cap=max(min(record.cap + max(shift, 0.0), own_cap), centre + CAP_MARGIN),
             quiet=quiet,
             lean=lean,
             nothing=nothing,
         ),
         use_reports,
     )
+
+
+def _own_cap(variant: Variant, residuals: Sequence[float], centre: float) -> float:
+    """Where errors lent by the host's other plugins calibrate a plugin (its own are too few
+    for a rank), no draw reaches beyond its own worst error by more than the cap's margin.
+    A plugin of the host that builds (checks of seconds, builds of minutes) lends its builds
+    to plugins that never build; the cap of 1.5 times the largest value seen held them until
+    the plugin's one run after weeks away lifted it, and a day later its upper bound stood at
+    twenty times its point. Its own errors are about the same line, which the break's gap
+    explains."""
+    if variant.borrowed or None not in variant.runs:
+        return math.inf
+    zeros = set(variant.zeros)
+    rows = zip(residuals, variant.runs, variant.censored, strict=True)
+    own = [
+        r
+        for i, (r, run, censored) in enumerate(rows)
+        if run is not None and not censored and i not in zeros
+    ]
+    return centre + max(own) + CAP_MARGIN if len(own) >= OWN_CAP_ERRORS else math.inf
 
 
 class Weighed(NamedTuple):
