@@ -336,6 +336,59 @@ def test_a_plugin_never_seen_is_answered_around_the_size_it_reports() -> None:
     assert progress.download_left.point > 1.5e8
 
 
+def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() -> None:
+    """flatpak fetched 156 MB in its one run, too few for its host's shape with reports: its
+    record answers that size (1.5 times it at most), whatever it reports. Reporting 300 MB,
+    it is answered around the report, before the run and in the tracker once the report
+    arrives; reporting nothing to fetch, from nothing up; without a report, from its run."""
+    from update_estimate.serving.tracker import RunTracker
+
+    once = {
+        "plugin": "flatpak",
+        "metric": "download_bytes",
+        "data_points": 1,
+        "last_success": "2026-01-01 10:00:00",
+        "cap": math.log1p(1.5 * 156e6),
+        "basis": "limited",
+        "variants": {
+            "base": {
+                "model": "rolling_median",
+                "points": [math.log1p(156e6)],
+                "residuals": [-0.6, -0.2, 0.0, 0.1, 0.3, 0.5] * 4,
+                "runs": [None] * 24,
+                "borrowed": True,
+            }
+        },
+    }
+    records = typed_all(
+        {
+            series_key("h", "apt", "download_bytes"): download_record("apt", [], 0),
+            series_key("h", "flatpak", "download_bytes"): once,
+        }
+    )
+    at = datetime(2026, 1, 2, 10)
+
+    def flatpak(report: dict[str, float] | None) -> tuple:
+        covariates = {"flatpak": report} if report is not None else {}
+        request = EstimateRequest(plugins=("apt", "flatpak"), at=at, covariates=covariates)
+        answer = estimate(records, "h", request, "cache")
+        p = next(p for p in answer.plugins if p.plugin == "flatpak")
+        return p.metrics["download_bytes"], p.used_covariates
+
+    reported, used = flatpak({"download_bytes": 3e8, "package_count": 4})
+    assert reported.point == pytest.approx(3e8, rel=0.01) and used
+    assert reported.lower < 3e8 < reported.upper and reported.basis == "default"
+    nothing, _ = flatpak({"download_bytes": 0.0, "package_count": 0})
+    assert nothing.lower == 0.0
+    silent, used = flatpak(None)
+    assert silent.point == pytest.approx(156e6, rel=0.3) and not used
+    assert silent.upper < 3e8 and silent.basis == "limited"
+    tracker = RunTracker(records, "h", ["apt", "flatpak"], at)
+    tracker.plugin_start("flatpak", at)
+    progress = tracker.report("flatpak", at, download_bytes=3e8)
+    assert progress.download_left.point > 2.5e8
+
+
 def lent_record(own: list[float], lent: list[float], numbered: bool = False) -> dict:
     """flatpak's CPU with a few runs of its own, its host's line calibrated by the errors the
     host lends it (runs None) after them; one break weeks ago lifted its cap to 112 s."""

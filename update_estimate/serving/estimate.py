@@ -175,9 +175,9 @@ def _predictives(
     for plugin in request.plugins:
         for metric in METRICS:
             record = records.get(series_key(host, plugin, metric)) if host else None
-            if record is None or unsized(record):
-                continue
             reported = request.covariates.get(plugin)
+            if record is None or unsized(record, reported):
+                continue
             p, used_reports = record_predictive(record, at, reported, slow_path, memo)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports

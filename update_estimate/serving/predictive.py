@@ -359,21 +359,24 @@ def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
     return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
 
 
-def unsized(record: SeriesRecord) -> bool:
-    """A download series of a few runs that all fetched nothing, answered by their median:
-    zero, and the errors it borrows are relative to a size it has never seen (added to zero,
-    they answered [0 B, 0.6 B]). It is answered as a plugin never seen (`default_predictive`).
-    From two runs on, the host's shape gives it a size (`fitting.pooled`)."""
-    return (
-        record.metric == "download_bytes"
-        and record.basis == "limited"
-        and record.cap <= 0.0
-        and max(record.variants["base"].points) <= 0.0
-    )
+def unsized(record: SeriesRecord, report: Mapping[str, float] | None = None) -> bool:
+    """A download series of a few runs (`limited`) that is answered as a plugin never seen
+    (`default_predictive`): where its runs all fetched nothing, answered by their median of
+    zero (the errors it borrows are relative to a size it has never shown: added to zero,
+    they answered [0 B, 0.6 B]); or where it reports a size its record cannot read, before
+    the host's shape with reports takes it (its one run's size with the host's errors,
+    capped at 1.5 times that run: a reported 250 MB was answered [0 B, 142 MB], a report of
+    nothing to fetch [16 MB, 104 MB]). From two runs on, the host's shape gives it a size
+    (`fitting.pooled`)."""
+    if record.metric != "download_bytes" or record.basis != "limited":
+        return False
+    unread = "download_bytes" in (report or {}) and "download_bytes" not in takes(record.variants)
+    return unread or (record.cap <= 0.0 and max(record.variants["base"].points) <= 0.0)
 
 
 def reported_size(metric: str, report: Mapping[str, float] | None) -> float | None:
-    """The download size a plugin without history reported, where it sizes this metric."""
+    """The download size a plugin answered as never seen reported, where it sizes this
+    metric."""
     size = (report or {}).get("download_bytes") if metric == "download_bytes" else None
     return size if size else None
 

@@ -267,7 +267,7 @@ class RunTracker:
         answer (`unsized`)."""
         key = series_key(self.host, plugin, metric, phase) if self.host else ""
         record = self._records.get(key)
-        if record is None or unsized(record):
+        if record is None or unsized(record, report):
             return None
         return record_predictive(record, self.start, report or None, None, self._memo)[0]
 
