@@ -340,7 +340,8 @@ def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() ->
     """flatpak fetched 156 MB in its one run, too few for its host's shape with reports: its
     record answers that size (1.5 times it at most), whatever it reports. Reporting 300 MB,
     it is answered around the report, before the run and in the tracker once the report
-    arrives; reporting nothing to fetch, from nothing up; without a report, from its run."""
+    arrives, and the warning says the report sized its download only; reporting nothing to
+    fetch, nothing; without a report, from its run."""
     from update_estimate.serving.tracker import RunTracker
 
     once = {
@@ -360,10 +361,13 @@ def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() ->
             }
         },
     }
+    wall = {**once, "metric": "wall_clock_seconds", "cap": math.log1p(90.0)}
+    wall["variants"] = {"base": {**once["variants"]["base"], "points": [math.log1p(60.0)]}}
     records = typed_all(
         {
             series_key("h", "apt", "download_bytes"): download_record("apt", [], 0),
             series_key("h", "flatpak", "download_bytes"): once,
+            series_key("h", "flatpak", "wall_clock_seconds"): wall,
         }
     )
     at = datetime(2026, 1, 2, 10)
@@ -373,14 +377,17 @@ def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() ->
         request = EstimateRequest(plugins=("apt", "flatpak"), at=at, covariates=covariates)
         answer = estimate(records, "h", request, "cache")
         p = next(p for p in answer.plugins if p.plugin == "flatpak")
-        return p.metrics["download_bytes"], p.used_covariates
+        return p.metrics["download_bytes"], p.used_covariates, answer.warnings
 
-    reported, used = flatpak({"download_bytes": 3e8, "package_count": 4})
+    reported, used, warnings = flatpak({"download_bytes": 3e8, "package_count": 4})
     assert reported.point == pytest.approx(3e8, rel=0.01) and used
     assert reported.lower < 3e8 < reported.upper and reported.basis == "default"
-    nothing, _ = flatpak({"download_bytes": 0.0, "package_count": 0})
-    assert nothing.lower == 0.0
-    silent, used = flatpak(None)
+    assert warnings == [
+        "flatpak's report sized its download only: flatpak has not reported its work in enough runs"
+    ]
+    nothing, used, _ = flatpak({"download_bytes": 0.0, "package_count": 0})
+    assert (nothing.point, nothing.lower, nothing.upper) == (0.0, 0.0, 0.0) and used
+    silent, used, _ = flatpak(None)
     assert silent.point == pytest.approx(156e6, rel=0.3) and not used
     assert silent.upper < 3e8 and silent.basis == "limited"
     tracker = RunTracker(records, "h", ["apt", "flatpak"], at)

@@ -182,7 +182,9 @@ def _predictives(
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
             if reported is not None and metric == "wall_clock_seconds":
-                note = report_warning(plugin, record, reported, used_reports)
+                download = records.get(series_key(record.host, plugin, "download_bytes"))
+                sized = download is not None and unsized(download, reported)
+                note = report_warning(plugin, record, reported, used_reports, sized)
                 notes.extend([note] if note else [])
     for metric in METRICS:
         known = list(per_metric[metric].values())

@@ -306,12 +306,18 @@ def _variant(
 
 
 def report_warning(
-    plugin: str, record: SeriesRecord, reported: Mapping[str, float], used: bool
+    plugin: str,
+    record: SeriesRecord,
+    reported: Mapping[str, float],
+    used: bool,
+    sized: bool = False,
 ) -> str | None:
-    """One sentence on what of a plugin's report was not used as given, or None."""
+    """One sentence on what of a plugin's report was not used as given, or None. `sized`:
+    its download is answered around the size it reported (`unsized`)."""
     taken = takes(record.variants)
     if not taken:
-        return f"{plugin}'s report was not used: {plugin} has never reported its work before"
+        what = "sized its download only" if sized else "was not used"
+        return f"{plugin}'s report {what}: {plugin} has not reported its work in enough runs"
     ignored = [k for k in reported if k not in taken]
     lacking = [a for a in taken if a not in reported]
     parts = [f"ignored {', '.join(ignored)}"] if ignored else []
@@ -375,10 +381,9 @@ def unsized(record: SeriesRecord, report: Mapping[str, float] | None = None) -> 
 
 
 def reported_size(metric: str, report: Mapping[str, float] | None) -> float | None:
-    """The download size a plugin answered as never seen reported, where it sizes this
-    metric."""
-    size = (report or {}).get("download_bytes") if metric == "download_bytes" else None
-    return size if size else None
+    """The download size a plugin answered as never seen reported (zero: nothing to fetch),
+    where it sizes this metric."""
+    return (report or {}).get("download_bytes") if metric == "download_bytes" else None
 
 
 def default_predictive(
@@ -391,10 +396,14 @@ def default_predictive(
     downloads fell below a lower bound read from them, `bench/first_runs.py`). A plugin that
     reported the `size` it is about to fetch is answered around that size, from a quarter to
     four times it (the margin the default keeps beyond other plugins' sizes): a report
-    ignored for other plugins' sizes answered a download of a hundred megabytes with a few."""
-    if metric == "download_bytes" and size:
-        centre = math.log1p(size)
-        low, high = centre - math.log(4), centre + math.log(4)
+    ignored for other plugins' sizes answered a download of a hundred megabytes with a few.
+    A report of nothing to fetch is answered as nothing, as a plugin's own reports variant
+    answers it from its runs that reported nothing (`same_kind`); answered from other
+    plugins' sizes, it read "114 MB" beside the report that said none."""
+    if metric == "download_bytes" and size is not None:
+        centre = math.log1p(max(size, 0.0))
+        spread = math.log(4) if size > 0 else 0.0
+        low, high = centre - spread, centre + spread
     elif known:
         centres = sorted(p.centre for p in known)
         centre = conformal.median(centres)
