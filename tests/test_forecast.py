@@ -336,6 +336,34 @@ def test_a_plugin_never_seen_is_answered_around_the_size_it_reports() -> None:
     assert progress.download_left.point > 1.5e8
 
 
+def test_a_download_of_one_run_with_nothing_to_borrow_may_fetch_nothing() -> None:
+    """snap fetched 63 MB in its one run and its host lends no errors: its spread is a wide
+    one about that run. Its next run may find nothing to fetch (eight of the 32 such runs in
+    `bench/first_runs.py` did, below a lower bound of a quarter of the run); its time still
+    takes some, and the point stays its run's."""
+    at = datetime(2026, 1, 2, 10)
+
+    def answer(metric: str, value: float) -> tuple[float, float, float]:
+        record = {
+            "plugin": "snap",
+            "metric": metric,
+            "data_points": 1,
+            "last_success": "2026-01-01 10:00:00",
+            "cap": math.log1p(1.5 * value),
+            "basis": "limited",
+            "variants": {
+                "base": {"model": "rolling_median", "points": [math.log1p(value)], "residuals": []}
+            },
+        }
+        m = single(predictive(typed(record), at, None)[0], 0.9)
+        return m.point, m.lower, m.upper
+
+    point, lower, upper = answer("download_bytes", 63e6)
+    assert lower == 0.0 and point == pytest.approx(63e6, rel=0.01) and upper > 63e6
+    point, lower, _ = answer("wall_clock_seconds", 20.0)
+    assert 3.0 < lower < 6.0 and point == pytest.approx(20.0, rel=0.01)
+
+
 def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() -> None:
     """flatpak fetched 156 MB in its one run, too few for its host's shape with reports: its
     record answers that size (1.5 times it at most), whatever it reports. Reporting 300 MB,

@@ -165,6 +165,9 @@ def predictive(
         censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
         residuals = wide_spread(-math.log(4), math.log(4))
+        if record.metric == "download_bytes":
+            # a run may find nothing to fetch, as for a plugin never seen (`default_predictive`)
+            residuals[0] = ZERO_LOG - centre
         censored, runs = [False] * len(residuals), [None] * len(residuals)
     return (
         Predictive(
