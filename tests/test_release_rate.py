@@ -174,3 +174,48 @@ def test_a_new_plugins_memory_spans_the_level_of_todays_kind() -> None:
     assert answer(0.5, 0.99).upper > 100e6
     assert far.lower > 60e6 and far.point > 90e6
     assert day.lower < 40e6 and day.upper > 100e6
+
+
+def test_where_either_kind_may_come_the_interval_is_the_mixtures_too() -> None:
+    """cargo's seven checks took 12-16 s and its one build, after 26 days away, 924 s. 25
+    days after that build either kind may come: its checks, moved with the gap beside the
+    errors its host lends, answered 22 s [22 s, 579 s], the point on its lower bound and every
+    check below it. Its checks replay their own values, weighed as the point weighs them."""
+    from tests.records import typed
+
+    checks = [15.7, 12.4, 12.5, 13.7, 13.3, 15.3, 14.3]
+    rng = np.random.default_rng(5)
+    lent = np.round(rng.normal(0.0, 0.5, 19), 6).tolist()
+    own = [0.06, -0.2, -0.48, -0.15, 0.16, 1.02, -0.15, 2.46]
+    record = typed(
+        {
+            "plugin": "cargo",
+            "data_points": 8,
+            "last_success": "2026-11-10 10:19:46",
+            "cap": float(np.log1p(1.5 * 924.0)),
+            "basis": "limited",
+            "variants": {
+                "base": {
+                    "model": "borrowed_shape",
+                    "points": [float(np.log1p(88.6))],
+                    "residuals": own + lent,
+                    "runs": [0, 1, 3, 4, 5, 6, 7, 8, *[None] * len(lent)],
+                    "idle": {
+                        "runs": [0, 1, 2, 3, 4, 5, 6],
+                        "values": np.log1p(checks).round(6).tolist(),
+                        "odds": None,
+                        "jumps": [],
+                        "jump_values": [],
+                        "jump_forecasts": [],
+                        "typical_work": [],
+                        "work_values": [],
+                        "rates": [1e-4, 3e-4, 6e-4, 9e-4, 1.3e-3, 1.8e-3, 2.5e-3, 3.6e-3, 6.1e-3],
+                    },
+                }
+            },
+        }
+    )
+    p, _ = predictive(record, datetime(2026, 12, 5, 23), None)
+    m = single(p, 0.9)
+    assert m.lower < 13.0 and m.upper > 300.0
+    assert m.point > 1.3 * m.lower

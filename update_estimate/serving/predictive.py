@@ -242,11 +242,14 @@ def _weigh_kinds(
     Where only a release rate is known (a short calibration), the kind it makes unlikely does
     not answer (`idle.one_kind`): memory's interval spans the other kind's level alone where
     the kind is less likely than the interval's miss budget on one side (`_read`; its joint
-    draws keep both); time's residuals are the other kind's where it is below ONE_KIND. There
-    quiet runs replay their own values only when they alone answer: beside runs with work
-    and without the curve's weights, their own values around a centre that the gap moved
-    widened the intervals (`bench/RESULTS.md`). Where both kinds may come, time's point is
-    their mixture's median (`idle.mixture_median`). Only the residuals at `keep` answer."""
+    draws keep both); time's residuals are the other kind's where it is below ONE_KIND.
+    Where both kinds may come, time's point is their mixture's median (`idle.mixture_median`),
+    and where each kind has MIN_KIND runs its interval is the mixture's too: quiet runs
+    replay their own values, weighed by the release rate's chance as the point weighs them.
+    Moved with the gap beside the runs with work, a plugin's checks of 12-16 s answered 22 s
+    after weeks away, the point on its own lower bound; their own values without the
+    weights widened the intervals (`bench/RESULTS.md`). Only the residuals at `keep`
+    answer."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
@@ -266,18 +269,23 @@ def _weigh_kinds(
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
-    lean = None
+    lean, work = None, None
     if nothing is not None and not apart and only is None:
         values = dict(zip(quiet.runs, quiet.values, strict=True))
         own = [values[i] - centre for i in keep if i in marked]
         others = [residuals[i] for i in keep if i not in marked]
         if own and others:
             lean = idle.mixture_median(own, others, nothing)
+        if min(len(own), len(others)) >= idle.MIN_KIND:
+            for i in marked.intersection(keep):
+                residuals[i] = values[i] - centre
+            work = 1.0 - nothing
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if only is not None:
         tagged = [t for t in tagged if t[3] == only]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
+    if work is not None:
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
     return Weighed(
