@@ -253,11 +253,13 @@ def _weigh_kinds(
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
-    only = None
+    only, work = None, None
     if nothing is not None and not apart:
         quiet_kept = sum(i in marked for i in keep)
         only = idle.one_kind(nothing, quiet_kept, len(keep) - quiet_kept)
-    if nothing is None or apart or only is True:
+        if only is None and min(quiet_kept, len(keep) - quiet_kept) >= idle.MIN_KIND:
+            work = 1.0 - nothing  # both kinds answer, weighed as the point weighs them
+    if nothing is None or apart or only is True or work is not None:
         for i, value in zip(quiet.runs, quiet.values, strict=True):
             residuals[i] = value - centre
     jumps = zip(
@@ -269,17 +271,13 @@ def _weigh_kinds(
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
-    lean, work = None, None
+    lean = None
     if nothing is not None and not apart and only is None:
         values = dict(zip(quiet.runs, quiet.values, strict=True))
         own = [values[i] - centre for i in keep if i in marked]
         others = [residuals[i] for i in keep if i not in marked]
         if own and others:
             lean = idle.mixture_median(own, others, nothing)
-        if min(len(own), len(others)) >= idle.MIN_KIND:
-            for i in marked.intersection(keep):
-                residuals[i] = values[i] - centre
-            work = 1.0 - nothing
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if only is not None:
         tagged = [t for t in tagged if t[3] == only]
