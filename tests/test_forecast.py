@@ -424,6 +424,32 @@ def test_a_report_its_record_cannot_read_is_answered_as_a_plugin_never_seen() ->
     assert progress.download_left.point > 2.5e8
 
 
+def test_a_plugin_that_never_recorded_a_download_is_sized_by_its_report() -> None:
+    """flatpak's runs recorded their time but never a download: its report of 300 MB is
+    answered around that size, and the warning says the report sized its download only."""
+    wall = {
+        "plugin": "flatpak",
+        "metric": "wall_clock_seconds",
+        "data_points": 1,
+        "last_success": "2026-01-01 10:00:00",
+        "cap": math.log1p(90.0),
+        "basis": "limited",
+        "variants": {
+            "base": {"model": "rolling_median", "points": [math.log1p(60.0)], "residuals": []}
+        },
+    }
+    records = typed_all({series_key("h", "flatpak", "wall_clock_seconds"): wall})
+    at = datetime(2026, 1, 2, 10)
+    report = {"flatpak": {"download_bytes": 3e8, "package_count": 4}}
+    request = EstimateRequest(plugins=("flatpak",), at=at, covariates=report)
+    answer = estimate(records, "h", request, "cache")
+    download = answer.plugins[0].metrics["download_bytes"]
+    assert download.point == pytest.approx(3e8, rel=0.01) and download.lower < 3e8 < download.upper
+    assert answer.warnings == [
+        "flatpak's report sized its download only: flatpak has not reported its work in enough runs"
+    ]
+
+
 def lent_record(own: list[float], lent: list[float], numbered: bool = False) -> dict:
     """flatpak's CPU with a few runs of its own, its host's line calibrated by the errors the
     host lends it (runs None) after them; one break weeks ago lifted its cap to 112 s."""

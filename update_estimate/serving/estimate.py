@@ -171,7 +171,7 @@ def _predictives(
     reports were used; what of the reports was not."""
     per_metric: dict[str, dict[str, Predictive]] = {m: {} for m in METRICS}
     used: dict[str, bool] = {}
-    notes: list[str] = []
+    walls: dict[str, tuple[SeriesRecord, bool]] = {}
     for plugin in request.plugins:
         for metric in METRICS:
             record = records.get(series_key(host, plugin, metric)) if host else None
@@ -181,11 +181,9 @@ def _predictives(
             p, used_reports = record_predictive(record, at, reported, slow_path, memo)
             per_metric[metric][plugin] = p
             used[plugin] = used.get(plugin, False) or used_reports
-            if reported is not None and metric == "wall_clock_seconds":
-                download = records.get(series_key(record.host, plugin, "download_bytes"))
-                sized = download is not None and unsized(download, reported)
-                note = report_warning(plugin, record, reported, used_reports, sized)
-                notes.extend([note] if note else [])
+            if metric == makespan.WALL:
+                walls[plugin] = (record, used_reports)
+    recorded = {metric: set(per_metric[metric]) for metric in METRICS}
     for metric in METRICS:
         known = list(per_metric[metric].values())
         for plugin in request.plugins:
@@ -198,6 +196,16 @@ def _predictives(
                     (metric, size),
                     partial(default_predictive, metric, known, size),
                 )
+    notes: list[str] = []
+    for plugin, (record, used_reports) in walls.items():
+        reported = request.covariates.get(plugin)
+        if reported is None:
+            continue
+        sized = plugin not in recorded[makespan.DOWNLOAD] and (
+            reported_size(makespan.DOWNLOAD, reported) is not None
+        )
+        note = report_warning(plugin, record, reported, used_reports, sized)
+        notes.extend([note] if note else [])
     return per_metric, used, notes
 
 
