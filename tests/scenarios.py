@@ -15,26 +15,34 @@ def make_series(
     gaps_hours: np.ndarray | None = None,
     idle: np.ndarray | None = None,
     metric: str = "wall_clock_seconds",
+    plugin: str = "p",
+    reports: dict[str, np.ndarray] | None = None,
 ) -> Series:
+    """One run a day from 2026-01-01 10:00; `reports`: what the plugin reported before each."""
+    from datetime import datetime, timedelta
+
+    from update_estimate.fitting.features import robust_outliers
+
     values = np.asarray(values, dtype=float)
     n = len(values)
     gaps = np.full(n, 24.0) if gaps_hours is None else np.asarray(gaps_hours, dtype=float)
-    from update_estimate.fitting.features import robust_outliers
-
+    reported = reports or {}
+    starts = [datetime(2026, 1, 1, 10) + timedelta(days=i) for i in range(n)]
     return Series(
         host="h",
-        plugin="p",
+        plugin=plugin,
         metric=metric,
         phase=None,
         y=np.log1p(values),
         censored=np.zeros(n, dtype=bool),
         outlier=robust_outliers(values),
-        run_ids=tuple(f"r{i}" for i in range(n)),
+        run_ids=tuple(f"{plugin}{i}" for i in range(n)),
         run_numbers=tuple(range(n)),
-        covariates=log_gap(gaps)[:, None],
+        covariates=np.column_stack([log_gap(gaps), *(np.log1p(v) for v in reported.values())]),
         calendar=calendar_features(np.full(n, 10), np.arange(n) % 7),
-        reports=(),
-        last_success="2026-01-01 10:00:00",
+        reports=tuple(reported),
+        last_success="2026-01-01 10:00:00" if reports is None else str(starts[-1]),
+        starts=tuple(str(t) for t in starts),
         idle=idle,
     )
 

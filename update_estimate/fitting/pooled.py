@@ -14,7 +14,8 @@ observed nothing and its inputs do not foresee them (downloads without a report)
 hurdle as in `linear`: the line is the size of what came, and the calibration replays each zero.
 The plugin's own runs calibrate it, each forecast by a fit that left it out: a fit on the runs
 before it alone is a learning curve from nothing, whose first errors are the intercept's, and
-they widened every interval. Below SHORT runs the shape answers for the series: letting the
+they widened every interval. From OWN_COSTS runs on, a report's time is read from the plugin's
+own costs too (`_own_costs`). Below SHORT runs the shape answers for the series: letting the
 series' own race (scored on fewer runs, one step at a time) overrule it where its error looked
 lower chose by noise, and under-covered a new user's first weeks (`late-plugins`). Beyond
 SHORT, most variants keep the shape until the series' own race can be calibrated (`until`).
@@ -30,7 +31,8 @@ from functools import partial
 import numpy as np
 
 from update_estimate.fitting import grid
-from update_estimate.fitting.candidates import linear
+from update_estimate.fitting.candidates import additive, linear
+from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import CALENDAR_COLUMNS, TIMES, Series
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 
@@ -45,6 +47,9 @@ DOWNLOADS_UNTIL = MAX_ORIGINS
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
+# Uncensored runs of its own from which a plugin's reported work is also read from its own
+# costs (`_own_costs`): fewer left each left-out fit with barely more runs than costs.
+OWN_COSTS = 6
 
 Line = Callable[[np.ndarray], np.ndarray]
 
@@ -140,7 +145,36 @@ def borrow(
         left_out = usable & (np.arange(len(y)) != j)
         fit = line(design[left_out], y[left_out]) if usable[j] else full
         centres[j] = fit(own_x[j : j + 1])[0]
-    return Borrowed(full(nodes), centres, _lent(full, design, y, usable & (y > 0), target.n))
+    predictions = full(nodes)
+    own = _own_costs(target, g.rows) if variant == "reports" and target.metric in TIMES else None
+    if own is not None:
+        predictions, centres = (predictions + own[0]) / 2, (centres + own[1]) / 2
+    return Borrowed(predictions, centres, _lent(full, design, y, usable & (y > 0), target.n))
+
+
+def _own_costs(target: Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The plugin's own costs summed on the raw scale (`additive`): its forecasts at the grid's
+    `rows`, and per run of its own the forecast of a fit without that run; None before
+    OWN_COSTS runs.
+
+    The host's line bends every plugin's sum of a fixed cost and costs per package and byte
+    alike, with slopes shared by plugins whose fixed costs differ tenfold; a plugin's own
+    costs, fitted alone, follow its own sum but swing on its first runs. From six runs on,
+    their forecasts averaged on the log scale erred less than the line's, and no more than
+    the own costs' alone; without a report, the hours alone, the own costs erred more than
+    the line (`bench/RESULTS.md`)."""
+    x = model_inputs(grid.design(target, "reports"), False)
+    kept = np.flatnonzero(~target.censored)
+    if len(kept) < OWN_COSTS:
+        return None
+    centres = np.array(
+        [
+            additive.fit(target.y[kept[kept != j]], x[kept[kept != j]]).predict(x[j])[0]
+            for j in range(target.n)
+        ]
+    )
+    whole = additive.fit(target.y[kept], x[kept])
+    return whole.predict(model_inputs(rows, False)), centres
 
 
 def _lent(
