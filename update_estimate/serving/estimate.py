@@ -183,7 +183,7 @@ def _predictives(
             used[plugin] = used.get(plugin, False) or used_reports
             if metric == makespan.WALL:
                 walls[plugin] = (record, used_reports)
-    recorded = {metric: set(per_metric[metric]) for metric in METRICS}
+    recorded_downloads = set(per_metric[makespan.DOWNLOAD])
     for metric in METRICS:
         known = list(per_metric[metric].values())
         for plugin in request.plugins:
@@ -201,7 +201,7 @@ def _predictives(
         reported = request.covariates.get(plugin)
         if reported is None:
             continue
-        sized = plugin not in recorded[makespan.DOWNLOAD] and (
+        sized = plugin not in recorded_downloads and (
             reported_size(makespan.DOWNLOAD, reported) is not None
         )
         note = report_warning(plugin, record, reported, used_reports, sized)
