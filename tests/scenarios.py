@@ -18,7 +18,9 @@ def make_series(
     plugin: str = "p",
     reports: dict[str, np.ndarray] | None = None,
 ) -> Series:
-    """One run a day from 2026-01-01 10:00; `reports`: what the plugin reported before each."""
+    """One run a day from 2026-01-01 10:00; `reports`: what the plugin reported before each.
+    With reports the last success is the last run's start; without, 2026-01-01 10:00, from
+    which `next_estimate` counts its hours."""
     from datetime import datetime, timedelta
 
     from update_estimate.fitting.features import robust_outliers
