@@ -167,13 +167,12 @@ def _own_costs(target: Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray
     kept = np.flatnonzero(~target.censored)
     if len(kept) < OWN_COSTS:
         return None
-    centres = np.array(
-        [
-            additive.fit(target.y[kept[kept != j]], x[kept[kept != j]]).predict(x[j])[0]
-            for j in range(target.n)
-        ]
-    )
     whole = additive.fit(target.y[kept], x[kept])
+    centres = np.empty(target.n)
+    for j in range(target.n):  # as the line's: a censored run is left out of every fit
+        others = kept[kept != j]
+        fit = additive.fit(target.y[others], x[others]) if len(others) < len(kept) else whole
+        centres[j] = fit.predict(x[j])[0]
     return whole.predict(model_inputs(rows, False)), centres
 
 
