@@ -258,3 +258,28 @@ def test_a_report_is_read_from_the_plugins_own_costs_too() -> None:
         assert used
         ratios.append(math.expm1(p.centre) / (20.0 + 0.6 + 0.2))
     assert all(0.7 < r < 1.2 for r in ratios), ratios
+
+
+def test_a_report_beyond_any_seen_is_answered_from_the_plugins_own_costs() -> None:
+    """flatpak costs 5 s and 8 s a package; its host's apt has a 20 s check and 0.3 s a
+    package. After eight runs of 1-6 packages, a report of 40 was answered by the average of
+    the host's line and flatpak's own costs at 41-54% of its 329 s: the shared log slopes lean
+    below a sum of costs beyond what they were fitted on. The own costs answer alone beyond
+    every report seen, in proportion; a report within them is answered as before."""
+    rng = np.random.default_rng(0)
+    others = [
+        costs_series("apt", 20.0, 0.3, rng.integers(5, 60, 14).astype(float), 1),
+        costs_series("snap", 3.0, 5.0, rng.integers(0, 12, 14).astype(float), 2),
+    ]
+    for seed in range(4):
+        counts = np.random.default_rng(10 + seed).integers(1, 7, 8).astype(float)
+        flatpak = costs_series("flatpak", 5.0, 8.0, counts, 20 + seed)
+        shapes = pooled.borrow_all(flatpak, [flatpak, *others])
+        record = train_series(flatpak, None, include_extras=False, borrowed=shapes).record
+        at = datetime.fromisoformat(flatpak.starts[-1]) + timedelta(days=1)
+        for packages in (3, 40):
+            report = {"package_count": float(packages), "download_bytes": packages * 2e6}
+            p, used = predictive(record, at, report)
+            assert used
+            truth = 5.0 + 8.0 * packages + packages * 0.1
+            assert 0.8 < math.expm1(p.centre) / truth < 1.25, (packages, math.expm1(p.centre))

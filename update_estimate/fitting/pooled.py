@@ -15,7 +15,7 @@ hurdle as in `linear`: the line is the size of what came, and the calibration re
 The plugin's own runs calibrate it, each forecast by a fit that left it out: a fit on the runs
 before it alone is a learning curve from nothing, whose first errors are the intercept's, and
 they widened every interval. From OWN_COSTS runs on, a report's time is read from the plugin's
-own costs too (`_own_costs`). Below SHORT runs the shape answers for the series: letting the
+own costs too (`_with_own_costs`). Below SHORT runs the shape answers for the series: letting the
 series' own race (scored on fewer runs, one step at a time) overrule it where its error looked
 lower chose by noise, and under-covered a new user's first weeks (`late-plugins`). Beyond
 SHORT, most variants keep the shape until the series' own race can be calibrated (`until`).
@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -48,7 +47,7 @@ MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
 NAME = "borrowed_shape"
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
 # Uncensored runs of its own from which a plugin's reported work is also read from its own
-# costs (`_own_costs`): fewer left each left-out fit with barely more runs than costs.
+# costs (`_with_own_costs`): fewer left each left-out fit with barely more runs than costs.
 OWN_COSTS = 6
 
 Line = Callable[[np.ndarray], np.ndarray]
@@ -109,11 +108,27 @@ def borrow_all(
     return out
 
 
-def borrow(
+@dataclass(frozen=True)
+class Stack:
+    """The host's runs a line is fitted on: `target`'s first, then its siblings' (`members`),
+    each row its plugin's indicator and the variant's inputs (`design`), and the runs the line
+    may fit (`usable`: uncensored, and where the target's zeros are a hurdle, of some size)."""
+
+    members: list[Series]
+    design: np.ndarray
+    y: np.ndarray
+    usable: np.ndarray
+
+    def line(self, rows: np.ndarray) -> Line:
+        """The line fitted on the usable `rows` (a boolean mask over the stack)."""
+        return _line(self.design[rows], self.y[rows], len(self.members))
+
+
+def stack(
     target: Series, siblings: Sequence[Series], variant: str, before: str | None = None
-) -> Borrowed | None:
-    """`target`'s shape for one variant from its host's series of the same metric (and
-    reports); siblings' runs count only when they started before `before` (a backtest cut)."""
+) -> Stack | None:
+    """`target`'s host's runs of the same metric (and reports); siblings' runs count only when
+    they started before `before` (a backtest cut). None with no sibling, or too few runs."""
     same = (target.host, target.metric, target.phase)
     members = [target] + [
         s
@@ -127,53 +142,76 @@ def borrow(
     designs, values = [], []
     for index, s in enumerate(members):
         end = s.n if before is None or index == 0 else bisect.bisect_left(s.starts, before)
-        designs.append(_inputs(s, variant, index, len(members))[:end])
+        designs.append(inputs(s, variant, index, len(members))[:end])
         values.append(s.y[:end])
     design, y = np.vstack(designs), np.concatenate(values)
     censored = np.concatenate([s.censored[: len(v)] for s, v in zip(members, values, strict=True)])
-    own_x = _inputs(target, variant, 0, len(members))
-    hurdle = bool((target.y == 0).any()) and not linear.foreseen(own_x[:, len(members) :], target.y)
+    own_x = design[: target.n, len(members) :]
+    hurdle = bool((target.y == 0).any()) and not linear.foreseen(own_x, target.y)
     usable = ~censored & ((y > 0) if hurdle else True)
-    if usable.sum() < MIN_ROWS:
+    return Stack(members, design, y, usable) if usable.sum() >= MIN_ROWS else None
+
+
+def borrow(
+    target: Series, siblings: Sequence[Series], variant: str, before: str | None = None
+) -> Borrowed | None:
+    """`target`'s shape for one variant from its host's series of the same metric (and
+    reports); siblings' runs count only when they started before `before` (a backtest cut)."""
+    host = stack(target, siblings, variant, before)
+    if host is None:
         return None
+    design, y, usable = host.design, host.y, host.usable
     g = grid.build(target, variant)
-    nodes = np.column_stack([_one_hot(0, len(members), len(g.rows)), g.rows[:, :-CALENDAR_COLUMNS]])
-    line = partial(_line, members=len(members))
-    full = line(design[usable], y[usable])
+    size = len(host.members)
+    nodes = np.column_stack([_one_hot(0, size, len(g.rows)), g.rows[:, :-CALENDAR_COLUMNS]])
+    full = host.line(usable)
     centres = np.empty(target.n)
     for j in range(target.n):  # the target's runs come first in the stack
-        left_out = usable & (np.arange(len(y)) != j)
-        fit = line(design[left_out], y[left_out]) if usable[j] else full
-        centres[j] = fit(own_x[j : j + 1])[0]
+        fit = host.line(usable & (np.arange(len(y)) != j)) if usable[j] else full
+        centres[j] = fit(design[j : j + 1])[0]
     predictions = full(nodes)
-    own = _own_costs(target, g.rows) if variant == "reports" and target.metric in TIMES else None
-    if own is not None:
-        predictions, centres = (predictions + own[0]) / 2, (centres + own[1]) / 2
+    if variant == "reports" and target.metric in TIMES:
+        predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
     return Borrowed(predictions, centres, _lent(full, design, y, usable & (y > 0), target.n))
 
 
-def _own_costs(target: Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The plugin's own costs summed on the raw scale (`additive`): its forecasts at the grid's
-    `rows`, and per run of its own the forecast of a fit without that run; None before
-    OWN_COSTS runs.
+def _with_own_costs(
+    target: Series, rows: np.ndarray, predictions: np.ndarray, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The line's forecasts at the grid's `rows` (`predictions`) and of each own run
+    (`centres`, leave one out) joined on the log scale with the plugin's own costs summed on
+    the raw scale (`additive`); unchanged before OWN_COSTS runs.
 
     The host's line bends every plugin's sum of a fixed cost and costs per package and byte
     alike, with slopes shared by plugins whose fixed costs differ tenfold; a plugin's own
     costs, fitted alone, follow its own sum but swing on its first runs. From six runs on,
     their forecasts averaged on the log scale erred less than the line's, and no more than
     the own costs' alone; without a report, the hours alone, the own costs erred more than
-    the line (`bench/RESULTS.md`)."""
+    the line. Beyond every report the plugin has seen (the weeks-long backlog after a break),
+    the line's shared log slopes fell far short where the costs, summed, grow in proportion:
+    the own costs answer alone there, at a grid node past the largest report and for a run
+    whose report exceeded every other's (`bench/RESULTS.md`)."""
     x = model_inputs(grid.design(target, "reports"), False)
     kept = np.flatnonzero(~target.censored)
     if len(kept) < OWN_COSTS:
-        return None
+        return predictions, centres
+    reports = additive.raw_inputs(x)[:, 1:]
     whole = additive.fit(target.y[kept], x[kept])
-    centres = np.empty(target.n)
+    own = np.empty(target.n)
+    beyond = np.empty(target.n, dtype=bool)
     for j in range(target.n):  # as the line's: a censored run is left out of every fit
         others = kept[kept != j]
         fit = additive.fit(target.y[others], x[others]) if len(others) < len(kept) else whole
-        centres[j] = fit.predict(x[j])[0]
-    return whole.predict(model_inputs(rows, False)), centres
+        own[j] = fit.predict(x[j])[0]
+        beyond[j] = bool((reports[j] > reports[others].max(axis=0)).any())
+    at_rows = model_inputs(rows, False)
+    past = (additive.raw_inputs(at_rows)[:, 1:] > reports[kept].max(axis=0)).any(axis=1)
+    return _joined(predictions, whole.predict(at_rows), past), _joined(centres, own, beyond)
+
+
+def _joined(line: np.ndarray, own: np.ndarray, beyond: np.ndarray) -> np.ndarray:
+    """The average of the line's and the own costs' forecasts, the own costs' alone beyond."""
+    return np.where(beyond, own, (line + own) / 2)
 
 
 def _lent(
@@ -194,7 +232,7 @@ def _one_hot(index: int, size: int, rows: int) -> np.ndarray:
     return out
 
 
-def _inputs(s: Series, variant: str, index: int, members: int) -> np.ndarray:
+def inputs(s: Series, variant: str, index: int, members: int) -> np.ndarray:
     """The plugin's indicator, then the variant's estimate-time inputs without the calendar."""
     x = grid.design(s, variant)[:, :-CALENDAR_COLUMNS]
     return np.column_stack([_one_hot(index, members, s.n), x])
