@@ -176,6 +176,30 @@ def test_a_new_plugins_memory_spans_the_level_of_todays_kind() -> None:
     assert day.lower < 40e6 and day.upper > 100e6
 
 
+@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+def test_memory_and_time_answer_the_same_kind(seed: int) -> None:
+    """Most runs have work (a release every ten hours), so most residuals are of work; two
+    hours after the last success nothing is likelier (chance 0.6-0.8). Time answered a
+    check's 9-11 s, and peak memory the level of work (112-125 MB) beside it: its point was
+    the kind with more runs, not today's likelier one. Now both answer a quiet run; memory's
+    interval still reaches the level of work."""
+    quiet_libraries()
+    rng = np.random.default_rng(seed)
+    gaps = np.exp(rng.uniform(np.log(1), np.log(240), RUNS))
+    quiet = rng.random(RUNS) < np.exp(-0.1 * gaps)
+    noise = rng.lognormal(0, 0.1, RUNS)
+    memory = make_series(np.where(quiet, 30e6, 120e6) * noise, gaps, quiet, "memory_peak_bytes")
+    time = make_series(np.where(quiet, 10.0, 90.0) * noise, gaps, quiet)
+    assert quiet.sum() < RUNS / 2
+    at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=2)
+    peak, seconds = (
+        single(predictive(train_series(s, None, False).record, at, None)[0], 0.9)
+        for s in (memory, time)
+    )
+    assert seconds.point < 20
+    assert peak.point < 45e6 and peak.upper > 100e6
+
+
 def test_where_either_kind_may_come_the_interval_is_the_mixtures_too() -> None:
     """cargo's seven checks took 12-16 s and its one build, after 26 days away, 924 s. 25
     days after that build either kind may come: its checks, moved with the gap beside the

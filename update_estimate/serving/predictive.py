@@ -451,7 +451,9 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     (`conformal.kinds_bounds`; only today's kind where a release rate makes the other less
     likely than the miss budget on one side) and the point is a typical run of the likelier
     kind (the median of a few runs of two kinds can fall between them, a value no run
-    takes). Otherwise the residuals' conformal bounds, and the kinds' mixture median where a
+    takes): likelier today where a release rate says, the kinds' mixture median as time's
+    point (by their counts, a re-run's peak memory read the level of work beside a check's
+    seconds). Otherwise the residuals' conformal bounds, and the kinds' mixture median where a
     release rate weighed them (`Predictive.lean`), else their lean (`conformal.bias`)."""
     short = len(p.residuals) < conformal.min_two_sided(level)
     if not (p.quiet and short and not any(p.censored)):
@@ -465,6 +467,8 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     if kind is not None:
         likelier = quiet if kind else work
     bounds = conformal.kinds_bounds(p.residuals, p.quiet, level, p.floor, kind)
+    if p.nothing is not None and kind is None and quiet and work:
+        return bounds, idle.mixture_median(quiet, work, p.nothing)
     return bounds, conformal.median(likelier)
 
 
