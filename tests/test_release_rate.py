@@ -176,13 +176,15 @@ def test_a_new_plugins_memory_spans_the_level_of_todays_kind() -> None:
     assert day.lower < 40e6 and day.upper > 100e6
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
 def test_memory_and_time_answer_the_same_kind(seed: int) -> None:
     """Most runs have work (a release every ten hours), so most residuals are of work; two
-    hours after the last success nothing is likelier (chance 0.6-0.8). Time answered a
-    check's 9-11 s, and peak memory the level of work (112-125 MB) beside it: its point was
-    the kind with more runs, not today's likelier one. Now both answer a quiet run; memory's
-    interval still reaches the level of work."""
+    hours after the last success nothing is likelier. Where a release rate weighed the kinds
+    (seeds 2-5), time answered a check's 9-11 s and peak memory the level of work (112-125 MB)
+    beside it: its point was the kind with more runs, not today's likelier one. Where the
+    curve of the chance of work is fitted (seeds 0-1), memory answered a quiet run and time
+    72 s, between a check and an update: its centre moved only by a significant lean. Now
+    both answer a quiet run; memory's interval still reaches the level of work."""
     quiet_libraries()
     rng = np.random.default_rng(seed)
     gaps = np.exp(rng.uniform(np.log(1), np.log(240), RUNS))

@@ -15,6 +15,9 @@ from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
 FORMAT_VERSION = 10
+# The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
+# per-kind levels and release rates, and `estimate` reads "short" the same way.
+CALIBRATION_LEVEL = 0.9
 # A plugin that has never succeeded is taken to have last succeeded this long ago.
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.

@@ -15,6 +15,7 @@ from update_estimate.fitting import pooled
 from update_estimate.fitting.candidates.base import Backtest, Candidate
 from update_estimate.fitting.features import Series
 from update_estimate.fitting.race import REPORTS_SUFFIX, Scored, backtest_each, rolling_coverage
+from update_estimate.record import CALIBRATION_LEVEL
 from update_estimate.serving import conformal
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 BORROW_WIDEN = 1.25
 
 
-LEVEL = 0.9
+LEVEL = CALIBRATION_LEVEL
 
 log = logs.get("train")
 

@@ -12,7 +12,14 @@ from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple
 
-from update_estimate.record import DEFAULT_GAP_HOURS, Idle, LoneBreaks, SeriesRecord, Variant
+from update_estimate.record import (
+    CALIBRATION_LEVEL,
+    DEFAULT_GAP_HOURS,
+    Idle,
+    LoneBreaks,
+    SeriesRecord,
+    Variant,
+)
 from update_estimate.reports import REPORTED
 from update_estimate.serving import conformal, idle, spread
 from update_estimate.serving.interpolation import locate
@@ -248,8 +255,12 @@ def _weigh_kinds(
     replay their own values, weighed by the release rate's chance as the point weighs them.
     Moved with the gap beside the runs with work, a plugin's checks of 12-16 s answered 22 s
     after weeks away, the point on its own lower bound; their own values without the
-    weights widened the intervals (`bench/RESULTS.md`). Only the residuals at `keep`
-    answer."""
+    weights widened the intervals (`bench/RESULTS.md`). Where the curve of the chance of
+    work is fitted instead, a calibration too short for the two-sided ranks takes the same
+    mixture median by the curve's chance: its centre, moved only by a significant lean, sat
+    between a check and an update beside memory's quiet run. A longer calibration keeps its
+    centre, which placed a run better than the likelier kind's typical one. Only the
+    residuals at `keep` answer."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
@@ -283,6 +294,11 @@ def _weigh_kinds(
         tagged = [t for t in tagged if t[3] == only]
     if quiet.odds is not None:
         work = idle.chance_of_work(quiet.odds, gap_hours)
+        short = len(tagged) < conformal.min_two_sided(CALIBRATION_LEVEL)
+        own = [t[0] for t in tagged if t[3]]
+        others = [t[0] for t in tagged if not t[3]]
+        if lean is None and not apart and short and own and others:
+            lean = idle.mixture_median(own, others, 1.0 - work)
     if work is not None:
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
