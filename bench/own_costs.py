@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from update_estimate.fitting import grid, pooled
+from update_estimate.fitting import pooled
 from update_estimate.fitting.candidates import additive
-from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import Series, build_series, truncate
 from update_estimate.history import reader, simulate
 
@@ -41,7 +40,7 @@ def errors(s: Series, siblings: list[Series], k: int) -> tuple[float, float] | N
         return None
     row = pooled.inputs(s, "reports", 0, len(host.members))[k : k + 1]
     line = host.line(host.usable)(row)[0]
-    x = model_inputs(grid.design(s, "reports"), False)
+    x = pooled.own_inputs(s)
     own = additive.fit(past.y[kept], x[kept]).predict(x[k])[0]
     return float(line - s.y[k]), float(own - s.y[k])
 

@@ -191,7 +191,7 @@ def _with_own_costs(
     the line's shared log slopes fell far short where the costs, summed, grow in proportion:
     the own costs answer alone there, at a grid node past the largest report and for a run
     whose report exceeded every other's (`bench/RESULTS.md`)."""
-    x = model_inputs(grid.design(target, "reports"), False)
+    x = own_inputs(target)
     kept = np.flatnonzero(~target.censored)
     if len(kept) < OWN_COSTS:
         return predictions, centres
@@ -207,6 +207,11 @@ def _with_own_costs(
     at_rows = model_inputs(rows, False)
     past = (additive.raw_inputs(at_rows)[:, 1:] > reports[kept].max(axis=0)).any(axis=1)
     return _joined(predictions, whole.predict(at_rows), past), _joined(centres, own, beyond)
+
+
+def own_inputs(s: Series) -> np.ndarray:
+    """What the plugin's own costs are fitted on and read from: the hours and each report."""
+    return model_inputs(grid.design(s, "reports"), False)
 
 
 def _joined(line: np.ndarray, own: np.ndarray, beyond: np.ndarray) -> np.ndarray:

@@ -282,23 +282,22 @@ def _weigh_kinds(
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
+    curve = None if quiet.odds is None else idle.chance_of_work(quiet.odds, gap_hours)
+    quiet_now = nothing if only is None else None  # the chance the point weighs the kinds by
+    if curve is not None and len(keep) < conformal.min_two_sided(CALIBRATION_LEVEL):
+        quiet_now = 1.0 - curve
     lean = None
-    if nothing is not None and not apart and only is None:
+    if quiet_now is not None and not apart:
         values = dict(zip(quiet.runs, quiet.values, strict=True))
         own = [values[i] - centre for i in keep if i in marked]
         others = [residuals[i] for i in keep if i not in marked]
         if own and others:
-            lean = idle.mixture_median(own, others, nothing)
+            lean = idle.mixture_median(own, others, quiet_now)
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
     if only is not None:
         tagged = [t for t in tagged if t[3] == only]
-    if quiet.odds is not None:
-        work = idle.chance_of_work(quiet.odds, gap_hours)
-        short = len(tagged) < conformal.min_two_sided(CALIBRATION_LEVEL)
-        own = [t[0] for t in tagged if t[3]]
-        others = [t[0] for t in tagged if not t[3]]
-        if lean is None and not apart and short and own and others:
-            lean = idle.mixture_median(own, others, 1.0 - work)
+    if curve is not None:
+        work = curve
     if work is not None:
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
