@@ -261,11 +261,13 @@ def _clock(moment: datetime, day: datetime) -> str:
 
 def finish_sentence(result: Any) -> str:
     """`ends 14:32 (14:29-14:41)`: the run's end on the clock, local time."""
-    f = result.finish
-    if f is None:
-        return ""
-    point = _clock(f.point, datetime.now())
-    return f"ends {point} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
+    return "" if result.finish is None else f"ends {_ends(result.finish, datetime.now())}"
+
+
+def _ends(f: Any, now: datetime) -> str:
+    """`14:32 (14:29-14:41)`: a finish's point and interval on the clock, each bound's day
+    shown only where it is not the point's."""
+    return f"{_clock(f.point, now)} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
 
 
 def _marker(m: Any) -> str:
@@ -613,9 +615,6 @@ def progress_line(progress: Any, width: int | None = None) -> str:
     done = sum(p.state not in ("pending", "running") for p in progress.plugins)
     left, f = progress.remaining, progress.finish
     interval = human_interval("wall_clock_seconds", left.lower, left.upper)
-    ends = (
-        f"{_clock(f.point, progress.time)} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
-    )
     parts = []
     if running is not None:
         phase = f" {running.phase}" if running.phase else ""
@@ -624,7 +623,7 @@ def progress_line(progress: Any, width: int | None = None) -> str:
             f"{running.plugin}{phase} {human_seconds(running.elapsed)}"
             + (" OVERDUE" if late else "")
         )
-    parts += [f"{human_seconds(left.point)} left ({interval})", f"ends {ends}"]
+    parts += [f"{human_seconds(left.point)} left ({interval})", f"ends {_ends(f, progress.time)}"]
     parts.append(f"{done}/{len(progress.plugins)} done")
     if progress.download_left.upper > 0:
         parts.append(f"{human_bytes(progress.download_left.point)} to download")
