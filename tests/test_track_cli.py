@@ -271,3 +271,23 @@ def test_bad_events_say_what_is_wrong(text: str) -> None:
     with pytest.raises(EventError) as caught:
         from_json(text)
     assert str(caught.value)
+
+
+def test_a_finish_within_one_minute_shows_no_interval_of_no_width() -> None:
+    """A run of 33-50 s ending at 19:00 read `ends 19:00 (19:00-19:00)`; within one minute
+    the clock shows the end alone, and a wider interval keeps both bounds."""
+    from types import SimpleNamespace
+
+    from update_estimate.face.render import finish_sentence
+    from update_estimate.serving.estimate import Finish
+
+    start = datetime(2026, 11, 20, 19, 0)
+    short = Finish(
+        start + timedelta(seconds=42), start + timedelta(seconds=33), start + timedelta(seconds=50)
+    )
+    wide = Finish(
+        start + timedelta(minutes=3), start + timedelta(minutes=1), start + timedelta(minutes=9)
+    )
+    assert finish_sentence(SimpleNamespace(finish=short)).endswith("19:00")
+    assert "(" not in finish_sentence(SimpleNamespace(finish=short))
+    assert finish_sentence(SimpleNamespace(finish=wide)).endswith("19:03 (19:01-19:09)")

@@ -266,8 +266,11 @@ def finish_sentence(result: Any) -> str:
 
 def _ends(f: Any, now: datetime) -> str:
     """`14:32 (14:29-14:41)`: a finish's point and interval on the clock, each bound's day
-    shown only where it is not the point's."""
-    return f"{_clock(f.point, now)} ({_clock(f.lower, f.point)}-{_clock(f.upper, f.point)})"
+    shown only where it is not the point's. An interval within one minute is left out: a run
+    of 33-50 s read `19:00 (19:00-19:00)`, an interval of no width."""
+    lower, upper = _clock(f.lower, f.point), _clock(f.upper, f.point)
+    point = _clock(f.point, now)
+    return point if lower == upper else f"{point} ({lower}-{upper})"
 
 
 def _marker(m: Any) -> str:
