@@ -92,6 +92,8 @@ class Predictive(NamedTuple):
     # where the kinds answer apart: the chance that today's run has nothing to do, from a
     # short calibration's release rate (`_weigh_kinds`); None: unknown
     nothing: float | None = None
+    # whose run this is ("host|plugin"): the seed of its draws where a replayed run lacks it
+    source: str = ""
 
     def value(self, residual: float) -> float:
         """A draw on the log1p scale, pressed hard towards 1.5 times the largest value seen
@@ -189,6 +191,7 @@ def predictive(
             quiet=quiet,
             lean=lean,
             nothing=nothing,
+            source=f"{record.host}|{record.plugin}",
         ),
         use_reports,
     )

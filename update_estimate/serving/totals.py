@@ -31,8 +31,8 @@ def joint_replay(
     the runs are numbered below zero.
 
     A plugin without a residual from that run (it was skipped, or its calibration is borrowed)
-    takes one of its own residuals at random, from a seed of its own so answers are
-    repeatable, and so each plugin's column is computed once for the answers sharing `memo`.
+    takes one of its own values there (`_column`). Each plugin's column is computed once for
+    the answers sharing `memo`.
     """
     memo = memo or Memo()
     values = [memo.get("raw", (p,), None, partial(_raw_values, p)) for p in predictives]
@@ -61,12 +61,21 @@ def _by_run(p: Predictive, values: list[float]) -> dict[int, float]:
 def _column(
     p: Predictive, own: dict[int, float], values: list[float], runs: tuple[int, ...], seed: int
 ) -> list[float]:
-    """The plugin's value in each of these runs, or one of its own at random where it has
-    none."""
-    if all(run in own for run in runs):
+    """The plugin's value in each of these runs; where it has none, its own values at evenly
+    spaced ranks, in an order shuffled by a seed of the plugin (`Predictive.source`), so its
+    draws there have its own spread and move with no other plugin's.
+
+    The order stays put as the hours since its last run grow: drawn from a seed of its centre,
+    the picks changed every minute, and the demo's total wall time read 1707 s [984, 3031] at
+    06:10 and 1792 s [1146, 3047] at 06:11, its plugins unchanged."""
+    missing = [run for run in runs if run not in own]
+    if not missing:
         return [own[run] for run in runs]
-    rng = random.Random(f"{seed}:{p.centre!r}:{len(values)}")
-    return [own[run] if run in own else rng.choice(values) for run in runs]
+    ordered = sorted(values)
+    picks = [ordered[int((j + 0.5) * len(ordered) / len(missing))] for j in range(len(missing))]
+    random.Random(f"{seed}:{p.source}:{len(missing)}").shuffle(picks)
+    fill = dict(zip(missing, picks, strict=True))
+    return [own[run] if run in own else fill[run] for run in runs]
 
 
 def adds_up(metric: str, parallel: bool) -> bool:
