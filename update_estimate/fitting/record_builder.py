@@ -10,7 +10,7 @@ import numpy as np
 
 from update_estimate.fitting import grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
-from update_estimate.fitting.features import TIMES, Series, plausible_cap
+from update_estimate.fitting.features import MAD_SCALE, TIMES, Series, plausible_cap
 from update_estimate.record import Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
 
@@ -32,6 +32,9 @@ def variant_record(
     variant: str,
 ) -> Variant:
     points, weekday, hour = g.split(predictions)
+    noise = MAD_SCALE * float(np.median(np.abs(residuals))) if len(residuals) else 0.0
+    weekday = grid.shrunk(weekday, s.calendar, 2, noise)
+    hour = grid.shrunk(hour, s.calendar, 0, noise)
     rate = spread.slope(centres, residuals, usable)
     constant = bool(np.ptp(predictions) < 1e-9)
     reported = s.covariates[start:, 1 : len(g.axes)]

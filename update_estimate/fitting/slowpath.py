@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from update_estimate import __version__
@@ -40,7 +39,7 @@ class SlowPath:
             self.warnings.append(why)
 
     def __call__(
-        self, record: SeriesRecord, variant: str, values: Mapping[str, float], at: datetime
+        self, record: SeriesRecord, variant: str, values: Mapping[str, float]
     ) -> float | None:
         try:
             manifest = self.generation.manifest
@@ -67,20 +66,21 @@ class SlowPath:
             self._refuse(f"{exc}; answering from forecast records")
             return None
         axes = [axis.name for axis in record.variants[variant].axes]
-        return _predict(obj, axes, values, at)
+        return _predict(obj, axes, values)
 
 
-def _predict(
-    obj: dict[str, Any], axes: list[str], values: Mapping[str, float], at: datetime
-) -> float:
-    """Build the next run's design row as `train` did: covariates on log1p scale, calendar."""
+def _predict(obj: dict[str, Any], axes: list[str], values: Mapping[str, float]) -> float:
+    """Build the next run's design row as `train` did, covariates on log1p scale, at the
+    grid's reference hour and weekday: the record's calendar offsets move it as they move
+    the grid's nodes, so both answer alike at any hour (`grid.shrunk`)."""
     import numpy as np
 
     from update_estimate.fitting.features import calendar_features, expand
+    from update_estimate.fitting.grid import REF_HOUR, REF_WEEKDAY
 
     names = axes if obj.get("design") == "reports" else ["gap_hours"]
     covariates = expand(np.array([math.log1p(max(values[name], 0.0)) for name in names]), names)
-    calendar = calendar_features(np.array([at.hour]), np.array([at.weekday()]))[0]
+    calendar = calendar_features(np.array([REF_HOUR]), np.array([REF_WEEKDAY]))[0]
     return predict_pickled(obj, np.concatenate([covariates[0], calendar]))
 
 

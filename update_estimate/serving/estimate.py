@@ -224,12 +224,10 @@ def record_predictive(
         return hit
     asked: list[bool] = []
 
-    def ask(
-        rec: SeriesRecord, variant: str, values: Mapping[str, float], when: datetime
-    ) -> float | None:
+    def ask(rec: SeriesRecord, variant: str, values: Mapping[str, float]) -> float | None:
         asked.append(True)
         assert slow_path is not None
-        return slow_path(rec, variant, values, when)
+        return slow_path(rec, variant, values)
 
     answer = predictive(record, at, reported, ask if slow_path is not None else None)
     return answer if asked else memo.store("predictive", (record,), extra, answer)

@@ -124,7 +124,7 @@ def _hours_since(last: str | None, at: datetime) -> float:
 
 # What `estimate` may do when covariates fall outside a record's grid: ask the stored model
 # (`fitting.slowpath.SlowPath`, handed in by the API).
-AskModel = Callable[[SeriesRecord, str, Mapping[str, float], datetime], float | None]
+AskModel = Callable[[SeriesRecord, str, Mapping[str, float]], float | None]
 
 
 def predictive(
@@ -139,14 +139,16 @@ def predictive(
     names = [axis for axis, _ in variant.axes if axis != "gap_hours"]
     values = {"gap_hours": _hours_since(record.last_success, at), **reported}
     place = locate(variant, values)
-    centre, shift = place.centre, place.shift
+    calendar = 0.0
     if variant.weekday and variant.hour:
-        centre += variant.weekday[at.weekday()] + variant.hour[at.hour]
+        calendar = variant.weekday[at.weekday()] + variant.hour[at.hour]
+    centre, shift = place.centre + calendar, place.shift
     if slow_path is not None and set(place.beyond) - {"gap_hours"}:
         # A report beyond the grid: the stored model knows how its inputs bend. A gap beyond
         # it is ordinary (a re-run minutes later, a year away) and never loads a pickle.
-        modelled = slow_path(record, name, values, at)
+        modelled = slow_path(record, name, values)
         if modelled is not None:
+            modelled += calendar
             shift += modelled - centre
             centre = modelled
     residuals = list(variant.residuals)
