@@ -16,17 +16,19 @@ the recent median's interval score, coverage in 0.87-0.93 or a Wilson interval t
 
 Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6 7 8]
            [--plugins apt flatpak pip snap] [--scenarios steady ...] [--save DIR]
-       .venv/bin/python bench/accuracy.py --load DIR [DIR ...] [--scenarios steady ...]
+       .venv/bin/python bench/accuracy.py --load DIR [DIR ...] [--scenarios steady ...] [--by-gap]
 Prints Markdown tables (see bench/RESULTS.md for the recorded ones). `late-plugins` and `jump`
 have their own history lengths (SHAPES). `--save` keeps every history's cases as JSON (one file
 per scenario and seed); `--load` reports saved cases without retraining (the truth is recomputed
-from the same seed).
+from the same seed). `--by-gap` adds a table of the cases pooled by the days since the last
+run (ratios to the truth's interval score; the cells as in the tables above).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import sys
@@ -278,6 +280,60 @@ def report(scenarios: list[str], histories: list[History]) -> None:
             )
 
 
+GAP_BANDS = ((1.0, "under a day"), (7.0, "1-7 days"), (math.inf, "a week or more"))
+
+
+def _gaps(h: History) -> dict[tuple[str, str], float]:
+    """Days before each case's run: a plugin's since its last success, a total's since the
+    host's last run (keyed by run and plugin, "total" for the totals)."""
+    t = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario)
+    out: dict[tuple[str, str], float] = {}
+    runs = sorted(zip(t.runs["start_time"], t.runs["run_id"], strict=True))
+    for (before, _), (start, run) in itertools.pairwise(runs):
+        out[(run, "total")] = (start - before).total_seconds() / 86400
+    ex = t.executions
+    rows = zip(ex["plugin_name"], ex["start_time"], ex["run_id"], ex["status"], strict=True)
+    last: dict[str, object] = {}
+    for plugin, start, run, status in sorted(rows, key=lambda r: r[1]):
+        if plugin in last:
+            out[(run, plugin)] = (start - last[plugin]).total_seconds() / 86400
+        if status == "success":
+            last[plugin] = start
+    return out
+
+
+def by_gap(histories: list[History]) -> None:
+    """Pooled over the scenarios, by how long before the run its plugin (or host) last ran:
+    a calibration of every gap can cover on average and miss after the long breaks."""
+    banded: dict[tuple[bool, bool, str, str], list[backtest.Case]] = defaultdict(list)
+    for h in histories:
+        gaps = _gaps(h)
+        for mode, cases in with_truth(h).items():
+            for c in cases:
+                days = gaps.get((c.run_id, c.plugin))
+                if days is not None:
+                    name = next(label for bound, label in GAP_BANDS if days < bound)
+                    banded[(c.plugin == "total", mode, c.metric, name)].append(c)
+    print("\nBy the days since the last run, pooled over the scenarios\n")
+    print(
+        "| side | reports | metric | gap | n | truth IS / coverage | ours IS / coverage "
+        "| median IS |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    order = {label: i for i, (_, label) in enumerate(GAP_BANDS)}
+    for key in sorted(banded, key=lambda k: (k[0], not k[1], METRICS.index(k[2]), order[k[3]])):
+        totals, mode, metric, name = key
+        c = cell(banded[key])
+        print(
+            f"| {'totals' if totals else 'plugins'} | {'yes' if mode else 'no'} | "
+            f"{SHORT[metric]} | {name} | {c.coverage['ours'].n} | "
+            f"{c.interval['truth']:.2f} / {c.coverage['truth'].value:.2f} | "
+            f"{_ratio(c.interval['ours'], c.interval['truth'])} / "
+            f"{c.coverage['ours'].value:.2f} ({c.coverage['ours'].interval}) | "
+            f"{_ratio(c.interval['recent_median'], c.interval['truth'])} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
@@ -287,6 +343,9 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     parser.add_argument("--save", type=Path, help="keep each history's cases in this folder")
     parser.add_argument("--load", type=Path, nargs="+", help="report saved cases; run nothing")
+    parser.add_argument(
+        "--by-gap", action="store_true", help="also pool the cases by the days since the last run"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     if args.load:
@@ -301,6 +360,8 @@ def main() -> None:
                 histories.append(h)
                 print(f"{name} seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     report(args.scenarios, histories)
+    if args.by_gap:
+        by_gap([h for h in histories if h.scenario in args.scenarios])
     seeds = sorted({h.seed for h in histories})
     print(f"\nseeds {' '.join(map(str, seeds))}; {time.monotonic() - started:.0f} s", flush=True)
 

@@ -82,6 +82,43 @@ def test_a_rerun_within_the_hour_is_answered_as_a_quiet_run() -> None:
     assert blind.upper > 60
 
 
+@given(
+    zeros=st.lists(st.floats(0, 2000), max_size=30),
+    work=st.lists(st.floats(0, 2000), max_size=30),
+    gap=st.floats(0, 5000),
+    share=st.floats(0, 1),
+    added=st.floats(0, 5000),
+)
+def test_a_downloads_chance_of_nothing_only_falls_below_its_share(
+    zeros: list[float], work: list[float], gap: float, share: float, added: float
+) -> None:
+    """Never above the calibration's share; the share itself where no run came after a
+    break as long as a sixteenth of today's; one more run that fetched something never
+    raises it."""
+    chance = idle.zero_chance((zeros, work), gap, share)
+    assert 0 <= chance <= share
+    if all(h < gap / 2**idle.REACH_STEPS for h in zeros + work):
+        assert chance == pytest.approx(share)
+    assert idle.zero_chance((zeros, [*work, added]), gap, share) <= chance + 1e-12
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_download_after_a_long_break_is_not_answered_by_its_rerun_zeros(seed: int) -> None:
+    """A plugin fetches nothing when no release came since its last success (after an hour,
+    often; after a week, almost never) and about 200 MB when one did. A month away, its
+    zeros from re-runs no longer answer: the interval starts well above nothing. An hour
+    after, the zeros are never thinned below their share: the interval still reaches both
+    nothing and a download."""
+    hours, quiet = _releases(seed, 90, 0.3)
+    rng = np.random.default_rng(seed)
+    sizes = np.where(quiet, 0.0, 200e6 * rng.lognormal(0, 0.3, len(hours)))
+    s = make_series(sizes, hours, quiet, metric="download_bytes")
+    late = next_estimate(s, after_hours=24 * 30)
+    assert late.lower > 50e6 and late.point > 100e6
+    soon = next_estimate(s, after_hours=1.0)
+    assert soon.lower == 0 and soon.upper > 100e6
+
+
 @pytest.mark.parametrize("seed", [3, 5])
 def test_a_run_with_work_is_answered_from_the_runs_with_work(seed: int) -> None:
     """Half the days bring nothing to do: a peak of 20 MB, else 60 MB. Forecasts after
@@ -203,8 +240,8 @@ def test_a_new_plugins_peak_memory_is_answered_around_each_kind(seed: int) -> No
 
 def test_a_short_memory_calibration_keeps_both_kinds_values(runner, tmp_path: Path) -> None:
     """A new user's 16 runs: peak memory's records keep both kinds' own values without the
-    chance of work, time's only their kinds, each with a release rate; they read back
-    whole."""
+    chance of work, time's only their kinds, each with a release rate; a download's, the
+    breaks before its runs of each kind; they read back whole."""
     db, cache_dir = tmp_path / "h.duckdb", tmp_path / "cache"
     plugins = ("apt", "flatpak", "pip", "snap")
     simulate.write(simulate.generate(plugins, 16, 6, scenario_name="late-plugins"), db)
@@ -212,11 +249,10 @@ def test_a_short_memory_calibration_keeps_both_kinds_values(runner, tmp_path: Pa
     generation = cache.current(cache_dir)
     assert generation is not None
     records = generation.records()
-    short = [
-        (r, r.variants["base"].idle)
-        for r in records.series.values()
-        if r.variants["base"].idle is not None and r.variants["base"].idle.odds is None
-    ]
+    kept = [(r, r.variants["base"].idle) for r in records.series.values()]
+    downloads = [k for r, k in kept if k is not None and r.metric == "download_bytes"]
+    assert downloads and all(k.breaks is not None and k.odds is None for k in downloads)
+    short = [(r, k) for r, k in kept if k is not None and k.odds is None and k.breaks is None]
     assert any(r.metric == "memory_peak_bytes" for r, _ in short)
     for r, k in short:
         assert k.rates is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 # The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
 # per-kind levels and release rates, and `estimate` reads "short" the same way.
 CALIBRATION_LEVEL = 0.9
@@ -65,7 +65,10 @@ class Idle(NamedTuple):
     (`fitting.idle.jumps`). `work_values`: in a short calibration of peak memory, the runs
     with work's own values in order (each kind then answers around its own level). `rates`:
     in a short calibration without the curve, releases per hour at equal shares of their
-    posterior (`fitting.idle.release_rates`); None elsewhere."""
+    posterior (`fitting.idle.release_rates`); None elsewhere. A download's quiet runs are
+    those that fetched nothing, its values their zeros, and `breaks` the hours before every
+    run of its history that fetched nothing and that fetched something
+    (`serving.idle.zero_chance`); None elsewhere."""
 
     runs: list[int]
     values: list[float]
@@ -76,6 +79,7 @@ class Idle(NamedTuple):
     typical_work: list[float]
     work_values: list[float]
     rates: list[float] | None
+    breaks: tuple[list[float], list[float]] | None = None
 
 
 class LoneBreaks(NamedTuple):
@@ -321,6 +325,7 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
             "typical_work": v.idle.typical_work,
             "work_values": v.idle.work_values,
             "rates": v.idle.rates,
+            "breaks": None if v.idle.breaks is None else list(v.idle.breaks),
         },
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
@@ -354,6 +359,7 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
             idle["typical_work"],
             idle["work_values"],
             idle["rates"],
+            None if idle["breaks"] is None else (idle["breaks"][0], idle["breaks"][1]),
         ),
         borrowed=bool(d["borrowed"]),
         lone_breaks=None

@@ -13,6 +13,7 @@ from update_estimate.fitting.calibration import LEVEL
 from update_estimate.fitting.features import MAD_SCALE, TIMES, Series, plausible_cap
 from update_estimate.record import Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
+from update_estimate.serving.predictive import ZERO_LOG
 
 # A break more than twice as long as every other calibration run's (or less than half as
 # long as every other's), on log1p hours.
@@ -91,9 +92,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     chance of work fitted on every run, and which residuals came from quiet runs, with their
     values: a quiet run's size owes nothing to the gap that moves the model's centre.
 
-    Not for downloads, whose quiet runs are zeros the calibration already replays: weighed by
-    the chance, a re-run an hour later was given [0 B, 0 B] and every download it made was
-    a miss.
+    A download's quiet runs are its zeros (`_fetched_nothing`).
 
     Peak memory is a level for each kind (an index read, or packages unpacked), not a sum
     over the work as time is. A calibration of it too short for the two-sided ranks keeps
@@ -107,7 +106,9 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     (`idle.release_rates`): the kind it makes unlikely today does not answer
     (`serving.idle.one_kind`). With the two-sided ranks the rare kind sits in a tail of its
     own."""
-    if s.idle is None or s.metric == "download_bytes":
+    if s.metric == "download_bytes":
+        return _fetched_nothing(s, start)
+    if s.idle is None:
         return None
     quiet = np.flatnonzero(s.idle[start:])
     fewest = min(len(quiet), s.n - start - len(quiet))
@@ -132,6 +133,24 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         [round(v, 6) for v in typical],
         [round(float(v), 6) for v in work],
         rates,
+    )
+
+
+def _fetched_nothing(s: Series, start: int) -> Idle | None:
+    """A download's runs that fetched nothing, with the hours before every run of its history
+    of each kind. The calibration replays its zeros as nothing (`Variant.zeros`); after a
+    break as long as those after which runs rarely fetched nothing, fewer are replayed
+    (`serving.idle.zero_chance`). Two weeks away, a plugin that had fetched something after
+    every break of a week replayed its re-runs' zeros, and its interval and the run's total
+    both read from 0 B."""
+    fetched = s.y > 0
+    zeros = np.flatnonzero(~fetched[start:])
+    if not len(zeros):
+        return None
+    hours = np.round(np.expm1(s.covariates[:, 0]), 3)
+    breaks = ([float(h) for h in hours[~fetched]], [float(h) for h in hours[fetched]])
+    return Idle(
+        [int(i) for i in zeros], [ZERO_LOG] * len(zeros), None, [], [], [], [], [], None, breaks
     )
 
 

@@ -30,6 +30,10 @@ MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals 
 # a kind less likely than this today is left out of time's residuals (`one_kind`); memory's
 # interval leaves out a kind less likely than its own miss budget on one side
 ONE_KIND = 0.05
+# a download's chance of nothing (`zero_chance`): the runs that the share after a longer
+# break is drawn towards the share after one half as long with, and how many halvings
+PRIOR_RUNS = 2
+REACH_STEPS = 4
 
 T = TypeVar("T")
 
@@ -38,6 +42,29 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
     intercept, slope = odds
     z = intercept + slope * math.log1p(max(gap_hours, 0.0))
     return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
+
+
+def zero_chance(
+    breaks: tuple[Sequence[float], Sequence[float]], gap_hours: float, share: float
+) -> float:
+    """The chance that a download after `gap_hours` fetches nothing, never above `share`
+    (the calibration's share of zeros). `breaks`: the hours before the runs that fetched
+    nothing and before those that fetched something.
+
+    Counted, not fitted: the share of zeros among the runs after a break at least half as
+    long, drawn towards the share among those after a break at least a quarter as long (as
+    if PRIOR_RUNS runs had it), and so on down to `share`. A curve in the log of the hours
+    misreads releases that come on the calendar: it thinned the zeros of runs a day apart,
+    which fetched nothing as often as runs hours apart. A few runs after long breaks, none
+    of which fetched nothing, count for as many as they are, and the shorter breaks below
+    them say how far the chance has fallen on the way."""
+    chance = share
+    for halvings in range(REACH_STEPS, 0, -1):
+        reach = max(gap_hours, 0.0) / 2**halvings
+        nothing = sum(h >= reach for h in breaks[0])
+        runs = nothing + sum(h >= reach for h in breaks[1])
+        chance = (nothing + PRIOR_RUNS * chance) / (runs + PRIOR_RUNS)
+    return min(chance, share)
 
 
 def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:

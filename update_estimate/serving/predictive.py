@@ -265,7 +265,12 @@ def _weigh_kinds(
     mixture median by the curve's chance: its centre, moved only by a significant lean, sat
     between a check and an update beside memory's quiet run. A longer calibration keeps its
     centre, which placed a run better than the likelier kind's typical one. Only the
-    residuals at `keep` answer."""
+    residuals at `keep` answer.
+
+    A download's zeros are only thinned, by the runs after breaks as long as today's
+    (`idle.zero_chance`), never replayed more often than their share of the calibration:
+    weighed by a curve both ways, a re-run an hour later was given [0 B, 0 B] and every
+    download it made was a miss."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
@@ -288,6 +293,9 @@ def _weigh_kinds(
         for i, value in zip(working, quiet.work_values, strict=True):
             residuals[i] = value - centre
     curve = None if quiet.odds is None else idle.chance_of_work(quiet.odds, gap_hours)
+    if quiet.breaks is not None and keep:
+        share = sum(i in marked for i in keep) / len(keep)
+        curve = 1.0 - idle.zero_chance(quiet.breaks, gap_hours, share)
     quiet_now = nothing if only is None else None  # the chance the point weighs the kinds by
     if curve is not None and len(keep) < conformal.min_two_sided(CALIBRATION_LEVEL):
         quiet_now = 1.0 - curve
