@@ -227,7 +227,9 @@ def misses(where: str, metric: str, c: Cell) -> list[str]:
     return [f"- {where}, {SHORT[metric]}: {m}" for m in out]
 
 
-def report(scenarios: list[str], histories: list[History]) -> None:
+def report(scenarios: list[str], histories: list[History]) -> list[tuple[History, Cases]]:
+    """Print the tables; return each reported history with its cases scored by the truth."""
+    reported = [(h, with_truth(h)) for name in scenarios for h in histories if h.scenario == name]
     pooled: dict[tuple[bool, bool], list[backtest.Case]] = defaultdict(list)
     failures: list[str] = []
     for side, totals in (("plugins", False), ("totals", True)):
@@ -238,10 +240,9 @@ def report(scenarios: list[str], histories: list[History]) -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for name in scenarios:
-            runs = [h for h in histories if h.scenario == name]
-            if not runs:
+            scored = [truthful for h, truthful in reported if h.scenario == name]
+            if not scored:
                 continue
-            scored = [with_truth(h) for h in runs]
             for mode in (True, False):
                 cases = [c for s in scored for c in s[mode] if (c.plugin == "total") == totals]
                 pooled[(mode, totals)].extend(cases)
@@ -278,6 +279,7 @@ def report(scenarios: list[str], histories: list[History]) -> None:
                 + " | ".join(f"{c.value:.3f} ({c.interval}), {c.n}" for c in cells)
                 + " |"
             )
+    return reported
 
 
 GAP_BANDS = ((1.0, "under a day"), (7.0, "1-7 days"), (math.inf, "a week or more"))
@@ -302,13 +304,13 @@ def _gaps(h: History) -> dict[tuple[str, str], float]:
     return out
 
 
-def by_gap(histories: list[History]) -> None:
+def by_gap(scored: list[tuple[History, Cases]]) -> None:
     """Pooled over the scenarios, by how long before the run its plugin (or host) last ran:
     a calibration of every gap can cover on average and miss after the long breaks."""
     banded: dict[tuple[bool, bool, str, str], list[backtest.Case]] = defaultdict(list)
-    for h in histories:
+    for h, truthful in scored:
         gaps = _gaps(h)
-        for mode, cases in with_truth(h).items():
+        for mode, cases in truthful.items():
             for c in cases:
                 days = gaps.get((c.run_id, c.plugin))
                 if days is not None:
@@ -359,9 +361,9 @@ def main() -> None:
                     save(args.save, h)
                 histories.append(h)
                 print(f"{name} seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
-    report(args.scenarios, histories)
+    scored = report(args.scenarios, histories)
     if args.by_gap:
-        by_gap([h for h in histories if h.scenario in args.scenarios])
+        by_gap(scored)
     seeds = sorted({h.seed for h in histories})
     print(f"\nseeds {' '.join(map(str, seeds))}; {time.monotonic() - started:.0f} s", flush=True)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 WIDEN = 1.5
 LIMITED_PAD = math.log(2.0)
@@ -187,6 +187,15 @@ def split_kinds(values: Sequence[float], quiet: Sequence[bool]) -> tuple[list[fl
     """The values of quiet runs, then those of runs with work."""
     pairs = list(zip(values, quiet, strict=True))
     return [v for v, q in pairs if q], [v for v, q in pairs if not q]
+
+
+T = TypeVar("T")
+
+
+def evenly_spaced(ordered: Sequence[T], count: int) -> list[T]:
+    """`count` of `ordered` at evenly spaced ranks (the middle of each of `count` equal
+    shares), so that any number of picks keeps the shape of what they are picked from."""
+    return [ordered[int((j + 0.5) * len(ordered) / count)] for j in range(count)]
 
 
 def at_rank(ordered: Sequence[float], rank: float) -> float:

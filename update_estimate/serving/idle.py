@@ -26,6 +26,8 @@ import math
 from collections.abc import Sequence
 from typing import TypeVar
 
+from update_estimate.serving import conformal
+
 MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals by it
 # a kind less likely than this today is left out of time's residuals (`one_kind`); memory's
 # interval leaves out a kind less likely than its own miss budget on one side
@@ -119,5 +121,5 @@ def mix(items: Sequence[T], values: Sequence[float], idle: Sequence[int], work: 
     wanted = round(work * len(items))
     out: list[T] = []
     for members, count in zip(kinds, (wanted, len(items) - wanted), strict=True):
-        out.extend(items[members[int((j + 0.5) * len(members) / count)]] for j in range(count))
+        out.extend(items[i] for i in conformal.evenly_spaced(members, count))
     return out

@@ -71,8 +71,7 @@ def _column(
     missing = [run for run in runs if run not in own]
     if not missing:
         return [own[run] for run in runs]
-    ordered = sorted(values)
-    picks = [ordered[int((j + 0.5) * len(ordered) / len(missing))] for j in range(len(missing))]
+    picks = conformal.evenly_spaced(sorted(values), len(missing))
     random.Random(f"{seed}:{p.source}:{len(missing)}").shuffle(picks)
     fill = dict(zip(missing, picks, strict=True))
     return [own[run] if run in own else fill[run] for run in runs]
