@@ -270,7 +270,8 @@ def _weigh_kinds(
     A download's zeros are only thinned, by the runs after breaks as long as today's
     (`idle.zero_chance`), never replayed more often than their share of the calibration:
     weighed by a curve both ways, a re-run an hour later was given [0 B, 0 B] and every
-    download it made was a miss."""
+    download it made was a miss. Fewer zeros than a kind needs are thinned too where the
+    calibration is long enough for the two-sided ranks (`idle.mix`)."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
@@ -297,7 +298,8 @@ def _weigh_kinds(
         share = sum(i in marked for i in keep) / len(keep)
         curve = 1.0 - idle.zero_chance(quiet.breaks, gap_hours, share)
     quiet_now = nothing if only is None else None  # the chance the point weighs the kinds by
-    if curve is not None and len(keep) < conformal.min_two_sided(CALIBRATION_LEVEL):
+    short = len(keep) < conformal.min_two_sided(CALIBRATION_LEVEL)
+    if curve is not None and short:
         quiet_now = 1.0 - curve
     lean = None
     if quiet_now is not None and not apart:
@@ -313,7 +315,8 @@ def _weigh_kinds(
         work = curve
     if work is not None:
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
-        tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work)
+        counted = quiet.breaks is not None and not short  # a download's zeros, long counted
+        tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work, counted)
     return Weighed(
         [t[0] for t in tagged],
         [t[1] for t in tagged],
