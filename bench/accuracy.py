@@ -218,7 +218,11 @@ def misses(where: str, metric: str, c: Cell) -> list[str]:
     if ours > IS_BAR * limit:
         out.append(f"interval score {ours / limit:.2f}x the truth's")
     if ours > median:
-        out.append(f"interval score above the recent median's ({ours:.2f} > {median:.2f})")
+        covered = c.coverage["recent_median"].value
+        out.append(
+            f"interval score above the recent median's ({ours:.2f} > {median:.2f}, "
+            f"which covers {covered:.2f})"
+        )
     if metric == "wall_clock_seconds" and c.ape["ours"] > APE_BAR * c.ape["truth"]:
         out.append(f"wall MdAPE {c.ape['ours'] / c.ape['truth']:.2f}x the truth's")
     cov = c.coverage["ours"]
@@ -236,7 +240,7 @@ def report(scenarios: list[str], histories: list[History]) -> list[tuple[History
         print(f"\n### {side}: ratios to the truth\n")
         print(
             "| scenario | reports | metric | n | truth IS / MdAPE / coverage | "
-            "ours IS / MdAPE | median IS / MdAPE | last IS / MdAPE | ours coverage |"
+            "ours IS / MdAPE | median IS / MdAPE / coverage | last IS / MdAPE | ours coverage |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for name in scenarios:
@@ -257,6 +261,7 @@ def report(scenarios: list[str], histories: list[History]) -> list[tuple[History
                         + " | ".join(
                             f"{_ratio(c.interval[m], c.interval['truth'])} / "
                             f"{_ratio(c.ape[m], c.ape['truth'])}"
+                            + (f" / {c.coverage[m].value:.2f}" if m == "recent_median" else "")
                             for m in ("ours", "recent_median", "last_value")
                         )
                         + f" | {c.coverage['ours'].value:.2f} ({c.coverage['ours'].interval}) |",
