@@ -129,11 +129,10 @@ def mix(
         sorted((i for i in range(len(items)) if i in quiet), key=lambda i: values[i]),
     )
     wanted = round(work * len(items))
-    counts = (wanted, len(items) - wanted)
-    pairs = zip(kinds, counts, strict=True)
-    if any(len(k) < MIN_KIND and not (thin_shrinks and count <= len(k)) for k, count in pairs):
+    shares = tuple(zip(kinds, (wanted, len(items) - wanted), strict=True))
+    if any(len(k) < MIN_KIND and not (thin_shrinks and count <= len(k)) for k, count in shares):
         return list(items)
     out: list[T] = []
-    for members, count in zip(kinds, counts, strict=True):
+    for members, count in shares:
         out.extend(items[i] for i in conformal.evenly_spaced(members, count))
     return out

@@ -315,7 +315,8 @@ def _weigh_kinds(
         work = curve
     if work is not None:
         kept_quiet = [k for k, t in enumerate(tagged) if t[3]]
-        counted = quiet.breaks is not None and not short  # a download's zeros, long counted
+        # a download's few zeros thin too, where the calibration is long enough to count them
+        counted = quiet.breaks is not None and not short
         tagged = idle.mix(tagged, [t[0] for t in tagged], kept_quiet, work, counted)
     return Weighed(
         [t[0] for t in tagged],
