@@ -183,15 +183,53 @@ def test_a_report_is_calibrated_on_runs_with_the_same_kind_of_report() -> None:
     assert len(quiet.residuals) == 30 and nothing.upper < 1.0
 
 
-def test_series_without_zeros_calibrate_on_every_run() -> None:
-    """Wall time of a quiet run is not exact: both kinds keep all 60 residuals (split by kind,
-    intervals with reports scored worse against the truth)."""
-    record = reports_record(4)
-    record["variants"]["reports"]["zeros"] = []
+def time_reports_record(metric: str, quiet_runs: int, seed: int = 4) -> dict:
+    """A time (or memory) series with a report: of 60 runs, `quiet_runs` reported nothing to
+    do and were checks within ~8% of their forecast, the others updated and missed it by ~40%
+    (a slow day's download among them)."""
+    record = reports_record(seed, quiet_runs)
+    variant = record["variants"]["reports"]
+    rng = np.random.default_rng(seed)
+    quiet = set(variant["quiet"])
+    residuals = [rng.normal(0, 0.08 if i in quiet else 0.4) for i in range(60)]
+    variant["residuals"] = [round(float(r), 6) for r in residuals]
+    variant["zeros"] = []
+    check, update = math.log1p(20.0), math.log1p(600.0)  # seconds (or megabytes)
+    variant["points"] = [check, update, check, update]
+    return {**record, "metric": metric}
+
+
+def test_a_time_reported_quiet_is_calibrated_on_the_quiet_runs() -> None:
+    """A report of nothing to do answers a time from the 20 quiet runs' errors alone, by their
+    two-sided ranks (21 * 0.05, 21 * 0.95): pooled with the runs that updated, a check's
+    seconds were given the spread of a slow day's download. A report of work keeps all 60."""
     at = datetime(2026, 1, 2, 10)
-    for report in (5e7, 0.0):
-        p, used = predictive(typed(record), at, {"download_bytes": report})
-        assert used and len(p.residuals) == 60
+    record = time_reports_record("wall_clock_seconds", quiet_runs=20)
+    variant = record["variants"]["reports"]
+    quiet = sorted(r for i, r in enumerate(variant["residuals"]) if i in set(variant["quiet"]))
+    p, used = predictive(typed(record), at, {"download_bytes": 0.0})
+    est = single(p, 0.9)
+    assert used and sorted(p.residuals) == quiet
+    assert est.upper == pytest.approx(math.expm1(p.centre + at_rank(quiet, 19.95)), rel=1e-6)
+    assert est.lower == pytest.approx(math.expm1(p.centre + at_rank(quiet, 1.05)), rel=1e-6)
+    as_memory = predictive(
+        typed({**record, "metric": "memory_peak_bytes"}), at, {"download_bytes": 0.0}
+    )[0]
+    pooled = single(as_memory, 0.9)
+    assert math.log(est.upper / est.lower) < 0.5 * math.log(pooled.upper / pooled.lower)
+    work, used = predictive(typed(record), at, {"download_bytes": 5e7})
+    assert used and len(work.residuals) == 60
+
+
+@pytest.mark.parametrize(
+    ("metric", "quiet_runs"), [("memory_peak_bytes", 20), ("wall_clock_seconds", 8)]
+)
+def test_memory_and_a_few_quiet_runs_calibrate_on_every_run(metric: str, quiet_runs: int) -> None:
+    """Memory is a level for each kind, which the report's model already places, and eight
+    quiet runs are too few for a conformal rank of their own: both keep all 60 residuals."""
+    record = time_reports_record(metric, quiet_runs)
+    p, used = predictive(typed(record), datetime(2026, 1, 2, 10), {"download_bytes": 0.0})
+    assert used and len(p.residuals) == 60
 
 
 def test_the_point_moves_only_where_the_residuals_lean() -> None:

@@ -22,6 +22,9 @@ CALIBRATION_LEVEL = 0.9
 DEFAULT_GAP_HOURS = 24.0
 # What is forecast for every plugin, in this order everywhere.
 METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_bytes")
+# Time grows with the work a break brings; memory is a level for each kind of run, and a
+# download is nothing or a size.
+TIMES = METRICS[:2]
 
 
 class RecordError(ValueError):

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 MAD_SCALE = 1.4826
 OUTLIER_Z = 3.5
 TARGET_STATUSES = ("success", "timeout")
-# Time grows with the work a break brings; memory is a level for each kind of run, and a
-# download is nothing or a size.
-TIMES = ("wall_clock_seconds", "cpu_seconds")
 
 
 def robust_outliers(values: np.ndarray) -> np.ndarray:

@@ -32,8 +32,9 @@ import numpy as np
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import additive, linear
 from update_estimate.fitting.candidates.base import model_inputs
-from update_estimate.fitting.features import CALENDAR_COLUMNS, TIMES, Series
+from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
+from update_estimate.record import TIMES
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check

@@ -10,8 +10,8 @@ import numpy as np
 
 from update_estimate.fitting import grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
-from update_estimate.fitting.features import MAD_SCALE, TIMES, Series, plausible_cap
-from update_estimate.record import Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
+from update_estimate.fitting.features import MAD_SCALE, Series, plausible_cap
+from update_estimate.record import TIMES, Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
 from update_estimate.serving.predictive import ZERO_LOG
 

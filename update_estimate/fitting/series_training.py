@@ -17,7 +17,7 @@ from update_estimate.fitting import grid, pooled
 from update_estimate.fitting.calibration import LEVEL, Calibration, calibrate, role
 from update_estimate.fitting.candidates import BASELINES, candidates
 from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted, quiet_libraries
-from update_estimate.fitting.features import TIMES, Series
+from update_estimate.fitting.features import Series
 from update_estimate.fitting.global_model import GlobalForecast
 from update_estimate.fitting.race import (
     REPORTS_SUFFIX,
@@ -29,7 +29,7 @@ from update_estimate.fitting.race import (
     rolling_coverage,
 )
 from update_estimate.fitting.record_builder import series_record, variant_record
-from update_estimate.record import SeriesRecord, Variant
+from update_estimate.record import TIMES, SeriesRecord, Variant
 from update_estimate.serving import conformal
 
 PHASE_SKIPS = ("auto_arima", "auto_theta")  # per-phase series: the cheaper candidates suffice

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from update_estimate.record import (
     CALIBRATION_LEVEL,
     DEFAULT_GAP_HOURS,
+    TIMES,
     Idle,
     LoneBreaks,
     SeriesRecord,
@@ -32,6 +33,12 @@ from update_estimate.serving.memo import Memo
 # stretched a download's interval from nothing to gigabytes: from 3 on, the kind alone answers
 # (below 9, with `conformal`'s limited interval).
 MIN_SAME_KIND = 3
+# The fewest quiet runs to calibrate a time on them alone where the report says nothing to
+# do: enough for the symmetric conformal rank. A check's seconds vary less than a run with
+# work does, and replayed with the errors of runs that download on a slow day, a re-run's
+# interval was half as wide again as the truth's. Fewer: all residuals, as a Student-t
+# interval on a few quiet runs would be wider still.
+QUIET_TIMES = conformal.min_residuals(CALIBRATION_LEVEL)
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
     "wall_clock_seconds": (60.0, 5.0, 1800.0),
@@ -136,7 +143,6 @@ def predictive(
     """The plugin's forecast for a run at `at`, with its check-phase report when it fits."""
     name, variant, reported = _variant(record.variants, reported or {})
     use_reports = name == "reports"
-    names = [axis for axis, _ in variant.axes if axis != "gap_hours"]
     values = {"gap_hours": _hours_since(record.last_success, at), **reported}
     place = locate(variant, values)
     calendar = 0.0
@@ -160,9 +166,12 @@ def predictive(
     for i in variant.zeros:
         residuals[i] = ZERO_LOG - centre
     kept: Sequence[int] = range(len(residuals))
-    if use_reports and variant.zeros:
-        quiet_now = all(values[axis] <= 0 for axis in names)
-        kept = same_kind(len(residuals), variant.quiet, quiet_now)
+    if use_reports:
+        quiet_now = all(values[axis] <= 0 for axis in takes(record.variants))
+        if variant.zeros:
+            kept = same_kind(len(residuals), variant.quiet, quiet_now)
+        elif quiet_now and record.metric in TIMES:
+            kept = same_kind(len(residuals), variant.quiet, True, QUIET_TIMES)
     apart = _lone_breaks_apart(variant.lone_breaks, values["gap_hours"])
     keep = [i for i in kept if i not in apart]
     quiet: tuple[bool, ...] = ()
@@ -393,17 +402,21 @@ def _lone_breaks_apart(lone: LoneBreaks | None, gap_hours: float) -> set[int]:
     }
 
 
-def same_kind(n: int, quiet: Sequence[int], quiet_now: bool) -> list[int]:
-    """For series that observe zeros: residuals of past runs whose report was of the same
-    kind as now's, "nothing to do" (every reported value zero) or some work. A reported zero
-    is exactly zero bytes; calibrating a real download on such runs let their zeros take the
-    miss budget and held its upper bound down. Series without zeros (times, memory) keep all
-    residuals: split by kind too, they leave fewer residuals than their kinds differ, and
-    their intervals with reports scored worse against the truth (`bench/accuracy.py`). Fewer
-    than MIN_SAME_KIND of the kind: all of them."""
+def same_kind(
+    n: int, quiet: Sequence[int], quiet_now: bool, fewest: int = MIN_SAME_KIND
+) -> list[int]:
+    """Residuals of past runs whose report was of the same kind as now's, "nothing to do"
+    (every reported value zero) or some work; all of them where fewer than `fewest` are.
+
+    For series that observe zeros, either kind: a reported zero is exactly zero bytes;
+    calibrating a real download on such runs let their zeros take the miss budget and held
+    its upper bound down. Times answer a report of nothing to do from their quiet runs alone
+    (`QUIET_TIMES`). A report of work keeps every residual, as memory does: split by kind,
+    the runs with work keep fewer residuals than their kind differs, and their intervals
+    scored worse against the truth (`bench/RESULTS.md`)."""
     marked = set(quiet)
     keep = [i for i in range(n) if (i in marked) == quiet_now]
-    return keep if len(keep) >= MIN_SAME_KIND else list(range(n))
+    return keep if len(keep) >= fewest else list(range(n))
 
 
 def unsized(record: SeriesRecord, report: Mapping[str, float] | None = None) -> bool:
