@@ -36,8 +36,8 @@ MIN_SAME_KIND = 3
 # The fewest quiet runs to calibrate a time on them alone where the report says nothing to
 # do: enough for the symmetric conformal rank. A check's seconds vary less than a run with
 # work does, and replayed with the errors of runs that download on a slow day, a re-run's
-# interval was half as wide again as the truth's. Fewer: all residuals, as a Student-t
-# interval on a few quiet runs would be wider still.
+# interval was wider than the truth's (`bench/RESULTS.md`). Fewer: all residuals, where the
+# quiet runs alone would give only a limited (uncalibrated) interval.
 QUIET_TIMES = conformal.min_residuals(CALIBRATION_LEVEL)
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
