@@ -23,6 +23,7 @@ EMPTY_VARIANT: dict[str, Any] = {
     "idle": None,
     "borrowed": False,
     "lone_breaks": None,
+    "summed": False,
 }
 
 

@@ -222,3 +222,41 @@ def test_hindsight_amends_the_race_from_the_change_on() -> None:
     assert np.array_equal(known[:20], raced.forecasts[:20])
     before_called = slice(20, 20 + additive.SINCE_RUNS)  # the race could not know it yet
     assert not np.isclose(known[before_called], raced.forecasts[before_called]).any()
+
+
+def test_its_grid_answers_between_the_nodes_as_the_model_does() -> None:
+    """A sum of costs is read from its grid on the raw scale, where it is linear along each
+    axis: between the nodes the record answers what the stored model does. Read on the log1p
+    scale, the same nodes answered above it (the logarithm of a sum is convex there), most
+    where the fixed cost and the packages' cost are alike; a line on log1p values is still
+    read there, where it is a line. (Beyond a day, the nodes bracket the longest break seen,
+    where the hours stop counting, and the reading there is a hair below the model.)"""
+    import io
+
+    import joblib
+
+    from tests.scenarios import make_series
+    from update_estimate.fitting.series_training import train_series
+    from update_estimate.fitting.slowpath import _predict
+    from update_estimate.serving.interpolation import interpolate
+
+    rng = np.random.default_rng(8)
+    packages = rng.integers(0, 60, 100).astype(float)
+    hours = rng.uniform(2, 96, 100)
+    seconds = (20 + 0.5 * hours + 3 * packages) * rng.lognormal(0, 0.05, 100)
+    s = make_series(seconds, hours, reports={"package_count": packages})
+    trained = train_series(s, None, include_extras=False, only=("additive",))
+    variant = trained.record.variants["reports"]
+    assert variant.model == "additive+reports" and variant.summed
+    loaded = [joblib.load(io.BytesIO(data)) for data in trained.pickles.values()]
+    (stored,) = [obj for obj in loaded if obj["design"] == "reports"]
+    axes = [axis.name for axis in variant.axes]
+    gaps = []
+    for hour, count in ((5.0, 3.0), (12.0, 7.0), (20.0, 17.0), (10.0, 40.0)):
+        values = {"gap_hours": hour, "package_count": count}
+        model = _predict(stored, axes, values)
+        assert abs(interpolate(variant, values) - model) < 1e-9
+        gaps.append(interpolate(variant._replace(summed=False), values) - model)
+    assert min(gaps) > 0 and max(gaps) > 0.02
+    line = train_series(s, None, include_extras=False, only=("linear",)).record
+    assert not line.variants["reports"].summed

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 # The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
 # per-kind levels and release rates, and `estimate` reads "short" the same way.
 CALIBRATION_LEVEL = 0.9
@@ -120,6 +120,9 @@ class Variant(NamedTuple):
     idle: Idle | None
     borrowed: bool
     lone_breaks: LoneBreaks | None
+    # the model sums costs on the raw scale: its points are interpolated there, where the
+    # log1p scale's lines bent above its sum between the nodes (`serving.interpolation`)
+    summed: bool = False
 
     @classmethod
     def constant(
@@ -332,6 +335,7 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
         },
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
+        "summed": v.summed,
     }
 
 
@@ -368,4 +372,5 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
         lone_breaks=None
         if lone is None
         else LoneBreaks(lone["above"], lone["below"], float(lone["low"]), float(lone["high"])),
+        summed=bool(d["summed"]),
     )

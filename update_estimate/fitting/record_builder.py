@@ -31,6 +31,7 @@ def variant_record(
     centres: np.ndarray,
     usable: np.ndarray,
     variant: str,
+    summed: bool = False,
 ) -> Variant:
     points, weekday, hour = g.split(predictions)
     noise = MAD_SCALE * float(np.median(np.abs(residuals))) if len(residuals) else 0.0
@@ -59,6 +60,7 @@ def variant_record(
         # times only: memory is a level for each kind, and a download's calibration replays
         # its zeros; without their lone breaks' residuals both under-covered
         lone_breaks=_lone_breaks(s.covariates[start:, 0]) if s.metric in TIMES else None,
+        summed=summed,
     )
 
 

@@ -214,6 +214,7 @@ class FinalFit:
     predictions: np.ndarray
     pickled: dict[str, Any]
     pickle: str | None
+    summed: bool = False  # read its grid on the raw scale (`Variant.summed`)
 
 
 def _final_fit(
@@ -227,11 +228,12 @@ def _final_fit(
         predictions = fitted.predict(rows)
         chosen, model = fitted.name, fitted.model
         uses, calendar = race.by_name[chosen].uses_covariates, race.by_name[chosen].calendar
+        summed = race.by_name[chosen].summed
     else:
         assert global_forecast is not None
         predictions = global_forecast.grids[variant]
         chosen, model = global_forecast.name, global_forecast.model
-        uses, calendar = True, True
+        uses, calendar, summed = True, True, False
     pickled = {
         "candidate": chosen,
         "model": model,
@@ -242,7 +244,7 @@ def _final_fit(
         "design": design,
     }
     name = pickle_name(race.s.key, variant) if chosen not in BASELINES else None
-    return FinalFit(chosen, g, predictions, pickled, name)
+    return FinalFit(chosen, g, predictions, pickled, name, summed)
 
 
 def _result(
@@ -282,6 +284,7 @@ def _variant_of(
         calibration.centres,
         usable,
         variant,
+        final.summed,
     )
 
 

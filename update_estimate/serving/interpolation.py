@@ -16,26 +16,34 @@ from update_estimate.record import Variant
 EXTRAPOLATION_SLOPE = (0.0, 1.0)
 
 
-def _bracket(axis: Sequence[float], value: float) -> tuple[int, int, float]:
-    """Indices and weight of `value` between two nodes, on log1p scale, clamped at the edges."""
-    logs = [math.log1p(v) for v in axis]
-    x = math.log1p(max(value, 0.0))
-    if x <= logs[0]:
+def _bracket(axis: Sequence[float], value: float, summed: bool) -> tuple[int, int, float]:
+    """Indices and weight of `value` between two nodes, clamped at the edges: on the log1p
+    scale, or on the raw one for a sum of costs (`Variant.summed`)."""
+    scale = (lambda v: max(v, 0.0)) if summed else (lambda v: math.log1p(max(v, 0.0)))
+    xs = [scale(v) for v in axis]
+    x = scale(value)
+    if x <= xs[0]:
         return 0, 0, 0.0
-    if x >= logs[-1]:
-        return len(logs) - 1, len(logs) - 1, 0.0
-    hi = bisect.bisect_right(logs, x)
+    if x >= xs[-1]:
+        return len(xs) - 1, len(xs) - 1, 0.0
+    hi = bisect.bisect_right(xs, x)
     lo = hi - 1
-    return lo, hi, (x - logs[lo]) / (logs[hi] - logs[lo])
+    return lo, hi, (x - xs[lo]) / (xs[hi] - xs[lo])
 
 
 def interpolate(variant: Variant, values: Mapping[str, float]) -> float:
-    """Multilinear interpolation of the record's node forecasts at the given covariates."""
+    """Multilinear interpolation of the record's node forecasts at the given covariates.
+
+    A sum of costs (`Variant.summed`) is read on the raw scale, of its covariates and of its
+    values, where it is linear along each axis and multilinear interpolation is exact. On
+    the log1p scale its logarithm is convex, and every line between two nodes lay above it:
+    a report between two quantiles of the plugin's reports was answered high."""
     axes = variant.axes
     points = variant.points
     if not axes:
         return float(points[0])
-    brackets = [_bracket(nodes, values[name]) for name, nodes in axes]
+    summed = variant.summed
+    brackets = [_bracket(nodes, values[name], summed) for name, nodes in axes]
     sizes = [len(nodes) for _, nodes in axes]
     total = 0.0
     for corner in range(2 ** len(axes)):
@@ -45,8 +53,8 @@ def interpolate(variant: Variant, values: Mapping[str, float]) -> float:
             weight *= w if upper else 1 - w
             flat = flat * sizes[dim] + (hi if upper else lo)
         if weight:
-            total += weight * points[flat]
-    return total
+            total += weight * (math.expm1(points[flat]) if summed else points[flat])
+    return math.log1p(max(total, 0.0)) if summed else total
 
 
 class Located(NamedTuple):

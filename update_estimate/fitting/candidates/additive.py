@@ -185,14 +185,16 @@ def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:
 
 def candidate() -> Candidate:
     """Costs summed on the raw scale, from the gap and the reports."""
-    return base.refitted(NAME, MIN_POINTS, fit, METRICS)
+    return base.refitted(NAME, MIN_POINTS, fit, METRICS, summed=True)
 
 
 def recent_candidate() -> Candidate:
     """The same costs, recent runs weighing more."""
-    return base.refitted(RECENT, MIN_POINTS, partial(fit, half_life=HALF_LIFE), METRICS)
+    return base.refitted(
+        RECENT, MIN_POINTS, partial(fit, half_life=HALF_LIFE), METRICS, summed=True
+    )
 
 
 def since_candidate() -> Candidate:
     """The same costs, fitted on the runs since the last lasting change."""
-    return base.refitted(SINCE, MIN_POINTS, fit_since, METRICS, hindsight)
+    return base.refitted(SINCE, MIN_POINTS, fit_since, METRICS, hindsight, summed=True)

@@ -62,6 +62,9 @@ class Candidate:
     retrain: int = 1
     metrics: tuple[str, ...] | None = None  # the metrics it models; None: every one
     hindsight: Callable[[np.ndarray, np.ndarray, int, Backtest], Backtest] | None = None
+    # its forecast is a sum of costs on the raw scale, so its grid is read there
+    # (`Variant.summed`)
+    summed: bool = False
 
 
 def constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -101,6 +104,7 @@ def refitted(
     fit: Fit,
     metrics: tuple[str, ...] | None = None,
     hindsight: Callable[[np.ndarray, np.ndarray, int, np.ndarray], np.ndarray] | None = None,
+    summed: bool = False,
 ) -> Candidate:
     """A candidate of a numpy fit cheap enough to refit at every origin, on the covariates
     without the calendar; `hindsight` makes its calibration's forecasts (`Candidate`)."""
@@ -125,4 +129,5 @@ def refitted(
         retrain=1,
         metrics=metrics,
         hindsight=knowing if hindsight is not None else None,
+        summed=summed,
     )
