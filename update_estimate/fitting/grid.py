@@ -3,7 +3,8 @@
 Time since the last run and, for plugins that report them, package count and download size are
 known only when `estimate` runs. `train` predicts the next run at every node of a small grid of
 those values (with day and hour at a reference) plus one row per weekday and per hour; `estimate`
-interpolates multilinearly on the log1p scale and adds the calendar offsets.
+interpolates multilinearly on the log1p scale (a sum of costs on the raw scale,
+`Variant.summed`) and adds the calendar offsets.
 """
 
 from __future__ import annotations

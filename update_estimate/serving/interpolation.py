@@ -1,5 +1,6 @@
 """The stored grid of a forecast record, read at today's covariates: multilinear inside the
-grid on the log1p scale, and beyond it along each axis from its edge."""
+grid on the log1p scale (on the raw scale for a sum of costs), and beyond it along each axis
+from its edge."""
 
 from __future__ import annotations
 
