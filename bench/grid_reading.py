@@ -24,11 +24,10 @@ import joblib
 from update_estimate.fitting.features import build_series, truncate
 from update_estimate.fitting.race import REPORTS_SUFFIX
 from update_estimate.fitting.series_training import train_series
-from update_estimate.fitting.slowpath import _predict
+from update_estimate.fitting.slowpath import predict_at
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.serving.interpolation import locate
-from update_estimate.serving.predictive import _hours_since
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
 METRICS = ["wall_clock_seconds", "cpu_seconds"]
@@ -51,9 +50,11 @@ def readings(scenario: str, seed: int, runs: int, last: int) -> list[tuple[str, 
             stored = [obj for obj in loaded if obj["design"] == "reports"]
             if variant is None or not stored or not variant.axes:
                 continue
-            at = datetime.fromisoformat(s.starts[i])
-            values = {"gap_hours": _hours_since(trained.record.last_success, at), **s.report(i)}
-            model = _predict(stored[0], [axis.name for axis in variant.axes], values)
+            since = datetime.fromisoformat(s.starts[i]) - datetime.fromisoformat(
+                str(trained.record.last_success)
+            )
+            values = {"gap_hours": since.total_seconds() / 3600, **s.report(i)}
+            model = predict_at(stored[0], [axis.name for axis in variant.axes], values)
             read = locate(variant, values).centre - model
             on_log = locate(variant._replace(summed=False), values).centre - model
             out.append((variant.model.removesuffix(REPORTS_SUFFIX), read, on_log))

@@ -237,7 +237,7 @@ def test_its_grid_answers_between_the_nodes_as_the_model_does() -> None:
 
     from tests.scenarios import make_series
     from update_estimate.fitting.series_training import train_series
-    from update_estimate.fitting.slowpath import _predict
+    from update_estimate.fitting.slowpath import predict_at
     from update_estimate.serving.interpolation import interpolate
 
     rng = np.random.default_rng(8)
@@ -254,7 +254,7 @@ def test_its_grid_answers_between_the_nodes_as_the_model_does() -> None:
     gaps = []
     for hour, count in ((5.0, 3.0), (12.0, 7.0), (20.0, 17.0), (10.0, 40.0)):
         values = {"gap_hours": hour, "package_count": count}
-        model = _predict(stored, axes, values)
+        model = predict_at(stored, axes, values)
         assert abs(interpolate(variant, values) - model) < 1e-9
         gaps.append(interpolate(variant._replace(summed=False), values) - model)
     assert min(gaps) > 0 and max(gaps) > 0.02

@@ -66,10 +66,10 @@ class SlowPath:
             self._refuse(f"{exc}; answering from forecast records")
             return None
         axes = [axis.name for axis in record.variants[variant].axes]
-        return _predict(obj, axes, values)
+        return predict_at(obj, axes, values)
 
 
-def _predict(obj: dict[str, Any], axes: list[str], values: Mapping[str, float]) -> float:
+def predict_at(obj: dict[str, Any], axes: list[str], values: Mapping[str, float]) -> float:
     """Build the next run's design row as `train` did, covariates on log1p scale, at the
     grid's reference hour and weekday: the record's calendar offsets move it as they move
     the grid's nodes, so both answer alike at any hour (`grid.shrunk`)."""
