@@ -23,7 +23,7 @@ import joblib
 
 from update_estimate.fitting.features import build_series, truncate
 from update_estimate.fitting.race import REPORTS_SUFFIX
-from update_estimate.fitting.series_training import train_series
+from update_estimate.fitting.series_training import pickle_name, train_series
 from update_estimate.fitting.slowpath import predict_at
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
@@ -46,15 +46,17 @@ def readings(scenario: str, seed: int, runs: int, last: int) -> list[tuple[str, 
         for i in range(max(s.n - last, 2), s.n):
             trained = train_series(truncate(s, i), None, include_extras=False)
             variant = trained.record.variants.get("reports")
-            loaded = [joblib.load(io.BytesIO(data)) for data in trained.pickles.values()]
-            stored = [obj for obj in loaded if obj["design"] == "reports"]
-            if variant is None or not stored or not variant.axes:
+            data = trained.pickles.get(pickle_name(trained.key, "reports"))
+            if variant is None or data is None or not variant.axes:
+                continue
+            stored = joblib.load(io.BytesIO(data))
+            if stored["design"] != "reports":
                 continue
             since = datetime.fromisoformat(s.starts[i]) - datetime.fromisoformat(
                 str(trained.record.last_success)
             )
             values = {"gap_hours": since.total_seconds() / 3600, **s.report(i)}
-            model = predict_at(stored[0], [axis.name for axis in variant.axes], values)
+            model = predict_at(stored, [axis.name for axis in variant.axes], values)
             read = locate(variant, values).centre - model
             on_log = locate(variant._replace(summed=False), values).centre - model
             out.append((variant.model.removesuffix(REPORTS_SUFFIX), read, on_log))

@@ -236,7 +236,7 @@ def test_its_grid_answers_between_the_nodes_as_the_model_does() -> None:
     import joblib
 
     from tests.scenarios import make_series
-    from update_estimate.fitting.series_training import train_series
+    from update_estimate.fitting.series_training import pickle_name, train_series
     from update_estimate.fitting.slowpath import predict_at
     from update_estimate.serving.interpolation import interpolate
 
@@ -248,8 +248,8 @@ def test_its_grid_answers_between_the_nodes_as_the_model_does() -> None:
     trained = train_series(s, None, include_extras=False, only=("additive",))
     variant = trained.record.variants["reports"]
     assert variant.model == "additive+reports" and variant.summed
-    loaded = [joblib.load(io.BytesIO(data)) for data in trained.pickles.values()]
-    (stored,) = [obj for obj in loaded if obj["design"] == "reports"]
+    stored = joblib.load(io.BytesIO(trained.pickles[pickle_name(trained.key, "reports")]))
+    assert stored["design"] == "reports"
     axes = [axis.name for axis in variant.axes]
     gaps = []
     for hour, count in ((5.0, 3.0), (12.0, 7.0), (20.0, 17.0), (10.0, 40.0)):

@@ -214,7 +214,7 @@ class FinalFit:
     predictions: np.ndarray
     pickled: dict[str, Any]
     pickle: str | None
-    summed: bool = False  # read its grid on the raw scale (`Variant.summed`)
+    summed: bool  # read its grid on the raw scale (`Variant.summed`)
 
 
 def _final_fit(
