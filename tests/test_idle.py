@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from tests.conftest import invoke
 from tests.scenarios import make_series, next_estimate
 from update_estimate.fitting.idle import fit
+from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.record import from_json, to_json
-from update_estimate.serving import cache, conformal, idle
+from update_estimate.serving import cache, conformal, idle, totals
+from update_estimate.serving.predictive import predictive
 
 
 def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,15 +57,24 @@ def test_no_curve_without_enough_runs_of_each_kind() -> None:
 )
 def test_mix_keeps_the_count_and_weighs_the_kinds(values: list[float], work: float, data) -> None:
     """A kind of fewer than MIN_KIND runs cannot stand for itself: then nothing is mixed,
-    unless `thin_shrinks` and the kind stands for no more runs than it has."""
+    unless the chance was `counted` and the kind stands for no more runs than it has, or
+    all its values are one (a download's zeros), which any count replays exactly."""
     quiet = data.draw(st.sets(st.integers(0, len(values) - 1)))
-    thin_shrinks = data.draw(st.booleans())
+    counted = data.draw(st.booleans())
+    if data.draw(st.booleans()):
+        values = [-1.0 if i in quiet else v for i, v in enumerate(values)]
     items = list(range(len(values)))
-    mixed = idle.mix(items, values, sorted(quiet), work, thin_shrinks)
+    mixed = idle.mix(items, values, sorted(quiet), work, counted)
     assert len(mixed) == len(values)
     wanted = round(work * len(values))
-    kinds = ((len(values) - len(quiet), wanted), (len(quiet), len(values) - wanted))
-    if all(size >= idle.MIN_KIND or (thin_shrinks and count <= size) for size, count in kinds):
+    working = [i for i in items if i not in quiet]
+    kinds = ((working, wanted), (sorted(quiet), len(values) - wanted))
+
+    def stands(members: list[int], count: int) -> bool:
+        one = len({values[i] for i in members}) == 1
+        return len(members) >= idle.MIN_KIND or (counted and (count <= len(members) or one))
+
+    if all(stands(members, count) for members, count in kinds):
         assert sum(i not in quiet for i in mixed) == wanted
         assert set(mixed) <= set(items)
     else:
@@ -94,17 +105,64 @@ def test_a_rerun_within_the_hour_is_answered_as_a_quiet_run() -> None:
     share=st.floats(0, 1),
     added=st.floats(0, 5000),
 )
-def test_a_downloads_chance_of_nothing_only_falls_below_its_share(
+def test_a_downloads_chance_of_nothing_is_counted_among_breaks_like_todays(
     zeros: list[float], work: list[float], gap: float, share: float, added: float
 ) -> None:
-    """Never above the calibration's share; the share itself where no run came after a
-    break as long as a sixteenth of today's; one more run that fetched something never
-    raises it."""
+    """Never above the calibration's share or CEILING, whichever is larger; the share
+    itself where every break was shorter than a sixteenth of today's; one more run that
+    fetched something never raises it, one more that fetched nothing never lowers it."""
     chance = idle.zero_chance((zeros, work), gap, share)
-    assert 0 <= chance <= share
+    assert 0 <= chance <= max(share, idle.CEILING)
     if all(h < gap / 2**idle.REACH_STEPS for h in zeros + work):
         assert chance == pytest.approx(share)
     assert idle.zero_chance((zeros, [*work, added]), gap, share) <= chance + 1e-12
+    assert idle.zero_chance(([*zeros, added], work), gap, share) >= chance - 1e-12
+
+
+def _reruns(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eighty runs: a fifth re-runs 2-6 hours after the last, which fetch nothing five times
+    in six, the rest 1-3 days apart, which fetch about 200 MB nine times in ten: a
+    calibration whose zeros are about a fifth of its runs."""
+    rng = np.random.default_rng(seed)
+    rerun = rng.random(80) < 0.2
+    hours = np.where(rerun, rng.uniform(2, 6, 80), rng.uniform(24, 72, 80))
+    quiet = rng.random(80) < np.where(rerun, 5 / 6, 0.1)
+    sizes = np.where(quiet, 0.0, 200e6 * rng.lognormal(0, 0.3, 80))
+    return hours, quiet, sizes
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_rerun_hours_later_fetches_nothing_as_often_as_such_reruns_did(seed: int) -> None:
+    """Four hours after the last run, most runs as close fetched nothing: the point is
+    nothing, though the calibration's share of zeros is a fifth; the interval still
+    reaches a download of half the typical size. Two days after, the point is a download.
+    Capped at the share, the re-run's point read a download that five in six such re-runs
+    never made."""
+    hours, quiet, sizes = _reruns(seed)
+    s = make_series(sizes, hours, quiet, metric="download_bytes")
+    assert quiet[-60:].mean() < 0.35
+    soon = next_estimate(s, after_hours=4.0)
+    assert soon.point == 0 and soon.lower == 0 and soon.upper > 100e6 / 2
+    assert next_estimate(s, after_hours=48.0).point > 100e6
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_reruns_total_download_is_nothing_where_each_plugins_mostly_is(seed: int) -> None:
+    """Two such plugins re-run four hours after their last run: each fetches nothing five
+    times in six, both together about two times in three, so the total's point is nothing
+    and its upper end a download. Where the total counted once each run that weighing
+    replays twice, a plugin lost the zeros it had added, and the total read a download."""
+    parts = []
+    for k, plugin in enumerate(("a", "b")):
+        hours, quiet, sizes = _reruns(seed + 10 * k)
+        s = make_series(sizes, hours, quiet, metric="download_bytes", plugin=plugin)
+        trained = train_series(s, None, include_extras=False)
+        p, _ = predictive(trained.record, datetime(2026, 1, 1, 14), None)
+        parts.append(p)
+    whole = totals.total("download_bytes", parts, 0.9, parallel=False)
+    assert whole.point == 0 and whole.upper > 100e6
+    draws = np.array(totals.joint_draws(parts))
+    assert np.mean(draws.sum(axis=1) <= 0) > 0.5
 
 
 @pytest.mark.parametrize("seed", [3, 4])

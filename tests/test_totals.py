@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from update_estimate.serving import totals
 from update_estimate.serving.predictive import Predictive, single
@@ -83,3 +85,45 @@ def test_the_runs_a_plugin_missed_replay_its_own_spread() -> None:
     _, draws = totals.joint_replay([plugins[0], plugins[1], other])
     ranks = [np.argsort([row[k] for row in draws[:12]]).tolist() for k in (1, 2)]
     assert ranks[0] != ranks[1]  # two plugins that joined together are not in lockstep
+
+
+@given(
+    plugins=st.lists(
+        st.lists(st.tuples(st.integers(1, 30), st.floats(-3, 3)), min_size=1, max_size=40),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_each_plugins_draws_are_its_predictives_values(
+    plugins: list[list[tuple[int, float]]],
+) -> None:
+    """A predictive may replay a run more than once and another never (weighed by the chance
+    of nothing to do, `idle.mix`). The total replays each run as often as the plugin that
+    replays it most, and each plugin's draws at that run's copies are its own values there,
+    every one of them (a copy it lacks takes one of its values): counted once, a re-run's
+    zeros, replayed in three of four draws of the plugin's own, came in three of five draws
+    of the total."""
+    predictives = [
+        Predictive(
+            math.log1p(20.0),
+            [e for _, e in rows],
+            [False] * len(rows),
+            [r for r, _ in rows],
+            len(rows),
+            "m",
+            "model",
+            source=f"host|p{k}",
+        )
+        for k, rows in enumerate(plugins)
+    ]
+    runs, draws = totals.joint_replay(predictives)
+    assert len(runs) == len(draws)
+    for run in set(runs):
+        most = max(sum(r == run for r in p.runs) for p in predictives)
+        assert runs.count(run) == most
+    for k, p in enumerate(predictives):
+        values = [totals.raw(p.value(e)) for e in p.residuals]
+        for run in set(p.runs):
+            own = [v for v, r in zip(values, p.runs, strict=True) if r == run]
+            replayed = [row[k] for r, row in zip(runs, draws, strict=True) if r == run]
+            assert replayed[: len(own)] == own

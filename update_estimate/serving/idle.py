@@ -32,10 +32,14 @@ MIN_KIND = 5  # runs of each kind, fewest to fit the chance or to mix residuals 
 # a kind less likely than this today is left out of time's residuals (`one_kind`); memory's
 # interval leaves out a kind less likely than its own miss budget on one side
 ONE_KIND = 0.05
-# a download's chance of nothing (`zero_chance`): the runs that the share after a longer
-# break is drawn towards the share after one half as long with, and how many halvings
+# a download's chance of nothing (`zero_chance`): the runs that the share after breaks within
+# a factor of two of today's is drawn towards the share within a factor of four with, and how
+# many doublings of that factor
 PRIOR_RUNS = 2
 REACH_STEPS = 4
+# and the most it may be where the calibration's share is lower: a tenth of the draws still
+# fetch something, so the interval's upper end reaches a download
+CEILING = 0.9
 
 T = TypeVar("T")
 
@@ -49,24 +53,27 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
 def zero_chance(
     breaks: tuple[Sequence[float], Sequence[float]], gap_hours: float, share: float
 ) -> float:
-    """The chance that a download after `gap_hours` fetches nothing, never above `share`
-    (the calibration's share of zeros). `breaks`: the hours before the runs that fetched
-    nothing and before those that fetched something.
+    """The chance that a download after `gap_hours` fetches nothing, never above the larger
+    of `share` (the calibration's share of zeros) and CEILING. `breaks`: the hours before the
+    runs that fetched nothing and before those that fetched something.
 
-    Counted, not fitted: the share of zeros among the runs after a break at least half as
-    long, drawn towards the share among those after a break at least a quarter as long (as
-    if PRIOR_RUNS runs had it), and so on down to `share`. A curve in the log of the hours
+    Counted, not fitted: the share of zeros among the runs after a break within a factor of
+    two of today's, drawn towards the share among those within a factor of four (as if
+    PRIOR_RUNS runs had it), and so on out to `share`. A curve in the log of the hours
     misreads releases that come on the calendar: it thinned the zeros of runs a day apart,
     which fetched nothing as often as runs hours apart. A few runs after long breaks, none
-    of which fetched nothing, count for as many as they are, and the shorter breaks below
-    them say how far the chance has fallen on the way."""
+    of which fetched nothing, count for as many as they are. Counted among every break at
+    least half as long instead, a re-run hours later was answered by the shares of runs
+    days apart: a third of its zeros replayed where most such re-runs fetched nothing, and a
+    run's total download read about twice the truth's (`bench/RESULTS.md`)."""
+    gap = max(gap_hours, 0.0)
     chance = share
-    for halvings in range(REACH_STEPS, 0, -1):
-        reach = max(gap_hours, 0.0) / 2**halvings
-        nothing = sum(h >= reach for h in breaks[0])
-        runs = nothing + sum(h >= reach for h in breaks[1])
+    for doublings in range(REACH_STEPS, 0, -1):
+        low, high = gap / 2**doublings, gap * 2**doublings
+        nothing = sum(low <= h <= high for h in breaks[0])
+        runs = nothing + sum(low <= h <= high for h in breaks[1])
         chance = (nothing + PRIOR_RUNS * chance) / (runs + PRIOR_RUNS)
-    return min(chance, share)
+    return min(chance, max(share, CEILING))
 
 
 def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:
@@ -112,17 +119,18 @@ def mix(
     values: Sequence[float],
     idle: Sequence[int],
     work: float,
-    thin_shrinks: bool = False,
+    counted: bool = False,
 ) -> list[T]:
     """As many items as given, a `work` share of them from the runs with work and the rest from
     the quiet runs, each kind's picks spread evenly over its own values in order (so each kind
     keeps its shape). Unchanged when a kind is too thin to stand for itself (fewer than
-    MIN_KIND runs), unless `thin_shrinks` and it stands for no more runs than it has: a
-    download's few zeros, where a long history counts how seldom a break as long fetched
-    nothing. Kept whole, four zeros in sixty re-runs were replayed two days after the last run
-    as often as minutes after it, and the interval read from nothing where no run so far apart
-    had ever fetched nothing. In a new user's first weeks the chance rests on a few runs, and
-    thinned so, their downloads were covered less (`bench/RESULTS.md`)."""
+    MIN_KIND runs), unless the chance was `counted` on a long history (a download's zeros,
+    `zero_chance`) and the kind stands for no more runs than it has, or all its values are
+    one (nothing fetched, replayed as often as the count says). Kept whole, four zeros in
+    sixty re-runs were replayed two days after the last run as often as minutes after it,
+    and the interval read from nothing where no run so far apart had ever fetched nothing.
+    In a new user's first weeks the chance rests on a few runs, and thinned so, their
+    downloads were covered less (`bench/RESULTS.md`)."""
     quiet = set(idle)
     kinds = (
         sorted((i for i in range(len(items)) if i not in quiet), key=lambda i: values[i]),
@@ -130,7 +138,13 @@ def mix(
     )
     wanted = round(work * len(items))
     shares = tuple(zip(kinds, (wanted, len(items) - wanted), strict=True))
-    if any(len(k) < MIN_KIND and not (thin_shrinks and count <= len(k)) for k, count in shares):
+
+    def stands(members: list[int], count: int) -> bool:
+        if len(members) >= MIN_KIND:
+            return True
+        return counted and (count <= len(members) or len({values[i] for i in members}) == 1)
+
+    if not all(stands(members, count) for members, count in shares):
         return list(items)
     out: list[T] = []
     for members, count in shares:

@@ -276,11 +276,12 @@ def _weigh_kinds(
     centre, which placed a run better than the likelier kind's typical one. Only the
     residuals at `keep` answer.
 
-    A download's zeros are only thinned, by the runs after breaks as long as today's
-    (`idle.zero_chance`), never replayed more often than their share of the calibration:
-    weighed by a curve both ways, a re-run an hour later was given [0 B, 0 B] and every
-    download it made was a miss. Fewer zeros than a kind needs are thinned too where the
-    calibration is long enough for the two-sided ranks (`idle.mix`)."""
+    A download's zeros are weighed by the share of the runs after breaks about as long as
+    today's that fetched nothing (`idle.zero_chance`), counted rather than read off a curve,
+    and never so often that no tenth of the draws fetches something: weighed by a curve, a
+    re-run an hour later was given [0 B, 0 B] and every download it made was a miss. A few
+    zeros are weighed too where the calibration is long enough for the two-sided ranks
+    (`idle.mix`)."""
     marked = set(quiet.runs)
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
