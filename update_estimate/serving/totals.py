@@ -80,10 +80,10 @@ def _column(
     seed: int,
 ) -> list[float]:
     """The plugin's value in each of these runs (each copy of a run it replays more than
-    once); where it has none, first its values of no run (errors its host lent it), then its
-    values at evenly spaced ranks, in an order shuffled by a seed of the plugin
-    (`Predictive.source`), so its draws there have its own spread and move with no other
-    plugin's.
+    once); where it has none, first its values of no run (errors its host lent it), so that
+    its column holds what its own interval is read from, then its values at evenly spaced
+    ranks, in an order shuffled by a seed of the plugin (`Predictive.source`), so its draws
+    there have its own spread and move with no other plugin's.
 
     The order stays put as the hours since its last run grow: drawn from a seed of its centre,
     the picks changed every minute, and the demo's total wall time read 1707 s [984, 3031] at
