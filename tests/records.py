@@ -24,6 +24,7 @@ EMPTY_VARIANT: dict[str, Any] = {
     "borrowed": False,
     "lone_breaks": None,
     "summed": False,
+    "quiet_errors": [],
 }
 
 

@@ -283,3 +283,57 @@ def test_a_report_beyond_any_seen_is_answered_from_the_plugins_own_costs() -> No
             assert used
             truth = 5.0 + 8.0 * packages + packages * 0.1
             assert 0.8 < math.expm1(p.centre) / truth < 1.25, (packages, math.expm1(p.centre))
+
+
+def checks_and_work(plugin: str, check: float, counts: np.ndarray, seed: int) -> Series:
+    """A plugin whose check costs `check` seconds (5% noise) and whose work, 0.3 s a package
+    and a download on a line whose speed varies tenfold, comes on top; it reports before each
+    run, and a run of no package had nothing to do."""
+    rng = np.random.default_rng(seed)
+    sizes = counts * 2e6 * rng.lognormal(0, 0.3, len(counts))
+    work = (0.3 * counts + sizes / 2e6) * rng.lognormal(0, 0.6, len(counts))
+    values = check * rng.lognormal(0, 0.05, len(counts)) + work
+    reports = {"package_count": counts, "download_bytes": sizes}
+    return make_series(values, idle=counts == 0, plugin=plugin, reports=reports)
+
+
+def test_a_report_of_nothing_to_do_is_answered_from_the_checks() -> None:
+    """apt's check takes 20 s; its work on top of it varies with a line whose speed varies
+    tenfold. After ten runs, three of which reported nothing, a report of nothing to do was
+    answered on the line bent by the runs with work and calibrated on their errors: an
+    interval over three times as wide (on the log scale) as the one from its checks and its
+    host's, which covers fresh checks as often. Its first report of nothing to do, before any
+    such run, was answered by the line's log slopes fallen towards nothing (a median 0.76 of
+    the check); from its own costs, 0.90."""
+    rng = np.random.default_rng(0)
+    others = [
+        checks_and_work(name, check, rng.choice([0, 0, 3, 8, 12], 14).astype(float), seed)
+        for seed, (name, check) in enumerate((("flatpak", 6.0), ("snap", 9.0)), start=1)
+    ]
+    fresh = 20.0 * rng.lognormal(0, 0.05, 200)
+    covered, firsts = [], []
+    for seed in range(6):
+        counts = np.random.default_rng(10 + seed).integers(5, 60, 10).astype(float)
+        counts[[2, 5, 8]] = 0
+        apt = checks_and_work("apt", 20.0, counts, 20 + seed)
+        shapes = pooled.borrow_all(apt, [apt, *others])
+        record = train_series(apt, None, include_extras=False, borrowed=shapes).record
+        reports = record.variants["reports"]
+        assert reports.model == pooled.NAME and len(reports.quiet_errors) >= 9
+        at = datetime.fromisoformat(apt.starts[-1]) + timedelta(days=1)
+        p, used = predictive(record, at, {"package_count": 0.0, "download_bytes": 0.0})
+        assert used
+        e = single(p, 0.9)
+        assert 0.9 < e.point / 20.0 < 1.1
+        assert math.log(e.upper / e.lower) < 0.45, (seed, e)
+        covered.append(np.mean((fresh >= e.lower) & (fresh <= e.upper)))
+        # with no run of nothing to do yet, nothing is lent, and the first such report is
+        # answered from its own costs, below every report seen (not the line's log slopes)
+        busy = checks_and_work("apt", 20.0, counts + 5, 20 + seed)
+        shapes = pooled.borrow_all(busy, [busy, *others])
+        assert len(shapes["reports"].quiet_errors) == 0
+        record = train_series(busy, None, include_extras=False, borrowed=shapes).record
+        p, _ = predictive(record, at, {"package_count": 0.0, "download_bytes": 0.0})
+        firsts.append(math.expm1(p.centre) / 20.0)
+    assert np.mean(covered) >= 0.85, covered
+    assert 0.85 < float(np.median(firsts)) < 1.15, firsts  # the line's log slopes: 0.76

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 # The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
 # per-kind levels and release rates, and `estimate` reads "short" the same way.
 CALIBRATION_LEVEL = 0.9
@@ -123,6 +123,9 @@ class Variant(NamedTuple):
     # the model sums costs on the raw scale: its points are interpolated there, where the
     # log1p scale's lines bent above its sum between the nodes (`serving.interpolation`)
     summed: bool = False
+    # a short calibration's answer to a report of nothing to do (times): errors of quiet runs
+    # about their plugin's level of quiet runs, its own and its host's (`fitting.pooled`)
+    quiet_errors: tuple[float, ...] = ()
 
     @classmethod
     def constant(
@@ -336,6 +339,7 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
         "summed": v.summed,
+        "quiet_errors": list(v.quiet_errors),
     }
 
 
@@ -373,4 +377,5 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
         if lone is None
         else LoneBreaks(lone["above"], lone["below"], float(lone["low"]), float(lone["high"])),
         summed=bool(d["summed"]),
+        quiet_errors=tuple(float(e) for e in d["quiet_errors"]),
     )

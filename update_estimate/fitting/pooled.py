@@ -58,11 +58,14 @@ Line = Callable[[np.ndarray], np.ndarray]
 class Borrowed:
     """A short series' variant: its grid forecasts, per run of its own the forecast of a fit
     without that run (`centres`), and the host's other runs' errors about the line (`lent`:
-    runs that observed something, widened for the line's own fit to them)."""
+    runs that observed something, widened for the line's own fit to them); a time with a
+    report, its own and its host's runs that had nothing to do about their plugin's level of
+    such runs (`quiet_errors`; none where it has no such run of its own)."""
 
     predictions: np.ndarray
     centres: np.ndarray
     lent: np.ndarray
+    quiet_errors: np.ndarray
 
 
 def until(variant: str, metric: str) -> int:
@@ -130,13 +133,10 @@ def stack(
 ) -> Stack | None:
     """`target`'s host's runs of the same metric (and reports); siblings' runs count only when
     they started before `before` (a backtest cut). None with no sibling, or too few runs."""
-    same = (target.host, target.metric, target.phase)
     members = [target] + [
         s
-        for s in siblings
-        if s.key != target.key
-        and (s.host, s.metric, s.phase) == same
-        and (variant == "base" or s.reports == target.reports)
+        for s in _host_series(target, siblings)
+        if variant == "base" or s.reports == target.reports
     ]
     if len(members) < 2:
         return None
@@ -153,11 +153,24 @@ def stack(
     return Stack(members, design, y, usable) if usable.sum() >= MIN_ROWS else None
 
 
+def _host_series(target: Series, siblings: Sequence[Series]) -> list[Series]:
+    """The other series of `target`'s host with its metric and phase."""
+    same = (target.host, target.metric, target.phase)
+    return [s for s in siblings if s.key != target.key and (s.host, s.metric, s.phase) == same]
+
+
 def borrow(
     target: Series, siblings: Sequence[Series], variant: str, before: str | None = None
 ) -> Borrowed | None:
     """`target`'s shape for one variant from its host's series of the same metric (and
-    reports); siblings' runs count only when they started before `before` (a backtest cut)."""
+    reports); siblings' runs count only when they started before `before` (a backtest cut).
+
+    A time reported with nothing to do is a check, answered at the median of the plugin's
+    own runs that reported nothing, with its own and its host's checks' errors about each
+    plugin's level of them (`quiet_errors`, each run left out of its level). Read off the
+    line, a check sat where the runs with work bent it, and its interval was calibrated on
+    those runs, whose downloads vary far more than a check: in a new user's first weeks a
+    check's interval scored about three times the truth's (`bench/RESULTS.md`)."""
     host = stack(target, siblings, variant, before)
     if host is None:
         return None
@@ -171,9 +184,46 @@ def borrow(
         fit = host.line(usable & (np.arange(len(y)) != j)) if usable[j] else full
         centres[j] = fit(design[j : j + 1])[0]
     predictions = full(nodes)
-    if variant == "reports" and target.metric in TIMES:
-        predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
-    return Borrowed(predictions, centres, _lent(full, design, y, usable & (y > 0), target.n))
+    lent = _lent(full, design, y, usable & (y > 0), target.n)
+    if variant != "reports" or target.metric not in TIMES:
+        return Borrowed(predictions, centres, lent, np.empty(0))
+    predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
+    quiet = quiet_runs(target)
+    if not quiet.any():
+        return Borrowed(predictions, centres, lent, np.empty(0))
+    predictions = np.where(_quiet_rows(g.rows), np.median(target.y[quiet]), predictions)
+    about = _about_level(target.y, quiet)
+    own = np.isfinite(about)
+    centres = np.where(own, target.y - about, centres)
+    lent_quiet = [about[own]]
+    for member in _host_series(target, siblings):
+        end = member.n if before is None else bisect.bisect_left(member.starts, before)
+        if member.idle is not None:
+            quiet_there = member.idle[:end] & ~member.censored[:end]
+            deviations = _about_level(member.y[:end], quiet_there)
+            lent_quiet.append(deviations[np.isfinite(deviations)])
+    return Borrowed(predictions, centres, lent, np.concatenate(lent_quiet))
+
+
+def quiet_runs(s: Series) -> np.ndarray:
+    """The runs, uncensored, whose every report said there was nothing to do."""
+    return ~s.censored & (additive.raw_inputs(own_inputs(s))[:, 1:] == 0).all(axis=1)
+
+
+def _quiet_rows(rows: np.ndarray) -> np.ndarray:
+    return (additive.raw_inputs(model_inputs(rows, False))[:, 1:] == 0).all(axis=1)
+
+
+def _about_level(y: np.ndarray, quiet: np.ndarray) -> np.ndarray:
+    """Each quiet run's value less the median of the other quiet runs' (its level, left out
+    of it); NaN for every other run, and where it is the only quiet run."""
+    out = np.full(len(y), np.nan)
+    members = np.flatnonzero(quiet)
+    if len(members) < 2:
+        return out
+    for j in members:
+        out[j] = y[j] - np.median(y[members[members != j]])
+    return out
 
 
 def _with_own_costs(
@@ -191,7 +241,9 @@ def _with_own_costs(
     the line. Beyond every report the plugin has seen (the weeks-long backlog after a break),
     the line's shared log slopes fell far short where the costs, summed, grow in proportion:
     the own costs answer alone there, at a grid node past the largest report and for a run
-    whose report exceeded every other's (`bench/RESULTS.md`)."""
+    whose report exceeded every other's (`bench/RESULTS.md`). So they do below the smallest:
+    a first report of nothing to do, after runs of 5-90 packages, was answered by the log
+    slopes fallen towards nothing, at half a check's time."""
     x = own_inputs(target)
     kept = np.flatnonzero(~target.censored)
     if len(kept) < OWN_COSTS:
@@ -204,10 +256,15 @@ def _with_own_costs(
         others = kept[kept != j]
         fit = additive.fit(target.y[others], x[others]) if len(others) < len(kept) else whole
         own[j] = fit.predict(x[j])[0]
-        beyond[j] = bool((reports[j] > reports[others].max(axis=0)).any())
+        beyond[j] = _outside(reports[j : j + 1], reports[others])[0]
     at_rows = model_inputs(rows, False)
-    past = (additive.raw_inputs(at_rows)[:, 1:] > reports[kept].max(axis=0)).any(axis=1)
+    past = _outside(additive.raw_inputs(at_rows)[:, 1:], reports[kept])
     return _joined(predictions, whole.predict(at_rows), past), _joined(centres, own, beyond)
+
+
+def _outside(reports: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Per row of `reports`, whether any reported quantity lies beyond the range `seen`."""
+    return ((reports > seen.max(axis=0)) | (reports < seen.min(axis=0))).any(axis=1)
 
 
 def own_inputs(s: Series) -> np.ndarray:

@@ -313,6 +313,10 @@ def _borrowed_variant(
     lends = variant == "reports" or s.metric in TIMES
     if lends and len(residuals) < enough <= len(borrowed.lent):
         record = record.lent([round(float(r), 6) for r in borrowed.lent])
+    if len(borrowed.quiet_errors) >= enough:
+        record = record._replace(
+            quiet_errors=tuple(round(float(e), 6) for e in borrowed.quiet_errors)
+        )
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
     result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})

@@ -157,6 +157,9 @@ def predictive(
             modelled += calendar
             shift += modelled - centre
             centre = modelled
+    quiet_now = use_reports and all(values[axis] <= 0 for axis in takes(record.variants))
+    if quiet_now and variant.quiet_errors and len(variant.quiet) < QUIET_TIMES:
+        variant = variant.calibrated_on(list(variant.quiet_errors))
     residuals = list(variant.residuals)
     if variant.spread is not None:
         residuals = spread.rescale(residuals, variant.spread.centres, variant.spread.slope, centre)
@@ -167,7 +170,6 @@ def predictive(
         residuals[i] = ZERO_LOG - centre
     kept: Sequence[int] = range(len(residuals))
     if use_reports:
-        quiet_now = all(values[axis] <= 0 for axis in takes(record.variants))
         if variant.zeros:
             kept = same_kind(len(residuals), variant.quiet, quiet_now)
         elif quiet_now and record.metric in TIMES:
