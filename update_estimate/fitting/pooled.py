@@ -15,10 +15,12 @@ hurdle as in `linear`: the line is the size of what came, and the calibration re
 The plugin's own runs calibrate it, each forecast by a fit that left it out: a fit on the runs
 before it alone is a learning curve from nothing, whose first errors are the intercept's, and
 they widened every interval. From OWN_COSTS runs on, a report's time is read from the plugin's
-own costs too (`_with_own_costs`). Below SHORT runs the shape answers for the series: letting the
-series' own race (scored on fewer runs, one step at a time) overrule it where its error looked
-lower chose by noise, and under-covered a new user's first weeks (`late-plugins`). Beyond
-SHORT, most variants keep the shape until the series' own race can be calibrated (`until`).
+own costs too (`_with_own_costs`); a report of nothing to do, from the checks (`borrow`); a
+report of a download's size, from the size (`_reported_size`). Below SHORT runs the shape
+answers for the series: letting the series' own race (scored on fewer runs, one step at a
+time) overrule it where its error looked lower chose by noise, and under-covered a new user's
+first weeks (`late-plugins`). Beyond SHORT, most variants keep the shape until the series' own
+race can be calibrated (`until`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import additive, linear
 from update_estimate.fitting.candidates.base import model_inputs
-from update_estimate.fitting.features import CALENDAR_COLUMNS, Series
+from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import TIMES
 
@@ -50,6 +52,7 @@ LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from th
 # Uncensored runs of its own from which a plugin's reported work is also read from its own
 # costs (`_with_own_costs`): fewer left each left-out fit with barely more runs than costs.
 OWN_COSTS = 6
+SIZE = "download_bytes"
 
 Line = Callable[[np.ndarray], np.ndarray]
 
@@ -185,13 +188,17 @@ def borrow(
         centres[j] = fit(design[j : j + 1])[0]
     predictions = full(nodes)
     lent = _lent(full, design, y, usable & (y > 0), target.n)
+    if variant == "reports" and SIZE in target.reports and target.metric == SIZE:
+        return _reported_size(target, host.members[1:], g.rows, predictions, centres, before)
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
     predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
     quiet = quiet_runs(target)
     if not quiet.any():
         return Borrowed(predictions, centres, lent, np.empty(0))
-    predictions = np.where(_quiet_rows(g.rows), np.median(target.y[quiet]), predictions)
+    predictions = np.where(
+        (reports_at(g.rows, target) == 0).all(axis=1), np.median(target.y[quiet]), predictions
+    )
     about = _about_level(target.y, quiet)
     own = np.isfinite(about)
     centres = np.where(own, target.y - about, centres)
@@ -205,13 +212,68 @@ def borrow(
     return Borrowed(predictions, centres, lent, np.concatenate(lent_quiet))
 
 
+def _reported_size(
+    target: Series,
+    others: Sequence[Series],
+    rows: np.ndarray,
+    predictions: np.ndarray,
+    centres: np.ndarray,
+    before: str | None,
+) -> Borrowed:
+    """A download with a report of its size: the size reported times the plugin's own
+    ratio of what came to what was reported (the median over its runs), or its host's where
+    it has none; the errors its host lends are each plugin's ratios about its own.
+
+    The host's line on log values fitted the gap and the package count beside the size,
+    with as many columns as a new user's first weeks have runs: its errors were a third wider
+    than a report's own noise, and a report beyond those seen was answered from the line's
+    edge, widened with its distance. A size as reported is what came, with the plugin's
+    bias and noise, at any size (`bench/RESULTS.md`)."""
+    ratios = [_ratios(s, before) for s in others]
+    pooled_ratios = np.concatenate([r[np.isfinite(r)] for r in ratios] + [np.empty(0)])
+    own = _ratios(target, None)
+    has = np.isfinite(own)
+    if not has.any() and not len(pooled_ratios):
+        return Borrowed(predictions, centres, np.empty(0), np.empty(0))
+    host_level = float(np.median(pooled_ratios)) if len(pooled_ratios) else None
+    level = float(np.median(own[has])) if has.any() else host_level
+    column = target.reports.index(SIZE)
+    sized = reports_at(rows, target)[:, column]
+    predictions = np.where(sized > 0, np.log1p(sized) + level, predictions)
+    reported = np.log1p(reports_at(grid.design(target, "reports"), target)[:, column])
+    for j in np.flatnonzero(has):
+        mine = has & (np.arange(target.n) != j)
+        if mine.any() or host_level is not None:
+            centres[j] = reported[j] + (np.median(own[mine]) if mine.any() else host_level)
+    lent = [_about_level(r, np.isfinite(r)) for r in ratios]
+    return Borrowed(
+        predictions,
+        centres,
+        np.concatenate([d[np.isfinite(d)] for d in lent] + [np.empty(0)]),
+        np.empty(0),
+    )
+
+
+def _ratios(s: Series, before: str | None) -> np.ndarray:
+    """Per run before `before`, what came over what was reported (log); NaN where either
+    is nothing, or the run was cut short."""
+    end = s.n if before is None else bisect.bisect_left(s.starts, before)
+    if SIZE not in s.reports:
+        return np.full(end, np.nan)
+    sized = reports_at(grid.design(s, "reports"), s)[:end, s.reports.index(SIZE)]
+    came = (s.y[:end] > 0) & (sized > 0) & ~s.censored[:end]
+    return np.where(came, s.y[:end] - np.log1p(np.maximum(sized, 0.0)), np.nan)
+
+
 def quiet_runs(s: Series) -> np.ndarray:
     """The runs, uncensored, whose every report said there was nothing to do."""
-    return ~s.censored & (additive.raw_inputs(own_inputs(s))[:, 1:] == 0).all(axis=1)
+    return ~s.censored & (reports_at(grid.design(s, "reports"), s) == 0).all(axis=1)
 
 
-def _quiet_rows(rows: np.ndarray) -> np.ndarray:
-    return (additive.raw_inputs(model_inputs(rows, False))[:, 1:] == 0).all(axis=1)
+def reports_at(rows: np.ndarray, s: Series) -> np.ndarray:
+    """The raw value of each of `s`'s reported quantities at rows of its reports design."""
+    starts = np.cumsum([0] + [width(name) for name in grid.names(s, "reports")])[1:-1]
+    return np.expm1(rows[:, starts])
 
 
 def _about_level(y: np.ndarray, quiet: np.ndarray) -> np.ndarray:
