@@ -271,6 +271,28 @@ def test_a_report_is_read_from_the_plugins_own_costs_too() -> None:
     assert all(0.7 < r < 1.2 for r in ratios), ratios
 
 
+def test_a_short_plugins_report_is_read_between_the_nodes_as_a_sum() -> None:
+    """apt's runs cost 20 s plus 0.4 s a package. Its host's shape, half its own costs
+    summed, was read between the grid's nodes on the log scale, where a sum's logarithm is
+    convex and every line between two nodes lay above it: reports of 5-60 packages were
+    answered 1.1% high on average (log). Read on the raw scale, within 0.5%."""
+    rng = np.random.default_rng(0)
+    others = [
+        costs_series("flatpak", 2.0, 8.0, rng.integers(0, 12, 14).astype(float), 1),
+        costs_series("snap", 3.0, 5.0, rng.integers(0, 12, 14).astype(float), 2),
+    ]
+    errors = []
+    for seed in range(8):
+        counts = np.random.default_rng(10 + seed).integers(5, 60, 10).astype(float)
+        apt = costs_series("apt", 20.0, 0.3, counts, 20 + seed)
+        record = shaped(apt, others)
+        assert record.variants["reports"].summed
+        for k in np.linspace(5, 60, 12):
+            p = a_day_later(record, apt, {"package_count": float(k), "download_bytes": k * 2e6})
+            errors.append(math.log(math.expm1(p.centre) / (20.0 + 0.4 * k)))
+    assert abs(float(np.mean(errors))) < 0.005, np.mean(errors)
+
+
 def test_a_report_beyond_any_seen_is_answered_from_the_plugins_own_costs() -> None:
     """flatpak costs 5 s and 8 s a package; its host's apt has a 20 s check and 0.3 s a
     package. After eight runs of 1-6 packages, a report of 40 was answered by the average of

@@ -192,7 +192,8 @@ def borrow(
         return _reported_size(target, host.members[1:], g.rows, predictions, centres, before)
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
-    predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
+    if sums_own_costs(target, variant):
+        predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
     quiet = quiet_runs(target)
     if not quiet.any():
         return Borrowed(predictions, centres, lent, np.empty(0))
@@ -288,12 +289,22 @@ def _about_level(y: np.ndarray, quiet: np.ndarray) -> np.ndarray:
     return out
 
 
+def sums_own_costs(target: Series, variant: str) -> bool:
+    """Whether `target`'s shape for `variant` is joined with its own costs (`_with_own_costs`),
+    so that, half a sum on the raw scale, it is read there between the grid's nodes."""
+    return (
+        variant == "reports"
+        and target.metric in TIMES
+        and int((~target.censored).sum()) >= OWN_COSTS
+    )
+
+
 def _with_own_costs(
     target: Series, rows: np.ndarray, predictions: np.ndarray, centres: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The line's forecasts at the grid's `rows` (`predictions`) and of each own run
     (`centres`, leave one out) joined on the log scale with the plugin's own costs summed on
-    the raw scale (`additive`); unchanged before OWN_COSTS runs.
+    the raw scale (`additive`), from OWN_COSTS runs on (`sums_own_costs`).
 
     The host's line bends every plugin's sum of a fixed cost and costs per package and byte
     alike, with slopes shared by plugins whose fixed costs differ tenfold; a plugin's own
@@ -308,8 +319,6 @@ def _with_own_costs(
     slopes fallen towards nothing, at half a check's time."""
     x = own_inputs(target)
     kept = np.flatnonzero(~target.censored)
-    if len(kept) < OWN_COSTS:
-        return predictions, centres
     reports = additive.raw_inputs(x)[:, 1:]
     whole = additive.fit(target.y[kept], x[kept])
     own = np.empty(target.n)
