@@ -17,11 +17,14 @@ the recent median's interval score, coverage in 0.87-0.93 or a Wilson interval t
 Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6 7 8]
            [--plugins apt flatpak pip snap] [--scenarios steady ...] [--save DIR]
        .venv/bin/python bench/accuracy.py --load DIR [DIR ...] [--scenarios steady ...] [--by-gap]
+           [--lean] [--by-work]
 Prints Markdown tables (see bench/RESULTS.md for the recorded ones). `late-plugins` and `jump`
 have their own history lengths (SHAPES). `--save` keeps every history's cases as JSON (one file
 per scenario and seed); `--load` reports saved cases without retraining (the truth is recomputed
 from the same seed). `--by-gap` adds a table of the cases pooled by the days since the last
-run (ratios to the truth's interval score; the cells as in the tables above).
+run (ratios to the truth's interval score; the cells as in the tables above); `--lean` how far
+our points lie from the truth's; `--by-work` the plugins' runs that updated nothing apart from
+those that updated some.
 """
 
 from __future__ import annotations
@@ -342,6 +345,42 @@ def by_gap(scored: list[tuple[History, Cases]]) -> None:
         )
 
 
+def by_work(scored: list[tuple[History, Cases]]) -> None:
+    """The plugins' cases split by what the plugin did in the run: updated nothing (a check)
+    or some packages. The two are populations apart in every metric; a cell pooling them
+    hides how each is answered."""
+    kinds: dict[tuple[str, bool, str, bool], list[backtest.Case]] = defaultdict(list)
+    for h, truthful in scored:
+        ex = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario).executions
+        rows = zip(ex["run_id"], ex["plugin_name"], ex["packages_updated"], strict=True)
+        updated = {(run, plugin): n for run, plugin, n in rows}
+        for mode, cases in truthful.items():
+            for c in cases:
+                if c.plugin != "total" and (c.run_id, c.plugin) in updated:
+                    quiet = updated[(c.run_id, c.plugin)] == 0
+                    kinds[(h.scenario, mode, c.metric, quiet)].append(c)
+    print("\nPlugins by what they did in the run (ours as a ratio to the truth; lean: mean log")
+    print("of our point over the truth's)\n")
+    print(
+        "| scenario | reports | metric | run | n | truth IS / coverage | ours IS / coverage "
+        "| lean |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for key in sorted(kinds, key=lambda k: (k[0], not k[1], METRICS.index(k[2]), not k[3])):
+        name, mode, metric, quiet = key
+        scores = cell(kinds[key])
+        pairs = [(c.intervals["ours"][0], c.intervals["truth"][0]) for c in kinds[key]]
+        logs = [math.log(ours / truth) for ours, truth in pairs if ours > 0 and truth > 0]
+        print(
+            f"| {name} | {'yes' if mode else 'no'} | {SHORT[metric]} | "
+            f"{'updated nothing' if quiet else 'updated'} | {scores.coverage['ours'].n} | "
+            f"{scores.interval['truth']:.2f} / {scores.coverage['truth'].value:.2f} | "
+            f"{scores.interval['ours'] / scores.interval['truth']:.2f} / "
+            f"{scores.coverage['ours'].value:.2f} | "
+            f"{statistics.mean(logs) if logs else math.nan:+.3f} |"
+        )
+
+
 def lean(scored: list[tuple[History, Cases]]) -> None:
     """How far our points lie from the truth's, signed: the mean log of ours over the truth's
     per scenario. Intervals calibrated on the model's own errors cannot show a lean that
@@ -389,6 +428,11 @@ def main() -> None:
     parser.add_argument(
         "--lean", action="store_true", help="also how far our points lie from the truth's, signed"
     )
+    parser.add_argument(
+        "--by-work",
+        action="store_true",
+        help="also the plugins' runs that updated nothing apart from those that updated some",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     if args.load:
@@ -407,6 +451,8 @@ def main() -> None:
         by_gap(scored)
     if args.lean:
         lean(scored)
+    if args.by_work:
+        by_work(scored)
     seeds = sorted({h.seed for h in histories})
     print(f"\nseeds {' '.join(map(str, seeds))}; {time.monotonic() - started:.0f} s", flush=True)
 

@@ -397,3 +397,22 @@ def test_a_short_plugins_download_is_the_size_it_reports() -> None:
     assert np.median(off) < 0.1, off
     assert np.median(widths) < 0.7, widths
     assert np.mean(covered) >= 0.9, covered
+
+
+def test_a_plugin_that_never_downloaded_answers_its_first_report_of_a_size() -> None:
+    """snap's first runs reported nothing and fetched nothing; then it reports 1 GB. The
+    host's line, with no size of snap's own to reach from, answered 246 MB [4.7 KB, 865 MB];
+    the size times its host's ratio answers about 1 GB, in an interval that reaches it (a
+    wide one: the grid of sizes snap has reported ends at nothing)."""
+    rng = np.random.default_rng(0)
+    others = [
+        sized_downloads(name, 1.0, rng.uniform(5e6, 4e8, 14), seed)
+        for seed, name in enumerate(("apt", "flatpak"), start=1)
+    ]
+    snap = sized_downloads("snap", 1.0, np.zeros(3), 3)
+    e = single(
+        a_day_later(shaped(snap, others), snap, {"package_count": 200.0, "download_bytes": 1e9}),
+        0.9,
+    )
+    assert 0.8 < e.point / 1e9 < 1.25, e
+    assert e.lower < 1e9 < e.upper

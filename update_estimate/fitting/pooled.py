@@ -229,7 +229,10 @@ def _reported_size(
     with as many columns as a new user's first weeks have runs: its errors were a third wider
     than a report's own noise, and a report beyond those seen was answered from the line's
     edge, widened with its distance. A size as reported is what came, with the plugin's
-    bias and noise, at any size (`bench/RESULTS.md`)."""
+    bias and noise, at any size (`bench/RESULTS.md`). Every node holds it, a size of nothing
+    too, so that beyond the sizes the plugin has reported it grows in proportion: kept from
+    the line there, a plugin whose runs had all reported nothing read a first report of 1 GB
+    as 1 byte off its grid's edge."""
     ratios = [_ratios(s, before) for s in others]
     pooled_ratios = np.concatenate([r[np.isfinite(r)] for r in ratios] + [np.empty(0)])
     own = _ratios(target, None)
@@ -240,7 +243,7 @@ def _reported_size(
     level = float(np.median(own[has])) if has.any() else host_level
     column = target.reports.index(SIZE)
     sized = reports_at(rows, target)[:, column]
-    predictions = np.where(sized > 0, np.log1p(sized) + level, predictions)
+    predictions = np.log1p(sized) + level
     reported = np.log1p(reports_at(grid.design(target, "reports"), target)[:, column])
     for j in np.flatnonzero(has):
         mine = has & (np.arange(target.n) != j)
