@@ -371,12 +371,15 @@ def by_work(scored: list[tuple[History, Cases]]) -> None:
         scores = cell(kinds[key])
         pairs = [(c.intervals["ours"][0], c.intervals["truth"][0]) for c in kinds[key]]
         logs = [math.log(ours / truth) for ours, truth in pairs if ours > 0 and truth > 0]
+        truth_score, ours = scores.interval["truth"], scores.interval["ours"]
+        nothing = math.isnan(truth_score)  # every run fetched nothing: no score relative to it
+        truth_cell = "-" if nothing else f"{truth_score:.2f}"
+        ratio = "-" if nothing else f"{ours / truth_score:.2f}"
         print(
             f"| {name} | {'yes' if mode else 'no'} | {SHORT[metric]} | "
             f"{'updated nothing' if quiet else 'updated'} | {scores.coverage['ours'].n} | "
-            f"{scores.interval['truth']:.2f} / {scores.coverage['truth'].value:.2f} | "
-            f"{scores.interval['ours'] / scores.interval['truth']:.2f} / "
-            f"{scores.coverage['ours'].value:.2f} | "
+            f"{truth_cell} / {scores.coverage['truth'].value:.2f} | "
+            f"{ratio} / {scores.coverage['ours'].value:.2f} | "
             f"{statistics.mean(logs) if logs else math.nan:+.3f} |"
         )
 
