@@ -16,7 +16,7 @@ read from residuals instead, so this isolates the chance); its coverage; and per
 chance, its mean against the share of runs that fetched nothing.
 
 Usage: .venv/bin/python bench/zero_chance.py [--heldout 1 2 ... 12] [--scenarios steady ...]
-           [--seeds 5 6 7 8]
+           [--seeds 5 6 7 8] [--first 40]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from update_estimate.fitting.features import build_series
 from update_estimate.history import reader, simulate
 from update_estimate.serving import idle
 
-FIRST = 40  # runs before the first forecast
+FIRST = 40  # runs before the first forecast (`--first`)
 WINDOW = 50  # runs the calibration's share and the sizes are taken from
 BANDS = ((0.0, 0.3), (0.3, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 1.01))
 Rule = Callable[[Sequence[float], Sequence[float], float, float], float]
@@ -82,7 +82,9 @@ def downloads(tables: simulate.Tables) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.expm1(s.covariates[:, 0]), np.asarray(s.y)) for s in series if s.phase is None]
 
 
-def score(histories: list[list[tuple[np.ndarray, np.ndarray]]], rules: dict[str, Rule]) -> None:
+def score(
+    histories: list[list[tuple[np.ndarray, np.ndarray]]], rules: dict[str, Rule], first: int
+) -> None:
     print("| rule | runs | log loss | proxy IS (median / mean) | coverage | mean chance / share")
     print(f"|---|---|---|---|---|{'---|' * 1}")
     for name, rule in rules.items():
@@ -90,7 +92,7 @@ def score(histories: list[list[tuple[np.ndarray, np.ndarray]]], rules: dict[str,
         for series in histories:
             for hours, y in series:
                 empty = y <= 0
-                for i in range(FIRST, len(y)):
+                for i in range(first, len(y)):
                     low = max(0, i - WINDOW)
                     nothing = [float(h) for h in hours[:i][empty[:i]]]
                     some = [float(h) for h in hours[:i][~empty[:i]]]
@@ -129,6 +131,7 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, nargs="*", default=list(range(1, 13)))
     parser.add_argument("--scenarios", nargs="*", default=[])
     parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
+    parser.add_argument("--first", type=int, default=FIRST, help="the first run forecast")
     args = parser.parse_args()
     rules: dict[str, Rule] = {"before (0.37.0)": before, "counted (0.38.0)": counted}
     for prior in (1, 4):
@@ -139,14 +142,15 @@ def main() -> None:
     plugins = ("apt", "flatpak", "snap", "pip", "cargo")
     if args.heldout:
         print(f"\nHeld-out histories (100 runs), seeds {' '.join(map(str, args.heldout))}\n")
-        score([downloads(heldout.generate(seed, 100, plugins)) for seed in args.heldout], rules)
+        series = [downloads(heldout.generate(seed, 100, plugins)) for seed in args.heldout]
+        score(series, rules, args.first)
     for name in args.scenarios:
         runs, _ = accuracy.SHAPES.get(name, (100, 10))
         tables = [
             simulate.generate(accuracy.PLUGINS, runs, s, scenario_name=name) for s in args.seeds
         ]
         print(f"\n`{name}`, seeds {' '.join(map(str, args.seeds))}\n")
-        score([downloads(t) for t in tables], rules)
+        score([downloads(t) for t in tables], rules, args.first)
 
 
 if __name__ == "__main__":
