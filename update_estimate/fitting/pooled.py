@@ -194,11 +194,11 @@ def borrow(
         return Borrowed(predictions, centres, lent, np.empty(0))
     if sums_own_costs(target, variant):
         predictions, centres = _with_own_costs(target, g.rows, predictions, centres)
-    quiet = quiet_runs(target)
+    quiet = _quiet_runs(target)
     if not quiet.any():
         return Borrowed(predictions, centres, lent, np.empty(0))
     predictions = np.where(
-        (reports_at(g.rows, target) == 0).all(axis=1), np.median(target.y[quiet]), predictions
+        (_reports_at(g.rows, target) == 0).all(axis=1), np.median(target.y[quiet]), predictions
     )
     about = _about_level(target.y, quiet)
     own = np.isfinite(about)
@@ -242,9 +242,10 @@ def _reported_size(
     host_level = float(np.median(pooled_ratios)) if len(pooled_ratios) else None
     level = float(np.median(own[has])) if has.any() else host_level
     column = target.reports.index(SIZE)
-    sized = reports_at(rows, target)[:, column]
+    sized = _reports_at(rows, target)[:, column]
     predictions = np.log1p(sized) + level
-    reported = np.log1p(reports_at(grid.design(target, "reports"), target)[:, column])
+    reported = np.log1p(_reports_at(grid.design(target, "reports"), target)[:, column])
+    centres = centres.copy()
     for j in np.flatnonzero(has):
         mine = has & (np.arange(target.n) != j)
         if mine.any() or host_level is not None:
@@ -264,17 +265,17 @@ def _ratios(s: Series, before: str | None) -> np.ndarray:
     end = s.n if before is None else bisect.bisect_left(s.starts, before)
     if SIZE not in s.reports:
         return np.full(end, np.nan)
-    sized = reports_at(grid.design(s, "reports"), s)[:end, s.reports.index(SIZE)]
+    sized = _reports_at(grid.design(s, "reports"), s)[:end, s.reports.index(SIZE)]
     came = (s.y[:end] > 0) & (sized > 0) & ~s.censored[:end]
     return np.where(came, s.y[:end] - np.log1p(np.maximum(sized, 0.0)), np.nan)
 
 
-def quiet_runs(s: Series) -> np.ndarray:
+def _quiet_runs(s: Series) -> np.ndarray:
     """The runs, uncensored, whose every report said there was nothing to do."""
-    return ~s.censored & (reports_at(grid.design(s, "reports"), s) == 0).all(axis=1)
+    return ~s.censored & (_reports_at(grid.design(s, "reports"), s) == 0).all(axis=1)
 
 
-def reports_at(rows: np.ndarray, s: Series) -> np.ndarray:
+def _reports_at(rows: np.ndarray, s: Series) -> np.ndarray:
     """The raw value of each of `s`'s reported quantities at rows of its reports design."""
     starts = np.cumsum([0] + [width(name) for name in grid.names(s, "reports")])[1:-1]
     return np.expm1(rows[:, starts])
