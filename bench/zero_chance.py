@@ -62,14 +62,8 @@ def counted(
     ceiling: float = idle.CEILING,
     steps: int = idle.REACH_STEPS,
 ) -> float:
-    """The serving count (`idle.zero_chance`) with other weights, ceilings and reaches."""
-    chance = share
-    for doublings in range(steps, 0, -1):
-        low, high = gap / 2**doublings, gap * 2**doublings
-        zeros = sum(low <= h <= high for h in nothing)
-        runs = zeros + sum(low <= h <= high for h in some)
-        chance = (zeros + prior * chance) / (runs + prior)
-    return min(chance, max(share, ceiling))
+    """The serving count (`idle.zero_chance`), with other weights, ceilings and reaches."""
+    return idle.zero_chance((nothing, some), gap, share, prior, ceiling, steps)
 
 
 def downloads(tables: simulate.Tables) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -252,16 +252,21 @@ def a_day_later(record: SeriesRecord, s: Series, report: dict[str, float]) -> Pr
     return p
 
 
+def builds_by_package() -> list[Series]:
+    """apt's host: flatpak and snap, a few seconds plus 5-8 s a package."""
+    rng = np.random.default_rng(0)
+    return [
+        costs_series("flatpak", 2.0, 8.0, rng.integers(0, 12, 14).astype(float), 1),
+        costs_series("snap", 3.0, 5.0, rng.integers(0, 12, 14).astype(float), 2),
+    ]
+
+
 def test_a_report_is_read_from_the_plugins_own_costs_too() -> None:
     """apt's check costs 20 s and each package 0.3 s more; its host's other plugins cost a
     few seconds plus 5-8 s a package. On the host's line alone, whose slopes they share, a
     report of two packages after eight runs of 5-60 was answered at 55-61% of its 21 s;
     read from apt's own costs too, at 77-83%."""
-    rng = np.random.default_rng(0)
-    others = [
-        costs_series("flatpak", 2.0, 8.0, rng.integers(0, 12, 14).astype(float), 1),
-        costs_series("snap", 3.0, 5.0, rng.integers(0, 12, 14).astype(float), 2),
-    ]
+    others = builds_by_package()
     ratios = []
     for seed in range(4):
         counts = np.random.default_rng(10 + seed).integers(5, 60, 8).astype(float)
@@ -276,11 +281,7 @@ def test_a_short_plugins_report_is_read_between_the_nodes_as_a_sum() -> None:
     summed, was read between the grid's nodes on the log scale, where a sum's logarithm is
     convex and every line between two nodes lay above it: reports of 5-60 packages were
     answered 1.1% high on average (log). Read on the raw scale, within 0.5%."""
-    rng = np.random.default_rng(0)
-    others = [
-        costs_series("flatpak", 2.0, 8.0, rng.integers(0, 12, 14).astype(float), 1),
-        costs_series("snap", 3.0, 5.0, rng.integers(0, 12, 14).astype(float), 2),
-    ]
+    others = builds_by_package()
     errors = []
     for seed in range(8):
         counts = np.random.default_rng(10 + seed).integers(5, 60, 10).astype(float)

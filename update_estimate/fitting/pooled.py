@@ -187,9 +187,9 @@ def borrow(
         fit = host.line(usable & (np.arange(len(y)) != j)) if usable[j] else full
         centres[j] = fit(design[j : j + 1])[0]
     predictions = full(nodes)
-    lent = _lent(full, design, y, usable & (y > 0), target.n)
     if variant == "reports" and SIZE in target.reports and target.metric == SIZE:
         return _reported_size(target, host.members[1:], g.rows, predictions, centres, before)
+    lent = _lent(full, design, y, usable & (y > 0), target.n)
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
     if sums_own_costs(target, variant):
@@ -203,14 +203,13 @@ def borrow(
     about = _about_level(target.y, quiet)
     own = np.isfinite(about)
     centres = np.where(own, target.y - about, centres)
-    lent_quiet = [about[own]]
+    lent_quiet = [about]
     for member in _host_series(target, siblings):
         end = member.n if before is None else bisect.bisect_left(member.starts, before)
         if member.idle is not None:
             quiet_there = member.idle[:end] & ~member.censored[:end]
-            deviations = _about_level(member.y[:end], quiet_there)
-            lent_quiet.append(deviations[np.isfinite(deviations)])
-    return Borrowed(predictions, centres, lent, np.concatenate(lent_quiet))
+            lent_quiet.append(_about_level(member.y[:end], quiet_there))
+    return Borrowed(predictions, centres, lent, _finite(lent_quiet))
 
 
 def _reported_size(
@@ -234,7 +233,7 @@ def _reported_size(
     the line there, a plugin whose runs had all reported nothing read a first report of 1 GB
     as 1 byte off its grid's edge."""
     ratios = [_ratios(s, before) for s in others]
-    pooled_ratios = np.concatenate([r[np.isfinite(r)] for r in ratios] + [np.empty(0)])
+    pooled_ratios = _finite(ratios)
     own = _ratios(target, None)
     has = np.isfinite(own)
     if not has.any() and not len(pooled_ratios):
@@ -244,19 +243,19 @@ def _reported_size(
     column = target.reports.index(SIZE)
     sized = _reports_at(rows, target)[:, column]
     predictions = np.log1p(sized) + level
-    reported = np.log1p(_reports_at(grid.design(target, "reports"), target)[:, column])
     centres = centres.copy()
-    for j in np.flatnonzero(has):
+    for j in np.flatnonzero(has):  # the size it reported is what came less its ratio
         mine = has & (np.arange(target.n) != j)
         if mine.any() or host_level is not None:
-            centres[j] = reported[j] + (np.median(own[mine]) if mine.any() else host_level)
-    lent = [_about_level(r, np.isfinite(r)) for r in ratios]
-    return Borrowed(
-        predictions,
-        centres,
-        np.concatenate([d[np.isfinite(d)] for d in lent] + [np.empty(0)]),
-        np.empty(0),
-    )
+            other = np.median(own[mine]) if mine.any() else host_level
+            centres[j] = target.y[j] - own[j] + other
+    lent = _finite([_about_level(r, np.isfinite(r)) for r in ratios])
+    return Borrowed(predictions, centres, lent, np.empty(0))
+
+
+def _finite(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The finite values of every part, one after another (NaN marks a run without one)."""
+    return np.concatenate([p[np.isfinite(p)] for p in parts] + [np.empty(0)])
 
 
 def _ratios(s: Series, before: str | None) -> np.ndarray:

@@ -51,7 +51,12 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
 
 
 def zero_chance(
-    breaks: tuple[Sequence[float], Sequence[float]], gap_hours: float, share: float
+    breaks: tuple[Sequence[float], Sequence[float]],
+    gap_hours: float,
+    share: float,
+    prior: float = PRIOR_RUNS,
+    ceiling: float = CEILING,
+    steps: int = REACH_STEPS,
 ) -> float:
     """The chance that a download after `gap_hours` fetches nothing, never above the larger
     of `share` (the calibration's share of zeros) and CEILING. `breaks`: the hours before the
@@ -65,15 +70,16 @@ def zero_chance(
     of which fetched nothing, count for as many as they are. Counted among every break at
     least half as long instead, a re-run hours later was answered by the shares of runs
     days apart: a third of its zeros replayed where most such re-runs fetched nothing, and a
-    run's total download read about twice the truth's (`bench/RESULTS.md`)."""
+    run's total download read about twice the truth's (`bench/RESULTS.md`). The weight, the
+    ceiling and the doublings may be others (`bench/zero_chance.py` tries them)."""
     gap = max(gap_hours, 0.0)
     chance = share
-    for doublings in range(REACH_STEPS, 0, -1):
+    for doublings in range(steps, 0, -1):
         low, high = gap / 2**doublings, gap * 2**doublings
         nothing = sum(low <= h <= high for h in breaks[0])
         runs = nothing + sum(low <= h <= high for h in breaks[1])
-        chance = (nothing + PRIOR_RUNS * chance) / (runs + PRIOR_RUNS)
-    return min(chance, max(share, CEILING))
+        chance = (nothing + prior * chance) / (runs + prior)
+    return min(chance, max(share, ceiling))
 
 
 def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:
