@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from update_estimate.fitting import changes
 from update_estimate.fitting.candidates import additive, candidates, linear
 from update_estimate.fitting.features import calendar_features, expand
 from update_estimate.fitting.slowpath import predict_pickled
@@ -102,7 +103,7 @@ def test_a_level_shift_is_followed_by_the_costs_since() -> None:
     truth = 10 + 1.25 * np.array([8.0, 48.0])
     for seed in (1, 2, 3, 4, 5):
         y, x = _shift(seed, after=1.25)
-        assert additive.change(y - additive.fit(y, x).predict(x)) == 60
+        assert changes.change(y - additive.fit(y, x).predict(x)) == 60
         since = np.expm1(additive.fit_since(y, x).predict(rows)) / truth - 1
         recent = np.expm1(additive.fit(y, x, additive.HALF_LIFE).predict(rows)) / truth - 1
         even = np.expm1(additive.fit(y, x).predict(rows)) / truth - 1
@@ -114,9 +115,9 @@ def test_a_steady_history_has_no_change() -> None:
     """40 steady histories: no run is called a change, and the costs are everyone's."""
     for seed in range(100, 140):
         y, x = _shift(seed, after=0.5)
-        assert additive.change(y - additive.fit(y, x).predict(x)) is None
+        assert changes.change(y - additive.fit(y, x).predict(x)) is None
         assert np.array_equal(additive.fit_since(y, x).coef, additive.fit(y, x).coef)
-    assert additive.change(np.zeros(2 * additive.SINCE_RUNS - 1)) is None  # too short
+    assert changes.change(np.zeros(2 * changes.SINCE_RUNS - 1)) is None  # too short
 
 
 def test_the_recent_costs_race_beside_the_even_ones() -> None:
@@ -220,7 +221,7 @@ def test_hindsight_amends_the_race_from_the_change_on() -> None:
     raced = since.backtest(y, x, 40, 1)
     known = since.hindsight(y, x, 40, raced).forecasts
     assert np.array_equal(known[:20], raced.forecasts[:20])
-    before_called = slice(20, 20 + additive.SINCE_RUNS)  # the race could not know it yet
+    before_called = slice(20, 20 + changes.SINCE_RUNS)  # the race could not know it yet
     assert not np.isclose(known[before_called], raced.forecasts[before_called]).any()
 
 

@@ -19,10 +19,9 @@ back), so a lasting jump is followed within a few dozen runs rather than average
 before it. Weighed so in every fit, it followed `simulate`'s jump but answered worse where work
 comes in releases: the race picks, series by series. A level shift (work x2.5 for good) is
 followed faster still by `additive_since`: where the line's errors after some run differ from
-those before it by over SINCE_T standard errors (both sides at least SINCE_RUNS runs), the
-costs are fitted on the runs since. Weighing recent runs more still averaged the runs before
-the shift with those after: runs with much work were answered short, small ones too long
-(`bench/RESULTS.md`).
+those before it (`changes.change`), the costs are fitted on the runs since. Weighing recent
+runs more still averaged the runs before the shift with those after: runs with much work were
+answered short, small ones too long (`bench/RESULTS.md`).
 numpy only, like `linear`: its fit costs a fraction of a millisecond, and it refits at every
 backtest origin.
 """
@@ -36,6 +35,7 @@ import numpy as np
 
 from update_estimate.fitting.candidates import base
 from update_estimate.fitting.candidates.base import Candidate
+from update_estimate.fitting.changes import change
 from update_estimate.fitting.features import width
 
 NAME = "additive"
@@ -57,8 +57,6 @@ MIN_POINTS = 20
 METRICS = ("wall_clock_seconds", "cpu_seconds")
 HALF_LIFE = 30  # runs back at which a run weighs half the last one, in `additive_recent`
 SINCE = "additive_since"
-SINCE_RUNS = 12  # runs on each side of a change, fewest to call it one and to fit after it
-SINCE_T = 4.0  # the errors' shift across it, in standard errors, beyond which it is one
 
 
 def raw_inputs(x: np.ndarray) -> np.ndarray:
@@ -156,27 +154,6 @@ def _since(y: np.ndarray, x: np.ndarray) -> tuple[AdditiveModel, int | None]:
     """The fit on every run, and the run from which its errors show a lasting change."""
     full = fit(y, x)
     return full, change(y - full.predict(x))
-
-
-def change(errors: np.ndarray) -> int | None:
-    """The run from which the errors' mean moved most, in pooled standard errors, where
-    that is over SINCE_T with SINCE_RUNS runs on each side; None where no run does."""
-    n = len(errors)
-    if n < 2 * SINCE_RUNS:
-        return None
-    sums = np.concatenate([[0.0], np.cumsum(errors)])
-    squares = np.concatenate([[0.0], np.cumsum(errors * errors)])
-    split = np.arange(SINCE_RUNS, n - SINCE_RUNS + 1)
-    before, after = split.astype(float), (n - split).astype(float)
-    mean_before = sums[split] / before
-    mean_after = (sums[n] - sums[split]) / after
-    spread = (squares[split] - before * mean_before**2) + (
-        squares[n] - squares[split] - after * mean_after**2
-    )
-    variance = np.maximum(spread / (n - 2), 1e-12) * (1 / before + 1 / after)
-    t = np.abs(mean_after - mean_before) / np.sqrt(variance)
-    best = int(np.argmax(t))
-    return int(split[best]) if t[best] > SINCE_T else None
 
 
 def one_step(y: np.ndarray, x: np.ndarray, start: int) -> np.ndarray:

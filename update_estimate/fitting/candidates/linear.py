@@ -10,6 +10,10 @@ calibration, which replays each past zero as a zero (`forecast.ZERO_LOG`). One l
 zeros and gigabytes alike sits between both and fits neither. Runs that downloaded are fewer
 and further apart, so the size fit weighs recent runs more (`RECENCY`); unweighted, a robust
 fit still took the sizes of the runs after a level shift for outliers, and under-covered.
+Where the sizes moved for good (`changes.change`), only those since count, and the
+calibration reads the errors of fits that know it (`hindsight`): weighed by recency alone,
+the sizes dozens of runs after a level shift still leant low, and the errors of the fits
+that had not yet seen it widened every interval after it (`bench/RESULTS.md`).
 Where a covariate foresees the zeros (a pre-run report of nothing to download), one line
 through all runs fits them and is kept. numpy only: `train` refits the winner at every
 backtest origin, and a darts wrapper costs far more per fit.
@@ -28,6 +32,7 @@ from update_estimate.fitting.candidates.base import (
     arrays,
     model_inputs,
 )
+from update_estimate.fitting.changes import change
 
 PENALTY = 1.0  # ridge, on the raw log1p columns; the intercept is free
 # A hurdle's size fit: its recent runs that downloaded are few, and fewer still came after a
@@ -72,23 +77,57 @@ def fit(y: np.ndarray, x: np.ndarray) -> LinearModel:
 def _fit(y: np.ndarray, x: np.ndarray) -> tuple[LinearModel, np.ndarray]:
     """The model and its rows' prior weights.
 
-    Where the fit's last LEAN_WINDOW residuals lean to one side (`_leans`), the line is behind
-    a change, such as a backlog that grew for good, and it is refitted with recent runs
-    weighing more. Always weighting them cost the steady scenarios 5-15% in median error.
+    A hurdle's sizes that moved for good (`_Fit.moved`) are fitted on the runs since. Where the
+    fit's last LEAN_WINDOW residuals lean to one side (`_leans`), the line is behind a change,
+    such as a backlog that grew for good, and it is refitted with recent runs weighing more.
+    Always weighting them cost the steady scenarios 5-15% in median error.
     """
-    design = np.column_stack([y[:-1], x[1:]])
-    target = y[1:]
-    rows, weights, robust, penalty = _sample(target, x[1:])
-    penalties = np.full(design.shape[1], penalty)
-    model = LinearModel(
-        *huber(design[rows], target[rows], weights, robust, penalties), float(y[-1])
-    )
+    fit = _Fit.of(y, x)
+    model = fit.line(fit.rows, fit.weights)
+    moved = fit.moved(model)
+    rows, weights = fit.rows[moved:], fit.weights[moved:]
+    if moved:
+        model = fit.line(rows, weights)
     recent = rows[-LEAN_WINDOW:]
-    if len(rows) < 2 * LEAN_WINDOW or not _leans(target[recent] - model.line(design[recent])):
+    if len(rows) < 2 * LEAN_WINDOW or not _leans(
+        fit.target[recent] - model.line(fit.design[recent])
+    ):
         return model, weights
     weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
-    refit = huber(design[rows], target[rows], weights, robust, penalties)
-    return LinearModel(*refit, float(y[-1])), weights
+    return fit.line(rows, weights), weights
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """A series' rows as the line reads them: run t's target on [run t-1's value, x[t]]; the
+    rows a fit uses and their prior weights (`_sample`)."""
+
+    design: np.ndarray
+    target: np.ndarray
+    rows: np.ndarray
+    weights: np.ndarray
+    robust: bool
+    penalties: np.ndarray
+    last: float
+
+    @classmethod
+    def of(cls, y: np.ndarray, x: np.ndarray) -> _Fit:
+        rows, weights, robust, penalty = _sample(y[1:], x[1:])
+        design = np.column_stack([y[:-1], x[1:]])
+        penalties = np.full(design.shape[1], penalty)
+        return cls(design, y[1:], rows, weights, robust, penalties, float(y[-1]))
+
+    def line(self, rows: np.ndarray, weights: np.ndarray) -> LinearModel:
+        fitted = huber(self.design[rows], self.target[rows], weights, self.robust, self.penalties)
+        return LinearModel(*fitted, self.last)
+
+    def moved(self, model: LinearModel) -> int:
+        """How many of the rows lie before a lasting change of a hurdle's sizes, 0 where
+        none shows: the fit's errors on the rows, in order, shifted (`changes.change`)."""
+        if len(self.rows) == len(self.target):
+            return 0
+        errors = self.target[self.rows] - model.line(self.design[self.rows])
+        return change(errors) or 0
 
 
 def _leans(residuals: np.ndarray) -> bool:
@@ -178,6 +217,38 @@ def walk(y: np.ndarray, x: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarr
     return np.array(forecasts), np.array(inflation)
 
 
+def since(y: np.ndarray, x: np.ndarray) -> int:
+    """The first run of a hurdle's sizes since their last lasting change (`_Fit.moved`); 0
+    where none shows."""
+    fit, moved = _changed(y, x)
+    return int(fit.rows[moved]) + 1 if moved else 0
+
+
+def _changed(y: np.ndarray, x: np.ndarray) -> tuple[_Fit, int]:
+    fit = _Fit.of(*arrays(y, x))
+    return fit, fit.moved(fit.line(fit.rows, fit.weights))
+
+
+def hindsight(y: np.ndarray, x: np.ndarray, start: int, raced: Backtest) -> Backtest:
+    """The walk's forecasts of y[start:] (`raced`), each run from a hurdle's lasting change on
+    forecast by the fit on every other size since (leave one out), as the final fit, which
+    knows the change, errs on a run of its own regime. The walk's fits could call it only
+    SINCE_RUNS sizes after it: their errors in between, the old sizes read for the new,
+    widened the interval of every run after it."""
+    fit, moved = _changed(y, x)
+    if not moved:
+        return raced
+    after, weights = fit.rows[moved:], fit.weights[moved:]
+    forecasts = np.array(raced.forecasts, dtype=float)
+    inflation = None if raced.inflation is None else np.array(raced.inflation, dtype=float)
+    for t in range(max(start, int(after[0]) + 1), len(fit.target) + 1):
+        others = after != t - 1
+        forecasts[t - start] = fit.line(after[others], weights[others]).line(fit.design[t - 1])
+        if inflation is not None:
+            inflation[t - start] = inflation[-1]
+    return Backtest(forecasts, inflation)
+
+
 def candidate(name: str, min_points: int, calendar: bool) -> Candidate:
     """Huber-weighted ridge on the last run and the covariates."""
 
@@ -188,4 +259,9 @@ def candidate(name: str, min_points: int, calendar: bool) -> Candidate:
         model = fit(y, model_inputs(x, calendar))
         return Fitted(name, model, lambda rows: model.predict(model_inputs(rows, calendar)))
 
-    return Candidate(name, min_points, True, rolling, final, calendar=calendar, retrain=1)
+    def knowing(y: np.ndarray, x: np.ndarray, start: int, raced: Backtest) -> Backtest:
+        return hindsight(y, model_inputs(x, calendar), start, raced)
+
+    return Candidate(
+        name, min_points, True, rolling, final, calendar=calendar, retrain=1, hindsight=knowing
+    )
