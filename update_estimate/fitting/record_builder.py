@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from update_estimate.fitting import grid, idle, spread
+from update_estimate.fitting import changes, grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
+from update_estimate.fitting.candidates import linear
+from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import MAD_SCALE, Series, plausible_cap
 from update_estimate.record import TIMES, Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
@@ -144,12 +146,17 @@ def _fetched_nothing(s: Series, start: int) -> Idle | None:
     break as long as those after which runs rarely fetched nothing, fewer are replayed
     (`serving.idle.zero_chance`). Two weeks away, a plugin that had fetched something after
     every break of a week replayed its re-runs' zeros, and its interval and the run's total
-    both read from 0 B."""
+    both read from 0 B. The breaks are those since the sizes or the share of nothing last
+    changed for good (`changes`): with more software installed, a run a day after the last
+    replayed the zeros of days that had brought less."""
     fetched = s.y > 0
     zeros = np.flatnonzero(~fetched[start:])
     if not len(zeros):
         return None
     hours = np.round(np.expm1(s.covariates[:, 0]), 3)
+    sizes = linear.since(s.y, model_inputs(grid.design(s, "base"), False))
+    first = max(sizes, changes.nothing_since(hours, fetched))
+    hours, fetched = hours[first:], fetched[first:]
     breaks = ([float(h) for h in hours[~fetched]], [float(h) for h in hours[fetched]])
     return Idle(
         [int(i) for i in zeros], [ZERO_LOG] * len(zeros), None, [], [], [], [], [], None, breaks
