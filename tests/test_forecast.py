@@ -298,6 +298,20 @@ def test_a_plugin_that_never_downloaded_is_not_answered_with_a_point() -> None:
     assert many.calibrated and many.upper == zeros[0]
 
 
+def test_a_plugin_whose_runs_all_fetched_nothing_is_answered_nothing() -> None:
+    """Six runs that fetched nothing, with and without a report of nothing to download: the
+    estimate is 0 B and its interval too, where the padding of a limited interval on the
+    log1p scale read "0-9 B" (or "0-1 B" where the cap pressed it)."""
+    from tests.scenarios import make_series, next_estimate
+    from update_estimate.face.render import human_interval
+
+    nothing = np.zeros(6)
+    for reports in (None, {"download_bytes": nothing, "package_count": nothing}):
+        e = next_estimate(make_series(nothing, metric="download_bytes", reports=reports))
+        assert (e.point, e.lower, e.upper) == (0.0, 0.0, 0.0)
+        assert human_interval("download_bytes", e.lower, e.upper) == "0 B"
+
+
 def test_a_plugin_never_seen_may_download_nothing() -> None:
     """Its host's plugins fetch 20-200 MB a run; a new plugin's first runs are often checks
     that find nothing, so its download reaches down to zero. Its time still starts from a

@@ -488,9 +488,18 @@ def single(p: Predictive, level: float) -> MetricEstimate:
         b, shift = _read(p, level)
         point = p.value(shift)
         lower, upper, calibrated = p.value(b.lower), p.value(b.upper), b.calibrated
+        if _nothing_seen(p):
+            upper = lower
     values = sorted((raw(lower), raw(point), raw(upper)))
     basis = p.basis if calibrated or p.basis == "default" else "limited"
     return MetricEstimate(values[1], values[0], values[2], p.data_points, p.model, basis)
+
+
+def _nothing_seen(p: Predictive) -> bool:
+    """Every run replayed fetched nothing, and so does the point. A limited interval reaches
+    tenfold above its centre (`conformal.UNSEEN_SPREAD`), where the centre is a size a host's
+    shape sets; tenfold above nothing is nothing, where the log1p scale read "0-9 B"."""
+    return p.centre <= 0.0 and all(r <= p.floor for r in p.residuals)
 
 
 def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
