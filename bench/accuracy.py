@@ -16,6 +16,7 @@ the recent median's interval score, coverage in 0.87-0.93 or a Wilson interval t
 
 Usage: .venv/bin/python bench/accuracy.py [--runs 100] [--last 30] [--seeds 5 6 7 8]
            [--plugins apt flatpak pip snap] [--scenarios steady ...] [--save DIR]
+           [--metrics download_bytes ...] [--modes with without]
        .venv/bin/python bench/accuracy.py --load DIR [DIR ...] [--scenarios steady ...] [--by-gap]
            [--lean] [--by-work]
 Prints Markdown tables (see bench/RESULTS.md for the recorded ones). `late-plugins` and `jump`
@@ -180,13 +181,23 @@ def with_truth(h: History, draws: int = 2000) -> Cases:
     return out
 
 
-def evaluate(scenario: str, seed: int, plugins: tuple[str, ...], runs: int, last: int) -> History:
+def evaluate(
+    scenario: str,
+    seed: int,
+    plugins: tuple[str, ...],
+    runs: int,
+    last: int,
+    metrics: tuple[str, ...] = METRICS,
+    modes: tuple[bool, ...] = (True, False),
+) -> History:
     runs, last = SHAPES.get(scenario, (runs, last))
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
         simulate.write(simulate.generate(plugins, runs, seed, scenario_name=scenario), db)
-        request = BacktestRequest(db, last=last, level=LEVEL, n_jobs=2, full_race=True)
-        results = backtest.evaluate(request, (True, False))
+        request = BacktestRequest(
+            db, last=last, level=LEVEL, n_jobs=2, full_race=True, metrics=metrics
+        )
+        results = backtest.evaluate(request, modes)
     cases = {mode: list(result.cases) for mode, result in results.items()}
     return History(scenario, seed, runs, plugins, cases)
 
@@ -277,10 +288,14 @@ def report(scenarios: list[str], histories: list[History]) -> list[tuple[History
             if not scored:
                 continue
             for mode in (True, False):
-                cases = [c for s in scored for c in s[mode] if (c.plugin == "total") == totals]
+                cases = [
+                    c for s in scored for c in s.get(mode, []) if (c.plugin == "total") == totals
+                ]
                 pooled[(mode, totals)].extend(cases)
                 for metric in METRICS:
                     of_metric = [x for x in cases if x.metric == metric]
+                    if not of_metric:  # run with --metrics or --modes
+                        continue
                     c = cell(of_metric)
                     t = c.coverage["truth"]
                     where = f"{name}, {'with' if mode else 'without'} reports, {side}"
@@ -304,6 +319,8 @@ def report(scenarios: list[str], histories: list[History]) -> list[tuple[History
     print("|---|---|---|---|---|---|")
     for mode in (True, False):
         for m in METRICS:
+            if not any(c.metric == m for side in (False, True) for c in pooled[(mode, side)]):
+                continue
             cells = [
                 coverage([c for c in pooled[(mode, side)] if c.metric == m], method)
                 for side in (False, True)
@@ -449,6 +466,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
     parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument(
+        "--metrics", nargs="+", default=list(METRICS), help="only these metrics' cases"
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("with", "without"),
+        default=["with", "without"],
+        help="with reports, without, or both",
+    )
     parser.add_argument("--save", type=Path, help="keep each history's cases in this folder")
     parser.add_argument("--load", type=Path, nargs="+", help="report saved cases; run nothing")
     parser.add_argument(
@@ -464,13 +491,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     started = time.monotonic()
+    modes = tuple(mode == "with" for mode in args.modes)
     if args.load:
         histories = load(args.load)
     else:
         histories = []
         for name in args.scenarios:
             for seed in args.seeds:
-                h = evaluate(name, seed, tuple(args.plugins), args.runs, args.last)
+                shape = (args.runs, args.last, tuple(args.metrics), modes)
+                h = evaluate(name, seed, tuple(args.plugins), *shape)
                 if args.save:
                     save(args.save, h)
                 histories.append(h)
