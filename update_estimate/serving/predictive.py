@@ -499,7 +499,7 @@ def _nothing_seen(p: Predictive) -> bool:
     """Every run replayed fetched nothing, and so does the point. A limited interval reaches
     tenfold above its centre (`conformal.UNSEEN_SPREAD`), where the centre is a size a host's
     shape sets; tenfold above nothing is nothing, where the log1p scale read "0-9 B"."""
-    return p.centre <= 0.0 and all(r <= p.floor for r in p.residuals)
+    return p.centre <= 0.0 and bool(p.residuals) and all(r <= p.floor for r in p.residuals)
 
 
 def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
