@@ -206,3 +206,18 @@ def test_train_against_a_locked_history_exits_7(trained: Trained, tmp_path) -> N
         result = run_bin("train", "--db", mine.db, "--cache-dir", mine.cache, "--force")
     assert result.returncode == ExitCode.DB_LOCKED
     assert "locked" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_covariates_are_a_file_stdin_or_the_json_itself(runner, trained: Trained) -> None:
+    """The JSON on the command line answers as the same JSON on stdin; a file that is not
+    there is a usage error (exit 2) that names the three ways, in one line."""
+    reported = json.dumps({"apt": {"package_count": 3, "download_bytes": 4e7}})
+    args = ["estimate", "--db", trained.db, "--cache-dir", trained.cache, "--plugins", "apt"]
+    args += ["--at", "2030-01-01T09:00"]  # both answered at the same moment
+    inline = invoke(runner, *args, "--covariates", reported, "--json")
+    piped = invoke(runner, *args, "--covariates", "-", "--json", stdin=reported)
+    assert inline.exit_code == 0 and json.loads(inline.stdout)["plugins"][0]["used_covariates"]
+    assert json.loads(inline.stdout)["plugins"] == json.loads(piped.stdout)["plugins"]
+    missing = invoke(runner, *args, "--covariates", "reports.json")
+    assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "or the JSON itself" in missing.stderr

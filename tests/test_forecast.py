@@ -594,3 +594,28 @@ def test_a_low_level_on_few_residuals_reads_the_first_rank_not_the_last() -> Non
     b = conformal.bounds([0.0] * 5 + [1.0, 2.0, 3.0, 4.0], 0.05, floor=0.0)
     assert (b.lower, b.upper) == (0.0, 0.0)
     assert conformal.at_rank([1.0, 2.0, 3.0], 0.5) == 1.0
+
+
+def test_a_new_users_report_of_nothing_to_download_reads_0_b(runner, tmp_path) -> None:
+    """A new user's 16 runs; apt reports nothing to download, as inline JSON on the command
+    line: its download reads 0 B in the table and [0, under a byte] in --json, where the
+    borrowed shape's centre of a hundredth of a byte read "0-9 B"."""
+    import json
+
+    from tests.conftest import invoke
+    from update_estimate.history import simulate
+
+    db, cache_dir = tmp_path / "h.duckdb", tmp_path / "cache"
+    simulate.write(
+        simulate.generate(("apt", "flatpak", "pip", "snap"), 16, 6, scenario_name="late-plugins"),
+        db,
+    )
+    assert invoke(runner, "train", "--db", db, "--cache-dir", cache_dir).exit_code == 0
+    nothing = json.dumps({"apt": {"download_bytes": 0, "package_count": 0}})
+    args = ("estimate", "--db", db, "--cache-dir", cache_dir, "--plugins", "apt", "snap")
+    out = invoke(runner, *args, "--covariates", nothing, "--json")
+    assert out.exit_code == 0, out.output
+    apt = next(p for p in json.loads(out.output)["plugins"] if p["plugin"] == "apt")
+    assert apt["used_covariates"] and apt["metrics"]["download_bytes"]["upper"] < 1.0
+    table = invoke(runner, *args, "--covariates", nothing)
+    assert "0-9 B" not in table.output and " 0 B " in table.output

@@ -526,10 +526,15 @@ def _read_covariates(source: str | None) -> dict[str, dict[str, float]]:
 
     if source is None:
         return {}
+    if source.lstrip().startswith("{"):  # the JSON itself: no file's name starts so
+        return reports.parse(source)
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read --covariates {source}: {exc.strerror}") from None
+        raise UsageError(
+            f"cannot read --covariates {source}: {exc.strerror} (a JSON file, - for stdin, "
+            "or the JSON itself)"
+        ) from None
     return reports.parse(text)
 
 
@@ -574,8 +579,9 @@ EstimateAtOption = Annotated[
 EstimateCovariatesOption = Annotated[
     str | None,
     typer.Option(
-        help="What plugins reported in their check phase, as a JSON file or - for stdin, "
-        'e.g. --covariates - <<< \'{"apt": {"package_count": 12, "download_bytes": 1.5e8}}\'.'
+        help="What plugins reported in their check phase, as a JSON file, - for stdin, or the "
+        "JSON itself, e.g. --covariates "
+        '\'{"apt": {"package_count": 12, "download_bytes": 1.5e8}}\'.'
     ),
 ]
 EstimateDoneOption = Annotated[

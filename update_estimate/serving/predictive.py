@@ -39,6 +39,7 @@ MIN_SAME_KIND = 3
 # interval was wider than the truth's (`bench/RESULTS.md`). Fewer: all residuals, where the
 # quiet runs alone would give only a limited (uncalibrated) interval.
 QUIET_TIMES = conformal.min_residuals(CALIBRATION_LEVEL)
+LESS_THAN_ONE = math.log(2.0)  # log1p of one byte: a centre below it is nothing
 # With no history anywhere: wide, honest defaults (point, lower, upper).
 DEFAULTS: dict[str, tuple[float, float, float]] = {
     "wall_clock_seconds": (60.0, 5.0, 1800.0),
@@ -496,10 +497,12 @@ def single(p: Predictive, level: float) -> MetricEstimate:
 
 
 def _nothing_seen(p: Predictive) -> bool:
-    """Every run replayed fetched nothing, and so does the point. A limited interval reaches
-    tenfold above its centre (`conformal.UNSEEN_SPREAD`), where the centre is a size a host's
-    shape sets; tenfold above nothing is nothing, where the log1p scale read "0-9 B"."""
-    return p.centre <= 0.0 and bool(p.residuals) and all(r <= p.floor for r in p.residuals)
+    """Every run replayed fetched nothing, and the point is under a byte. A limited interval
+    reaches tenfold above its centre (`conformal.UNSEEN_SPREAD`), where the centre is a size
+    a host's shape sets; tenfold above nothing is nothing, where the log1p scale read
+    "0-9 B"."""
+    nothing = p.centre < LESS_THAN_ONE and bool(p.residuals)
+    return nothing and all(r <= p.floor for r in p.residuals)
 
 
 def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
