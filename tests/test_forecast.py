@@ -619,3 +619,13 @@ def test_a_new_users_report_of_nothing_to_download_reads_0_b(runner, tmp_path) -
     assert apt["used_covariates"] and apt["metrics"]["download_bytes"]["upper"] < 1.0
     table = invoke(runner, *args, "--covariates", nothing)
     assert "0-9 B" not in table.output and " 0 B " in table.output
+
+
+def test_a_fraction_of_a_byte_reads_as_nothing() -> None:
+    """A plugin alone on its host after two runs that fetched nothing is answered [0, 0.63 B]
+    from the default spread: the table reads "0 B", where it read "0-1 B"."""
+    from update_estimate.face.render import human_bytes, human_interval
+
+    assert human_interval("download_bytes", 0.0, 0.63) == "0 B"
+    assert human_bytes(0.99) == "0 B" and human_bytes(1.0) == "1 B" and human_bytes(512) == "512 B"
+    assert human_interval("wall_clock_seconds", 0.0, 0.63) == "0.0-0.6 s"

@@ -36,8 +36,12 @@ def human_seconds(value: float) -> str:
 
 
 def human_bytes(value: float) -> str:
+    """A byte count is whole: under one byte is nothing ("0-1 B" read as a byte that might
+    come, for a bound a fraction of one above nothing)."""
     if not math.isfinite(value):
         return "-"
+    if value < 1.0:
+        return "0 B"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if value >= size:
             scaled = value / size
