@@ -32,7 +32,7 @@ from update_estimate.fitting.candidates.base import (
     arrays,
     model_inputs,
 )
-from update_estimate.fitting.changes import change
+from update_estimate.fitting.changes import SINCE_RUNS, change
 
 PENALTY = 1.0  # ridge, on the raw log1p columns; the intercept is free
 # A hurdle's size fit: its recent runs that downloaded are few, and fewer still came after a
@@ -225,7 +225,11 @@ def since(y: np.ndarray, x: np.ndarray) -> int:
 
 
 def _changed(y: np.ndarray, x: np.ndarray) -> tuple[_Fit, int]:
+    """The rows and how many lie before a lasting change; no line is fitted on rows too few
+    to show one (and none can be on a series of one run)."""
     fit = _Fit.of(*arrays(y, x))
+    if len(fit.rows) < 2 * SINCE_RUNS:
+        return fit, 0
     return fit, fit.moved(fit.line(fit.rows, fit.weights))
 
 
