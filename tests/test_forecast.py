@@ -90,6 +90,23 @@ def test_a_mass_of_zeros_moves_the_miss_budget_to_the_upper_end() -> None:
     assert conformal.bounds(few, 0.9, floor=0.0) == conformal.bounds(few, 0.9)
 
 
+def test_an_upper_rank_between_nothing_and_a_size_reads_the_size() -> None:
+    """A re-run hours later: nine draws in ten fetch nothing (residuals of log1p sizes about a
+    centre of 80 MB, nothing at its floor). The 90% rank, 54.9 of 60, falls between the last
+    nothing and the smallest package: read between them in the log it was 10 MB, a size no run
+    fetches; the upper end is that package. Where the rank lands on nothing, nothing it is."""
+    from update_estimate.serving import conformal
+
+    centre = np.log1p(80e6)
+    floor = -centre
+    sizes = [np.log1p(s * 1e6) - centre for s in (60, 75, 80, 90, 110, 160)]
+    b = conformal.bounds([floor] * 54 + sizes, 0.9, centre=0.0, floor=floor)
+    assert (b.lower, b.upper) == (floor, pytest.approx(sizes[0]))
+    assert np.expm1(centre + b.upper) == pytest.approx(60e6)
+    mostly = conformal.bounds([floor] * 56 + sizes[:4], 0.9, centre=0.0, floor=floor)
+    assert (mostly.lower, mostly.upper) == (floor, floor)
+
+
 def test_ranks_are_exact_at_decimal_levels() -> None:
     """39 values at 90%: ranks 2 and 38 of 40 slots cover exactly 0.9. In binary floats
     40 * (1 - 0.9) / 2 is 1.9999999999999996, and the lower rank was 1 (coverage 0.925); with 19

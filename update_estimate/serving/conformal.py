@@ -85,9 +85,12 @@ def bounds(
     `floor`: no value can lie below it (nothing downloaded). When the lower rank lands on
     values at the floor (or there is no lower rank, and some value is at the floor), the lower
     bound is the floor and holds every such value; the whole miss budget then goes to the
-    upper end, or the interval would cover more than `level`. Values at the floor say nothing
-    about the size of what comes when something does: a limited interval's spread is taken
-    from the others.
+    upper end, or the interval would cover more than `level`. An upper rank between the last
+    value at the floor and the first above it reads the one above: a reading between nothing
+    and a size is neither (in the log, a run hours after the last that most likely fetches
+    nothing read [0 B, 5.7 MB] where its one package is 80 MB). Values at the floor say
+    nothing about the size of what comes when something does: a limited interval's spread is
+    taken from the others.
     """
     n = len(values)
     if n == 0:
@@ -98,7 +101,8 @@ def bounds(
     upper_sorted = sorted(_upper_values(values, censored))
     at_floor = 0 if floor is None else sum(v <= floor for v in values)
     if floor is not None and at_floor >= max(k_lo, 1) and _ceil(j_level) <= n:
-        upper = at_rank(upper_sorted, j_level)
+        reading = at_floor + 1.0 if at_floor < j_level < at_floor + 1 else j_level
+        upper = at_rank(upper_sorted, reading)
         return Bounds(floor, _finite_cap(values) if math.isinf(upper) else upper, True)
     if k_lo >= 1 and _ceil(j_hi) <= n:
         lower = at_rank(sorted(values), j_lo)
