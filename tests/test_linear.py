@@ -62,9 +62,11 @@ def test_unforeseen_zeros_make_a_hurdle_the_line_is_the_size() -> None:
     assert np.abs(_ridge(y, x) - truth).max() > 0.5
 
 
-def _release_sizes(rng: np.random.Generator, days: np.ndarray | float, n: int) -> np.ndarray:
-    """The bytes of the packages released while away: 3 a day, 20 MB each."""
-    return rng.poisson(3 * np.asarray(days), n) * 2e7 * rng.lognormal(0, 0.3, n)
+def _release_sizes(
+    rng: np.random.Generator, days: np.ndarray | float, n: int, rate: float = 3, size: float = 2e7
+) -> np.ndarray:
+    """The bytes of the packages released while away: `rate` a day, `size` bytes each."""
+    return rng.poisson(rate * np.asarray(days), n) * size * rng.lognormal(0, 0.3, n)
 
 
 def _releases(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -83,9 +85,9 @@ def _releases(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _release_size(days: float) -> float:
+def _release_size(days: float, rate: float = 3, size: float = 2e7) -> float:
     """The truth's median size of a download after `days` away, when one comes."""
-    sizes = _release_sizes(np.random.default_rng(0), days, 20000)
+    sizes = _release_sizes(np.random.default_rng(0), days, 200000, rate, size)
     return float(np.log1p(np.median(sizes[sizes > 0])))
 
 
@@ -108,6 +110,37 @@ def test_a_download_after_weeks_away_is_sized_as_its_break(monkeypatch: pytest.M
     monkeypatch.setattr(linear, "HURDLE_PENALTY", linear.PENALTY)
     long, short = errors()
     assert long < -0.1 and short > 0.1
+
+
+def test_a_download_hours_after_the_last_is_at_least_what_short_breaks_brought() -> None:
+    """A plugin whose 80 MB packages come 0.6 a day, run mostly days apart and hours apart on
+    15% of its runs: what comes two hours after the last is one package. Over 20 histories
+    the line in the log of the hours reads it about a log unit short (a third of its size);
+    floored by the sizes fetched after the shortest breaks, within 0.15. Two weeks away the
+    floor leaves the line as it is."""
+
+    def sizes_after(hours: float) -> tuple[float, float]:
+        floored, lines = [], []
+        for seed in range(20):
+            rng = np.random.default_rng(seed)
+            u = rng.random(80)
+            days = np.where(
+                u < 0.15,
+                rng.uniform(0.05, 0.3, 80),
+                np.where(u < 0.8, rng.uniform(1, 4, 80), rng.uniform(7, 30, 80)),
+            )
+            y = np.log1p(_release_sizes(rng, days, 80, 0.6, 8e7))
+            model = linear.fit(y, expand(log_gap(days * 24)[:, None], ["gap_hours"]))
+            row = expand(log_gap(np.array([hours]))[:, None], ["gap_hours"])
+            design = np.column_stack([[model.last], row])
+            floored.append(model.at(design)[0])
+            lines.append(model.line(design)[0])
+        truth = _release_size(hours / 24, 0.6, 8e7)
+        return float(np.median(floored)) - truth, float(np.median(lines)) - truth
+
+    floored, line = sizes_after(2.0)
+    assert abs(floored) < 0.15 and line < -0.6
+    assert sizes_after(14 * 24.0)[0] == sizes_after(14 * 24.0)[1]
 
 
 def test_hurdle_sizes_follow_a_level_shift_faster_than_an_unweighted_fit(

@@ -14,6 +14,7 @@ Where the sizes moved for good (`changes.change`), only those since count, and t
 calibration reads the errors of fits that know it (`hindsight`): weighed by recency alone,
 the sizes dozens of runs after a level shift still leant low, and the errors of the fits
 that had not yet seen it widened every interval after it (`bench/RESULTS.md`).
+A size is never below what came after shorter breaks (`LinearModel.at`).
 Where a covariate foresees the zeros (a pre-run report of nothing to download), one line
 through all runs fits them and is kept. numpy only: `train` refits the winner at every
 backtest origin, and a darts wrapper costs far more per fit.
@@ -21,7 +22,7 @@ backtest origin, and a darts wrapper costs far more per fit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,24 +49,48 @@ LEAN_WINDOW = 12  # the fit's last in-sample residuals a lean is judged on
 LEAN_T = 2.5  # their mean, in standard errors, beyond which the fit is behind a change
 LEAN_RECENCY = 0.9  # a leaning fit's refit: a run's weight per run of age
 EXACT = 1e-6  # log1p units: a line this close to every run fits exactly, whatever the sign
+# a hurdle's size floor (`LinearModel.at`): the sizes fetched after breaks at most as long,
+# fewest for one, and their quantile it is
+FLOOR_RUNS = 4
+FLOOR_QUANTILE = 0.25
 
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Intercept and coefficients over centred columns [last run's value, covariates...]."""
+    """Intercept and coefficients over centred columns [last run's value, covariates...]; a
+    hurdle's sizes by the hours before each (`_Fit.fetched`), None elsewhere."""
 
     mean: np.ndarray
     coef: np.ndarray
     last: float
+    fetched: np.ndarray | None = None
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The next run for each row of covariates, after the last run seen in the fit."""
         rows = np.atleast_2d(np.asarray(rows, dtype=float))
-        return self.line(np.column_stack([np.full(len(rows), self.last), rows]))
+        return self.at(np.column_stack([np.full(len(rows), self.last), rows]))
 
     def line(self, design: np.ndarray) -> np.ndarray:
         """The line at rows of [previous run's value, covariates...]."""
         return self.coef[0] + (design - self.mean) @ self.coef[1:]
+
+    def at(self, design: np.ndarray) -> np.ndarray:
+        """The line, and a hurdle's size never below the lower quartile of the sizes fetched
+        after breaks at most as long as the row's (the first covariate, `grid.names`), or
+        after the FLOOR_RUNS shortest where fewer were: where something comes after a break,
+        it is mostly at least what came after shorter ones. The line in the log of the hours
+        reached below any size fetched: after hours away, a plugin whose smallest download
+        is one 80 MB package was sized 35 MB. Their median, a noisy floor on a few runs,
+        lifted the line where it was right."""
+        line = self.line(design)
+        if self.fetched is None:
+            return line
+        hours, sizes = self.fetched
+        counts = np.maximum(np.searchsorted(hours, design[:, 1], side="right"), FLOOR_RUNS)
+        least = [
+            np.quantile(sizes[:k], FLOOR_QUANTILE) if k <= len(sizes) else -np.inf for k in counts
+        ]
+        return np.maximum(line, least)
 
 
 def fit(y: np.ndarray, x: np.ndarray) -> LinearModel:
@@ -89,12 +114,10 @@ def _fit(y: np.ndarray, x: np.ndarray) -> tuple[LinearModel, np.ndarray]:
     if moved:
         model = fit.line(rows, weights)
     recent = rows[-LEAN_WINDOW:]
-    if len(rows) < 2 * LEAN_WINDOW or not _leans(
-        fit.target[recent] - model.line(fit.design[recent])
-    ):
-        return model, weights
-    weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
-    return fit.line(rows, weights), weights
+    if len(rows) >= 2 * LEAN_WINDOW and _leans(fit.target[recent] - model.line(fit.design[recent])):
+        weights = weights * LEAN_RECENCY ** (rows[-1] - rows).astype(float)
+        model = fit.line(rows, weights)
+    return fit.floored(model, rows), weights
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,15 @@ class _Fit:
     def line(self, rows: np.ndarray, weights: np.ndarray) -> LinearModel:
         fitted = huber(self.design[rows], self.target[rows], weights, self.robust, self.penalties)
         return LinearModel(*fitted, self.last)
+
+    def floored(self, model: LinearModel, rows: np.ndarray) -> LinearModel:
+        """A hurdle's line with its sizes at `rows` by the hours before each
+        (`LinearModel.at`); the line alone where every run counts."""
+        if len(self.rows) == len(self.target):
+            return model
+        order = np.argsort(self.design[rows, 1], kind="stable")
+        fetched = np.vstack([self.design[rows, 1][order], self.target[rows][order]])
+        return replace(model, fetched=fetched)
 
     def moved(self, model: LinearModel) -> int:
         """How many of the rows lie before a lasting change of a hurdle's sizes, 0 where
@@ -247,7 +279,8 @@ def hindsight(y: np.ndarray, x: np.ndarray, start: int, raced: Backtest) -> Back
     inflation = None if raced.inflation is None else np.array(raced.inflation, dtype=float)
     for t in range(max(start, int(after[0]) + 1), len(fit.target) + 1):
         others = after != t - 1
-        forecasts[t - start] = fit.line(after[others], weights[others]).line(fit.design[t - 1])
+        model = fit.floored(fit.line(after[others], weights[others]), after[others])
+        forecasts[t - start] = model.at(fit.design[t - 1 : t])[0]
         if inflation is not None:
             inflation[t - start] = inflation[-1]
     return Backtest(forecasts, inflation)
