@@ -5,7 +5,10 @@ the one it replaced, on every run of many histories rather than a bench's last d
 factor of two of today's, drawn towards the share within a factor of four, and so on out to
 the calibration's share, and may exceed that share up to `idle.CEILING` (0.38.0). Before, it
 counted among every break at least half as long as today's and never exceeded the share
-(`before` below). Each is also tried with other weights (PRIOR_RUNS), ceilings and reaches.
+(`before` below). Since 0.41.0 a break shorter than every one seen is at least as likely to
+bring nothing as the shortest (the count there, raised to the power of how much shorter;
+"counted alone" leaves that out). Each is also tried with other weights (PRIOR_RUNS),
+ceilings and reaches.
 
 Every download series of the histories is forecast at each run from its 40th on, from the
 runs before it: the calibration's share is that of the last 50 runs. Columns: the log loss of
@@ -61,9 +64,10 @@ def counted(
     prior: float = idle.PRIOR_RUNS,
     ceiling: float = idle.CEILING,
     steps: int = idle.REACH_STEPS,
+    sooner: bool = True,
 ) -> float:
     """The serving count (`idle.zero_chance`), with other weights, ceilings and reaches."""
-    return idle.zero_chance((nothing, some), gap, share, prior, ceiling, steps)
+    return idle.zero_chance((nothing, some), gap, share, prior, ceiling, steps, sooner)
 
 
 def downloads(tables: simulate.Tables) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -127,7 +131,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
     parser.add_argument("--first", type=int, default=FIRST, help="the first run forecast")
     args = parser.parse_args()
-    rules: dict[str, Rule] = {"before (0.37.0)": before, "counted (0.38.0)": counted}
+    rules: dict[str, Rule] = {
+        "before (0.37.0)": before,
+        "counted alone (0.38.0)": partial(counted, sooner=False),
+        "counted (0.41.0)": counted,
+    }
     for prior in (1, 4):
         rules[f"counted, prior {prior}"] = partial(counted, prior=prior)
     for ceiling in (0.8, 0.95):

@@ -109,14 +109,23 @@ def test_a_downloads_chance_of_nothing_is_counted_among_breaks_like_todays(
     zeros: list[float], work: list[float], gap: float, share: float, added: float
 ) -> None:
     """Never above the calibration's share or CEILING, whichever is larger; the share
-    itself where every break was shorter than a sixteenth of today's; one more run that
-    fetched something never raises it, one more that fetched nothing never lowers it."""
+    itself where every break was shorter than a sixteenth of today's. Where some break was
+    no longer than today's (the count alone), one more run that fetched something never
+    raises it, one more that fetched nothing never lowers it, if no shorter than every
+    other. Shorter than every break, never less likely than after the shortest, and the
+    less likely the longer."""
     chance = idle.zero_chance((zeros, work), gap, share)
     assert 0 <= chance <= max(share, idle.CEILING)
     if all(h < gap / 2**idle.REACH_STEPS for h in zeros + work):
         assert chance == pytest.approx(share)
-    assert idle.zero_chance((zeros, [*work, added]), gap, share) <= chance + 1e-12
-    assert idle.zero_chance(([*zeros, added], work), gap, share) >= chance - 1e-12
+    shortest = min(zeros + work, default=0.0)
+    if zeros + work and gap >= shortest and added >= shortest:
+        assert idle.zero_chance((zeros, [*work, added]), gap, share) <= chance + 1e-12
+        assert idle.zero_chance(([*zeros, added], work), gap, share) >= chance - 1e-12
+    if gap < shortest:  # the count at the shortest break, carried to shorter ones
+        assert chance >= idle.zero_chance((zeros, work), shortest, share) - 1e-12
+        sooner = idle.zero_chance((zeros, work), gap / 2, share)
+        assert sooner >= chance - 1e-12
 
 
 def _reruns(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,6 +153,20 @@ def test_a_rerun_hours_later_fetches_nothing_as_often_as_such_reruns_did(seed: i
     soon = next_estimate(s, after_hours=4.0)
     assert soon.point == 0 and soon.lower == 0 and soon.upper > 100e6 / 2
     assert next_estimate(s, after_hours=48.0).point > 100e6
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_rerun_sooner_than_any_break_seen_fetches_nothing_likelier_still(seed: int) -> None:
+    """Five minutes after the last run, where no break was shorter than two hours: no
+    likelier to fetch something than after the shortest breaks (nothing five times in six),
+    so the point is nothing and its interval reaches a download. Counted alone, the count
+    found no break within sixteen times five minutes and read the share of every break,
+    a fifth: the point was a download (150-180 MB)."""
+    hours, quiet, sizes = _reruns(seed)
+    s = make_series(sizes, hours, quiet, metric="download_bytes")
+    assert hours.min() > 2.0
+    soon = next_estimate(s, after_hours=5 / 60)
+    assert soon.point == 0 and soon.lower == 0 and soon.upper > 100e6 / 2
 
 
 @pytest.mark.parametrize("seed", [3, 4])

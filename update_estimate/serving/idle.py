@@ -57,6 +57,7 @@ def zero_chance(
     prior: float = PRIOR_RUNS,
     ceiling: float = CEILING,
     steps: int = REACH_STEPS,
+    sooner: bool = True,
 ) -> float:
     """The chance that a download after `gap_hours` fetches nothing, never above the larger
     of `share` (the calibration's share of zeros) and CEILING. `breaks`: the hours before the
@@ -71,15 +72,39 @@ def zero_chance(
     least half as long instead, a re-run hours later was answered by the shares of runs
     days apart: a third of its zeros replayed where most such re-runs fetched nothing, and a
     run's total download read about twice the truth's (`bench/RESULTS.md`). The weight, the
-    ceiling and the doublings may be others (`bench/zero_chance.py` tries them)."""
+    ceiling and the doublings may be others (`bench/zero_chance.py` tries them).
+
+    A break shorter than every one seen is at least as likely to bring nothing as the
+    shortest: the count there, raised to the power of how much shorter today's is, as
+    releases that come at their pace leave nothing the sooner the more likely. Counted
+    alone, a re-run five minutes after the last, where no break had been shorter than an
+    hour, read the share of breaks up to a day long: flatpak's point fetched 30 MB, and the
+    run's total 41 MB [1.1 MB, 180 MB], where nothing can have come since (`sooner`
+    False: the count alone, as `bench/zero_chance.py` compares)."""
     gap = max(gap_hours, 0.0)
+    chance = _counted(breaks, gap, share, prior, steps)
+    shortest = min([*breaks[0], *breaks[1]], default=0.0)
+    if sooner and gap < shortest:
+        there = _counted(breaks, shortest, share, prior, steps)
+        chance = max(chance, there ** (gap / shortest) if there > 0 else 0.0)
+    return min(chance, max(share, ceiling))
+
+
+def _counted(
+    breaks: tuple[Sequence[float], Sequence[float]],
+    gap: float,
+    share: float,
+    prior: float,
+    steps: int,
+) -> float:
+    """`zero_chance`'s count among the breaks about as long as `gap`."""
     chance = share
     for doublings in range(steps, 0, -1):
         low, high = gap / 2**doublings, gap * 2**doublings
         nothing = sum(low <= h <= high for h in breaks[0])
         runs = nothing + sum(low <= h <= high for h in breaks[1])
         chance = (nothing + prior * chance) / (runs + prior)
-    return min(chance, max(share, ceiling))
+    return chance
 
 
 def quiet_chance(rates: Sequence[float], gap_hours: float) -> float:
