@@ -116,8 +116,8 @@ def test_a_download_hours_after_the_last_is_at_least_what_short_breaks_brought()
     """A plugin whose 80 MB packages come 0.6 a day, run mostly days apart and hours apart on
     15% of its runs: what comes two hours after the last is one package. Over 20 histories
     the line in the log of the hours reads it about a log unit short (a third of its size);
-    floored by the sizes fetched after the shortest breaks, within 0.15. Two weeks away the
-    floor leaves the line as it is."""
+    floored by the smallest size fetched after the shortest breaks, within 0.3 (a package
+    a quarter below the typical one). Two weeks away the floor leaves the line as it is."""
 
     def sizes_after(hours: float) -> tuple[float, float]:
         floored, lines = [], []
@@ -139,7 +139,7 @@ def test_a_download_hours_after_the_last_is_at_least_what_short_breaks_brought()
         return float(np.median(floored)) - truth, float(np.median(lines)) - truth
 
     floored, line = sizes_after(2.0)
-    assert abs(floored) < 0.15 and line < -0.6
+    assert abs(floored) < 0.3 and line < -0.6
     assert sizes_after(14 * 24.0)[0] == sizes_after(14 * 24.0)[1]
 
 

@@ -14,7 +14,7 @@ Where the sizes moved for good (`changes.change`), only those since count, and t
 calibration reads the errors of fits that know it (`hindsight`): weighed by recency alone,
 the sizes dozens of runs after a level shift still leant low, and the errors of the fits
 that had not yet seen it widened every interval after it (`bench/RESULTS.md`).
-A size is never below what came after shorter breaks (`LinearModel.at`).
+A size is never below the smallest that came after breaks as short (`LinearModel.at`).
 Where a covariate foresees the zeros (a pre-run report of nothing to download), one line
 through all runs fits them and is kept. numpy only: `train` refits the winner at every
 backtest origin, and a darts wrapper costs far more per fit.
@@ -49,10 +49,9 @@ LEAN_WINDOW = 12  # the fit's last in-sample residuals a lean is judged on
 LEAN_T = 2.5  # their mean, in standard errors, beyond which the fit is behind a change
 LEAN_RECENCY = 0.9  # a leaning fit's refit: a run's weight per run of age
 EXACT = 1e-6  # log1p units: a line this close to every run fits exactly, whatever the sign
-# a hurdle's size floor (`LinearModel.at`): the sizes fetched after breaks at most as long,
-# fewest for one, and their quantile it is
+# a hurdle's size floor (`LinearModel.at`): the sizes fetched after the shortest breaks,
+# fewest it is taken from
 FLOOR_RUNS = 4
-FLOOR_QUANTILE = 0.25
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,20 @@ class LinearModel:
         return self.coef[0] + (design - self.mean) @ self.coef[1:]
 
     def at(self, design: np.ndarray) -> np.ndarray:
-        """The line, and a hurdle's size never below the lower quartile of the sizes fetched
-        after breaks at most as long as the row's (the first covariate, `grid.names`), or
-        after the FLOOR_RUNS shortest where fewer were: where something comes after a break,
-        it is mostly at least what came after shorter ones. The line in the log of the hours
-        reached below any size fetched: after hours away, a plugin whose smallest download
-        is one 80 MB package was sized 35 MB. Their median, a noisy floor on a few runs,
-        lifted the line where it was right."""
+        """The line, and a hurdle's size never below the smallest fetched after breaks at
+        most as long as the row's (the first covariate, `grid.names`), or after the
+        FLOOR_RUNS shortest where fewer were: what comes after a break is at least what came
+        after shorter ones. The line in the log of the hours reached below any size fetched:
+        after hours away, a plugin whose smallest download is one 80 MB package was sized
+        35 MB. Their lower quartile, or median, a noisy floor on a few runs, lifted the line
+        where it was right: packages of very different sizes (`bench/heldout.py`) were
+        answered wider (`bench/RESULTS.md`)."""
         line = self.line(design)
         if self.fetched is None:
             return line
         hours, sizes = self.fetched
         counts = np.maximum(np.searchsorted(hours, design[:, 1], side="right"), FLOOR_RUNS)
-        least = [
-            np.quantile(sizes[:k], FLOOR_QUANTILE) if k <= len(sizes) else -np.inf for k in counts
-        ]
+        least = [np.min(sizes[:k]) if k <= len(sizes) else -np.inf for k in counts]
         return np.maximum(line, least)
 
 
