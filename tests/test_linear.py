@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
+from tests.scenarios import make_series, next_estimate
 from update_estimate.fitting import changes, race
 from update_estimate.fitting.candidates import linear
 from update_estimate.fitting.candidates.base import Backtest
@@ -333,3 +334,31 @@ def test_the_inflation_counts_the_runs_a_fit_really_uses() -> None:
     weights = linear.RECENCY ** np.arange(0.0, 40.0, 2.0)  # the odd runs, every other one
     m = weights.sum() ** 2 / np.square(weights).sum()
     assert linear.walk(y, x, 41)[1][0] == pytest.approx(1 + 5 / max(m - 6, 5))
+
+
+def test_a_baseline_of_a_download_with_zeros_is_the_size_of_what_comes() -> None:
+    """A new user's flatpak: 300 MB, nothing, 4.5 GB after three weeks away, nothing, 80 MB,
+    nothing, 46 MB. The median across zeros and sizes forecast 17 KB before the 80 MB run
+    and its error read 8.4 in the log (2.7 from the sizes); an hour after the last run it read
+    9.5 GB [0 B, 15.8 GB]. The baselines read the sizes (the calibration replays the zeros),
+    unless a report foresees the zeros, where they read every run."""
+    from update_estimate.fitting.candidates.baselines import baselines
+    from update_estimate.fitting.features import CALENDAR_COLUMNS
+
+    sizes = np.log1p(np.array([300e6, 0, 4.5e9, 0, 80e6, 0, 46e6]))
+    hours = np.array([35.0, 42, 526, 31, 39, 6, 1])
+    calendar = np.zeros((len(sizes), CALENDAR_COLUMNS))
+    gaps = np.column_stack([log_gap(hours), calendar])
+    naive, median = baselines()
+    forecasts = median.backtest(sizes, gaps, 3, 1).forecasts
+    assert forecasts[1] == pytest.approx(np.median(sizes[[0, 2]]))
+    assert np.abs(sizes[4] - forecasts[1]) < 3.0
+    assert naive.fit(sizes, gaps).model == pytest.approx(sizes[6])
+    assert naive.fit(sizes[:6], gaps[:6]).model == pytest.approx(sizes[4])
+    reported = np.column_stack([log_gap(hours), np.where(sizes > 0, sizes, 0.0), calendar])
+    assert median.backtest(sizes, reported, 3, 1).forecasts[1] == pytest.approx(
+        np.median(sizes[:4])
+    )
+    s = make_series(np.expm1(sizes), hours, metric="download_bytes")
+    answer = next_estimate(s, after_hours=1.0, only=("rolling_median",))
+    assert answer.point < 4.5e9 / 10
