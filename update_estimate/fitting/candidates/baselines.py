@@ -10,37 +10,38 @@ download left an error of 8.4 in the log, and an hour after its last run it read
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from update_estimate.fitting.candidates.base import (
     Backtest,
     Candidate,
     Fitted,
+    arrays,
     constant,
     model_inputs,
 )
-from update_estimate.fitting.candidates.linear import foreseen
+from update_estimate.fitting.candidates.linear import hurdle
 
 ROLLING_WINDOW = 10
 NAMES = ("naive_last", "rolling_median")
 
 
-def _counted(y: np.ndarray, x: np.ndarray, t: int) -> np.ndarray:
-    """The runs before `t` a baseline reads: those that observed something where the
-    series is a hurdle, else all."""
-    seen, inputs = y[:t], model_inputs(np.asarray(x, dtype=float).reshape(len(y), -1), False)
-    sizes = seen > 0
-    if sizes.all() or not sizes.any() or foreseen(inputs[:t], seen):
-        return seen
-    return seen[sizes]
+def _counted(y: np.ndarray, x: np.ndarray, ends: Sequence[int]) -> list[np.ndarray]:
+    """For each end t, the runs before it a baseline reads: those that observed something
+    where the runs so far are a hurdle (`linear.hurdle`), else all."""
+    y, x = arrays(y, x)
+    inputs = model_inputs(x, False)
+    return [y[:t][y[:t] > 0] if hurdle(y[:t], inputs[:t]) else y[:t] for t in ends]
 
 
 def _naive_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> Backtest:
-    return Backtest(np.array([_counted(y, x, t)[-1] for t in range(start, len(y))]))
+    return Backtest(np.array([seen[-1] for seen in _counted(y, x, range(start, len(y)))]))
 
 
 def _naive_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
-    value = float(_counted(y, x, len(y))[-1])
+    value = float(_counted(y, x, [len(y)])[0][-1])
     return Fitted("naive_last", value, constant(value))
 
 
@@ -49,11 +50,12 @@ def rolling_median(values: np.ndarray, window: int = ROLLING_WINDOW) -> float:
 
 
 def _median_backtest(y: np.ndarray, x: np.ndarray, start: int, retrain: int) -> Backtest:
-    return Backtest(np.array([rolling_median(_counted(y, x, t)) for t in range(start, len(y))]))
+    runs = _counted(y, x, range(start, len(y)))
+    return Backtest(np.array([rolling_median(seen) for seen in runs]))
 
 
 def _median_fit(y: np.ndarray, x: np.ndarray) -> Fitted:
-    value = rolling_median(_counted(y, x, len(y)))
+    value = rolling_median(_counted(y, x, [len(y)])[0])
     return Fitted("rolling_median", value, constant(value))
 
 

@@ -57,7 +57,8 @@ FLOOR_RUNS = 4
 @dataclass(frozen=True)
 class LinearModel:
     """Intercept and coefficients over centred columns [last run's value, covariates...]; a
-    hurdle's sizes by the hours before each (`_Fit.fetched`), None elsewhere."""
+    hurdle's hours before its sizes and the smallest size so far (`_Fit.floored`), None
+    elsewhere."""
 
     mean: np.ndarray
     coef: np.ndarray
@@ -85,10 +86,10 @@ class LinearModel:
         line = self.line(design)
         if self.fetched is None:
             return line
-        hours, sizes = self.fetched
+        hours, smallest = self.fetched
         counts = np.maximum(np.searchsorted(hours, design[:, 1], side="right"), FLOOR_RUNS)
-        least = [np.min(sizes[:k]) if k <= len(sizes) else -np.inf for k in counts]
-        return np.maximum(line, least)
+        floor = smallest[np.minimum(counts, len(smallest)) - 1]
+        return np.maximum(line, np.where(counts <= len(smallest), floor, -np.inf))
 
 
 def fit(y: np.ndarray, x: np.ndarray) -> LinearModel:
@@ -142,19 +143,25 @@ class _Fit:
         fitted = huber(self.design[rows], self.target[rows], weights, self.robust, self.penalties)
         return LinearModel(*fitted, self.last)
 
+    @property
+    def hurdle(self) -> bool:
+        """The fit reads only the runs that observed something (`_sample`)."""
+        return len(self.rows) < len(self.target)
+
     def floored(self, model: LinearModel, rows: np.ndarray) -> LinearModel:
-        """A hurdle's line with its sizes at `rows` by the hours before each
-        (`LinearModel.at`); the line alone where every run counts."""
-        if len(self.rows) == len(self.target):
+        """A hurdle's line with the hours before its sizes at `rows`, shortest first, and
+        the smallest size after each break at most as long (`LinearModel.at`); the line alone
+        where every run counts."""
+        if not self.hurdle:
             return model
         order = np.argsort(self.design[rows, 1], kind="stable")
-        fetched = np.vstack([self.design[rows, 1][order], self.target[rows][order]])
-        return replace(model, fetched=fetched)
+        smallest = np.minimum.accumulate(self.target[rows][order])
+        return replace(model, fetched=np.vstack([self.design[rows, 1][order], smallest]))
 
     def moved(self, model: LinearModel) -> int:
         """How many of the rows lie before a lasting change of a hurdle's sizes, 0 where
         none shows: the fit's errors on the rows, in order, shifted (`changes.change`)."""
-        if len(self.rows) == len(self.target):
+        if not self.hurdle:
             return 0
         errors = self.target[self.rows] - model.line(self.design[self.rows])
         return change(errors) or 0
@@ -180,9 +187,17 @@ def _sample(target: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     weeks away was sized at the slope of a few days, and one after hours at more than a
     package (`tests/test_linear.py`; `bench/RESULTS.md`)."""
     sizes = np.flatnonzero(target > 0)
-    if MIN_SIZES <= len(sizes) < len(target) and not foreseen(x, target):
+    if len(sizes) >= MIN_SIZES and hurdle(target, x):
         return sizes, RECENCY ** (sizes[-1] - sizes).astype(float), True, HURDLE_PENALTY
     return np.arange(len(target)), np.ones(len(target)), len(sizes) == len(target), PENALTY
+
+
+def hurdle(target: np.ndarray, x: np.ndarray) -> bool:
+    """Some runs observed nothing, others something, and no covariate foresees which
+    (`foreseen`): what comes is a size, and whether anything comes is the calibration's
+    (its zeros replayed). The baselines read such a series so too (`baselines`)."""
+    zero = target == 0
+    return bool(zero.any() and not zero.all()) and not foreseen(x, target)
 
 
 def foreseen(x: np.ndarray, target: np.ndarray) -> bool:
