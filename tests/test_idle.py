@@ -244,6 +244,36 @@ def test_a_run_with_work_is_answered_from_the_runs_with_work(seed: int) -> None:
     assert next_estimate(s, after_hours=1.0, only=("gap_neighbours",)).point < 25
 
 
+def _packages_and_checks(seed: int, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Breaks of an hour to three weeks; packages arrive one a day (Poisson), and a run takes a
+    check of ten seconds plus twenty a package."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), n))
+    packages = rng.poisson(hours / 24)
+    seconds = 10 * rng.lognormal(0, 0.1, n) + 20 * packages * rng.lognormal(0, 0.15, n)
+    return hours, packages, seconds
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_run_hours_later_may_bring_a_package(seed: int) -> None:
+    """Hours after the last run most runs only check, and one in eight to five brings a
+    package (30 s). The model's centre there is the mixture's, near a check, and the runs
+    with work, replayed around it, moved down by the whole jump between the kinds: the upper
+    end read 12-18 s, and a fifth of such runs fell above it. Moved as a check plus a cost per
+    package, as many as hours away bring, they reach a package, and no further than twice
+    the truth's upper end."""
+    hours, packages, seconds = _packages_and_checks(seed)
+    s = make_series(seconds, hours, packages == 0)
+    rng = np.random.default_rng(seed + 100)
+    for after in (3.0, 6.0):
+        packages = rng.poisson(after / 24, 20000)
+        runs = 10 * rng.lognormal(0, 0.1, 20000) + 20 * packages * rng.lognormal(0, 0.15, 20000)
+        e = next_estimate(s, after_hours=after)
+        assert np.mean(runs > e.upper) < 0.1
+        assert e.upper < 2 * np.quantile(runs, 0.95)
+        assert e.point < 15
+
+
 @pytest.fixture(scope="module")
 def releases_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("releases") / "h.duckdb"
@@ -280,19 +310,23 @@ def test_the_kinds_and_jumps_are_written_whole_and_read_back(
     runner, releases_db: Path, tmp_path: Path
 ) -> None:
     """The record keeps each quiet run's value and each jump's value, forecast and typical
-    work: `estimate` replays them without the history."""
+    work, and a time's every calibration run's value and break: `estimate` replays them
+    without the history."""
     cache_dir = tmp_path / "cache"
     assert invoke(runner, "train", "--db", releases_db, "--cache-dir", cache_dir).exit_code == 0
     generation = cache.current(cache_dir)
     assert generation is not None
     records = generation.records()
-    kinds = [
-        v.idle for r in records.series.values() for v in r.variants.values() if v.idle is not None
-    ]
+    variants = [v for r in records.series.values() for v in r.variants.values() if v.idle]
+    kinds = [v.idle for v in variants if v.idle is not None]
     assert any(k.jumps for k in kinds)
     for k in kinds:
         assert len(k.jumps) == len(k.jump_values) == len(k.jump_forecasts) == len(k.typical_work)
         assert all(v > f for v, f in zip(k.jump_values, k.jump_forecasts, strict=True))
+    moving = [v for v in variants if v.idle is not None and v.idle.own]
+    assert moving
+    for v in moving:
+        assert v.idle is not None and len(v.idle.own) == len(v.idle.gaps) == len(v.residuals)
     assert from_json(json.loads(json.dumps(to_json(records)))) == records
 
 

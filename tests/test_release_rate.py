@@ -237,6 +237,8 @@ def test_where_either_kind_may_come_the_interval_is_the_mixtures_too() -> None:
                         "work_values": [],
                         "rates": [1e-4, 3e-4, 6e-4, 9e-4, 1.3e-3, 1.8e-3, 2.5e-3, 3.6e-3, 6.1e-3],
                         "breaks": None,
+                        "own": [],
+                        "gaps": [],
                     },
                 }
             },

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 # The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
 # per-kind levels and release rates, and `estimate` reads "short" the same way.
 CALIBRATION_LEVEL = 0.9
@@ -71,7 +71,9 @@ class Idle(NamedTuple):
     posterior (`fitting.idle.release_rates`); None elsewhere. A download's quiet runs are
     those that fetched nothing, its values their zeros, and `breaks` the hours before every
     run of its history that fetched nothing and that fetched something
-    (`serving.idle.zero_chance`); None elsewhere."""
+    (`serving.idle.zero_chance`); None elsewhere. `own` and `gaps`: a time's value in each
+    calibration run and the hours before it (log1p), where the curve is fitted: how far a run
+    with work may move with the gap (`serving.idle.work_moved`); empty elsewhere."""
 
     runs: list[int]
     values: list[float]
@@ -83,6 +85,8 @@ class Idle(NamedTuple):
     work_values: list[float]
     rates: list[float] | None
     breaks: tuple[list[float], list[float]] | None = None
+    own: tuple[float, ...] = ()
+    gaps: tuple[float, ...] = ()
 
 
 class LoneBreaks(NamedTuple):
@@ -335,6 +339,8 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
             "work_values": v.idle.work_values,
             "rates": v.idle.rates,
             "breaks": None if v.idle.breaks is None else list(v.idle.breaks),
+            "own": list(v.idle.own),
+            "gaps": list(v.idle.gaps),
         },
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
@@ -371,6 +377,8 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
             idle["work_values"],
             idle["rates"],
             None if idle["breaks"] is None else (idle["breaks"][0], idle["breaks"][1]),
+            tuple(idle["own"]),
+            tuple(idle["gaps"]),
         ),
         borrowed=bool(d["borrowed"]),
         lone_breaks=None

@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 
-from update_estimate.serving.idle import MIN_KIND
+from update_estimate.serving.idle import MIN_GAP_HOURS, MIN_KIND
 
 LEVEL_WINDOW = 10  # the latest runs of a kind, whose median is a typical one
 PENALTY = 0.5  # ridge on the curve's slope: a few runs never make it a step
 ITERATIONS = 50
-MIN_GAP_HOURS = 1 / 60  # a gap of zero: work then could not have come from a release
 RATE_GRID = 800  # log rates from one release in 1100 years to 100 an hour
 RATE_POINTS = 9  # rates kept from the posterior (`release_rates`)
 

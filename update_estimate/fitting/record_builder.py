@@ -127,6 +127,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     values = s.y[start:][quiet]
     runs, typical = idle.jumps(s.y, s.idle, start, centres) if not levels else ([], [])
     work = s.y[start:][~s.idle[start:]] if levels else []
+    moves = odds is not None and s.metric in TIMES
     return Idle(
         [int(i) for i in quiet],
         [round(float(v), 6) for v in values],
@@ -137,6 +138,9 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         [round(v, 6) for v in typical],
         [round(float(v), 6) for v in work],
         rates,
+        None,
+        tuple(round(float(v), 6) for v in s.y[start:]) if moves else (),
+        tuple(round(float(g), 6) for g in s.covariates[start:, 0]) if moves else (),
     )
 
 

@@ -40,6 +40,7 @@ REACH_STEPS = 4
 # and the most it may be where the calibration's share is lower: a tenth of the draws still
 # fetch something, so the interval's upper end reaches a download
 CEILING = 0.9
+MIN_GAP_HOURS = 1 / 60  # a gap of zero: work then could not have come from a release
 
 T = TypeVar("T")
 
@@ -48,6 +49,31 @@ def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
     intercept, slope = odds
     z = intercept + slope * math.log1p(max(gap_hours, 0.0))
     return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
+
+
+def _packages(rate: float) -> float:
+    """Packages a run with work brings where `rate` are expected: rate / (1 - exp(-rate))."""
+    return rate / -math.expm1(-rate) if rate > 1e-12 else 1.0
+
+
+def work_moved(
+    odds: Sequence[float], value: float, check: float, gap_hours: float, then_hours: float
+) -> float:
+    """A run with work after `then_hours`, its value (log1p) moved to a break of `gap_hours`:
+    a check's cost (`check`, log1p) plus a cost per package, as many as the break brings.
+
+    Releases come at a rate: the curve's chance of work today, 1 - exp(-rate), gives today's
+    expected packages, and a break k times as long expects k times as many (the curve's own
+    tail flattens, and read there a month away brought seven packages where a day brought
+    two). The model's centre after a short break is the mixture's, near a quiet run's, and a
+    run with work replayed there moved down by the jump between the kinds too: after hours
+    away every run with work replayed as a check."""
+    z = odds[0] + odds[1] * math.log1p(gap_hours)
+    today = z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+    then = today * max(then_hours, MIN_GAP_HOURS) / max(gap_hours, MIN_GAP_HOURS)
+    fixed = math.expm1(check)
+    per = max(math.expm1(value) - fixed, 0.0) / _packages(then)
+    return math.log1p(fixed + per * _packages(today))
 
 
 def zero_chance(
