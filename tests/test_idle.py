@@ -254,6 +254,27 @@ def _packages_and_checks(seed: int, n: int = 90) -> tuple[np.ndarray, np.ndarray
     return hours, packages, seconds
 
 
+@given(
+    odds=st.tuples(st.floats(-8, 4), st.floats(0, 1)),
+    check=st.floats(0, 5),
+    work=st.floats(0, 5),
+    then=st.floats(0, 2000),
+    today=st.floats(0, 2000),
+)
+def test_a_run_with_work_moves_with_the_break_never_below_a_check(
+    odds: tuple[float, float], check: float, work: float, then: float, today: float
+) -> None:
+    """Moved to its own break it is itself; to a shorter one no higher, where the chance of
+    work rises no faster than releases at a steady rate (a slope of at most one); never
+    below a check."""
+    value = check + work
+    moved = idle.work_moved(odds, value, check, today, then)
+    assert check - 1e-9 <= moved
+    assert idle.work_moved(odds, value, check, then, then) == pytest.approx(value, abs=1e-6)
+    sooner = idle.work_moved(odds, value, check, today / 2, then)
+    assert sooner <= moved + 1e-9
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_run_hours_later_may_bring_a_package(seed: int) -> None:
     """Hours after the last run most runs only check, and one in eight to five brings a

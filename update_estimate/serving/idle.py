@@ -65,12 +65,11 @@ def work_moved(
     Releases come at a rate: the curve's chance of work today, 1 - exp(-rate), gives today's
     expected packages, and a break k times as long expects k times as many (the curve's own
     tail flattens, and read there a month away brought seven packages where a day brought
-    two). The model's centre after a short break is the mixture's, near a quiet run's, and a
-    run with work replayed there moved down by the jump between the kinds too: after hours
-    away every run with work replayed as a check."""
+    two)."""
+    gap_hours, then_hours = max(gap_hours, MIN_GAP_HOURS), max(then_hours, MIN_GAP_HOURS)
     z = odds[0] + odds[1] * math.log1p(gap_hours)
     today = z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
-    then = today * max(then_hours, MIN_GAP_HOURS) / max(gap_hours, MIN_GAP_HOURS)
+    then = today * then_hours / gap_hours
     fixed = math.expm1(check)
     per = max(math.expm1(value) - fixed, 0.0) / _packages(then)
     return math.log1p(fixed + per * _packages(today))
