@@ -352,7 +352,7 @@ def _lift_work(quiet: Idle, centre: float, gap_hours: float, residuals: list[flo
     the kinds too, and after hours away every run with work replayed as a check: the runs
     then that found a package fell above the upper end twice as often as the truth's
     interval lets them (`bench/RESULTS.md`). Nearer the working runs, the centre is theirs,
-    and they replay around it as before."""
+    and they replay around it."""
     if quiet.odds is None or not quiet.own:
         return
     marked = set(quiet.runs)
