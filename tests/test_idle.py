@@ -244,14 +244,14 @@ def test_a_run_with_work_is_answered_from_the_runs_with_work(seed: int) -> None:
     assert next_estimate(s, after_hours=1.0, only=("gap_neighbours",)).point < 25
 
 
-def _packages_and_checks(seed: int, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Breaks of an hour to three weeks; packages arrive one a day (Poisson), and a run takes a
-    check of ten seconds plus twenty a package."""
-    rng = np.random.default_rng(seed)
-    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), n))
+def _packages_and_checks(
+    rng: np.random.Generator, hours: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Packages arrive one a day (Poisson), and a run takes a check of ten seconds plus
+    twenty a package."""
+    n = len(hours)
     packages = rng.poisson(hours / 24)
-    seconds = 10 * rng.lognormal(0, 0.1, n) + 20 * packages * rng.lognormal(0, 0.15, n)
-    return hours, packages, seconds
+    return packages, 10 * rng.lognormal(0, 0.1, n) + 20 * packages * rng.lognormal(0, 0.15, n)
 
 
 @given(
@@ -283,12 +283,13 @@ def test_a_run_hours_later_may_bring_a_package(seed: int) -> None:
     end read 12-18 s, and a fifth of such runs fell above it. Moved as a check plus a cost per
     package, as many as hours away bring, they reach a package, and no further than twice
     the truth's upper end."""
-    hours, packages, seconds = _packages_and_checks(seed)
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))  # an hour to three weeks
+    packages, seconds = _packages_and_checks(rng, hours)
     s = make_series(seconds, hours, packages == 0)
     rng = np.random.default_rng(seed + 100)
     for after in (3.0, 6.0):
-        packages = rng.poisson(after / 24, 20000)
-        runs = 10 * rng.lognormal(0, 0.1, 20000) + 20 * packages * rng.lognormal(0, 0.15, 20000)
+        _, runs = _packages_and_checks(rng, np.full(20000, after))
         e = next_estimate(s, after_hours=after)
         assert np.mean(runs > e.upper) < 0.1
         assert e.upper < 2 * np.quantile(runs, 0.95)

@@ -138,9 +138,8 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         [round(v, 6) for v in typical],
         [round(float(v), 6) for v in work],
         rates,
-        None,
-        tuple(round(float(v), 6) for v in s.y[start:]) if moves else (),
-        tuple(round(float(g), 6) for g in s.covariates[start:, 0]) if moves else (),
+        own=tuple(round(float(v), 6) for v in s.y[start:]) if moves else (),
+        gaps=tuple(round(float(g), 6) for g in s.covariates[start:, 0]) if moves else (),
     )
 
 

@@ -45,9 +45,14 @@ MIN_GAP_HOURS = 1 / 60  # a gap of zero: work then could not have come from a re
 T = TypeVar("T")
 
 
-def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
+def _log_odds(odds: Sequence[float], gap_hours: float) -> float:
+    """The curve's log-odds of work after `gap_hours`."""
     intercept, slope = odds
-    z = intercept + slope * math.log1p(max(gap_hours, 0.0))
+    return intercept + slope * math.log1p(max(gap_hours, 0.0))
+
+
+def chance_of_work(odds: Sequence[float], gap_hours: float) -> float:
+    z = _log_odds(odds, gap_hours)
     return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
 
 
@@ -67,7 +72,7 @@ def work_moved(
     tail flattens, and read there a month away brought seven packages where a day brought
     two)."""
     gap_hours, then_hours = max(gap_hours, MIN_GAP_HOURS), max(then_hours, MIN_GAP_HOURS)
-    z = odds[0] + odds[1] * math.log1p(gap_hours)
+    z = _log_odds(odds, gap_hours)
     today = z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
     then = today * then_hours / gap_hours
     fixed = math.expm1(check)

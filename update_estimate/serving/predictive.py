@@ -304,7 +304,7 @@ def _weigh_kinds(
     )
     for i, value, forecast, typical in jumps:
         residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
-    _lift_work(quiet, centre, gap_hours, residuals)
+    _lift_work(quiet, marked, centre, gap_hours, residuals)
     if apart:
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
@@ -344,8 +344,11 @@ def _weigh_kinds(
     )
 
 
-def _lift_work(quiet: Idle, centre: float, gap_hours: float, residuals: list[float]) -> None:
-    """Where today's centre lies nearer the quiet runs' level than the working runs' (a short
+def _lift_work(
+    quiet: Idle, marked: set[int], centre: float, gap_hours: float, residuals: list[float]
+) -> None:
+    """Where today's centre lies nearer the quiet runs' level (of the `marked` runs) than the
+    working runs' (a short
     break: the mixture's centre), each run with work after a longer break replays no lower
     than its own value moved to today's break as a check plus a cost per package
     (`idle.work_moved`). Replayed around that centre, it had moved down by the jump between
@@ -355,7 +358,6 @@ def _lift_work(quiet: Idle, centre: float, gap_hours: float, residuals: list[flo
     and they replay around it."""
     if quiet.odds is None or not quiet.own:
         return
-    marked = set(quiet.runs)
     check = conformal.median(quiet.values)
     work = [v for i, v in enumerate(quiet.own) if i not in marked]
     if not work or centre >= (check + conformal.median(work)) / 2:
