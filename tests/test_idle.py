@@ -17,7 +17,7 @@ from update_estimate.fitting.idle import fit
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
-from update_estimate.record import from_json, to_json
+from update_estimate.record import TIMES, from_json, to_json
 from update_estimate.serving import cache, conformal, idle, totals
 from update_estimate.serving.predictive import predictive
 
@@ -296,6 +296,49 @@ def test_a_run_hours_later_may_bring_a_package(seed: int) -> None:
         assert e.point < 15
 
 
+def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
+    whatever it brings: a level for each kind, not a sum over the packages."""
+    n = len(hours)
+    quiet = rng.poisson(hours / 24) == 0
+    return quiet, np.where(quiet, 20e6, 60e6) * rng.lognormal(0, 0.08, n)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_levels_rise_is_read_only_where_the_noise_cannot_explain_it(seed: int) -> None:
+    """Peaks that rise 0.1 a log hour read as rising about that much; level peaks as rising
+    little if at all (a slope within twice its standard error reads as none); peaks that
+    fall as not rising."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.uniform(0.5, 6.0, 60)
+    noise = rng.normal(0, 0.08, 60)
+    assert idle.level_rise(list(17 + 0.1 * gaps + noise), list(gaps)) == pytest.approx(
+        0.1, abs=0.03
+    )
+    assert idle.level_rise(list(17 + noise), list(gaps)) < 0.03
+    assert idle.level_rise(list(17 - 0.1 * gaps + noise), list(gaps)) == 0.0
+    assert idle.level_rise([17.0, 18.0], [1.0, 2.0]) == 0.0  # too few to tell
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_runs_peak_memory_hours_later_may_be_a_run_with_work(seed: int) -> None:
+    """Hours after the last run the model's centre is a check's, and the runs with work,
+    forecast at their own level after their longer breaks, replayed around it as checks: a
+    tenth to a fifth of the runs then fell above the upper end. Each replays its own level,
+    weighed by the chance of work after today's break."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))  # an hour to three weeks
+    quiet, peaks = _peaks(rng, hours)
+    s = make_series(peaks, hours, quiet, metric="memory_peak_bytes")
+    rng = np.random.default_rng(seed + 100)
+    for after in (3.0, 6.0):
+        _, runs = _peaks(rng, np.full(20000, after))
+        e = next_estimate(s, after_hours=after)
+        assert np.mean(runs > e.upper) < 0.08
+        assert e.upper < 1.5 * np.quantile(runs, 0.95)
+        assert e.point < 30e6
+
+
 @pytest.fixture(scope="module")
 def releases_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("releases") / "h.duckdb"
@@ -332,8 +375,8 @@ def test_the_kinds_and_jumps_are_written_whole_and_read_back(
     runner, releases_db: Path, tmp_path: Path
 ) -> None:
     """The record keeps each quiet run's value and each jump's value, forecast and typical
-    work, and a time's every calibration run's value and break: `estimate` replays them
-    without the history."""
+    work, and every calibration run's value and break: `estimate` replays them without the
+    history."""
     cache_dir = tmp_path / "cache"
     assert invoke(runner, "train", "--db", releases_db, "--cache-dir", cache_dir).exit_code == 0
     generation = cache.current(cache_dir)
@@ -345,10 +388,15 @@ def test_the_kinds_and_jumps_are_written_whole_and_read_back(
     for k in kinds:
         assert len(k.jumps) == len(k.jump_values) == len(k.jump_forecasts) == len(k.typical_work)
         assert all(v > f for v, f in zip(k.jump_values, k.jump_forecasts, strict=True))
-    moving = [v for v in variants if v.idle is not None and v.idle.own]
-    assert moving
-    for v in moving:
-        assert v.idle is not None and len(v.idle.own) == len(v.idle.gaps) == len(v.residuals)
+    owned = [
+        (r.metric, v.idle, len(v.residuals))
+        for r in records.series.values()
+        for v in r.variants.values()
+        if v.idle is not None and v.idle.own
+    ]
+    assert {metric for metric, _, _ in owned} >= {*TIMES, "memory_peak_bytes"}
+    for _, k, n in owned:
+        assert len(k.own) == len(k.gaps) == n
     assert from_json(json.loads(json.dumps(to_json(records)))) == records
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 # Bumped whenever a field is added, removed or changes meaning.
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 # The level `train` calibrates at; a calibration too short for its two-sided ranks keeps
 # per-kind levels and release rates, and `estimate` reads "short" the same way.
 CALIBRATION_LEVEL = 0.9
@@ -71,9 +71,9 @@ class Idle(NamedTuple):
     posterior (`fitting.idle.release_rates`); None elsewhere. A download's quiet runs are
     those that fetched nothing, its values their zeros, and `breaks` the hours before every
     run of its history that fetched nothing and that fetched something
-    (`serving.idle.zero_chance`); None elsewhere. `own` and `gaps`: a time's value in each
+    (`serving.idle.zero_chance`); None elsewhere. `own` and `gaps`: the value in each
     calibration run and the hours before it (log1p), where the curve is fitted: how far a run
-    with work may move with the gap (`serving.idle.work_moved`); empty elsewhere."""
+    with work may move with the break (`serving.predictive._lift_work`); empty elsewhere."""
 
     runs: list[int]
     values: list[float]

@@ -127,7 +127,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     values = s.y[start:][quiet]
     runs, typical = idle.jumps(s.y, s.idle, start, centres) if not levels else ([], [])
     work = s.y[start:][~s.idle[start:]] if levels else []
-    moves = odds is not None and s.metric in TIMES
+    moves = odds is not None  # how far a run with work may move (`serving.predictive._lift_work`)
     return Idle(
         [int(i) for i in quiet],
         [round(float(v), 6) for v in values],

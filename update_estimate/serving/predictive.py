@@ -181,7 +181,14 @@ def predictive(
     lean, nothing = None, None
     if not use_reports and variant.idle is not None:
         residuals, censored, runs, quiet, lean, nothing = _weigh_kinds(
-            variant.idle, centre, values["gap_hours"], residuals, censored, runs, keep
+            variant.idle,
+            centre,
+            values["gap_hours"],
+            residuals,
+            censored,
+            runs,
+            keep,
+            levels=record.metric not in TIMES,
         )
     else:
         residuals = [residuals[i] for i in keep]
@@ -253,6 +260,7 @@ def _weigh_kinds(
     censored: Sequence[bool],
     runs: Sequence[int | None],
     keep: Sequence[int],
+    levels: bool = False,
 ) -> Weighed:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
@@ -260,7 +268,7 @@ def _weigh_kinds(
     centre lies below its forecast and up by as far as it lies above the typical work of its
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice;
     the other runs with work, where today's centre is a short break's, no lower than a run
-    with work after such a break (`_lift_work`).
+    with work after such a break, or memory's own level (`_lift_work`, `levels`).
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
     their own values too, and each residual keeps its kind.
@@ -304,7 +312,7 @@ def _weigh_kinds(
     )
     for i, value, forecast, typical in jumps:
         residuals[i] = value + min(centre - forecast, 0.0) + max(centre - typical, 0.0) - centre
-    _lift_work(quiet, marked, centre, gap_hours, residuals)
+    _lift_work(quiet, marked, centre, gap_hours, residuals, levels)
     if apart:
         working = (i for i in range(len(residuals)) if i not in marked)
         for i, value in zip(working, quiet.work_values, strict=True):
@@ -345,29 +353,42 @@ def _weigh_kinds(
 
 
 def _lift_work(
-    quiet: Idle, marked: set[int], centre: float, gap_hours: float, residuals: list[float]
+    quiet: Idle,
+    marked: set[int],
+    centre: float,
+    gap_hours: float,
+    residuals: list[float],
+    levels: bool,
 ) -> None:
     """Where today's centre lies nearer the quiet runs' level (of the `marked` runs) than the
-    working runs' (a short
-    break: the mixture's centre), each run with work after a longer break replays no lower
-    than its own value moved to today's break as a check plus a cost per package
-    (`idle.work_moved`). Replayed around that centre, it had moved down by the jump between
-    the kinds too, and after hours away every run with work replayed as a check: the runs
-    then that found a package fell above the upper end twice as often as the truth's
-    interval lets them (`bench/RESULTS.md`). Nearer the working runs, the centre is theirs,
-    and they replay around it."""
+    working runs' (a short break: the mixture's centre), each run with work after a longer
+    break replays no lower than its own value moved to today's break as a check plus a cost
+    per package (`idle.work_moved`). Replayed around that centre, it had moved down by the
+    jump between the kinds too, and after hours away every run with work replayed as a
+    check: the runs then that found a package fell above the upper end twice as often as the
+    truth's interval lets them (`bench/RESULTS.md`). Peak memory (`levels`) is a level for
+    each kind, not a sum over packages: each run with work replays no lower than its own
+    value, moved only as far as the runs with work rise with the break (`idle.level_rise`):
+    held at its own value, a large backlog's peak replayed after a re-run's hours.
+    Nearer the working runs, the centre is theirs, and they replay around it."""
     if quiet.odds is None or not quiet.own:
         return
     check = conformal.median(quiet.values)
-    work = [v for i, v in enumerate(quiet.own) if i not in marked]
+    working = [i for i in range(len(quiet.own)) if i not in marked]
+    work = [quiet.own[i] for i in working]
     if not work or centre >= (check + conformal.median(work)) / 2:
         return
     moved = marked | set(quiet.jumps)
+    today = math.log1p(gap_hours)
+    rise = idle.level_rise(work, [quiet.gaps[i] for i in working]) if levels else 0.0
     for i, (value, then) in enumerate(zip(quiet.own, quiet.gaps, strict=True)):
-        hours = math.expm1(then)
-        if i not in moved and hours > gap_hours:
-            lifted = idle.work_moved(quiet.odds, value, check, gap_hours, hours)
-            residuals[i] = max(residuals[i], lifted - centre)
+        if i in moved or (then <= today and not levels):
+            continue
+        if levels:
+            lifted = value - rise * max(then - today, 0.0)
+        else:
+            lifted = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then))
+        residuals[i] = max(residuals[i], lifted - centre)
 
 
 def _variant(
