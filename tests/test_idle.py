@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.record import TIMES, from_json, to_json
 from update_estimate.serving import cache, conformal, idle, totals
-from update_estimate.serving.predictive import predictive
+from update_estimate.serving.predictive import MetricEstimate, predictive
 
 
 def _releases(seed: int, n: int, quiet_per_day: float) -> tuple[np.ndarray, np.ndarray]:
@@ -248,10 +249,36 @@ def _packages_and_checks(
     rng: np.random.Generator, hours: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Packages arrive one a day (Poisson), and a run takes a check of ten seconds plus
-    twenty a package."""
+    twenty a package. Returns which runs had nothing to do, and their seconds."""
     n = len(hours)
     packages = rng.poisson(hours / 24)
-    return packages, 10 * rng.lognormal(0, 0.1, n) + 20 * packages * rng.lognormal(0, 0.15, n)
+    seconds = 10 * rng.lognormal(0, 0.1, n) + 20 * packages * rng.lognormal(0, 0.15, n)
+    return packages == 0, seconds
+
+
+def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
+    whatever it brings: a level for each kind, not a sum over the packages."""
+    n = len(hours)
+    quiet = rng.poisson(hours / 24) == 0
+    return quiet, np.where(quiet, 20e6, 60e6) * rng.lognormal(0, 0.08, n)
+
+
+Draw = Callable[[np.random.Generator, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _hours_later(seed: int, draw: Draw, metric: str) -> list[tuple[np.ndarray, MetricEstimate]]:
+    """Ninety runs an hour to three weeks apart, drawn by `draw`; for a run 3 and 6 hours
+    after the last, the truth's runs then (20000 draws) beside the estimate."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))
+    quiet, values = draw(rng, hours)
+    s = make_series(values, hours, quiet, metric=metric)
+    rng = np.random.default_rng(seed + 100)
+    return [
+        (draw(rng, np.full(20000, after))[1], next_estimate(s, after_hours=after))
+        for after in (3.0, 6.0)
+    ]
 
 
 @given(
@@ -283,25 +310,10 @@ def test_a_run_hours_later_may_bring_a_package(seed: int) -> None:
     end read 12-18 s, and a fifth of such runs fell above it. Moved as a check plus a cost per
     package, as many as hours away bring, they reach a package, and no further than twice
     the truth's upper end."""
-    rng = np.random.default_rng(seed)
-    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))  # an hour to three weeks
-    packages, seconds = _packages_and_checks(rng, hours)
-    s = make_series(seconds, hours, packages == 0)
-    rng = np.random.default_rng(seed + 100)
-    for after in (3.0, 6.0):
-        _, runs = _packages_and_checks(rng, np.full(20000, after))
-        e = next_estimate(s, after_hours=after)
+    for runs, e in _hours_later(seed, _packages_and_checks, "wall_clock_seconds"):
         assert np.mean(runs > e.upper) < 0.1
         assert e.upper < 2 * np.quantile(runs, 0.95)
         assert e.point < 15
-
-
-def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
-    whatever it brings: a level for each kind, not a sum over the packages."""
-    n = len(hours)
-    quiet = rng.poisson(hours / 24) == 0
-    return quiet, np.where(quiet, 20e6, 60e6) * rng.lognormal(0, 0.08, n)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -326,14 +338,7 @@ def test_a_runs_peak_memory_hours_later_may_be_a_run_with_work(seed: int) -> Non
     forecast at their own level after their longer breaks, replayed around it as checks: a
     tenth to a fifth of the runs then fell above the upper end. Each replays its own level,
     weighed by the chance of work after today's break."""
-    rng = np.random.default_rng(seed)
-    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))  # an hour to three weeks
-    quiet, peaks = _peaks(rng, hours)
-    s = make_series(peaks, hours, quiet, metric="memory_peak_bytes")
-    rng = np.random.default_rng(seed + 100)
-    for after in (3.0, 6.0):
-        _, runs = _peaks(rng, np.full(20000, after))
-        e = next_estimate(s, after_hours=after)
+    for runs, e in _hours_later(seed, _peaks, "memory_peak_bytes"):
         assert np.mean(runs > e.upper) < 0.08
         assert e.upper < 1.5 * np.quantile(runs, 0.95)
         assert e.point < 30e6
