@@ -18,14 +18,16 @@ it. This generator shares the v1 schema and the kinds of plugins and nothing els
   bias of the plugin's own, and noise).
 
 Each history is backtested as `backtest` does (every series retrained before each of its last
-runs), with and without reports; plugins and totals are scored per metric. Beside the checks'
-measure (the median over cases of the interval score relative to the actual value) the table
-gives its mean and the recent median's coverage: the median of the scores does not see how
-far the misses fell, and a narrow interval that misses a fifth of the runs can have the lower
-one.
+runs), with and without reports; plugins and totals are scored per metric. The generator's own
+predictive (`with_truth`: its process drawn again given what was known before each run, a
+report's count and size weighed as the generator makes them) is scored beside ours: the
+limit, as `simulate`'s truth is for the lead table. Beside the checks' measure (the median
+over cases of the interval score relative to the actual value) the table gives its mean and
+the recent median's coverage: the median of the scores does not see how far the misses fell,
+and a narrow interval that misses a fifth of the runs can have the lower one.
 
 Usage: .venv/bin/python bench/heldout.py [--seeds 1 2 3] [--runs 100] [--last 12]
-           [--short-runs 18] [--short-last 8] [--shapes long short]
+           [--short-runs 18] [--short-last 8] [--shapes long short] [--save DIR | --load DIR]
 The short histories (a new user's first weeks) add `cargo` halfway.
 """
 
@@ -33,18 +35,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import math
 import sys
 import tempfile
 import time
 import uuid
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import accuracy
 import numpy as np
 
 from update_estimate.fitting import backtest
-from update_estimate.history import simulate
+from update_estimate.history import simulate, truth
 from update_estimate.requests import BacktestRequest
 
 MB = 1_000_000
@@ -75,6 +81,7 @@ PLUGINS = {
     "cargo": Plugin(0.1, 25, 3, 5, 60, 6, 0.4, 1.7, 800, None, 1.0, 0.05),
 }
 HEAVY = 0.02
+PRIOR_DRAWS = 200_000  # the packages that wait, drawn to weigh a report's count against
 
 
 def _run_times(rng: np.random.Generator, runs: int, end: datetime) -> list[datetime]:
@@ -108,7 +115,29 @@ def _releases(
     return sorted(out)
 
 
-def generate(seed: int, runs: int, plugins: tuple[str, ...], late: tuple[str, ...] = ()):
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """What the truth knows before a plugin's execution: its profile, the line's usual speed,
+    the days since its last success (the releases that wait) and its last run (the metadata
+    to refresh), whether the run starts in the evening, and its report (None: none)."""
+
+    plugin: str
+    base_speed: float
+    days_since_success: float
+    days_since_run: float
+    evening: bool
+    count: int | None
+    reported_bytes: float | None
+
+
+class Generated(NamedTuple):
+    tables: simulate.Tables
+    known: dict[tuple[str, str], Known]  # (run id, plugin) -> what was known before it
+
+
+def generate(
+    seed: int, runs: int, plugins: tuple[str, ...], late: tuple[str, ...] = ()
+) -> Generated:
     rng = np.random.default_rng(seed + 1000)
     end = datetime(2026, 11, 20, 22, 0)
     times = _run_times(rng, runs, end)
@@ -124,6 +153,7 @@ def generate(seed: int, runs: int, plugins: tuple[str, ...], late: tuple[str, ..
     last_run = {name: origin for name in plugins}
     base_speed = float(rng.uniform(8, 30)) * MB
     clock = times[0]
+    known: dict[tuple[str, str], Known] = {}
 
     def uid() -> str:
         return str(uuid.UUID(bytes=rng.bytes(16), version=4))
@@ -164,17 +194,26 @@ def generate(seed: int, runs: int, plugins: tuple[str, ...], late: tuple[str, ..
                 peak *= 1 + 0.12 * np.log1p(sizes.max() / (50 * MB)) + (0.5 if heavy.any() else 0)
             else:
                 peak *= 0.45
+            count, reported = None, None
             if p.reports is not None:
                 stale = rng.random() < 0.1
                 count = max(waiting + (int(rng.poisson(2)) if stale else 0), 0)
                 t.estimates["estimate_id"].append(uid())
                 t.estimates["execution_id"].append(exec_id)
                 t.estimates["phase"].append(p.reports)
-                t.estimates["download_bytes_est"].append(
-                    int(dl * p.report_bias * rng.lognormal(0, 0.05))
-                )
+                reported = int(dl * p.report_bias * rng.lognormal(0, 0.05))
+                t.estimates["download_bytes_est"].append(reported)
                 t.estimates["package_count_est"].append(count)
                 t.estimates["confidence"].append(0.9)
+            known[(run_id, name)] = Known(
+                name,
+                base_speed,
+                (clock - last_success[name]).total_seconds() / 86400,
+                away,
+                evening < 1.0,
+                count,
+                None if reported is None else float(reported),
+            )
             step = clock
             phases = {
                 "CHECK": (check, check * 0.35, 0.5 * peak),
@@ -222,55 +261,220 @@ def generate(seed: int, runs: int, plugins: tuple[str, ...], late: tuple[str, ..
         t.runs["successful_plugins"].append(counts["success"])
         t.runs["failed_plugins"].append(counts["failed"])
         t.runs["skipped_plugins"].append(counts["skipped"])
-    return t
+    return Generated(t, known)
 
 
-def evaluate(seed: int, runs: int, last: int, plugins: tuple[str, ...], late: tuple[str, ...]):
+def _waiting(rng: np.random.Generator, p: Plugin, days: float, n: int) -> np.ndarray:
+    """Packages released in `days` (the generator's releases fall as Poisson processes, so
+    those since the last success owe nothing to any earlier run)."""
+    batches = rng.poisson(days / p.batch_every_days, n)
+    sizes = rng.geometric(1 / p.batch_mean, int(batches.sum()))
+    batched = np.bincount(np.repeat(np.arange(n), batches), sizes, minlength=n)
+    return rng.poisson(p.fixes_per_day * days, n) + batched.astype(int)
+
+
+def _reported_waiting(
+    rng: np.random.Generator, p: Plugin, k: Known, n: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The packages that wait, and their download size where a report pins it: the count is
+    exact but one time in ten, when Poisson(2) more are counted; the size is the true one
+    times the plugin's bias and lognormal(0, 0.05) noise (a flat prior under it)."""
+    if k.count is None or k.reported_bytes is None:
+        return _waiting(rng, p, k.days_since_success, n), None
+    prior = np.bincount(_waiting(rng, p, k.days_since_success, PRIOR_DRAWS))
+    w = np.arange(len(prior))
+    extra = np.maximum(k.count - w, 0)
+    lgamma = np.array([math.lgamma(e + 1.0) for e in extra])
+    stale = np.where(w <= k.count, np.exp(extra * math.log(2.0) - 2.0 - lgamma), 0.0)
+    weight = prior * (0.9 * (w == k.count) + 0.1 * stale) * ((w > 0) == (k.reported_bytes > 0))
+    if weight.sum() <= 0:  # a count beyond every draw of the prior
+        weight = (w == min(k.count, len(prior) - 1)).astype(float)
+    waiting = rng.choice(w, n, p=weight / weight.sum())
+    size = k.reported_bytes / p.report_bias / rng.lognormal(0, 0.05, n)
+    return waiting, np.where(waiting > 0, size, 0.0)
+
+
+def _truth_draws(
+    ks: list[Known], with_reports: bool, n: int, seed: int
+) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Joint draws of one run's executions from the generator's own process, given what was
+    known before it: per execution its metrics and whether it succeeded (only successes are
+    cases). The run's line speed and outage are shared, as the generator draws them once."""
+    rng = np.random.default_rng(seed)
+    outage = rng.random(n) < 0.04
+    shared = rng.gamma(8, 1 / 8, n) * np.where(outage, 0.1, 1.0)
+    out = []
+    for k in ks:
+        p = PLUGINS[k.plugin]
+        if with_reports and p.reports is not None:
+            waiting, size = _reported_waiting(rng, p, k, n)
+        else:
+            waiting, size = _waiting(rng, p, k.days_since_success, n), None
+        owner = np.repeat(np.arange(n), waiting)
+        sizes = rng.lognormal(np.log(p.package_mb * MB), 1.0, len(owner))
+        heavy = rng.random(len(owner)) < HEAVY
+        installs = rng.lognormal(np.log(p.install_seconds), 0.5, len(owner)) * np.where(
+            heavy, 15, 1
+        )
+        dl = np.bincount(owner, sizes, minlength=n)
+        if size is not None:  # the reported size, shared among the packages as drawn
+            sizes = sizes * (size / np.where(dl > 0, dl, 1.0))[owner]
+            dl = size
+        largest = np.zeros(n)
+        np.maximum.at(largest, owner, sizes)
+        heavy_any = np.bincount(owner, heavy, minlength=n) > 0
+        speed = k.base_speed * (0.6 if k.evening else 1.0) * shared
+        check = (p.check_base + p.check_per_day * min(k.days_since_run, 30)) * rng.gamma(
+            6, 1 / 6, n
+        )
+        download = dl / speed + 0.4 * waiting + np.where(waiting > 0, 0.3, 0.0)
+        execute = (3 + np.bincount(owner, installs, minlength=n)) * rng.gamma(10, 1 / 10, n)
+        failed = rng.random(n) < p.fail + np.where(outage & (waiting > 0), 0.3, 0.0)
+        cpu = (
+            check * 0.35
+            + download * 0.04
+            + execute * p.cpu_share * rng.gamma(12, 1 / 12, n)
+            + np.bincount(owner, installs * heavy, minlength=n) * 0.8
+        )
+        peak = p.memory_mb * MB * rng.lognormal(0, 0.08, n)
+        peak *= np.where(
+            waiting > 0,
+            1 + 0.12 * np.log1p(largest / (50 * MB)) + np.where(heavy_any, 0.5, 0.0),
+            0.45,
+        )
+        metrics = {
+            "wall_clock_seconds": check + download + execute,
+            "cpu_seconds": cpu,
+            "memory_peak_bytes": peak,
+            "download_bytes": dl,
+        }
+        out.append((metrics, ~failed))
+    return out
+
+
+def with_truth(
+    seed: int,
+    runs: int,
+    plugins: tuple[str, ...],
+    late: tuple[str, ...],
+    cases: dict[bool, list[backtest.Case]],
+    draws: int = 4000,
+) -> dict[bool, list[backtest.Case]]:
+    """The cases of one held-out history, each with the generator's own median and 90%
+    interval (`truth`) beside the others: the limit, as `simulate`'s truth is for the lead
+    table. A total's draws are its plugins' joint draws in which every one of them
+    succeeded."""
+    known = generate(seed, runs, plugins, late).known
+    q = [(1 - accuracy.LEVEL) / 2, 0.5, (1 + accuracy.LEVEL) / 2]
+    out: dict[bool, list[backtest.Case]] = {}
+    for mode, rows in cases.items():
+        by_run: dict[str, list[backtest.Case]] = {}
+        for c in rows:
+            by_run.setdefault(c.run_id, []).append(c)
+        scored = []
+        for run, of_run in by_run.items():
+            names = sorted({c.plugin for c in of_run if c.plugin != "total"})
+            drawn = dict(
+                zip(
+                    names,
+                    _truth_draws(
+                        [known[(run, name)] for name in names],
+                        mode,
+                        draws,
+                        zlib.crc32(f"{seed} {run}".encode()),
+                    ),
+                    strict=True,
+                )
+            )
+            for c in of_run:
+                members = [
+                    name
+                    for name in names
+                    if any(r.plugin == name and r.metric == c.metric for r in of_run)
+                ]
+                parts = [drawn[name] for name in (members if c.plugin == "total" else [c.plugin])]
+                ok = np.logical_and.reduce([success for _, success in parts])
+                values = truth.combine(c.metric, [m[c.metric][ok] for m, _ in parts])
+                lower, point, upper = np.quantile(values, q)
+                intervals = {**c.intervals, "truth": (float(point), float(lower), float(upper))}
+                scored.append(dataclasses.replace(c, intervals=intervals))
+        out[mode] = scored
+    return out
+
+
+Cases = dict[bool, list[backtest.Case]]
+
+
+def evaluate(
+    seed: int, runs: int, last: int, plugins: tuple[str, ...], late: tuple[str, ...]
+) -> Cases:
+    """One history's cases with and without reports, the truth's interval beside ours."""
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
-        simulate.write(generate(seed, runs, plugins, late), db)
+        simulate.write(generate(seed, runs, plugins, late).tables, db)
         request = BacktestRequest(db, last=last, level=accuracy.LEVEL, n_jobs=2, full_race=True)
-        return backtest.evaluate(request, (True, False))
+        results = backtest.evaluate(request, (True, False))
+    return with_truth(seed, runs, plugins, late, {m: list(r.cases) for m, r in results.items()})
 
 
-def report(name: str, results: list[dict[bool, backtest.BacktestResult]]) -> list[str]:
+def report(name: str, results: list[Cases]) -> list[str]:
+    """The table of one shape, and its cells that miss a check. Beside the checks (the
+    recent median's median score, the coverage band), the truth's own: where the truth
+    itself scores above the recent median, the check is one no forecast can be sure to
+    pass, and the ratio to the truth's score says how far from the limit we are."""
     misses = []
     print(f"\n### {name}\n")
     print(
-        "| reports | side | metric | n | ours IS | median IS | last IS | ours MdAPE | "
-        "median MdAPE | ours coverage (95% Wilson) | mean IS: ours / median | median coverage |"
+        "| reports | side | metric | n | truth IS / MdAPE / coverage | ours IS | ours / truth | "
+        "median IS | last IS | ours MdAPE | median MdAPE | ours coverage (95% Wilson) | "
+        "mean IS: ours / truth / median | median coverage |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode in (True, False):
         for side, totals in (("plugins", False), ("totals", True)):
             for metric in accuracy.METRICS:
                 cases = [
                     c
                     for r in results
-                    for c in r[mode].cases
+                    for c in r[mode]
                     if c.metric == metric and (c.plugin == "total") == totals
                 ]
-                c = accuracy.cell(cases, METHODS)
-                cov = c.coverage["ours"]
+                c = accuracy.cell(cases, (*METHODS, "truth"))
+                cov, truth_is = c.coverage["ours"], c.interval["truth"]
                 print(
                     f"| {'yes' if mode else 'no'} | {side} | {accuracy.SHORT[metric]} | {cov.n} | "
-                    f"{c.interval['ours']:.2f} | {c.interval['recent_median']:.2f} | "
+                    f"{truth_is:.2f} / {c.ape['truth']:.2f} / {c.coverage['truth'].value:.2f} | "
+                    f"{c.interval['ours']:.2f} | {c.interval['ours'] / truth_is:.2f}x | "
+                    f"{c.interval['recent_median']:.2f} | "
                     f"{c.interval['last_value']:.2f} | {c.ape['ours']:.2f} | "
                     f"{c.ape['recent_median']:.2f} | {cov.value:.2f} ({cov.interval}) | "
-                    f"{c.mean_interval['ours']:.2f} / {c.mean_interval['recent_median']:.2f} | "
+                    f"{c.mean_interval['ours']:.2f} / {c.mean_interval['truth']:.2f} / "
+                    f"{c.mean_interval['recent_median']:.2f} | "
                     f"{c.coverage['recent_median'].value:.2f} |",
                     flush=True,
                 )
                 where = f"{name}, {'with' if mode else 'without'} reports, {side}, "
                 where += accuracy.SHORT[metric]
                 if c.interval["ours"] > c.interval["recent_median"]:
+                    too = ", above it too" if truth_is > c.interval["recent_median"] else ""
                     misses.append(
                         f"- {where}: interval score above the recent median's "
-                        f"({c.interval['ours']:.2f} > {c.interval['recent_median']:.2f})"
+                        f"({c.interval['ours']:.2f} > {c.interval['recent_median']:.2f}; "
+                        f"the truth's {truth_is:.2f}{too})"
                     )
                 if not cov.reaches_bar:
                     misses.append(f"- {where}: coverage {cov.value:.2f} ({cov.interval})")
     return misses
+
+
+def _save(folder: Path, shape: str, seed: int, cases: Cases) -> None:
+    body = {str(m): [dataclasses.asdict(c) for c in rows] for m, rows in cases.items()}
+    (folder / f"{shape}-{seed}.json").write_text(json.dumps(body))
+
+
+def _load(folder: Path, shape: str, seed: int) -> Cases:
+    body = json.loads((folder / f"{shape}-{seed}.json").read_text())
+    return {m == "True": [backtest.Case(**c) for c in rows] for m, rows in body.items()}
 
 
 def main() -> None:
@@ -281,27 +485,34 @@ def main() -> None:
     parser.add_argument("--short-runs", type=int, default=18)
     parser.add_argument("--short-last", type=int, default=8)
     parser.add_argument("--shapes", nargs="+", choices=("long", "short"), default=["long", "short"])
+    parser.add_argument("--save", type=Path, help="keep each history's cases in this folder")
+    parser.add_argument("--load", type=Path, help="score the cases --save kept, not backtest")
     args = parser.parse_args()
     started = time.monotonic()
     plugins = ("apt", "flatpak", "snap", "pip", "cargo")
     shapes = {
-        f"long ({args.runs} runs)": (args.runs, args.last, ()),
-        f"first weeks ({args.short_runs} runs, cargo from the middle)": (
+        "long": (f"long ({args.runs} runs)", args.runs, args.last, ()),
+        "short": (
+            f"first weeks ({args.short_runs} runs, cargo from the middle)",
             args.short_runs,
             args.short_last,
             ("cargo",),
         ),
     }
-    shapes = {
-        k: v
-        for k, v in shapes.items()
-        if ("long" if k.startswith("long") else "short") in args.shapes
-    }
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     misses = []
-    for name, (runs, last, late) in shapes.items():
+    for shape in args.shapes:
+        name, runs, last, late = shapes[shape]
         results = []
         for seed in args.seeds:
-            results.append(evaluate(seed, runs, last, plugins, late))
+            if args.load:
+                cases = with_truth(seed, runs, plugins, late, _load(args.load, shape, seed))
+            else:
+                cases = evaluate(seed, runs, last, plugins, late)
+            if args.save:
+                _save(args.save, shape, seed, cases)
+            results.append(cases)
             print(f"{name} seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
         misses += report(name, results)
     print("\nCells that miss a check:\n")
