@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -646,3 +646,37 @@ def test_a_fraction_of_a_byte_reads_as_nothing() -> None:
     assert human_interval("download_bytes", 0.0, 0.63) == "0 B"
     assert human_bytes(0.99) == "0 B" and human_bytes(1.0) == "1 B" and human_bytes(512) == "512 B"
     assert human_interval("wall_clock_seconds", 0.0, 0.63) == "0.0-0.6 s"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_download_reported_by_size_is_answered_by_its_size_whatever_the_count(
+    seed: int,
+) -> None:
+    """A third of the reports count packages that are not there (stale counts, or packages
+    fetched already) beside a size of zero, and nothing is fetched. Judged by the count too,
+    those runs' zeros stood among the runs that reported work, and a reported download of
+    100 MB was answered from 0 B; judged by the size, it is answered around the size, and a
+    size of zero as nothing."""
+    from tests.scenarios import make_series, quiet_libraries
+    from update_estimate.fitting.series_training import train_series
+
+    rng = np.random.default_rng(seed)
+    n = 80
+    waiting = rng.poisson(0.6, n)
+    fetched = np.array([rng.lognormal(np.log(100e6), 0.5, w).sum() for w in waiting])
+    count = waiting + np.where(rng.random(n) < 0.3, rng.poisson(2.0, n), 0)
+    size = fetched * rng.lognormal(0, 0.05, n)
+    s = make_series(
+        fetched,
+        metric="download_bytes",
+        reports={"package_count": count.astype(float), "download_bytes": size},
+    )
+    assert np.sum((count > 0) & (size == 0)) >= 10
+    quiet_libraries()
+    record = train_series(s, None, include_extras=False).record
+    at = datetime(2026, 1, 1, 10) + timedelta(days=n)
+    work, _ = predictive(record, at, {"package_count": 1, "download_bytes": 100e6})
+    e = single(work, 0.9)
+    assert 70e6 < e.lower < e.point < e.upper < 140e6
+    stale, _ = predictive(record, at, {"package_count": 2, "download_bytes": 0})
+    assert single(stale, 0.9).upper == 0.0

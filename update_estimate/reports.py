@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from update_estimate.errors import UsageError
@@ -55,6 +55,17 @@ def _fields(plugin: str, fields: Any) -> dict[str, float]:
         key = str(name)
         clean[ALIASES.get(key, key)] = float(value)
     return clean
+
+
+def deciding(metric: str, axes: Sequence[str]) -> list[str]:
+    """The reported quantities that say whether a run has nothing to do (every one of them
+    zero): for a download its size alone, where it is reported. A count beside a size of
+    zero is stale, or its packages are fetched already: nothing to download. Judged by both,
+    such a run's zero stood among the runs that reported work, and a reported download of
+    116 MB was answered from 0 B."""
+    if metric == "download_bytes" and "download_bytes" in axes:
+        return ["download_bytes"]
+    return list(axes)
 
 
 def unknown(report: Mapping[str, float]) -> list[str]:

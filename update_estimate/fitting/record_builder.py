@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from update_estimate import reports
 from update_estimate.fitting import changes, grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
 from update_estimate.fitting.candidates import linear
@@ -41,7 +42,9 @@ def variant_record(
     hour = grid.shrunk(hour, s.calendar, 0, noise)
     rate = spread.slope(centres, residuals, usable)
     constant = bool(np.ptp(predictions) < 1e-9)
-    reported = s.covariates[start:, 1 : len(g.axes)]
+    names = [name for name, _ in g.axes[1:]]
+    deciding = [names.index(name) for name in reports.deciding(s.metric, names)]
+    reported = s.covariates[start:, 1 : len(g.axes)][:, deciding]
     return Variant(
         model=chosen,
         axes=[] if constant else [Axis(name, list(values)) for name, values in g.axes],
@@ -55,7 +58,7 @@ def variant_record(
         quiet=[int(i) for i in np.flatnonzero((reported == 0).all(axis=1))]
         if reported.shape[1]
         else [],
-        typical=_typical_reports(s, [name for name, _ in g.axes[1:]]),
+        typical=_typical_reports(s, names),
         spread=Spread(round(rate, 6), [round(float(c), 6) for c in centres]) if rate else None,
         idle=_idle(s, start, centres) if variant == "base" else None,
         borrowed=False,

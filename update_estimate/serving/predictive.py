@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple
 
+from update_estimate import reports
 from update_estimate.record import (
     CALIBRATION_LEVEL,
     DEFAULT_GAP_HOURS,
@@ -158,7 +159,8 @@ def predictive(
             modelled += calendar
             shift += modelled - centre
             centre = modelled
-    quiet_now = use_reports and all(values[axis] <= 0 for axis in takes(record.variants))
+    deciding = reports.deciding(record.metric, takes(record.variants))
+    quiet_now = use_reports and all(values[axis] <= 0 for axis in deciding)
     if quiet_now and variant.quiet_errors and len(variant.quiet) < QUIET_TIMES:
         variant = variant.calibrated_on(list(variant.quiet_errors))
     residuals = list(variant.residuals)
