@@ -256,6 +256,32 @@ def _packages_and_checks(
     return packages == 0, seconds
 
 
+def test_a_jump_after_a_longer_break_replays_as_moved_to_todays() -> None:
+    """A run with work forecast as a check (a jump) after days away, replayed half a day
+    after the last run, is moved to today's break as every other run with work is: replayed
+    at its own value, a backlog of days read as the work of hours (a held-out flatpak's
+    check a day after its last run reached 172 s, a run twelve days after its last)."""
+    rng = np.random.default_rng(1)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))
+    quiet, seconds = _packages_and_checks(rng, hours)
+    record = train_series(make_series(seconds, hours, quiet), None, include_extras=False).record
+    base = record.variants["base"]
+    kinds = base.idle
+    assert kinds is not None and kinds.odds is not None
+    k = max((i for i in range(len(kinds.own)) if i not in kinds.runs), key=lambda i: kinds.gaps[i])
+    check = conformal.median(kinds.values)
+    jumped = kinds._replace(
+        jumps=[k], jump_values=[kinds.own[k]], jump_forecasts=[check], typical_work=[kinds.own[k]]
+    )
+    record = record._replace(variants={**record.variants, "base": base._replace(idle=jumped)})
+    p, _ = predictive(record, datetime(2026, 1, 1, 10) + timedelta(hours=12), None)
+    moved = idle.work_moved(kinds.odds, kinds.own[k], check, 12.0, float(np.expm1(kinds.gaps[k])))
+    assert np.expm1(kinds.gaps[k]) > 48 and kinds.own[k] > moved + 1.0
+    run = base.runs[k]
+    replays = [p.value(r) for r, of in zip(p.residuals, p.runs, strict=True) if of == run]
+    assert replays and max(replays) <= moved + 1e-9
+
+
 def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
     whatever it brings: a level for each kind, not a sum over the packages."""

@@ -270,7 +270,8 @@ def _weigh_kinds(
     centre lies below its forecast and up by as far as it lies above the typical work of its
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice;
     the other runs with work, where today's centre is a short break's, no lower than a run
-    with work after such a break, or memory's own level (`_lift_work`, `levels`).
+    with work after such a break, or memory's own level, and a time's jumps after longer
+    breaks no higher (`_lift_work`, `levels`).
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
     their own values too, and each residual keeps its kind.
@@ -371,7 +372,10 @@ def _lift_work(
     truth's interval lets them (`bench/RESULTS.md`). Peak memory (`levels`) is a level for
     each kind, not a sum over packages: each run with work replays no lower than its own
     value, moved only as far as the runs with work rise with the break (`idle.level_rise`):
-    held at its own value, a large backlog's peak replayed after a re-run's hours.
+    held at its own value, a large backlog's peak replayed after a re-run's hours. A time's
+    jump (a run with work forecast as a check) after a longer break replays no higher than
+    it moved: a centre that barely follows the break forecasts runs after weeks away as
+    checks, and replayed at its own value such a run's backlog of days answered a re-run.
     Nearer the working runs, the centre is theirs, and they replay around it."""
     if quiet.odds is None or not quiet.own:
         return
@@ -380,17 +384,20 @@ def _lift_work(
     work = [quiet.own[i] for i in working]
     if not work or centre >= (check + conformal.median(work)) / 2:
         return
-    moved = marked | set(quiet.jumps)
+    jumps = set(quiet.jumps)
     today = math.log1p(gap_hours)
     rise = idle.level_rise(work, [quiet.gaps[i] for i in working]) if levels else 0.0
     for i, (value, then) in enumerate(zip(quiet.own, quiet.gaps, strict=True)):
-        if i in moved or (then <= today and not levels):
+        if i in marked or (then <= today and not levels) or (i in jumps and levels):
             continue
         if levels:
             lifted = value - rise * max(then - today, 0.0)
         else:
             lifted = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then))
-        residuals[i] = max(residuals[i], lifted - centre)
+        if i in jumps:
+            residuals[i] = min(residuals[i], lifted - centre)
+        else:
+            residuals[i] = max(residuals[i], lifted - centre)
 
 
 def _variant(
