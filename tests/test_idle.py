@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import invoke
 from tests.scenarios import make_series, next_estimate
+from update_estimate.fitting.features import Series
 from update_estimate.fitting.idle import fit
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
@@ -256,15 +257,43 @@ def _packages_and_checks(
     return packages == 0, seconds
 
 
+def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
+    whatever it brings: a level for each kind, not a sum over the packages."""
+    n = len(hours)
+    quiet = rng.poisson(hours / 24) == 0
+    return quiet, np.where(quiet, 20e6, 60e6) * rng.lognormal(0, 0.08, n)
+
+
+Draw = Callable[[np.random.Generator, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _history(seed: int, draw: Draw, metric: str) -> Series:
+    """Ninety runs an hour to three weeks apart, drawn by `draw`."""
+    rng = np.random.default_rng(seed)
+    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))
+    quiet, values = draw(rng, hours)
+    return make_series(values, hours, quiet, metric=metric)
+
+
+def _hours_later(seed: int, draw: Draw, metric: str) -> list[tuple[np.ndarray, MetricEstimate]]:
+    """For a run 3 and 6 hours after the last of `_history`, the truth's runs then (20000
+    draws) beside the estimate."""
+    s = _history(seed, draw, metric)
+    rng = np.random.default_rng(seed + 100)
+    return [
+        (draw(rng, np.full(20000, after))[1], next_estimate(s, after_hours=after))
+        for after in (3.0, 6.0)
+    ]
+
+
 def test_a_jump_after_a_longer_break_replays_as_moved_to_todays() -> None:
     """A run with work forecast as a check (a jump) after days away, replayed half a day
     after the last run, is moved to today's break as every other run with work is: replayed
     at its own value, a backlog of days read as the work of hours (a held-out flatpak's
     check a day after its last run reached 172 s, a run twelve days after its last)."""
-    rng = np.random.default_rng(1)
-    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))
-    quiet, seconds = _packages_and_checks(rng, hours)
-    record = train_series(make_series(seconds, hours, quiet), None, include_extras=False).record
+    history = _history(1, _packages_and_checks, "wall_clock_seconds")
+    record = train_series(history, None, include_extras=False).record
     base = record.variants["base"]
     kinds = base.idle
     assert kinds is not None and kinds.odds is not None
@@ -280,31 +309,6 @@ def test_a_jump_after_a_longer_break_replays_as_moved_to_todays() -> None:
     run = base.runs[k]
     replays = [p.value(r) for r, of in zip(p.residuals, p.runs, strict=True) if of == run]
     assert replays and max(replays) <= moved + 1e-9
-
-
-def _peaks(rng: np.random.Generator, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Packages arrive one a day (Poisson); a run peaks at 20 MB checking, 60 MB unpacking
-    whatever it brings: a level for each kind, not a sum over the packages."""
-    n = len(hours)
-    quiet = rng.poisson(hours / 24) == 0
-    return quiet, np.where(quiet, 20e6, 60e6) * rng.lognormal(0, 0.08, n)
-
-
-Draw = Callable[[np.random.Generator, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def _hours_later(seed: int, draw: Draw, metric: str) -> list[tuple[np.ndarray, MetricEstimate]]:
-    """Ninety runs an hour to three weeks apart, drawn by `draw`; for a run 3 and 6 hours
-    after the last, the truth's runs then (20000 draws) beside the estimate."""
-    rng = np.random.default_rng(seed)
-    hours = np.exp(rng.uniform(0.0, np.log(24 * 20), 90))
-    quiet, values = draw(rng, hours)
-    s = make_series(values, hours, quiet, metric=metric)
-    rng = np.random.default_rng(seed + 100)
-    return [
-        (draw(rng, np.full(20000, after))[1], next_estimate(s, after_hours=after))
-        for after in (3.0, 6.0)
-    ]
 
 
 @given(

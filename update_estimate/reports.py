@@ -61,8 +61,8 @@ def deciding(metric: str, axes: Sequence[str]) -> list[str]:
     """The reported quantities that say whether a run has nothing to do (every one of them
     zero): for a download its size alone, where it is reported. A count beside a size of
     zero is stale, or its packages are fetched already: nothing to download. Judged by both,
-    such a run's zero stood among the runs that reported work, and a reported download of
-    116 MB was answered from 0 B."""
+    such a run's zero stood among the runs that reported work, and every reported download
+    was answered from nothing."""
     if metric == "download_bytes" and "download_bytes" in axes:
         return ["download_bytes"]
     return list(axes)

@@ -262,7 +262,7 @@ def _weigh_kinds(
     censored: Sequence[bool],
     runs: Sequence[int | None],
     keep: Sequence[int],
-    levels: bool = False,
+    levels: bool,
 ) -> Weighed:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
