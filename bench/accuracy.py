@@ -42,6 +42,7 @@ import tempfile
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -142,43 +143,55 @@ def cell(cases: list[backtest.Case], methods: tuple[str, ...] = METHODS) -> Cell
     return Cell(interval, ape, {m: coverage(cases, m) for m in methods}, mean)
 
 
-def with_truth(h: History, draws: int = 2000) -> Cases:
-    """The history's cases, each with the truth's median and 90% interval beside the others."""
-    sc = simulate.scenario(h.scenario)
-    tables = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario)
-    known = truth.known(tables, sc, h.runs)
-    out: Cases = {}
+# One run's truth draws: (mode, run id, its plugins) -> per plugin, per metric, the draws
+# (NaN where the truth's draw is not a case: an execution that failed)
+RunDraws = Callable[[bool, str, list[str]], dict[str, dict[str, np.ndarray]]]
+
+
+def truth_scored(cases: Cases, draw: RunDraws) -> Cases:
+    """The cases, each with the truth's median and 90% interval beside the others: a plugin's
+    from its own draws, a total's from its plugins' joint draws combined (only those in which
+    every one of them is a case)."""
     q = [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2]
-    for mode, cases in h.cases.items():
+    out: Cases = {}
+    for mode, rows in cases.items():
         by_run: dict[str, list[backtest.Case]] = defaultdict(list)
-        for c in cases:
+        for c in rows:
             by_run[c.run_id].append(c)
         scored = []
-        for run, rows in by_run.items():
-            plugins = sorted({c.plugin for c in rows if c.plugin != "total"})
-            seed = zlib.crc32(f"{h.seed} {run}".encode())
-            draws_of = dict(
-                zip(
-                    plugins,
-                    truth.run_draws([known[(run, p)] for p in plugins], sc, mode, draws, seed),
-                    strict=True,
-                )
-            )
-            for c in rows:
+        for run, of_run in by_run.items():
+            plugins = sorted({c.plugin for c in of_run if c.plugin != "total"})
+            draws_of = draw(mode, run, plugins)
+            for c in of_run:
                 if c.plugin == "total":
                     members = [
                         p
                         for p in plugins
-                        if any(r.plugin == p and r.metric == c.metric for r in rows)
+                        if any(r.plugin == p and r.metric == c.metric for r in of_run)
                     ]
                     values = truth.combine(c.metric, [draws_of[p][c.metric] for p in members])
                 else:
                     values = draws_of[c.plugin][c.metric]
+                values = values[~np.isnan(values)]
                 lower, point, upper = np.quantile(values, q)
                 intervals = {**c.intervals, "truth": (float(point), float(lower), float(upper))}
                 scored.append(dataclasses.replace(c, intervals=intervals))
         out[mode] = scored
     return out
+
+
+def with_truth(h: History, draws: int = 2000) -> Cases:
+    """The history's cases, each with the truth's median and 90% interval beside the others."""
+    sc = simulate.scenario(h.scenario)
+    tables = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario)
+    known = truth.known(tables, sc, h.runs)
+
+    def draw(mode: bool, run: str, plugins: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        seed = zlib.crc32(f"{h.seed} {run}".encode())
+        drawn = truth.run_draws([known[(run, p)] for p in plugins], sc, mode, draws, seed)
+        return dict(zip(plugins, drawn, strict=True))
+
+    return truth_scored(h.cases, draw)
 
 
 def evaluate(

@@ -50,7 +50,7 @@ import accuracy
 import numpy as np
 
 from update_estimate.fitting import backtest
-from update_estimate.history import simulate, truth
+from update_estimate.history import simulate
 from update_estimate.requests import BacktestRequest
 
 MB = 1_000_000
@@ -296,9 +296,9 @@ def _reported_waiting(
 
 def _truth_draws(
     ks: list[Known], with_reports: bool, n: int, seed: int
-) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+) -> list[dict[str, np.ndarray]]:
     """Joint draws of one run's executions from the generator's own process, given what was
-    known before it: per execution its metrics and whether it succeeded (only successes are
+    known before it: per execution its metrics, NaN where it failed (only successes are
     cases). The run's line speed and outage are shared, as the generator draws them once."""
     rng = np.random.default_rng(seed)
     outage = rng.random(n) < 0.04
@@ -348,7 +348,7 @@ def _truth_draws(
             "memory_peak_bytes": peak,
             "download_bytes": dl,
         }
-        out.append((metrics, ~failed))
+        out.append({name: np.where(failed, np.nan, v) for name, v in metrics.items()})
     return out
 
 
@@ -362,44 +362,15 @@ def with_truth(
 ) -> dict[bool, list[backtest.Case]]:
     """The cases of one held-out history, each with the generator's own median and 90%
     interval (`truth`) beside the others: the limit, as `simulate`'s truth is for the lead
-    table. A total's draws are its plugins' joint draws in which every one of them
-    succeeded."""
+    table (`accuracy.truth_scored`)."""
     known = generate(seed, runs, plugins, late).known
-    q = [(1 - accuracy.LEVEL) / 2, 0.5, (1 + accuracy.LEVEL) / 2]
-    out: dict[bool, list[backtest.Case]] = {}
-    for mode, rows in cases.items():
-        by_run: dict[str, list[backtest.Case]] = {}
-        for c in rows:
-            by_run.setdefault(c.run_id, []).append(c)
-        scored = []
-        for run, of_run in by_run.items():
-            names = sorted({c.plugin for c in of_run if c.plugin != "total"})
-            drawn = dict(
-                zip(
-                    names,
-                    _truth_draws(
-                        [known[(run, name)] for name in names],
-                        mode,
-                        draws,
-                        zlib.crc32(f"{seed} {run}".encode()),
-                    ),
-                    strict=True,
-                )
-            )
-            for c in of_run:
-                members = [
-                    name
-                    for name in names
-                    if any(r.plugin == name and r.metric == c.metric for r in of_run)
-                ]
-                parts = [drawn[name] for name in (members if c.plugin == "total" else [c.plugin])]
-                ok = np.logical_and.reduce([success for _, success in parts])
-                values = truth.combine(c.metric, [m[c.metric][ok] for m, _ in parts])
-                lower, point, upper = np.quantile(values, q)
-                intervals = {**c.intervals, "truth": (float(point), float(lower), float(upper))}
-                scored.append(dataclasses.replace(c, intervals=intervals))
-        out[mode] = scored
-    return out
+
+    def draw(mode: bool, run: str, names: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        ks = [known[(run, name)] for name in names]
+        drawn = _truth_draws(ks, mode, draws, zlib.crc32(f"{seed} {run}".encode()))
+        return dict(zip(names, drawn, strict=True))
+
+    return accuracy.truth_scored(cases, draw)
 
 
 Cases = dict[bool, list[backtest.Case]]
