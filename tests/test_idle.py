@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.conftest import invoke
 from tests.scenarios import make_series, next_estimate
 from update_estimate.fitting.features import Series
-from update_estimate.fitting.idle import fit
+from update_estimate.fitting.idle import fit, level_rise
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
@@ -354,12 +354,10 @@ def test_a_levels_rise_is_read_only_where_the_noise_cannot_explain_it(seed: int)
     rng = np.random.default_rng(seed)
     gaps = rng.uniform(0.5, 6.0, 60)
     noise = rng.normal(0, 0.08, 60)
-    assert idle.level_rise(list(17 + 0.1 * gaps + noise), list(gaps)) == pytest.approx(
-        0.1, abs=0.03
-    )
-    assert idle.level_rise(list(17 + noise), list(gaps)) < 0.03
-    assert idle.level_rise(list(17 - 0.1 * gaps + noise), list(gaps)) == 0.0
-    assert idle.level_rise([17.0, 18.0], [1.0, 2.0]) == 0.0  # too few to tell
+    assert level_rise(17 + 0.1 * gaps + noise, gaps) == pytest.approx(0.1, abs=0.03)
+    assert level_rise(17 + noise, gaps) < 0.03
+    assert level_rise(17 - 0.1 * gaps + noise, gaps) == 0.0
+    assert level_rise(np.array([17.0, 18.0]), np.array([1.0, 2.0])) == 0.0  # too few to tell
 
 
 @pytest.mark.parametrize("seed", [1, 2])

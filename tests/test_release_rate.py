@@ -239,6 +239,7 @@ def test_where_either_kind_may_come_the_interval_is_the_mixtures_too() -> None:
                         "breaks": None,
                         "own": [],
                         "gaps": [],
+                        "rise": 0.0,
                     },
                 }
             },

@@ -73,7 +73,9 @@ class Idle(NamedTuple):
     run of its history that fetched nothing and that fetched something
     (`serving.idle.zero_chance`); None elsewhere. `own` and `gaps`: the value in each
     calibration run and the hours before it (log1p), where the curve is fitted: how far a run
-    with work may move with the break (`serving.predictive._lift_work`); empty elsewhere."""
+    with work may move with the break (`serving.predictive._lift_work`); empty elsewhere.
+    `rise`: how far peak memory's runs with work rise per log1p hour of break
+    (`fitting.idle.level_rise`); 0 elsewhere."""
 
     runs: list[int]
     values: list[float]
@@ -87,6 +89,7 @@ class Idle(NamedTuple):
     breaks: tuple[list[float], list[float]] | None = None
     own: tuple[float, ...] = ()
     gaps: tuple[float, ...] = ()
+    rise: float = 0.0
 
 
 class LoneBreaks(NamedTuple):
@@ -341,6 +344,7 @@ def _variant_to_json(v: Variant) -> dict[str, Any]:
             "breaks": None if v.idle.breaks is None else list(v.idle.breaks),
             "own": list(v.idle.own),
             "gaps": list(v.idle.gaps),
+            "rise": v.idle.rise,
         },
         "borrowed": v.borrowed,
         "lone_breaks": None if v.lone_breaks is None else v.lone_breaks._asdict(),
@@ -379,6 +383,7 @@ def _variant_from_json(d: dict[str, Any]) -> Variant:
             None if idle["breaks"] is None else (idle["breaks"][0], idle["breaks"][1]),
             tuple(idle["own"]),
             tuple(idle["gaps"]),
+            float(idle["rise"]),
         ),
         borrowed=bool(d["borrowed"]),
         lone_breaks=None

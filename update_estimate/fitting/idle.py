@@ -39,6 +39,24 @@ def fit(log_gaps: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
     return round(intercept, 6), round(slope, 6)
 
 
+def level_rise(values: np.ndarray, gaps: np.ndarray) -> float:
+    """How far the runs with work's peak memory rises per log1p hour of break: a level for
+    each kind, which a larger backlog raises a little. Least squares, and zero unless it
+    rises by more than twice its standard error: a slope that the noise explains moved a
+    level that does not move."""
+    n = len(values)
+    if n < 3:
+        return 0.0
+    centred = np.asarray(gaps, dtype=float) - np.mean(gaps)
+    spread = float(centred @ centred)
+    if spread <= 0.0:
+        return 0.0
+    deviations = np.asarray(values, dtype=float) - np.mean(values)
+    slope = float(centred @ deviations) / spread
+    misfit = float(np.sum((deviations - slope * centred) ** 2))
+    return slope if slope > 2.0 * math.sqrt(misfit / (n - 2) / spread) else 0.0
+
+
 def levels(y: np.ndarray, idle: np.ndarray) -> tuple[float, float] | None:
     """The typical quiet run and the typical run with work (log1p scale): the medians of the
     latest of each kind, None with fewer than MIN_KIND of either."""

@@ -127,10 +127,13 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         rates = idle.release_rates(s.covariates[:, 0], s.idle)
     if fewest == 0 or (odds is None and not levels and rates is None):
         return None
-    values = s.y[start:][quiet]
+    values, working = s.y[start:][quiet], ~s.idle[start:]
     runs, typical = idle.jumps(s.y, s.idle, start, centres) if not levels else ([], [])
-    work = s.y[start:][~s.idle[start:]] if levels else []
+    work = s.y[start:][working] if levels else []
     moves = odds is not None  # how far a run with work may move (`serving.predictive._lift_work`)
+    rise = 0.0
+    if moves and s.metric == "memory_peak_bytes":
+        rise = idle.level_rise(s.y[start:][working], s.covariates[start:, 0][working])
     return Idle(
         [int(i) for i in quiet],
         [round(float(v), 6) for v in values],
@@ -143,6 +146,7 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
         rates,
         own=tuple(round(float(v), 6) for v in s.y[start:]) if moves else (),
         gaps=tuple(round(float(g), 6) for g in s.covariates[start:, 0]) if moves else (),
+        rise=round(rise, 6),
     )
 
 

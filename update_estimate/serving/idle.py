@@ -80,24 +80,6 @@ def work_moved(
     return math.log1p(fixed + per * _packages(today))
 
 
-def level_rise(values: Sequence[float], gaps: Sequence[float]) -> float:
-    """How far the runs with work's peak memory rises per log1p hour of break: a level for
-    each kind, which a larger backlog raises a little. Least squares, and zero unless it
-    rises by more than twice its standard error: a slope that the noise explains moved a
-    level that does not move."""
-    n = len(values)
-    if n < 3:
-        return 0.0
-    mean_gap, mean_value = sum(gaps) / n, sum(values) / n
-    spread = sum((g - mean_gap) ** 2 for g in gaps)
-    if spread <= 0.0:
-        return 0.0
-    pairs = list(zip(gaps, values, strict=True))
-    slope = sum((g - mean_gap) * (v - mean_value) for g, v in pairs) / spread
-    misfit = sum((v - mean_value - slope * (g - mean_gap)) ** 2 for g, v in pairs)
-    return slope if slope > 2.0 * math.sqrt(misfit / (n - 2) / spread) else 0.0
-
-
 def zero_chance(
     breaks: tuple[Sequence[float], Sequence[float]],
     gap_hours: float,

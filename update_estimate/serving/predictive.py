@@ -371,7 +371,7 @@ def _lift_work(
     check: the runs then that found a package fell above the upper end twice as often as the
     truth's interval lets them (`bench/RESULTS.md`). Peak memory (`levels`) is a level for
     each kind, not a sum over packages: each run with work replays no lower than its own
-    value, moved only as far as the runs with work rise with the break (`idle.level_rise`):
+    value, moved only as far as the runs with work rise with the break (`Idle.rise`):
     held at its own value, a large backlog's peak replayed after a re-run's hours. A time's
     jump (a run with work forecast as a check) after a longer break replays no higher than
     it moved: a centre that barely follows the break forecasts runs after weeks away as
@@ -380,18 +380,16 @@ def _lift_work(
     if quiet.odds is None or not quiet.own:
         return
     check = conformal.median(quiet.values)
-    working = [i for i in range(len(quiet.own)) if i not in marked]
-    work = [quiet.own[i] for i in working]
+    work = [v for i, v in enumerate(quiet.own) if i not in marked]
     if not work or centre >= (check + conformal.median(work)) / 2:
         return
     jumps = set(quiet.jumps)
     today = math.log1p(gap_hours)
-    rise = idle.level_rise(work, [quiet.gaps[i] for i in working]) if levels else 0.0
     for i, (value, then) in enumerate(zip(quiet.own, quiet.gaps, strict=True)):
         if i in marked or (then <= today and not levels) or (i in jumps and levels):
             continue
         if levels:
-            lifted = value - rise * max(then - today, 0.0)
+            lifted = value - quiet.rise * max(then - today, 0.0)
         else:
             lifted = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then))
         if i in jumps:
