@@ -365,18 +365,19 @@ def _lift_work(
 ) -> None:
     """Where today's centre lies nearer the quiet runs' level (of the `marked` runs) than the
     working runs' (a short break: the mixture's centre), each run with work after a longer
-    break replays no lower than its own value moved to today's break as a check plus a cost
-    per package (`idle.work_moved`). Replayed around that centre, it had moved down by the
-    jump between the kinds too, and after hours away every run with work replayed as a
-    check: the runs then that found a package fell above the upper end twice as often as the
-    truth's interval lets them (`bench/RESULTS.md`). Peak memory (`levels`) is a level for
-    each kind, not a sum over packages: each run with work replays no lower than its own
-    value, moved only as far as the runs with work rise with the break (`Idle.rise`):
-    held at its own value, a large backlog's peak replayed after a re-run's hours. A time's
-    jump (a run with work forecast as a check) after a longer break replays no higher than
-    it moved: a centre that barely follows the break forecasts runs after weeks away as
-    checks, and replayed at its own value such a run's backlog of days answered a re-run.
-    Nearer the working runs, the centre is theirs, and they replay around it."""
+    break replays its own value moved to today's break as a check plus a cost per package
+    (`idle.work_moved`). Replayed around that centre, it had moved down by the jump between
+    the kinds too, and after hours away every run with work replayed as a check: the runs
+    then that found a package fell above the upper end twice as often as the truth's
+    interval lets them. Nor higher: a run after weeks away that the model forecast short
+    replayed that whole error around a short break's centre (`bench/RESULTS.md`). A jump (a
+    run with work forecast as a check) replays no higher than it moved: a centre that barely
+    follows the break forecasts runs after weeks away as checks, and replayed at its own
+    value such a run's backlog of days answered a re-run. Peak memory (`levels`) is a level
+    for each kind, not a sum over packages: each run with work replays no lower than its own
+    value, moved only as far as the runs with work rise with the break (`Idle.rise`): held
+    at its own value, a large backlog's peak replayed after a re-run's hours. Nearer the
+    working runs, the centre is theirs, and they replay around it."""
     if quiet.odds is None or not quiet.own:
         return
     check = conformal.median(quiet.values)
@@ -390,12 +391,10 @@ def _lift_work(
             continue
         if levels:
             lifted = value - quiet.rise * max(then - today, 0.0)
-        else:
-            lifted = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then))
-        if i in jumps:
-            residuals[i] = min(residuals[i], lifted - centre)
-        else:
             residuals[i] = max(residuals[i], lifted - centre)
+            continue
+        moved = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then)) - centre
+        residuals[i] = min(residuals[i], moved) if i in jumps else moved
 
 
 def _variant(
