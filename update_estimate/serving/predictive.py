@@ -269,9 +269,10 @@ def _weigh_kinds(
     the jump between the kinds: it replays its own value, moved down by as far as today's
     centre lies below its forecast and up by as far as it lies above the typical work of its
     day (`fitting.idle.jumps`), so a centre at the level of work does not add the jump twice;
-    the other runs with work, where today's centre is a short break's, no lower than a run
-    with work after such a break, or memory's own level, and a time's jumps after longer
-    breaks no higher (`_lift_work`, `levels`).
+    where today's centre is a short break's, a time's runs with work after longer breaks
+    replay their values moved to today's break (jumps no higher), and memory's runs with
+    work no lower than their own peaks less the rise with the break (`_lift_work`,
+    `levels`).
     Both kinds are weighed by the chance of work after this gap (`idle`), where it is known.
     Where the kinds answer apart (a short calibration of peak memory), runs with work replay
     their own values too, and each residual keeps its kind.
