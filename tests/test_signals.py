@@ -81,10 +81,44 @@ def test_a_signal_leaves_no_process_behind(
         assert wait_for(lambda: len(session_members(proc.pid)) >= 3, 120), "no workers started"
         os.kill(proc.pid, signum)
         proc.wait(timeout=30)
-        assert proc.returncode == code
-        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+        assert proc.stderr is not None
+        said = proc.stderr.read()
+        assert proc.returncode == code, said
+        assert "Traceback" not in said
         assert wait_for(lambda: not session_members(proc.pid), 2.0), session_members(proc.pid)
     finally:
         for pid in session_members(proc.pid):
             os.kill(pid, signal.SIGKILL)
         proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+        (None, ExitCode.INTERRUPTED, "interrupted"),
+    ],
+)
+def test_an_error_a_library_raises_on_a_signal_exits_as_the_signal(
+    signum: int | None, code: int, word: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker pool that meets the interrupt may raise an error of its own instead (CI saw
+    `backtest` exit 1, an internal error, on SIGTERM once): the exit is still the signal's."""
+    import typer
+
+    from update_estimate.face.cli import handles_errors
+
+    @handles_errors
+    def work() -> None:
+        try:
+            if signum is None:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise RuntimeError("the pool broke") from None
+
+    with pytest.raises(typer.Exit) as stopped:
+        work()
+    assert stopped.value.exit_code == code
+    assert capsys.readouterr().err.strip() == f"update-estimate: error: {word}"

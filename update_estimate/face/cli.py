@@ -109,8 +109,18 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the work is, so it unwinds as Ctrl-C does and stops workers."""
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
+def _stopped_by(exc: BaseException, terminated: bool) -> ExitCode | None:
+    """The exit code of a signal that `exc` unwinds from: a library may turn the interrupt
+    it meets into an error of its own (a worker pool broken by it), and that error is then
+    the signal's, not an internal one. `terminated`: a SIGTERM arrived."""
+    if terminated:
+        return ExitCode.TERMINATED
+    chain: list[BaseException] = []
+    at: BaseException | None = exc
+    while at is not None and at not in chain:
+        chain.append(at)
+        at = at.__cause__ or at.__context__
+    return ExitCode.INTERRUPTED if any(isinstance(e, KeyboardInterrupt) for e in chain) else None
 
 
 def _stop_workers() -> None:
@@ -128,20 +138,25 @@ def handles_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        received: list[int] = []
+
+        def terminate(signum: int, frame: Any) -> None:
+            received.append(signum)
+            raise Terminated
+
+        previous = signal.signal(signal.SIGTERM, terminate)
         try:
             return func(*args, **kwargs)
         except EstimateError as exc:
             raise _fail(str(exc), int(exc.exit_code)) from None
-        except Terminated:
-            _stop_workers()
-            raise _fail("terminated", int(ExitCode.TERMINATED)) from None
-        except KeyboardInterrupt:
-            _stop_workers()
-            raise _fail("interrupted", int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:
+        except (KeyboardInterrupt, Exception) as exc:
+            stopped = _stopped_by(exc, bool(received))
+            if stopped is not None:
+                _stop_workers()
+                word = "terminated" if stopped == ExitCode.TERMINATED else "interrupted"
+                raise _fail(word, int(stopped)) from None
             logs.get("cli").debug("internal error", exc_info=True)
             raise _fail(
                 f"internal error: {type(exc).__name__}: {exc} (run with -vv for details)",
