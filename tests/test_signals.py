@@ -102,8 +102,8 @@ def test_a_signal_leaves_no_process_behind(
 def test_an_error_a_library_raises_on_a_signal_exits_as_the_signal(
     signum: int | None, code: int, word: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A worker pool that meets the interrupt may raise an error of its own instead (CI saw
-    `backtest` exit 1, an internal error, on SIGTERM once): the exit is still the signal's."""
+    """A worker pool that meets the interrupt may raise an error of its own instead: the exit
+    is still the signal's, not an internal error's."""
     import typer
 
     from update_estimate.face.cli import handles_errors
