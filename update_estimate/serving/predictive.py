@@ -388,14 +388,15 @@ def _lift_work(
     jumps = set(quiet.jumps)
     today = math.log1p(gap_hours)
     for i, (value, then) in enumerate(zip(quiet.own, quiet.gaps, strict=True)):
-        if i in marked or (then <= today and not levels) or (i in jumps and levels):
+        if i in marked:
             continue
         if levels:
-            lifted = value - quiet.rise * max(then - today, 0.0)
-            residuals[i] = max(residuals[i], lifted - centre)
-            continue
-        moved = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then)) - centre
-        residuals[i] = min(residuals[i], moved) if i in jumps else moved
+            if i not in jumps:
+                lifted = value - quiet.rise * max(then - today, 0.0)
+                residuals[i] = max(residuals[i], lifted - centre)
+        elif then > today:
+            moved = idle.work_moved(quiet.odds, value, check, gap_hours, math.expm1(then))
+            residuals[i] = min(residuals[i], moved - centre) if i in jumps else moved - centre
 
 
 def _variant(
