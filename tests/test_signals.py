@@ -3,10 +3,13 @@ them, and the exit codes are the documented 143 and 130."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,26 @@ def _as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def in_own_session(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """`args` run as a terminal's foreground command would, in a session of its own; whatever
+    of the session is left at the end is killed."""
+    proc = subprocess.Popen(
+        args,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
+    )
+    try:
+        yield proc
+    finally:
+        for pid in session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("signals") / "history.duckdb"
@@ -68,15 +91,7 @@ def test_a_signal_leaves_no_process_behind(
 ) -> None:
     args = [str(BIN), command, "--db", str(long_history), "--n-jobs", "2"]
     args += ["--cache-dir", str(tmp_path / "cache")] if command == "train" else ["--last", "30"]
-    proc = subprocess.Popen(
-        args,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_from_a_terminal,
-    )
-    try:
+    with in_own_session(args) as proc:
         # the workers are up once the session holds more than the command itself
         assert wait_for(lambda: len(session_members(proc.pid)) >= 3, 120), "no workers started"
         os.kill(proc.pid, signum)
@@ -86,10 +101,6 @@ def test_a_signal_leaves_no_process_behind(
         assert proc.returncode == code, said
         assert "Traceback" not in said
         assert wait_for(lambda: not session_members(proc.pid), 2.0), session_members(proc.pid)
-    finally:
-        for pid in session_members(proc.pid):
-            os.kill(pid, signal.SIGKILL)
-        proc.kill()
 
 
 @pytest.mark.parametrize(
@@ -122,3 +133,34 @@ def test_an_error_a_library_raises_on_a_signal_exits_as_the_signal(
         work()
     assert stopped.value.exit_code == code
     assert capsys.readouterr().err.strip() == f"update-estimate: error: {word}"
+
+
+STARTS_INTERRUPTED = """
+import sys
+from joblib.externals.loky import process_executor
+from update_estimate.face.cli import main
+
+
+def interrupted(self):
+    raise KeyboardInterrupt
+
+
+process_executor._ExecutorManagerThread.start = interrupted
+sys.argv = ["update-estimate", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_while_the_worker_pool_starts_exits_130_and_leaves_no_process(
+    long_history: Path,
+) -> None:
+    """Ctrl-C after the workers are spawned and before the pool's manager thread runs leaves
+    a pool that cannot shut down (joblib raises on joining the thread): the exit is still the
+    signal's, and no worker outlives the command."""
+    args = [sys.executable, "-c", STARTS_INTERRUPTED, "backtest", "--db", str(long_history)]
+    with in_own_session([*args, "--n-jobs", "2", "--last", "30"]) as proc:
+        _, said = proc.communicate(timeout=120)
+        assert proc.returncode == ExitCode.INTERRUPTED, said
+        assert said.strip().endswith("update-estimate: error: interrupted"), said
+        assert "Traceback" not in said
+        assert wait_for(lambda: not session_members(proc.pid), 2.0), session_members(proc.pid)

@@ -124,12 +124,17 @@ def _stopped_by(exc: BaseException, terminated: bool) -> ExitCode | None:
 
 
 def _stop_workers() -> None:
-    """Kill joblib's worker processes now: left alone they outlive us by minutes."""
+    """Kill joblib's worker processes now: left alone they outlive us by minutes. A signal
+    that lands while the pool starts leaves it unable to shut down (its manager thread never
+    ran); its workers then end with us, as their pipes close."""
     if "joblib" not in sys.modules:
         return
     from joblib.externals.loky import get_reusable_executor
 
-    get_reusable_executor().shutdown(wait=False, kill_workers=True)
+    try:
+        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+    except RuntimeError:
+        logs.get("cli").debug("worker pool would not shut down", exc_info=True)
 
 
 def handles_errors(func: F) -> F:
