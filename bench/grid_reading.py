@@ -22,11 +22,11 @@ from pathlib import Path
 import joblib
 
 from update_estimate.fitting.features import build_series, truncate
-from update_estimate.fitting.race import REPORTS_SUFFIX
 from update_estimate.fitting.series_training import pickle_name, train_series
 from update_estimate.fitting.slowpath import predict_at
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
+from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving.interpolation import locate
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import invoke
+from tests.conftest import Trained, invoke
 from tests.scenarios import make_series, next_estimate
 from update_estimate.fitting.features import Series
 from update_estimate.fitting.idle import fit, level_rise
@@ -532,3 +532,34 @@ def test_a_failed_or_skipped_run_to_come_ends_the_kinds_answering_apart() -> Non
     p = Predictive(5.0, residuals, [False] * 8, list(range(8)), 8, "m", "limited", quiet=quiet)
     assert outcomes.mixed(p, Outcomes(0.3, [0.0]), "pip").quiet == ()
     assert outcomes.mixed(p, None, "pip").quiet == quiet
+
+
+def test_peak_memory_a_report_does_not_read_answers_as_without_a_report(trained: Trained) -> None:
+    """Where the reports race of peak memory was won by a model that takes no report, a
+    report of work is answered as without one (the runs with and without work weighed by
+    the chance of work after the break), not from every run's error alike; a calibration too
+    short for the two-sided ranks keeps the report's answer."""
+    records = cache.current(trained.cache).records().series.values()
+    unread = [
+        r
+        for r in records
+        if r.metric == "memory_peak_bytes"
+        and "reports" in r.variants
+        and not r.variants["reports"].model.endswith("+reports")
+        and r.variants["base"].idle is not None
+    ]
+    assert unread, "no memory record whose report race a model without reports won"
+    report = {"package_count": 12.0, "download_bytes": 150e6}
+    for record in unread:
+        at = datetime.fromisoformat(record.last_success) + timedelta(days=1)
+        answered, used = predictive(record, at, report)
+        assert not used
+        assert single(answered, 0.9) == single(predictive(record, at, None)[0], 0.9)
+        short = 15
+        cut = {
+            name: v._replace(
+                residuals=v.residuals[:short], censored=v.censored[:short], runs=v.runs[:short]
+            )
+            for name, v in record.variants.items()
+        }
+        assert predictive(record._replace(variants=cut), at, report)[1]

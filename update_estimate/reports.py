@@ -15,6 +15,8 @@ from typing import Any
 from update_estimate.errors import UsageError
 
 REPORTED = ("package_count", "download_bytes")
+# the name of a covariate candidate fed with the plugin's reports, in the `reports` race
+REPORTS_SUFFIX = "+reports"
 ALIASES = {
     "package_count": "package_count",
     "package_count_est": "package_count",

@@ -23,10 +23,10 @@ import numpy as np
 
 from update_estimate.fitting import parallel, pooled
 from update_estimate.fitting.features import Series, build_series, truncate
-from update_estimate.fitting.race import REPORTS_SUFFIX
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.record import METRICS
+from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.requests import BacktestRequest
 from update_estimate.serving.predictive import Predictive, predictive, single
 from update_estimate.serving.totals import combine, total

@@ -14,8 +14,9 @@ from update_estimate import logs
 from update_estimate.fitting import pooled
 from update_estimate.fitting.candidates.base import Backtest, Candidate
 from update_estimate.fitting.features import Series
-from update_estimate.fitting.race import REPORTS_SUFFIX, Scored, backtest_each, rolling_coverage
+from update_estimate.fitting.race import Scored, backtest_each, rolling_coverage
 from update_estimate.record import CALIBRATION_LEVEL
+from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving import conformal
 
 if TYPE_CHECKING:

@@ -24,8 +24,6 @@ from update_estimate.serving.spread import rescale
 MAX_ORIGINS = 60
 MIN_TRAIN = 10
 COVERAGE_WARMUP = 19
-# The name of a covariate candidate fed with the plugin's reports, in the `reports` race.
-REPORTS_SUFFIX = "+reports"
 
 
 def backtest_start(n: int) -> int:

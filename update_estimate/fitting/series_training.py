@@ -20,7 +20,6 @@ from update_estimate.fitting.candidates.base import Backtest, Candidate, Fitted,
 from update_estimate.fitting.features import Series
 from update_estimate.fitting.global_model import GlobalForecast
 from update_estimate.fitting.race import (
-    REPORTS_SUFFIX,
     Scored,
     backtest_each,
     backtest_start,
@@ -30,6 +29,7 @@ from update_estimate.fitting.race import (
 )
 from update_estimate.fitting.record_builder import series_record, variant_record
 from update_estimate.record import TIMES, SeriesRecord, Variant
+from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving import conformal
 
 PHASE_SKIPS = ("auto_arima", "auto_theta")  # per-phase series: the cheaper candidates suffice
