@@ -536,9 +536,9 @@ def test_a_failed_or_skipped_run_to_come_ends_the_kinds_answering_apart() -> Non
 
 def test_peak_memory_a_report_does_not_read_answers_as_without_a_report(trained: Trained) -> None:
     """Where the reports race of peak memory was won by a model that takes no report, a
-    report of work is answered as without one (the runs with and without work weighed by
-    the chance of work after the break), not from every run's error alike; a calibration too
-    short for the two-sided ranks keeps the report's answer."""
+    report is answered as without one (the runs with and without work weighed by the chance
+    of work after the break), not from every run's error alike; a calibration too short for
+    the two-sided ranks keeps the report's answer."""
     records = cache.current(trained.cache).records().series.values()
     unread = [
         r

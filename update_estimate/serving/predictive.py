@@ -421,13 +421,13 @@ def _variant(
 
 def _levels_weighed(metric: str, variants: Mapping[str, Variant]) -> bool:
     """Peak memory whose reports race a model that takes no report won answers as without a
-    report: that variant is the base's model with every run's error, where the base weighs
-    the runs with work and those without by the chance of work after today's break
-    (`_weigh_kinds`), and a level needs the weights more than a report it does not read
-    (its intervals scored 1.03-1.14x the truth's with reports, 1.03-1.11x without;
+    report: that variant is the base's model with every run's error alike, where the base
+    weighs the runs with work and those without by the chance of work after today's break
+    (`_weigh_kinds`), which a level needs more than a report its model does not read (with
+    reports, the intervals were wider than without, where the truth's are narrower:
     `bench/RESULTS.md`). Not where the calibration is too short for the two-sided ranks:
-    there the kinds' levels both bound the interval (`conformal.kinds_bounds`), and a new
-    user's memory answered as without a report scored 2.4 times as wide."""
+    there the base spans both kinds' levels (`conformal.kinds_bounds`), far wider than the
+    reports variant's ranks of every error."""
     base, variant = variants["base"], variants["reports"]
     return (
         metric == "memory_peak_bytes"
