@@ -417,3 +417,23 @@ def test_a_plugin_that_never_downloaded_answers_its_first_report_of_a_size() -> 
     )
     assert 0.8 < e.point / 1e9 < 1.25, e
     assert e.lower < 1e9 < e.upper
+
+
+def test_a_report_beyond_the_race_of_a_winner_that_reads_none_is_answered_from_own_costs() -> None:
+    """apt costs 12 s and 2.7 s a package. Its first run had 60 packages; the 29 after it, the
+    ones its own race is judged on, 0-5: a model that reads no report may win that race, and
+    then answered a report of 78 packages as a typical run (16 s where 230 s came). Beyond
+    every report of the race's runs the plugin's own costs answer; within them, the winner
+    does, as before."""
+    counts = np.concatenate([[60.0], np.random.default_rng(3).integers(0, 6, 29)])
+    apt = costs_series("apt", 12.0, 2.7, counts, 4)
+    record = train_series(apt, None, include_extras=False, only=("none",)).record
+    assert not record.variants["reports"].model.endswith("+reports")  # a baseline won
+    for packages, low, high in ((78, 0.7, 1.4), (2, 0.0, 2.0)):
+        report = {"package_count": float(packages), "download_bytes": packages * 2e6}
+        p = a_day_later(record, apt, report)
+        truth = 12.0 + 2.7 * packages + packages * 0.1
+        assert low < math.expm1(p.centre) / truth < high, (packages, math.expm1(p.centre))
+    typical = a_day_later(record, apt, {"package_count": 2.0, "download_bytes": 4e6})
+    base, _ = predictive(record, datetime.fromisoformat(apt.starts[-1]) + timedelta(days=1), None)
+    assert typical.centre == pytest.approx(base.centre, abs=0.2)

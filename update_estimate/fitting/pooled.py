@@ -37,6 +37,7 @@ from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import TIMES
+from update_estimate.reports import REPORTS_SUFFIX
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
@@ -77,7 +78,9 @@ def until(variant: str, metric: str) -> int:
     With a report, the host's shape knows how a report turns into work from every plugin's
     runs, where the series' own covariate models have 8-18 origins to prove it; it keeps
     answering until the own race is calibrated (from there, a report beyond any seen is
-    answered by the race's pickled model), and so does the shape of memory and downloads.
+    answered by the race's pickled model, or beyond the race's reports by the plugin's own
+    costs where the winner reads none: `beyond_race`), and so does the shape of memory and
+    downloads.
     Downloads without a report keep it longest (DOWNLOADS_UNTIL). Without a report, a run's
     time follows what was released since the last run more than the hours since: on the
     held-out histories the host's line of time on hours answered worse than the series' own
@@ -334,6 +337,36 @@ def _with_own_costs(
     at_rows = model_inputs(rows, False)
     past = _outside(additive.raw_inputs(at_rows)[:, 1:], reports[kept])
     return _joined(predictions, whole.predict(at_rows), past), _joined(centres, own, beyond)
+
+
+def own_costs_beyond_race(target: Series, variant: str, winner: str) -> bool:
+    """Whether a raced variant's grid answers reports beyond its race's from the plugin's own
+    costs (`beyond_race`): a time's reports race won by a model that reads no report, from
+    OWN_COSTS runs on."""
+    return sums_own_costs(target, variant) and not winner.endswith(REPORTS_SUFFIX)
+
+
+def beyond_race(
+    target: Series, rows: np.ndarray, predictions: np.ndarray, start: int
+) -> np.ndarray:
+    """The winner's forecasts at the grid's `rows`, those whose report lies beyond every
+    report of the race's runs (from `start` on) replaced by the plugin's own costs summed
+    (`additive`, fitted on all its runs).
+
+    A reports race is won by a model that reads no report where the reports of its runs
+    barely vary (checks and a few packages): a report beyond them is a case the winner was
+    never judged on, and it answered it as a typical run: a new user's apt, whose first run
+    brought 60 packages, answered a report of 78 as a few seconds' check on the day its own
+    race took over from the host's shape, which reads the report (`bench/RESULTS.md`)."""
+    x = own_inputs(target)
+    kept = np.flatnonzero(~target.censored)
+    at_rows = model_inputs(rows, False)
+    own = additive.fit(target.y[kept], x[kept]).predict(at_rows)
+    raced = kept[kept >= start]
+    if not len(raced):  # every run of the race timed out: none of its reports was judged
+        return own
+    beyond = _outside(additive.raw_inputs(at_rows)[:, 1:], additive.raw_inputs(x[raced])[:, 1:])
+    return np.where(beyond, own, predictions)
 
 
 def _outside(reports: np.ndarray, seen: np.ndarray) -> np.ndarray:

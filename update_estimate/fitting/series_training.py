@@ -7,7 +7,7 @@ import hashlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -194,6 +194,10 @@ def train_series(
                 s, race.by_name, race.cleaned, race.designs, start, best
             )
         final = _final_fit(race, best.name, variant, global_forecast)
+        if pooled.own_costs_beyond_race(s, variant, best.name):
+            # the winner's pickle reads no report: beyond the grid, its edge answers
+            predictions = pooled.beyond_race(s, final.covariate_grid.rows, final.predictions, start)
+            final = replace(final, predictions=predictions, pickle=None)
         if final.pickle is not None:
             pickles[final.pickle] = _dump(final.pickled)
         calibration = refreshed[best.name]
