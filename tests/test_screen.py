@@ -136,7 +136,7 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
     from update_estimate.serving.estimate import finish
 
     now = datetime.now()
-    start = now.replace(hour=23, minute=37)
+    start = now.replace(hour=23, minute=37, second=0, microsecond=0)
     wall = SimpleNamespace(point=21.3 * 60, lower=21 * 60, upper=54 * 60)
     result = SimpleNamespace(
         host="workstation",

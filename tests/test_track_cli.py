@@ -273,9 +273,11 @@ def test_bad_events_say_what_is_wrong(text: str) -> None:
     assert str(caught.value)
 
 
-def test_a_finish_within_one_minute_shows_no_interval_of_no_width() -> None:
-    """A run of 33-50 s ending at 19:00 read `ends 19:00 (19:00-19:00)`; within one minute
-    the clock shows the end alone, and a wider interval keeps both bounds."""
+def test_a_finish_is_on_its_nearest_minute_within_the_minutes_that_hold_it() -> None:
+    """A run of 33-50 s from 19:00 read `ends 19:00 (19:00-19:00)`; within one minute the
+    clock shows the end alone, on its nearest minute, and a wider interval keeps both bounds,
+    on the minutes that hold them. A run of 5.0 minutes from 21:00 read `ends 21:04`, its
+    seconds cut."""
     from types import SimpleNamespace
 
     from update_estimate.face.render import finish_sentence
@@ -288,6 +290,11 @@ def test_a_finish_within_one_minute_shows_no_interval_of_no_width() -> None:
     wide = Finish(
         start + timedelta(minutes=3), start + timedelta(minutes=1), start + timedelta(minutes=9)
     )
-    assert finish_sentence(SimpleNamespace(finish=short)).endswith("19:00")
+    assert finish_sentence(SimpleNamespace(finish=short)).endswith("19:01")
     assert "(" not in finish_sentence(SimpleNamespace(finish=short))
     assert finish_sentence(SimpleNamespace(finish=wide)).endswith("19:03 (19:01-19:09)")
+    late = datetime(2026, 11, 20, 21, 0)
+    five = Finish(
+        late + timedelta(seconds=299), late + timedelta(seconds=264), late + timedelta(seconds=360)
+    )
+    assert finish_sentence(SimpleNamespace(finish=five)).endswith("21:05 (21:04-21:06)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -270,11 +270,23 @@ def finish_sentence(result: Any) -> str:
 
 def _ends(f: Any, now: datetime) -> str:
     """`14:32 (14:29-14:41)`: a finish's point and interval on the clock, each bound's day
-    shown only where it is not the point's. An interval within one minute is left out: a run
-    of 33-50 s read `19:00 (19:00-19:00)`, an interval of no width."""
-    lower, upper = _clock(f.lower, f.point), _clock(f.upper, f.point)
-    point = _clock(f.point, now)
-    return point if lower == upper else f"{point} ({lower}-{upper})"
+    shown only where it is not the point's. The point is on its nearest minute, the bounds on
+    the minutes that hold them: cut to the minute, a run of 5.0 minutes from 21:00 read
+    `ends 21:04` beside it. An interval within one minute is left out: a run of 33-50 s read
+    `19:00 (19:00-19:00)`, an interval of no width."""
+    point = _minute(f.point, 0.5)
+    lower, upper = _minute(f.lower, 0.0), _minute(f.upper, 1.0)
+    shown = _clock(point, now)
+    if upper - lower <= timedelta(minutes=1):
+        return shown
+    return f"{shown} ({_clock(lower, point)}-{_clock(upper, point)})"
+
+
+def _minute(moment: datetime, up: float) -> datetime:
+    """`moment` on a whole minute: down (`up` 0), to the nearest (0.5) or up (1.0)."""
+    start = moment.replace(second=0, microsecond=0)
+    past = (moment - start) / timedelta(minutes=1)
+    return start + timedelta(minutes=1) if past > 0 and past >= 1.0 - up else start
 
 
 def _marker(m: Any) -> str:
