@@ -20,6 +20,7 @@ from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
 from update_estimate.record import TIMES, from_json, to_json
+from update_estimate.reports import reads_reports
 from update_estimate.serving import cache, conformal, idle, totals
 from update_estimate.serving.predictive import MetricEstimate, predictive, single
 
@@ -545,7 +546,7 @@ def test_peak_memory_a_report_does_not_read_answers_as_without_a_report(trained:
         for r in records
         if r.metric == "memory_peak_bytes"
         and "reports" in r.variants
-        and not r.variants["reports"].model.endswith("+reports")
+        and not reads_reports(r.variants["reports"].model)
         and r.variants["base"].idle is not None
     ]
     assert unread, "no memory record whose report race a model without reports won"

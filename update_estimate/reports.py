@@ -26,6 +26,11 @@ ALIASES = {
 EXAMPLE = 'e.g. {"apt": {"package_count": 12, "download_bytes": 150000000}}'
 
 
+def reads_reports(model: str) -> bool:
+    """Whether the model named `model` was fed the plugin's reports (its name says so)."""
+    return model.endswith(REPORTS_SUFFIX)
+
+
 def parse(text: str) -> dict[str, dict[str, float]]:
     """Reports per plugin: {"apt": {"package_count": 12, "download_bytes": 150000000}}."""
     try:

@@ -16,7 +16,7 @@ from update_estimate.fitting.candidates.base import Backtest, Candidate
 from update_estimate.fitting.features import Series
 from update_estimate.fitting.race import Scored, backtest_each, rolling_coverage
 from update_estimate.record import CALIBRATION_LEVEL
-from update_estimate.reports import REPORTS_SUFFIX
+from update_estimate.reports import REPORTS_SUFFIX, reads_reports
 from update_estimate.serving import conformal
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def role(
 ) -> tuple[str, Candidate | None, np.ndarray]:
     """The design a raced name was fed, its candidate (None: the global model) and its
     target: models without covariates fit the series with outliers cleaned away."""
-    design = "reports" if name.endswith(REPORTS_SUFFIX) else "base"
+    design = "reports" if reads_reports(name) else "base"
     kind = by_name.get(name.removesuffix(REPORTS_SUFFIX))
     return design, kind, cleaned if kind is not None and not kind.uses_covariates else s.y
 

@@ -37,7 +37,7 @@ from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import TIMES
-from update_estimate.reports import REPORTS_SUFFIX
+from update_estimate.reports import reads_reports
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
@@ -343,7 +343,7 @@ def own_costs_beyond_race(target: Series, variant: str, winner: str) -> bool:
     """Whether a raced variant's grid answers reports beyond its race's from the plugin's own
     costs (`beyond_race`): a time's reports race won by a model that reads no report, from
     OWN_COSTS runs on."""
-    return sums_own_costs(target, variant) and not winner.endswith(REPORTS_SUFFIX)
+    return sums_own_costs(target, variant) and not reads_reports(winner)
 
 
 def beyond_race(

@@ -22,7 +22,7 @@ from update_estimate.record import (
     SeriesRecord,
     Variant,
 )
-from update_estimate.reports import REPORTED, REPORTS_SUFFIX
+from update_estimate.reports import REPORTED, reads_reports
 from update_estimate.serving import conformal, idle, spread
 from update_estimate.serving.interpolation import locate
 from update_estimate.serving.memo import Memo
@@ -431,7 +431,7 @@ def _levels_weighed(metric: str, variants: Mapping[str, Variant]) -> bool:
     base, variant = variants["base"], variants["reports"]
     return (
         metric == "memory_peak_bytes"
-        and not variant.model.endswith(REPORTS_SUFFIX)
+        and not reads_reports(variant.model)
         and base.idle is not None
         and len(base.residuals) >= conformal.min_two_sided(CALIBRATION_LEVEL)
     )
