@@ -325,7 +325,7 @@ def _with_own_costs(
     slopes fallen towards nothing, at half a check's time."""
     x = own_inputs(target)
     kept = np.flatnonzero(~target.censored)
-    reports = additive.raw_inputs(x)[:, 1:]
+    reports = _reported(x)
     whole = additive.fit(target.y[kept], x[kept])
     own = np.empty(target.n)
     beyond = np.empty(target.n, dtype=bool)
@@ -335,7 +335,7 @@ def _with_own_costs(
         own[j] = fit.predict(x[j])[0]
         beyond[j] = _outside(reports[j : j + 1], reports[others])[0]
     at_rows = model_inputs(rows, False)
-    past = _outside(additive.raw_inputs(at_rows)[:, 1:], reports[kept])
+    past = _outside(_reported(at_rows), reports[kept])
     return _joined(predictions, whole.predict(at_rows), past), _joined(centres, own, beyond)
 
 
@@ -365,8 +365,13 @@ def beyond_race(
     raced = kept[kept >= start]
     if not len(raced):  # every run of the race timed out: none of its reports was judged
         return own
-    beyond = _outside(additive.raw_inputs(at_rows)[:, 1:], additive.raw_inputs(x[raced])[:, 1:])
+    beyond = _outside(_reported(at_rows), _reported(x[raced]))
     return np.where(beyond, own, predictions)
+
+
+def _reported(inputs: np.ndarray) -> np.ndarray:
+    """The reported quantities of the own costs' `inputs`, on the raw scale (hours left out)."""
+    return additive.raw_inputs(inputs)[:, 1:]
 
 
 def _outside(reports: np.ndarray, seen: np.ndarray) -> np.ndarray:
