@@ -70,6 +70,11 @@ def assert_consistent(result: EstimateResult) -> None:
         for p in pending:
             if p.state == "pending":
                 assert_at_least(left, p.metrics["wall_clock_seconds"])
+        own = result.remaining.running_wall_clock_seconds
+        assert (own is None) == (result.remaining.running is None)
+        if own is not None:
+            assert_ordered(own, "wall_clock_seconds")
+            assert_at_least(left, own)
     f = result.finish
     assert f is not None and f.lower <= f.point <= f.upper
 
@@ -293,6 +298,25 @@ def test_contradicting_run_options_are_usage_errors(runner, trained: Trained, ar
 def test_check_names_the_contradiction() -> None:
     with pytest.raises(UsageError, match="both --done and --running"):
         EstimateRequest(plugins=["apt"], done=["apt"], running="apt")
+
+
+def test_a_running_plugin_shows_what_remains_of_it(runner, trained: Trained) -> None:
+    """Its row showed its whole run's estimate (15 s, up to 2.9 m) beside 'running 50.0 m'
+    and a remaining time of 15.6 m: now what remains of it, which the whole never falls
+    below."""
+    args = ["-p", "cargo", "apt", "--running", "cargo", "--elapsed", "3000"]
+    doc = run_json(runner, trained, *args)
+    own, left = (
+        doc["remaining"]["running_wall_clock_seconds"],
+        doc["remaining"]["wall_clock_seconds"],
+    )
+    assert doc["remaining"]["overdue"] and own["point"] > 0
+    assert left["point"] >= own["point"] and left["upper"] >= own["upper"]
+    table = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, *args
+    )  # fmt: skip
+    row = next(line for line in table.stdout.splitlines() if line.startswith("cargo"))
+    assert "left" in row and "running 50.0 m" in row
 
 
 def test_an_overdue_plugin_is_flagged(runner, trained: Trained) -> None:

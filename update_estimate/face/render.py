@@ -234,6 +234,11 @@ def _estimate_body(result: Any) -> dict[str, Any]:
             "elapsed_seconds": r.elapsed,
             "overdue": r.overdue,
             "wall_clock_seconds": _metric_dict(r.wall_clock_seconds),
+            "running_wall_clock_seconds": (
+                None
+                if r.running_wall_clock_seconds is None
+                else _metric_dict(r.running_wall_clock_seconds)
+            ),
         }
     return body
 
@@ -293,9 +298,9 @@ def _marker(m: Any) -> str:
     return MARKERS.get(m.basis, "")
 
 
-def _cell(metric: str, m: Any, one_line: bool) -> str:
+def _cell(metric: str, m: Any, one_line: bool, after: str = "") -> str:
     interval = human_interval(metric, m.lower, m.upper)
-    point = human(metric, m.point) + _marker(m)
+    point = human(metric, m.point) + after + _marker(m)
     return f"{point} [dim]{interval}[/dim]" if one_line else f"{point}\n[dim]{interval}[/dim]"
 
 
@@ -386,9 +391,14 @@ def estimate_table(result: Any, layout: Layout) -> Table:
         model = [
             f"{wall.model} [dim]({basis})[/dim]" if one else f"{wall.model}\n[dim]{basis}[/dim]"
         ]
-        if p.state == "running":
-            name += f" (running {human_seconds(result.remaining.elapsed)})"
         cells = [_cell(n, m, one) for n, m in p.metrics.items()]
+        if p.state == "running":
+            left = result.remaining
+            name += f" (running {human_seconds(left.elapsed)})"
+            if left.running_wall_clock_seconds is not None:
+                cells[0] = _cell(
+                    "wall_clock_seconds", left.running_wall_clock_seconds, one, " left"
+                )
         table.add_row(name, *cells, *(model if layout.models else []))
     last = dict(result.total)
     label = "total"

@@ -246,7 +246,12 @@ def _during_run(
     others = [wall[p] for p in pending if p != request.running]
     left = remaining(running, others, request.elapsed, request.level, memo)
     result.remaining = Remaining(
-        list(request.done), request.running, request.elapsed, left.estimate, left.overdue
+        list(request.done),
+        request.running,
+        request.elapsed,
+        left.estimate,
+        left.overdue,
+        left.own,
     )
     result.finish = finish(max(request.now or datetime.now(), at), left.estimate)
     upper, overrun, overdue = left.upper, left.overrun, left.overdue

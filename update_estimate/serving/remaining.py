@@ -56,6 +56,7 @@ class Remaining:
     elapsed: float
     wall_clock_seconds: MetricEstimate
     overdue: bool = False  # the running plugin is past its interval's upper end
+    running_wall_clock_seconds: MetricEstimate | None = None  # what remains of it alone
 
 
 def first_and_rest(members: tuple[Predictive, ...], memo: Memo) -> list[tuple[float, float]]:
@@ -107,6 +108,7 @@ class Left(NamedTuple):
     overrun: bool  # it outran nearly every past run: scaled from its slowest ones
     overdue: bool  # it is past the upper end of its interval
     upper: float  # that upper end (infinite without a running member)
+    own: MetricEstimate | None = None  # what remains of the running member alone
 
 
 def remaining(
@@ -116,7 +118,9 @@ def remaining(
     level: float,
     memo: Memo | None = None,
 ) -> Left:
-    """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`.
+    """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`,
+    and of `running` alone, from the same draws: the whole is at least its running part
+    draw by draw, so on one screen it is never below it.
 
     Within the running member's interval the point never rises as `elapsed` grows: it is the
     lowest conditional median over the fixed checkpoints up to `elapsed`, stateless and
@@ -133,13 +137,32 @@ def remaining(
             total("wall_clock_seconds", members, level, False, memo), False, False, math.inf
         )
     draws = first_and_rest(members, memo)
-    samples, overrun = conditional_samples(draws, elapsed)
-    est = from_samples(samples, level, members)
     upper = shared_single(running, level, memo).upper
     overdue = elapsed > upper
+    est, overrun = _conditioned(draws, members, "whole", elapsed, level, overdue, memo)
+    alone = memo.get("running-alone", members, None, lambda: [(d[0], 0.0) for d in draws])
+    own, _ = _conditioned(alone, members, "alone", elapsed, level, overdue, memo)
+    parts = [shared_single(p, level, memo) for p in others]
+    whole = coherent(coherent(est, parts, summed=True), [own])
+    return Left(whole, overrun, overdue, upper, own)
+
+
+def _conditioned(
+    draws: list[tuple[float, float]],
+    members: tuple[Predictive, ...],
+    part: str,
+    elapsed: float,
+    level: float,
+    overdue: bool,
+    memo: Memo,
+) -> tuple[MetricEstimate, bool]:
+    """The remaining time of `draws` of `members` (see `remaining`), and whether it was
+    scaled from the slowest of them (`conditional_samples`); `part`: "whole" (draws of every
+    member) or "alone" (the running member's, the first)."""
+    samples, overrun = conditional_samples(draws, elapsed)
+    est = from_samples(samples, level, members if part == "whole" else members[:1])
     if not overdue:
-        medians = memo.get("medians", members, None, lambda: Medians(draws))
+        medians = memo.get("medians", members, part, lambda: Medians(draws))
         point = medians.lowest(bisect.bisect_right(CHECKPOINTS, elapsed))
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
-    parts = [shared_single(p, level, memo) for p in others]
-    return Left(coherent(est, parts, summed=True), overrun, overdue, upper)
+    return est, overrun
