@@ -3,6 +3,7 @@ runner and as a real process; and the event protocol itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from datetime import datetime, timedelta
@@ -141,6 +142,17 @@ def test_the_status_line_fits_its_width_with_whole_parts() -> None:
     assert full[0] == "apt DOWNLOAD 42 s OVERDUE" and full[1] == "3.1 m left (2.5-4.9 m)"
     for text in result_lines[:-1]:
         assert full[: len(text.split(" | "))] == text.split(" | ")
+
+
+def test_a_remaining_time_without_width_is_said_once() -> None:
+    """After the last plugin, only the run's own last second remains: it read `1.0 s left
+    (1.0 s)`."""
+    from update_estimate.face.render import progress_line
+    from update_estimate.serving.predictive import MetricEstimate
+
+    last = MetricEstimate(1.0, 1.0, 1.0, 40, "joint", "model")
+    progress = dataclasses.replace(_a_progress(), remaining=last, flags=[])
+    assert progress_line(progress).split(" | ")[1] == "1.0 s left"
 
 
 def _a_progress():

@@ -652,7 +652,10 @@ def progress_line(progress: Any, width: int | None = None) -> str:
             f"{running.plugin}{phase} {human_seconds(running.elapsed)}"
             + (" OVERDUE" if late else "")
         )
-    parts += [f"{human_seconds(left.point)} left ({interval})", f"ends {_ends(f, progress.time)}"]
+    point = human_seconds(left.point)
+    # the run's own last seconds after its last plugin: `1.0 s left (1.0 s)` said it twice
+    left_text = f"{point} left" if interval == point else f"{point} left ({interval})"
+    parts += [left_text, f"ends {_ends(f, progress.time)}"]
     parts.append(f"{done}/{len(progress.plugins)} done")
     if progress.download_left.upper > 0:
         parts.append(f"{human_bytes(progress.download_left.point)} to download")
