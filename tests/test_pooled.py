@@ -184,7 +184,8 @@ def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
 def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -> None:
     """A plugin with 3-8 runs answers with the host's line; its interval was a Student-t on
     its own few errors (too wide, or with near-equal errors too narrow). With the host's
-    errors about the line lent, a report's interval is narrower and still covers."""
+    errors about the line lent (and its checks' spread, `quiet_spread`), a report's interval
+    is narrower and still covers."""
     hits: dict[str, list[bool]] = {"lent": [], "own": []}
     widths: dict[str, list[float]] = {"lent": [], "own": []}
     for seed in range(1, 7):
@@ -202,7 +203,10 @@ def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -
                 assert len(lent.runs) > n and set(lent.runs[n:]) == {None}
                 assert len(record.variants["base"].residuals) > n  # time lends without one
                 own = lent._replace(
-                    residuals=lent.residuals[:n], censored=lent.censored[:n], runs=lent.runs[:n]
+                    residuals=lent.residuals[:n],
+                    censored=lent.censored[:n],
+                    runs=lent.runs[:n],
+                    quiet_errors=(),
                 )
                 actual = float(np.expm1(s.y[n]))
                 for name, v in (("lent", lent), ("own", own)):
@@ -320,14 +324,16 @@ def test_a_report_beyond_any_seen_is_answered_from_the_plugins_own_costs() -> No
 NOTHING = {"package_count": 0.0, "download_bytes": 0.0}
 
 
-def checks_and_work(plugin: str, check: float, counts: np.ndarray, seed: int) -> Series:
-    """A plugin whose check costs `check` seconds (5% noise) and whose work, 0.3 s a package
-    and a download on a line whose speed varies tenfold, comes on top; it reports before each
-    run, and a run of no package had nothing to do."""
+def checks_and_work(
+    plugin: str, check: float, counts: np.ndarray, seed: int, noise: float = 0.05
+) -> Series:
+    """A plugin whose check costs `check` seconds (`noise` on the log scale) and whose work,
+    0.3 s a package and a download on a line whose speed varies tenfold, comes on top; it
+    reports before each run, and a run of no package had nothing to do."""
     rng = np.random.default_rng(seed)
     sizes = counts * 2e6 * rng.lognormal(0, 0.3, len(counts))
     work = (0.3 * counts + sizes / 2e6) * rng.lognormal(0, 0.6, len(counts))
-    values = check * rng.lognormal(0, 0.05, len(counts)) + work
+    values = check * rng.lognormal(0, noise, len(counts)) + work
     reports = {"package_count": counts, "download_bytes": sizes}
     return make_series(values, idle=counts == 0, plugin=plugin, reports=reports)
 
@@ -365,6 +371,44 @@ def test_a_report_of_nothing_to_do_is_answered_from_the_checks() -> None:
         firsts.append(math.expm1(p.centre) / 20.0)
     assert np.mean(covered) >= 0.85, covered
     assert 0.85 < float(np.median(firsts)) < 1.15, firsts  # the line's log slopes: 0.76
+
+
+def test_a_new_users_few_checks_pool_their_spread() -> None:
+    """A new user's host: each plugin has checked twice (10% noise). Their errors about each
+    plugin's level were 6, too few for the conformal ranks, and a report of nothing to do
+    was calibrated on every run's errors, the work's too: log widths of 1.1-1.7 (a median
+    1.46) for a check whose 90% interval is 0.33 wide. Pooled, the checks' variance has
+    three degrees of freedom, and Student's prediction interval (a median 0.48) covers fresh
+    checks as often as it says."""
+    widths, covered = [], []
+    for seed in range(8):
+        rng = np.random.default_rng(100 + seed)
+        others = []
+        for index, (name, check) in enumerate((("flatpak", 6.0), ("snap", 9.0))):
+            counts = rng.integers(3, 12, 12).astype(float)
+            counts[[3, 9]] = 0
+            others.append(checks_and_work(name, check, counts, 40 + 2 * seed + index, 0.1))
+        counts = rng.integers(5, 60, 8).astype(float)
+        counts[[2, 6]] = 0
+        apt = checks_and_work("apt", 20.0, counts, 20 + seed, 0.1)
+        e = single(a_day_later(shaped(apt, others), apt, NOTHING), 0.9)
+        fresh = 20.0 * np.random.default_rng(seed).lognormal(0, 0.1, 400)
+        widths.append(math.log(e.upper / e.lower))
+        covered.append(float(np.mean((fresh >= e.lower) & (fresh <= e.upper))))
+    assert float(np.median(widths)) < 0.8, widths
+    assert np.mean(covered) >= 0.85, covered
+
+
+def test_checks_spread_as_students_prediction_interval() -> None:
+    """Each plugin's checks about their own mean, pooled: the quantiles are Student's at the
+    pooled degrees of freedom, widened for a level read from `own` checks."""
+    checks = [np.array([1.0, 1.2]), np.array([2.0, 2.2, 2.4]), np.array([3.0])]
+    spread = pooled.quiet_spread(checks, own=2)
+    scale = math.sqrt((0.02 + 0.08) / 3 * 1.5)  # squares about each mean, 1 + 2 df
+    assert len(spread) == pooled.QUIET_STEPS
+    assert spread[94] == pytest.approx(scale * 2.353, rel=0.01)  # t(0.95, 3), rank 95 of 100
+    assert spread[4] == pytest.approx(-spread[94])
+    assert len(pooled.quiet_spread([np.array([1.0, 1.2]), np.array([3.0])], own=1)) == 0
 
 
 def sized_downloads(plugin: str, bias: float, sizes: np.ndarray, seed: int) -> Series:

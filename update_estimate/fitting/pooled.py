@@ -26,6 +26,7 @@ race can be calibrated (`until`).
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import TIMES
 from update_estimate.reports import reads_reports
+from update_estimate.serving import conformal
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
@@ -54,6 +56,9 @@ LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from th
 # costs (`_with_own_costs`): fewer left each left-out fit with barely more runs than costs.
 OWN_COSTS = 6
 SIZE = "download_bytes"
+QUIET_DF = 2  # fewest degrees of freedom of the checks' pooled variance (`quiet_spread`)
+# Stand-in errors of a check: ranks 1..99 of 100 hold every level's bounds up to 98%
+QUIET_STEPS = 99
 
 Line = Callable[[np.ndarray], np.ndarray]
 
@@ -63,8 +68,8 @@ class Borrowed:
     """A short series' variant: its grid forecasts, per run of its own the forecast of a fit
     without that run (`centres`), and the host's other runs' errors about the line (`lent`:
     runs that observed something, widened for the line's own fit to them); a time with a
-    report, its own and its host's runs that had nothing to do about their plugin's level of
-    such runs (`quiet_errors`; none where it has no such run of its own)."""
+    report, how far a check of its may fall from its level of them (`quiet_errors`: stand-in
+    errors, see `quiet_spread`; none where it has no such run of its own)."""
 
     predictions: np.ndarray
     centres: np.ndarray
@@ -172,11 +177,11 @@ def borrow(
     reports); siblings' runs count only when they started before `before` (a backtest cut).
 
     A time reported with nothing to do is a check, answered at the median of the plugin's
-    own runs that reported nothing, with its own and its host's checks' errors about each
-    plugin's level of them (`quiet_errors`, each run left out of its level). Read off the
-    line, a check sat where the runs with work bent it, and its interval was calibrated on
-    those runs, whose downloads vary far more than a check: in a new user's first weeks a
-    check's interval scored about three times the truth's (`bench/RESULTS.md`)."""
+    own runs that reported nothing, with the spread of its own and its host's checks about
+    each plugin's level of them (`quiet_spread`). Read off the line, a check sat where the
+    runs with work bent it, and its interval was calibrated on those runs, whose downloads
+    vary far more than a check: in a new user's first weeks a check's interval scored about
+    three times the truth's (`bench/RESULTS.md`)."""
     host = stack(target, siblings, variant, before)
     if host is None:
         return None
@@ -206,13 +211,39 @@ def borrow(
     about = _about_level(target.y, quiet)
     own = np.isfinite(about)
     centres = np.where(own, target.y - about, centres)
-    lent_quiet = [about]
+    checks = [target.y[quiet]]
     for member in _host_series(target, siblings):
         end = member.n if before is None else bisect.bisect_left(member.starts, before)
         if member.idle is not None:
-            quiet_there = member.idle[:end] & ~member.censored[:end]
-            lent_quiet.append(_about_level(member.y[:end], quiet_there))
-    return Borrowed(predictions, centres, lent, _finite(lent_quiet))
+            checks.append(member.y[:end][member.idle[:end] & ~member.censored[:end]])
+    return Borrowed(predictions, centres, lent, quiet_spread(checks, int(quiet.sum())))
+
+
+def quiet_spread(checks: Sequence[np.ndarray], own: int) -> np.ndarray:
+    """Stand-in errors of a check about the median of the plugin's `own` checks so far:
+    Student's prediction quantiles (at evenly spaced ranks) from the variance of each
+    plugin's checks about their mean, pooled over the plugins with two or more (`checks`:
+    each plugin's values of them). None with fewer than QUIET_DF degrees of freedom.
+
+    A new user's host has a few checks per plugin: their errors about each plugin's level
+    (each left out of it) were too few for the conformal ranks before 9 of them, and a pair's
+    two errors are one difference twice, so that a handful of them was a sample of half as
+    many; a plugin's own level from one to three of its checks is uncertain too
+    (`sqrt(1 + 1 / own)`). Pooled, the plugins' checks spread alike (their noise is the
+    network's and the machine's), and a check's interval is their prediction interval:
+    measured in bench/RESULTS.md."""
+    counted = [c for c in checks if len(c) >= 2]
+    df = sum(len(c) - 1 for c in counted)
+    if df < QUIET_DF or own < 1:
+        return np.empty(0)
+    squares = sum(float(((c - c.mean()) ** 2).sum()) for c in counted)
+    scale = math.sqrt(squares / df * (1 + 1 / own))
+    ranks = np.arange(1, QUIET_STEPS + 1) / (QUIET_STEPS + 1)
+    return np.array([scale * _student_t_at(p, df) for p in ranks])
+
+
+def _student_t_at(p: float, df: int) -> float:
+    return conformal.student_t(p, df) if p >= 0.5 else -conformal.student_t(1 - p, df)
 
 
 def _reported_size(

@@ -330,7 +330,7 @@ def _borrowed_variant(
     lends = variant == "reports" or s.metric in TIMES
     if lends and len(residuals) < enough <= len(borrowed.lent):
         record = record.lent([round(float(r), 6) for r in borrowed.lent])
-    if len(borrowed.quiet_errors) >= enough:
+    if len(borrowed.quiet_errors):
         record = record._replace(
             quiet_errors=tuple(round(float(e), 6) for e in borrowed.quiet_errors)
         )

@@ -37,8 +37,9 @@ MIN_SAME_KIND = 3
 # The fewest quiet runs to calibrate a time on them alone where the report says nothing to
 # do: enough for the symmetric conformal rank. A check's seconds vary less than a run with
 # work does, and replayed with the errors of runs that download on a slow day, a re-run's
-# interval was wider than the truth's (`bench/RESULTS.md`). Fewer: all residuals, where the
-# quiet runs alone would give only a limited (uncalibrated) interval.
+# interval was wider than the truth's (`bench/RESULTS.md`). Fewer: the spread of the host's
+# checks where the record has it (`fitting.pooled.quiet_spread`), else all residuals, where
+# the quiet runs alone would give only a limited (uncalibrated) interval.
 QUIET_TIMES = conformal.min_residuals(CALIBRATION_LEVEL)
 LESS_THAN_ONE = math.log(2.0)  # log1p of one byte: a centre below it is nothing
 # With no history anywhere: wide, honest defaults (point, lower, upper).
