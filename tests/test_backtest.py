@@ -160,3 +160,16 @@ def test_live_backtest_replays_the_last_run(runner, trained: Trained) -> None:
     assert 0 <= live["tracked"]["coverage"] <= 1 and live["rises"] == 0
     mixed = invoke(runner, "backtest", "--db", trained.db, "--live", "--plot", "x.png")
     assert mixed.exit_code == ExitCode.USAGE and "--live replays whole runs" in mixed.stderr
+
+
+@pytest.mark.parametrize("mode", [[], ["--live"]])
+def test_a_history_too_short_to_judge_says_so(runner, tmp_path, mode: list[str]) -> None:
+    """A new user's one run: the backtest printed an empty table and exited 0, and `--live`
+    failed on the temporary copy of the history it trains on ("no plugin executions in
+    /tmp/update-estimate-live-.../history.duckdb")."""
+    db = tmp_path / "one.duckdb"
+    assert invoke(runner, "simulate", "--db", db, "--runs", "1").exit_code == 0
+    result = invoke(runner, "backtest", "--db", db, *mode)
+    assert result.exit_code == ExitCode.NOTHING_USABLE, result.output
+    assert result.stdout == "" and "update-estimate-live" not in result.stderr
+    assert "no run to judge" in result.stderr or "no run to replay" in result.stderr

@@ -17,7 +17,7 @@ In-process use (update-all is a Python program)::
 Everything public is listed in `__all__`; the modules below are the implementation.
 """
 
-__version__ = "0.48.0"
+__version__ = "0.48.1"
 
 from update_estimate.api import (
     Estimator,
@@ -35,6 +35,7 @@ from update_estimate.errors import (
     HistoryMissing,
     NoData,
     NotDuckDB,
+    NothingUsable,
     SchemaInvalid,
     SchemaNewer,
     TrainLocked,
@@ -70,6 +71,7 @@ __all__ = [
     "MetricEstimate",
     "NoData",
     "NotDuckDB",
+    "NothingUsable",
     "PluginEstimate",
     "PluginProgress",
     "Progress",

@@ -33,7 +33,10 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.SCHEMA_INVALID: "the history lacks tables or columns of schema v1",
     ExitCode.SCHEMA_NEWER: "the history has a newer schema version than this tool reads",
     ExitCode.DB_LOCKED: "the history is locked by a writing process (update-all) and stayed locked",
-    ExitCode.NOTHING_USABLE: "validate: no series has enough data to be usable",
+    ExitCode.NOTHING_USABLE: (
+        "validate: no series has enough data to be usable; backtest: no run has enough runs "
+        "before it to be judged"
+    ),
     ExitCode.TRAIN_LOCKED: "train: another train holds the cache lock",
     ExitCode.NO_DATA: "the history holds no executions for the requested hosts or plugins",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGINT); worker processes are stopped",
@@ -78,6 +81,12 @@ class TrainLocked(EstimateError):
 
 class NoData(EstimateError):
     exit_code = ExitCode.NO_DATA
+
+
+class NothingUsable(EstimateError):
+    """Too little history for the command's answer (a backtest with no run to judge)."""
+
+    exit_code = ExitCode.NOTHING_USABLE
 
 
 class UsageError(EstimateError):

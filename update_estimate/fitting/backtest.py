@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from update_estimate.errors import NothingUsable
 from update_estimate.fitting import parallel, pooled
 from update_estimate.fitting.features import Series, build_series, truncate
 from update_estimate.fitting.series_training import train_series
@@ -236,6 +237,11 @@ def evaluate(
         first.extend(Job(s, [i], _lenders(s, siblings[s.key], i)) for i in leading)
         later[s.key] = [] if full_race else raced[1:]
     total = len(first) + sum(len(cuts) for cuts in later.values())
+    if not total:
+        raise NothingUsable(
+            f"no run to judge: a plugin's run is judged from its third run on, and none of the "
+            f"history's last {request.last} runs is one"
+        )
     if progress is not None:
         progress(0, total)
     answer = partial(_answer, level, modes)

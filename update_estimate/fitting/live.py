@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from update_estimate.errors import NoData
+from update_estimate.errors import NoData, NothingUsable
 from update_estimate.fitting.train import train
-from update_estimate.history.replay import PastRun, copy_before, last_runs
+from update_estimate.history.replay import PastRun, copy_before, first_starts, last_runs
 from update_estimate.requests import EstimateRequest, TrainRequest
 from update_estimate.serving import source
 from update_estimate.serving.memo import Memo
@@ -172,6 +172,13 @@ def evaluate(
     runs = last_runs(db, last, host)
     if not runs:
         raise NoData(f"{db} holds no finished run to replay")
+    firsts = first_starts(db)
+    runs = [r for r in runs if r.host in firsts and r.start > firsts[r.host]]
+    if not runs:
+        raise NothingUsable(
+            "no run to replay: each is replayed against what the runs before it taught, and "
+            "the history has only its first run"
+        )
     checkpoints: list[Checkpoint] = []
     for done, run in enumerate(runs):
         if progress is not None:

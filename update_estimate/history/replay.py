@@ -155,6 +155,16 @@ CUT_SQL = (
 )
 
 
+def first_starts(path: Path) -> dict[str, datetime]:
+    """Each host's first run with a plugin execution: nothing was known before it."""
+    sql = (
+        "SELECT hostname, min(start_time) FROM runs WHERE run_id IN "
+        "(SELECT run_id FROM plugin_executions) GROUP BY hostname"
+    )
+    with connect(path) as con:
+        return {str(host): start for host, start in con.execute(sql).fetchall()}
+
+
 def copy_before(path: Path, before: datetime, dest: Path) -> Path:
     """A copy of the history as it stood when the run at `before` started (the original is
     only read)."""
