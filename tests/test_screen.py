@@ -154,3 +154,18 @@ def test_a_run_ending_after_midnight_keeps_the_title_on_one_line() -> None:
     side_by_side = SimpleNamespace(**{**vars(result), "jobs": 4})
     title = render.estimate_title(side_by_side)
     assert ", 4 at once, " in title and len(title) <= 80, title
+
+
+def test_one_run_is_counted_as_one(runner, tmp_path: Path) -> None:
+    """A new user's first run: the model column read `(limited, 1 runs)`."""
+    from update_estimate.face.render import counted
+
+    assert (counted(1, "run"), counted(2, "run"), counted(0, "host")) == (
+        "1 run",
+        "2 runs",
+        "0 hosts",
+    )
+    db = tmp_path / "one.duckdb"
+    assert invoke(runner, "simulate", "--db", db, "--runs", "1", "--plugins", "apt").exit_code == 0
+    result = invoke(runner, "estimate", "--db", db, "--cache-dir", tmp_path / "none")
+    assert "1 run)" in result.stdout and "1 runs" not in result.stdout

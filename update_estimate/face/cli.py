@@ -327,6 +327,7 @@ def simulate(
     Example: update-estimate simulate --db /tmp/demo.duckdb --runs 200 --hosts 2 --seed 1
     """
     from update_estimate import api
+    from update_estimate.face import render
 
     request = SimulateRequest(db, _plugins(plugins), runs, seed, hosts, scenario, force, jobs)
     written = api.simulate(request)
@@ -336,8 +337,8 @@ def simulate(
     )
     _summary(
         ctx,
-        f"wrote {written.runs} runs of {len(chosen)} "
-        f"plugin{'s' * (len(chosen) != 1)} to {db} "
+        f"wrote {render.counted(written.runs, 'run')} of {render.counted(len(chosen), 'plugin')} "
+        f"to {db} "
         f"(scenario {scenario}, seed {seed}{f', {jobs} plugins at once' if jobs > 1 else ''})",
     )
 

@@ -53,6 +53,11 @@ def human(metric: str, value: float) -> str:
     return human_seconds(value) if metric.endswith("seconds") else human_bytes(value)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 run`, `2 runs`: a new user's one run read `1 runs`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def human_interval(metric: str, lower: float, upper: float) -> str:
     """`2.4-5.0 m`: the unit once where both ends share it, so a cell stays narrow."""
     low, high = human(metric, lower), human(metric, upper)
@@ -129,7 +134,7 @@ def _executions(report: Any) -> str:
         how = {"sequential": "plugins one after another"}.get(
             h.execution, f"{h.parallel} with plugins side by side"
         )
-        lines.append(f"{h.host}: {h.runs} runs, {how}")
+        lines.append(f"{h.host}: {counted(h.runs, 'run')}, {how}")
     return "\n".join(lines)
 
 
@@ -387,7 +392,7 @@ def estimate_table(result: Any, layout: Layout) -> Table:
             table.add_row(f"[dim]{name}[/dim]", "[dim]done[/dim]")
             continue
         wall = p.metrics["wall_clock_seconds"]
-        basis = f"{wall.basis}, {wall.data_points} runs"
+        basis = f"{wall.basis}, {counted(wall.data_points, 'run')}"
         model = [
             f"{wall.model} [dim]({basis})[/dim]" if one else f"{wall.model}\n[dim]{basis}[/dim]"
         ]
@@ -418,7 +423,7 @@ def batch_view(result: Any, layout: Layout) -> RenderableType:
     one = layout.one_line
     how = "all at once" if result.at_once else "one after another"
     wall = result.total["wall_clock_seconds"]
-    hosts = f"{len(result.hosts)} host{'s' if len(result.hosts) > 1 else ''}"
+    hosts = counted(len(result.hosts), "host")
     title = f"Next runs on {hosts}, {how}: about {human_seconds(wall.point)}"
     title += f", {finish_sentence(result)}"
     legend = f"Under each: its {result.level:.0%} interval; ~ limited, ? no history"
@@ -529,7 +534,8 @@ def backtest_view(result: Any) -> RenderableType:
         if result.with_covariates
         else "answers before the check phase, without reports"
     )
-    title = f"Backtest over the last {result.last} runs ({result.level:.0%} intervals), {mode}"
+    last = counted(result.last, "run")
+    title = f"Backtest over the last {last} ({result.level:.0%} intervals), {mode}"
     table = _table(
         None,
         "ours / last value / recent median. MdAPE: median absolute percentage error; "
@@ -581,7 +587,7 @@ def live_json(result: Any) -> str:
 
 def live_view(result: Any) -> RenderableType:
     title = (
-        f"Live tracking replayed over the last {result.runs} runs ({result.level:.0%} "
+        f"Live tracking replayed over the last {counted(result.runs, 'run')} ({result.level:.0%} "
         f"intervals of the remaining time), {result.tracked.cases} answers"
     )
     table = _table(
