@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import Trained, invoke
 from tests.scenarios import make_series, next_estimate
-from update_estimate.fitting.features import Series
+from update_estimate.fitting.features import Series, build_series
 from update_estimate.fitting.idle import fit, level_rise
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
@@ -564,3 +564,33 @@ def test_peak_memory_a_report_does_not_read_answers_as_without_a_report(trained:
             for name, v in record.variants.items()
         }
         assert predictive(record._replace(variants=cut), at, report)[1]
+
+
+def test_a_new_plugins_memory_reads_its_report_through_its_hosts_line(tmp_path: Path) -> None:
+    """A plugin answered by its host's line (HOST_SHAPE) with 20+ runs of its own: its
+    report of nothing to do was taken for one its model does not read, and answered across
+    both kinds (104 MB [47, 131 MB] for a check's 50 MB in a held-out history). Read, a
+    check is answered at the checks' level and a run with work at the work's."""
+    from update_estimate.fitting import pooled
+    from update_estimate.fitting.features import truncate
+    from update_estimate.record import HOST_SHAPE
+
+    db = tmp_path / "h.duckdb"
+    plugins = ("apt", "flatpak", "snap", "cargo")
+    simulate.write(simulate.generate(plugins, 26, 3, scenario_name="check-only"), db)
+    series = build_series(history.read(db).executions, None, ("memory_peak_bytes",))
+    s = next(x for x in series if x.plugin == "snap")
+    past = truncate(s, 24)
+    shapes = pooled.borrow_all(past, [o for o in series if o is not s], s.starts[24])
+    record = train_series(past, None, include_extras=False, borrowed=shapes).record
+    assert record.variants["reports"].model == HOST_SHAPE
+    assert len(record.variants["base"].residuals) >= conformal.min_two_sided(0.9)
+    values = np.expm1(past.y)
+    quiet, work = np.median(values[past.idle]), np.median(values[~past.idle])
+    at = datetime.fromisoformat(s.starts[24])
+    check, used = predictive(record, at, {"package_count": 0.0, "download_bytes": 0.0})
+    assert used
+    e = single(check, 0.9)
+    assert e.lower < quiet < e.upper < (quiet + work) / 2, (quiet, work, e)
+    busy = single(predictive(record, at, {"package_count": 3.0, "download_bytes": 2e8})[0], 0.9)
+    assert (quiet + work) / 2 < busy.lower < work < busy.upper, (quiet, work, busy)

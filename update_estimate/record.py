@@ -25,6 +25,9 @@ METRICS = ("wall_clock_seconds", "cpu_seconds", "memory_peak_bytes", "download_b
 # Time grows with the work a break brings; memory is a level for each kind of run, and a
 # download is nothing or a size.
 TIMES = METRICS[:2]
+# The model of a series answered by its host's line (`fitting.pooled`): with a report, the
+# line reads it
+HOST_SHAPE = "borrowed_shape"
 
 
 class RecordError(ValueError):

@@ -37,7 +37,7 @@ from update_estimate.fitting.candidates import additive, linear
 from update_estimate.fitting.candidates.base import model_inputs
 from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
-from update_estimate.record import TIMES
+from update_estimate.record import HOST_SHAPE, TIMES
 from update_estimate.reports import reads_reports
 from update_estimate.serving import conformal
 
@@ -50,7 +50,7 @@ OWN_CALIBRATED = MIN_TRAIN + COVERAGE_WARMUP
 # window.
 DOWNLOADS_UNTIL = MAX_ORIGINS
 MIN_ROWS = 12  # runs over the host's plugins, fewest for a shape
-NAME = "borrowed_shape"
+NAME = HOST_SHAPE
 LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from the first
 # Uncensored runs of its own from which a plugin's reported work is also read from its own
 # costs (`_with_own_costs`): fewer left each left-out fit with barely more runs than costs.
