@@ -429,3 +429,24 @@ def test_a_pipe_gets_one_line_a_plugin_unwrapped(trained: Trained) -> None:
 def test_help_examples_fit_their_command(runner, command: str) -> None:
     text = invoke(runner, command, "--help").stdout
     assert "jq .total" not in text
+
+
+def test_a_level_and_a_plugin_are_read_as_asked(runner, trained: Trained) -> None:
+    """`--level 0.999` read `its 100% interval`; `--plugins apt apt` summed apt twice."""
+    from update_estimate.requests import percent
+
+    assert (percent(0.9), percent(0.999), percent(0.95), percent(0.01)) == (
+        "90%",
+        "99.9%",
+        "95%",
+        "1%",
+    )
+    twice = run_json(runner, trained, "-p", "apt", "apt")
+    assert [p["plugin"] for p in twice["plugins"]] == ["apt"]
+    total, apt = twice["total"]["metrics"]["wall_clock_seconds"], metric(twice, "apt")
+    assert (total["point"], total["upper"]) == (apt["point"], apt["upper"])
+    table = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "-p", "apt",
+        "--level", "0.999",
+    )  # fmt: skip
+    assert "99.9% interval" in table.stdout

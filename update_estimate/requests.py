@@ -41,14 +41,20 @@ def check_level(level: float, option: str = "--level") -> float:
     return level
 
 
+def percent(level: float) -> str:
+    """`90%`, `99.9%`: a level as it was asked (`--level 0.999` read `its 100% interval`)."""
+    return f"{level * 100:.3g}%"
+
+
 def _names(values: Sequence[str] | str | None, option: str) -> tuple[str, ...] | None:
-    """Names as a tuple, None for "all"; a bare string is one name, not its letters."""
+    """Names as a tuple, None for "all"; a bare string is one name, not its letters. A name
+    given twice counts once: `--plugins apt apt` summed apt twice into the total."""
     if values is None:
         return None
     names = (values,) if isinstance(values, str) else tuple(values)
     if any(not isinstance(n, str) or not n.strip() for n in names):
         raise UsageError(f"{option} needs names, e.g. {option} apt snap")
-    return names
+    return tuple(dict.fromkeys(names))
 
 
 def _at_least(value: float, low: float, option: str) -> None:

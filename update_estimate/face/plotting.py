@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from update_estimate.errors import UsageError
+from update_estimate.requests import percent
 
 
 def require() -> None:
@@ -59,7 +60,7 @@ def draw(result: Any, path: Path) -> None:
     mode = "with the plugins' reports" if result.with_covariates else "before the check phase"
     fig.suptitle(
         f"Backtest of the last {result.last} runs, {mode}: estimate (line), "
-        f"{result.level:.0%} interval (band), actual (dots)",
+        f"{percent(result.level)} interval (band), actual (dots)",
         fontsize=9,
     )
     fig.tight_layout()

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from update_estimate.requests import percent
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.table import Table
@@ -32,7 +34,9 @@ def human_seconds(value: float) -> str:
         return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
     if value < 90 * 60:
         return f"{value / 60:.1f} m"
-    return f"{value / 3600:.1f} h"
+    if value < 48 * 3600:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"
 
 
 def human_bytes(value: float) -> str:
@@ -265,12 +269,15 @@ MARKERS = {"limited": " ~", "default": " ?"}
 def _clock(moment: datetime, day: datetime) -> str:
     """`14:32`, with the day only where it is not `day`'s: `Thu 00:31` within the week around
     it (a run that ends after midnight kept the title on one line at 80 columns only so), else
-    `Mon 1 Jun 14:32`."""
+    `Mon 1 Jun 14:32`, and its year half a year away or more (a plugin stuck for years read
+    `ends Thu 4 Dec 12:04` ten years on)."""
     if moment.date() == day.date():
         return f"{moment:%H:%M}"
-    if abs((moment.date() - day.date()).days) < 7:
+    away = abs((moment.date() - day.date()).days)
+    if away < 7:
         return f"{moment:%a %H:%M}"
-    return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
+    year = f" {moment.year}" if away >= 183 else ""
+    return f"{moment:%a} {moment.day} {moment:%b}{year} {moment:%H:%M}"
 
 
 def finish_sentence(result: Any) -> str:
@@ -279,17 +286,18 @@ def finish_sentence(result: Any) -> str:
 
 
 def _ends(f: Any, now: datetime) -> str:
-    """`14:32 (14:29-14:41)`: a finish's point and interval on the clock, each bound's day
-    shown only where it is not the point's. The point is on its nearest minute, the bounds on
-    the minutes that hold them: cut to the minute, a run of 5.0 minutes from 21:00 read
-    `ends 21:04` beside it. An interval within one minute is left out: a run of 33-50 s read
-    `19:00 (19:00-19:00)`, an interval of no width."""
+    """`14:32 (14:29-14:41)`: a finish's point and interval on the clock, the lower bound's
+    day shown only where it is not the point's, the upper's where it is not the lower's (beside
+    the point's, `Tue 04:44 (Mon 12:04-22:05)` read as one Monday). The point is on its
+    nearest minute, the bounds on the minutes that hold them: cut to the minute, a run of 5.0
+    minutes from 21:00 read `ends 21:04` beside it. An interval within one minute is left out:
+    a run of 33-50 s read `19:00 (19:00-19:00)`, an interval of no width."""
     point = _minute(f.point, 0.5)
     lower, upper = _minute(f.lower, 0.0), _minute(f.upper, 1.0)
     shown = _clock(point, now)
     if upper - lower <= timedelta(minutes=1):
         return shown
-    return f"{shown} ({_clock(lower, point)}-{_clock(upper, point)})"
+    return f"{shown} ({_clock(lower, point)}-{_clock(upper, lower)})"
 
 
 def _minute(moment: datetime, up: float) -> datetime:
@@ -344,7 +352,8 @@ def estimate_legend(result: Any, layout: Layout) -> str:
     """One line at 80 columns; wider layouts have room to say how totals are made."""
     where = "Beside" if layout.one_line else "Under"
     legend = (
-        f"{where} each: its {result.level:.0%} interval; * report used, ~ limited, ? no history"
+        f"{where} each: its {percent(result.level)} interval; "
+        "* report used, ~ limited, ? no history"
     )
     if not layout.models:
         return legend
@@ -426,7 +435,7 @@ def batch_view(result: Any, layout: Layout) -> RenderableType:
     hosts = counted(len(result.hosts), "host")
     title = f"Next runs on {hosts}, {how}: about {human_seconds(wall.point)}"
     title += f", {finish_sentence(result)}"
-    legend = f"Under each: its {result.level:.0%} interval; ~ limited, ? no history"
+    legend = f"Under each: its {percent(result.level)} interval; ~ limited, ? no history"
     if layout.models:
         wall_is = "the slowest host's" if result.at_once else "the sum"
         paired = (
@@ -535,7 +544,7 @@ def backtest_view(result: Any) -> RenderableType:
         else "answers before the check phase, without reports"
     )
     last = counted(result.last, "run")
-    title = f"Backtest over the last {last} ({result.level:.0%} intervals), {mode}"
+    title = f"Backtest over the last {last} ({percent(result.level)} intervals), {mode}"
     table = _table(
         None,
         "ours / last value / recent median. MdAPE: median absolute percentage error; "
@@ -587,8 +596,9 @@ def live_json(result: Any) -> str:
 
 def live_view(result: Any) -> RenderableType:
     title = (
-        f"Live tracking replayed over the last {counted(result.runs, 'run')} ({result.level:.0%} "
-        f"intervals of the remaining time), {result.tracked.cases} answers"
+        f"Live tracking replayed over the last {counted(result.runs, 'run')} "
+        f"({percent(result.level)} intervals of the remaining time), "
+        f"{result.tracked.cases} answers"
     )
     table = _table(
         None,

@@ -10,7 +10,7 @@ from functools import partial
 
 from update_estimate import schedule
 from update_estimate.record import METRICS, SeriesRecord, Stretch, series_key
-from update_estimate.requests import EstimateRequest
+from update_estimate.requests import EstimateRequest, percent
 from update_estimate.serving import makespan
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
@@ -258,7 +258,7 @@ def _during_run(
     ran = f"{request.running} has run {request.elapsed:.0f} s"
     if overdue:
         result.warnings.append(
-            f"{ran}, past the upper end of its {request.level:.0%} interval ({upper:.0f} s): "
+            f"{ran}, past the upper end of its {percent(request.level)} interval ({upper:.0f} s): "
             "slow or stuck; its remaining time is conditioned on having run that long"
             + (", scaled from its slowest past runs" if overrun else "")
         )

@@ -22,6 +22,7 @@ from functools import partial
 
 from update_estimate.events import PHASES, Event
 from update_estimate.record import SeriesRecord, series_key
+from update_estimate.requests import percent
 from update_estimate.serving import neighbours, outcomes
 from update_estimate.serving.estimate import Finish, finish, record_predictive
 from update_estimate.serving.memo import Memo
@@ -420,7 +421,7 @@ class RunTracker:
                     "overdue",
                     running.name,
                     path.phase,
-                    f"{spent}, past the upper end of its {self.level:.0%} interval "
+                    f"{spent}, past the upper end of its {percent(self.level)} interval "
                     f"({own.upper:.0f} s): probably hanging; its remaining time is "
                     "conditioned on having run that long",
                 )
