@@ -75,6 +75,8 @@ def test_a_request_object_and_keywords_are_the_same_question(trained: Trained) -
         ({"level": 1.5}, "strictly between 0 and 1"),
         ({"at": "next tuesday"}, "not an ISO 8601 time"),
         ({"covariates": {"apt": {"package_count": -1}}}, "finite and >= 0"),
+        ({"covariates": {"apt": {"package_count": 1e300}}}, "at most 1e\\+06 for one run"),
+        ({"covariates": {"apt": {"download_bytes_est": 2e13}}}, "at most 1e\\+13 for one run"),
         ({"done": ["snap"]}, "not among --plugins"),
     ],
 )

@@ -221,3 +221,16 @@ def test_covariates_are_a_file_stdin_or_the_json_itself(runner, trained: Trained
     missing = invoke(runner, *args, "--covariates", "reports.json")
     assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
     assert "or the JSON itself" in missing.stderr
+
+
+def test_a_report_beyond_one_run_or_of_a_plugin_not_asked_is_said(runner, trained: Trained) -> None:
+    """A report of 1e300 packages was answered as a run of a number of days 300 digits long;
+    a report of a plugin not estimated (`atp` for apt) was dropped without a word."""
+    args = ["estimate", "--db", trained.db, "--cache-dir", trained.cache, "--plugins", "apt"]
+    huge = invoke(runner, *args, "--covariates", '{"apt": {"package_count": 1e300}}')
+    assert huge.exit_code == 2 and "at most 1e+06 for one run, not 1e+300" in huge.stderr
+    typo = invoke(runner, *args, "--covariates", '{"atp": {"package_count": 3}}', "--json")
+    assert typo.exit_code == 0
+    said = json.loads(typo.stdout)["warnings"]
+    assert "atp's report was not used: atp is not among the plugins estimated" in said[0]
+    assert "did you mean apt?" in said[0]

@@ -247,8 +247,11 @@ def events(draw: st.DrawFn) -> Event:
     plugin = draw(names) if kind not in ("run_start", "tick", "run_end") else None
     report = {}
     if kind == "report":
+        counts = st.integers(0, 10**6).map(float)
         report = draw(
-            st.dictionaries(st.sampled_from(["package_count", "download_bytes"]), sizes, min_size=1)
+            st.fixed_dictionaries(
+                {}, optional={"package_count": counts, "download_bytes": sizes}
+            ).filter(bool)
         )
     return Event(
         kind,
@@ -276,6 +279,7 @@ def test_an_event_survives_its_json_line(event: Event) -> None:
         '{"event": "download", "plugin": "apt", "bytes": "12"}',
         '{"event": "run_start", "plugins": "apt"}',
         '{"event": "plugin_start", "plugin": 7}',
+        '{"event": "report", "plugin": "apt", "package_count": 1e300}',
         "null",
     ],
 )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from update_estimate.errors import UsageError
+from update_estimate.reports import beyond_limit
 
 PROTOCOL_VERSION = 1
 # (event, its fields, when update-all sends it): the README's and the man page's table
@@ -70,6 +71,10 @@ class Event:
             )
         if self.kind == "report" and not self.report:
             raise EventError(f"a report gives {' and/or '.join(REPORT_FIELDS)}")
+        for name, value in self.report.items():
+            wrong = beyond_limit(name, value)
+            if wrong:
+                raise EventError(f"{name} {wrong}")
         if self.kind == "download" and self.downloaded is None:
             raise EventError('a download event gives the bytes so far, e.g. "bytes": 1.5e7')
 

@@ -24,6 +24,9 @@ ALIASES = {
     "download_bytes_est": "download_bytes",
 }
 EXAMPLE = 'e.g. {"apt": {"package_count": 12, "download_bytes": 150000000}}'
+# The most a run's report may say: beyond, a report is a mistake, and a report of 1e300
+# packages was answered as a run of a number of days 300 digits long
+LIMITS = {"package_count": 1e6, "download_bytes": 1e13}
 
 
 def reads_reports(model: str) -> bool:
@@ -38,6 +41,12 @@ def parse(text: str) -> dict[str, dict[str, float]]:
     except ValueError as exc:
         raise UsageError(f"--covariates is not valid JSON: {exc}") from None
     return checked_reports(doc)
+
+
+def beyond_limit(name: str, value: float) -> str | None:
+    """What is wrong with a reported quantity beyond what one run can bring (`LIMITS`)."""
+    limit = LIMITS.get(name, math.inf)
+    return f"must be at most {limit:g} for one run, not {value:g}" if value > limit else None
 
 
 def checked_reports(doc: Any) -> dict[str, dict[str, float]]:
@@ -59,8 +68,11 @@ def _fields(plugin: str, fields: Any) -> dict[str, float]:
             raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be a number")
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"--covariates[{plugin!r}][{name!r}] must be finite and >= 0")
-        key = str(name)
-        clean[ALIASES.get(key, key)] = float(value)
+        key = ALIASES.get(str(name), str(name))
+        wrong = beyond_limit(key, value)
+        if wrong:
+            raise UsageError(f"--covariates[{plugin!r}][{name!r}] {wrong}")
+        clean[key] = float(value)
     return clean
 
 

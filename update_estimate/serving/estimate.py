@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from update_estimate import schedule
+from update_estimate.hints import did_you_mean
 from update_estimate.record import METRICS, SeriesRecord, Stretch, series_key
 from update_estimate.requests import EstimateRequest, percent
 from update_estimate.serving import makespan
@@ -206,6 +207,12 @@ def _predictives(
         )
         note = report_warning(plugin, record, reported, used_reports, sized)
         notes.extend([note] if note else [])
+    notes.extend(
+        f"{name}'s report was not used: {name} is not among the plugins estimated"
+        + did_you_mean(name, list(request.plugins))
+        for name in request.covariates
+        if name not in request.plugins
+    )
     return per_metric, used, notes
 
 
