@@ -211,3 +211,23 @@ def test_typos_in_plugin_names_get_a_suggestion(runner, sim_db: Path, tmp_path: 
     trained = invoke(runner, "train", "--db", sim_db, "--cache-dir", tmp_path, "-p", "atp")
     assert trained.exit_code == ExitCode.NO_DATA
     assert "(did you mean apt?)" in trained.stderr
+
+
+def test_a_mistyped_host_is_named_with_the_hosts_there(runner, trained, tmp_path: Path) -> None:
+    """`--host laptp`: estimate said the history was empty or unreadable, and train named no
+    host of the history."""
+    cached = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", trained.cache, "--host", "workstaton"
+    )
+    assert cached.exit_code == ExitCode.NO_DATA
+    assert "host 'workstaton' not in the history (workstation)" in cached.stderr
+    assert "did you mean workstation?" in cached.stderr
+    bare = invoke(
+        runner, "estimate", "--db", trained.db, "--cache-dir", tmp_path / "none", "--host", "x"
+    )
+    assert bare.exit_code == ExitCode.NO_DATA and "no run of host 'x'" in bare.stderr
+    train = invoke(
+        runner, "train", "--db", trained.db, "--cache-dir", tmp_path / "c", "--host", "workstaton"
+    )
+    assert train.exit_code == ExitCode.NO_DATA
+    assert "its hosts: workstation (did you mean workstation?)" in train.stderr

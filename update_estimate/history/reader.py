@@ -293,6 +293,11 @@ def read(
             scope.append(f"plugins {', '.join(plugins)}")
         detail = f" for {' and '.join(scope)}" if scope else ""
         hints = "".join(did_you_mean(p, every_plugin(plugins_by_host)) for p in plugins or ())
+        known = sorted(plugins_by_host)
+        missing = [h for h in hosts or () if h not in plugins_by_host]
+        if missing and known:
+            hints += f"; its hosts: {', '.join(known)}"
+            hints += "".join(did_you_mean(h, known) for h in missing)
         raise NoData(f"no plugin executions in {path}{detail}{hints}")
     executions["censored"] = executions["censored"].astype(bool)
     # v1 declares execution_id a primary key, but a damaged or hand-made file may repeat one:

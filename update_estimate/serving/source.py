@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from update_estimate.errors import EstimateError, NoData, UsageError
-from update_estimate.hints import unknown_plugins
+from update_estimate.hints import did_you_mean, unknown_plugins
 from update_estimate.record import Records, SeriesRecord, Stretch
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving import cache
@@ -46,7 +46,7 @@ def choose_host(hosts: Mapping[str, str], wanted: str | None, warnings: list[str
     """The host to answer for, from the hosts with their latest successful run."""
     if wanted:
         if wanted not in hosts and hosts:
-            warnings.append(f"host {wanted!r} not in the history ({', '.join(sorted(hosts))})")
+            warnings.append(unknown_host(wanted, hosts))
         return wanted
     if not hosts:
         return None
@@ -59,6 +59,11 @@ def choose_host(hosts: Mapping[str, str], wanted: str | None, warnings: list[str
             f"history holds hosts {', '.join(sorted(hosts))}; using {chosen!r} (set --host)"
         )
     return chosen
+
+
+def unknown_host(host: str, hosts: Iterable[str]) -> str:
+    known = sorted(hosts)
+    return f"host {host!r} not in the history ({', '.join(known)}){did_you_mean(host, known)}"
 
 
 def _plugins_of(records: Mapping[str, SeriesRecord], host: str | None) -> list[str]:
@@ -233,9 +238,12 @@ def answer(
     records = source.records
     plugins = list(request.plugins) or _default_plugins(source, chosen)
     if not plugins:
-        raise NoData(
-            "no plugins to estimate: the history is empty or unreadable; name them with --plugins"
-        )
+        why = "the history is empty or unreadable"
+        if chosen and source.hosts and chosen not in source.hosts:
+            why = unknown_host(chosen, source.hosts)
+        elif chosen and source.name == "default":
+            why = f"the history holds no run of host {chosen!r}, or cannot be read"
+        raise NoData(f"no plugins to estimate: {why}; name them with --plugins")
     if source.name != "default":
         warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
         warnings.extend(_before_last_run(request.at, source.hosts.get(chosen or "")))
