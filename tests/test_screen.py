@@ -169,3 +169,13 @@ def test_one_run_is_counted_as_one(runner, tmp_path: Path) -> None:
     assert invoke(runner, "simulate", "--db", db, "--runs", "1", "--plugins", "apt").exit_code == 0
     result = invoke(runner, "estimate", "--db", db, "--cache-dir", tmp_path / "none")
     assert "1 run)" in result.stdout and "1 runs" not in result.stdout
+
+
+def test_a_pipe_gets_no_trailing_blanks(eight: tuple[Path, Path]) -> None:
+    """Padded to the table's width, each line of `validate | tail` wrapped into an empty line
+    in an 80-column terminal."""
+    db, cache = eight
+    for args in (["validate", "--db", db], ["estimate", "--db", db, "--cache-dir", cache]):
+        out = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, check=False)
+        lines = out.stdout.splitlines()
+        assert len(lines) > 5 and not [line for line in lines if line != line.rstrip()], args

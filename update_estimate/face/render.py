@@ -182,9 +182,17 @@ def validation_json(report: Any) -> str:
 
 
 def print_table(table: RenderableType, console: Console | None = None) -> None:
+    """A pipe or a file gets no trailing blanks: padded to the table's width, each line of
+    `validate | tail` in an 80-column terminal wrapped into an empty line."""
     from rich.console import Console
 
-    (console or Console()).print(table)
+    console = console or Console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as captured:
+        console.print(table)
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def _metric_dict(m: Any) -> dict[str, Any]:
