@@ -231,3 +231,23 @@ def test_a_mistyped_host_is_named_with_the_hosts_there(runner, trained, tmp_path
     )
     assert train.exit_code == ExitCode.NO_DATA
     assert "its hosts: workstation (did you mean workstation?)" in train.stderr
+
+
+def test_a_path_that_cannot_be_what_it_names_is_a_usage_error(runner, trained, tmp_path) -> None:
+    """`simulate --db` on a folder and `train --cache-dir` on a file ended in an internal
+    error (exit 1); `--plugins ""` wrote every plugin."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    wrote = invoke(runner, "simulate", "--db", folder, "--runs", "2", "--force")
+    assert wrote.exit_code == ExitCode.USAGE and "is a folder" in wrote.stderr
+    assert (folder / "keep.txt").read_text() == "mine"
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    train = invoke(runner, "train", "--db", trained.db, "--cache-dir", a_file)
+    assert train.exit_code == ExitCode.USAGE and "a file, not a folder" in train.stderr
+    blank = invoke(
+        runner, "simulate", "--db", tmp_path / "x.duckdb", "--plugins", "", "--runs", "2"
+    )
+    assert blank.exit_code == ExitCode.USAGE and "at least one plugin name" in blank.stderr
+    assert not (tmp_path / "x.duckdb").exists()

@@ -35,7 +35,8 @@ EPILOG = "Exit codes: " + "; ".join(f"{int(c)} {text}" for c, text in EXIT_CODE_
 def expand_variadic(args: list[str]) -> list[str]:
     """Let `--plugins apt snap` mean `--plugins apt --plugins snap`, and accept `apt,snap`.
 
-    An option given with no value at all becomes an empty value, which the command rejects.
+    An option given with no value at all, or only blank ones (`--plugins ""` wrote every
+    plugin), becomes an empty value, which the command rejects.
     """
     out: list[str] = []
     current: str | None = None
@@ -52,10 +53,10 @@ def expand_variadic(args: list[str]) -> list[str]:
             if current is None:
                 out.append(arg)
         elif current is not None:
-            empty = False
             for value in arg.split(","):
                 if value.strip():
                     out.extend((current, value.strip()))
+                    empty = False
         else:
             out.append(arg)
     close()

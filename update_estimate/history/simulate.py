@@ -649,6 +649,8 @@ def create(request: SimulateRequest) -> Written:
         raise UsageError(
             f"unknown scenario {request.scenario!r}; choose from {', '.join(SCENARIOS)}"
         )
+    if request.db.is_dir():
+        raise UsageError(f"{request.db} is a folder: --db names the history file to write")
     if request.db.exists() and not request.force:
         raise UsageError(f"{request.db} exists; pass --force to replace it")
     plugins = tuple(request.plugins or DEFAULT_PLUGINS)

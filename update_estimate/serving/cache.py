@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from update_estimate.errors import TrainLocked
+from update_estimate.errors import TrainLocked, UsageError
 from update_estimate.record import (
     FORMAT_VERSION,
     RecordError,
@@ -131,9 +131,14 @@ def current(cache_dir: Path) -> Generation | None:
 
 @contextlib.contextmanager
 def lock(cache_dir: Path, timeout: float = 10.0) -> Iterator[None]:
-    """Hold the train lock; wait up to `timeout` seconds for another train, then give up."""
-    cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(cache_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+    """Hold the train lock; wait up to `timeout` seconds for another train, then give up. A
+    cache folder that cannot be one (a file, a place not writable) is the caller's to fix."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(cache_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        why = "a file, not a folder" if cache_dir.is_file() else exc.strerror
+        raise UsageError(f"cannot keep models in --cache-dir {cache_dir}: {why}") from None
     deadline = time.monotonic() + timeout
     try:
         while True:
