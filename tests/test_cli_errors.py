@@ -225,7 +225,11 @@ def test_a_mistyped_host_is_named_with_the_hosts_there(runner, trained, tmp_path
     bare = invoke(
         runner, "estimate", "--db", trained.db, "--cache-dir", tmp_path / "none", "--host", "x"
     )
-    assert bare.exit_code == ExitCode.NO_DATA and "no run of host 'x'" in bare.stderr
+    assert (
+        bare.exit_code == ExitCode.NO_DATA and "for hosts x; its hosts: workstation" in bare.stderr
+    )
+    first = invoke(runner, "estimate", "--db", tmp_path / "none.duckdb", "--cache-dir", tmp_path)
+    assert first.exit_code == ExitCode.NO_DATA and "history not found" in first.stderr
     train = invoke(
         runner, "train", "--db", trained.db, "--cache-dir", tmp_path / "c", "--host", "workstaton"
     )

@@ -113,6 +113,7 @@ class Source:
     hosts: dict[str, str] = field(default_factory=dict)  # each host's latest success
     unread: set[str] = field(default_factory=set)  # the generation's hosts not read yet
     db: Path | None = None  # the history the generation was read for
+    failure: str | None = None  # why the history could not be read (defaults answer)
 
     def take(
         self,
@@ -142,11 +143,11 @@ class Source:
     ) -> list[str]:
         if history is None or self.db is None or not self.db.exists():
             return []
-        data, warnings = _read_history(history, self.db, hosts, None, deadline)
+        data, failure = _read_history(history, self.db, hosts, None, deadline)
         if data is not None:
             self.records.update(data.series)
             self.run_days.update(data.run_days)
-        return warnings
+        return [f"{failure}; answering with defaults"] if failure else []
 
 
 def _read_history(
@@ -155,15 +156,15 @@ def _read_history(
     hosts: list[str] | None,
     plugins: list[str] | None,
     deadline: float,
-) -> tuple[Records | None, list[str]]:
+) -> tuple[Records | None, str | None]:
     """Records from the history within the deadline; or None, and why (defaults answer)."""
     if time.monotonic() >= deadline:
-        return None, ["out of time: answering with defaults"]
+        return None, "out of time"
     try:
         timeout = max(min(HISTORY_LOCK_TIMEOUT, deadline - time.monotonic()), 0.0)
-        return history(db, hosts, plugins, timeout), []
+        return history(db, hosts, plugins, timeout), None
     except EstimateError as exc:
-        return None, [f"{exc}; answering with defaults"]
+        return None, str(exc)
 
 
 def _from_records(name: str, data: Records, warnings: list[str]) -> Source:
@@ -213,13 +214,13 @@ def load(
         warnings.append(f"cache unusable ({exc}); run `update-estimate train`")
     if fallbacks.history is None:
         return Source("default", {}, warnings)
-    read, why = _read_history(fallbacks.history, db, [host] if host else None, plugins, deadline)
-    warnings.extend(why)
-    return (
-        Source("default", {}, warnings)
-        if read is None
-        else _from_records("history", read, warnings)
+    read, failure = _read_history(
+        fallbacks.history, db, [host] if host else None, plugins, deadline
     )
+    if read is not None:
+        return _from_records("history", read, warnings)
+    warnings.append(f"{failure}; answering with defaults")
+    return Source("default", {}, warnings, failure=failure)
 
 
 def answer(
@@ -241,8 +242,8 @@ def answer(
         why = "the history is empty or unreadable"
         if chosen and source.hosts and chosen not in source.hosts:
             why = unknown_host(chosen, source.hosts)
-        elif chosen and source.name == "default":
-            why = f"the history holds no run of host {chosen!r}, or cannot be read"
+        elif source.failure:
+            why = source.failure
         raise NoData(f"no plugins to estimate: {why}; name them with --plugins")
     if source.name != "default":
         warnings.extend(_unknown_plugins(plugins, records, chosen, source.history_plugins))
