@@ -147,7 +147,7 @@ class Source:
         if data is not None:
             self.records.update(data.series)
             self.run_days.update(data.run_days)
-        return [f"{failure}; answering with defaults"] if failure else []
+        return [_with_defaults(failure)] if failure else []
 
 
 def _read_history(
@@ -165,6 +165,10 @@ def _read_history(
         return history(db, hosts, plugins, timeout), None
     except EstimateError as exc:
         return None, str(exc)
+
+
+def _with_defaults(failure: str | None) -> str:
+    return f"{failure}; answering with defaults"
 
 
 def _from_records(name: str, data: Records, warnings: list[str]) -> Source:
@@ -219,7 +223,7 @@ def load(
     )
     if read is not None:
         return _from_records("history", read, warnings)
-    warnings.append(f"{failure}; answering with defaults")
+    warnings.append(_with_defaults(failure))
     return Source("default", {}, warnings, failure=failure)
 
 
