@@ -37,6 +37,9 @@ def test_baselines_bracket_their_points() -> None:
     assert out["recent_median"][0] == pytest.approx(np.median(past[-10:]))
     for point, lower, upper in out.values():
         assert lower <= point <= upper
+    falling = baselines(np.array([20.0, 15, 11, 8]), 0.9)  # last value 8 read [5.8, 6.8]
+    for point, lower, upper in falling.values():
+        assert lower <= point <= upper
 
 
 def test_backtest_command_json_and_plot(runner, trained: Trained, tmp_path) -> None:

@@ -126,11 +126,14 @@ def _quantiles(values: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def baselines(past: np.ndarray, level: float) -> dict[str, tuple[float, float, float]]:
-    """Last value with recent one-step changes (log scale); recent median with recent quantiles."""
+    """Last value with recent one-step changes (log scale); recent median with recent quantiles.
+    Each interval holds its point: a few runs that only fell put the last value above its own
+    upper end."""
     last = float(past[-1])
     logs = np.log1p(past[-RECENT_SPREAD - 1 :])
     if len(logs) > 2:
         lo, hi = _quantiles(np.diff(logs), level)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
     else:
         lo, hi = -math.log(2), math.log(2)
     recent = past[-RECENT_SPREAD:]
