@@ -260,3 +260,15 @@ def test_a_plugin_to_come_may_fail_or_be_skipped_as_it_has_before() -> None:
     assert plain.remaining.lower > 55
     assert mixed.remaining.lower < 15 and mixed.plugins[1].remaining.lower == 0
     assert mixed.remaining.point == pytest.approx(plain.remaining.point, rel=0.1)
+
+
+def test_a_plugin_never_seen_starts_with_the_time_it_was_estimated(tmp_path) -> None:
+    """Without any history a plugin is answered 60 s (5 s to 30 m); its stand-in errors were
+    spaced evenly across a range wider above than below, so the draws' median, which a run
+    under way reads, said 103 s as it started. Two such plugins: twice 60 s."""
+    estimator = Estimator(tmp_path / "none.duckdb", tmp_path / "no-cache")
+    before = estimator.estimate(["apt"]).total["wall_clock_seconds"]
+    started = estimator.track(["apt"]).plugin_start("apt").remaining
+    assert before.point == pytest.approx(60.0) and started.point == pytest.approx(before.point)
+    pair = estimator.estimate(["apt", "snap"]).total["wall_clock_seconds"]
+    assert pair.point == pytest.approx(120.0)
