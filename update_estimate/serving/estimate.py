@@ -25,8 +25,8 @@ from update_estimate.serving.predictive import (
     shared_single,
     unsized,
 )
-from update_estimate.serving.remaining import Remaining, remaining
-from update_estimate.serving.totals import Replay, total, total_replay
+from update_estimate.serving.remaining import Remaining, remaining, running_alone
+from update_estimate.serving.totals import Replay, coherent, total, total_replay
 
 
 @dataclass(frozen=True)
@@ -252,15 +252,14 @@ def _during_run(
     running = wall.get(request.running) if request.running else None
     others = [wall[p] for p in pending if p != request.running]
     left = remaining(running, others, request.elapsed, request.level, memo)
+    own, whole = None, left.estimate
+    if running is not None:
+        own = running_alone(running, others, request.elapsed, request.level, memo)
+        whole = coherent(whole, [own])
     result.remaining = Remaining(
-        list(request.done),
-        request.running,
-        request.elapsed,
-        left.estimate,
-        left.overdue,
-        left.own,
+        list(request.done), request.running, request.elapsed, whole, left.overdue, own
     )
-    result.finish = finish(max(request.now or datetime.now(), at), left.estimate)
+    result.finish = finish(max(request.now or datetime.now(), at), whole)
     upper, overrun, overdue = left.upper, left.overrun, left.overdue
     ran = f"{request.running} has run {request.elapsed:.0f} s"
     if overdue:

@@ -108,7 +108,6 @@ class Left(NamedTuple):
     overrun: bool  # it outran nearly every past run: scaled from its slowest ones
     overdue: bool  # it is past the upper end of its interval
     upper: float  # that upper end (infinite without a running member)
-    own: MetricEstimate | None = None  # what remains of the running member alone
 
 
 def remaining(
@@ -118,9 +117,7 @@ def remaining(
     level: float,
     memo: Memo | None = None,
 ) -> Left:
-    """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`,
-    and of `running` alone, from the same draws: the whole is at least its running part
-    draw by draw, so on one screen it is never below it.
+    """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`.
 
     Within the running member's interval the point never rises as `elapsed` grows: it is the
     lowest conditional median over the fixed checkpoints up to `elapsed`, stateless and
@@ -140,11 +137,26 @@ def remaining(
     upper = shared_single(running, level, memo).upper
     overdue = elapsed > upper
     est, overrun = _conditioned(draws, members, "whole", elapsed, level, overdue, memo)
-    alone = memo.get("running-alone", members, None, lambda: [(d[0], 0.0) for d in draws])
-    own, _ = _conditioned(alone, members, "alone", elapsed, level, overdue, memo)
     parts = [shared_single(p, level, memo) for p in others]
-    whole = coherent(coherent(est, parts, summed=True), [own])
-    return Left(whole, overrun, overdue, upper, own)
+    return Left(coherent(est, parts, summed=True), overrun, overdue, upper)
+
+
+def running_alone(
+    running: Predictive,
+    others: Sequence[Predictive],
+    elapsed: float,
+    level: float,
+    memo: Memo,
+) -> MetricEstimate:
+    """What remains of `running` alone, from the joint draws `remaining` reads for it and
+    `others` (shared through `memo`): the whole is at least its running part draw by draw, so
+    on one screen it is never below it. Asked for by `estimate` only: a tracker's events do
+    not show it."""
+    members = (running, *others)
+    draws = first_and_rest(members, memo)
+    alone = memo.get("running-alone", members, None, lambda: [(d[0], 0.0) for d in draws])
+    overdue = elapsed > shared_single(running, level, memo).upper
+    return _conditioned(alone, members, "alone", elapsed, level, overdue, memo)[0]
 
 
 def _conditioned(
