@@ -8,11 +8,13 @@ really remained until the run ended, beside the per-plugin `estimate --done --ru
 --elapsed` answer at the same moment (in-process, same cache).
 
 Usage: .venv/bin/python bench/live_tracking.py [--scenarios steady ...] [--seeds 1 2]
-           [--runs 100] [--last 8] [--keep DIR]
+           [--runs 100] [--last 8] [--jobs 4] [--plugins apt snap ...] [--keep DIR]
        .venv/bin/python bench/live_tracking.py --latency
-`--keep` keeps each cut history and its trained cache, so a second run replays without
-training. `--latency` times each event in-process on a 10-plugin run (300 runs of history), replayed
-with a tick every second besides its other events, as a display refreshing each second sends.
+`--jobs` simulates update-all's parallel runs, that many plugins at once (their events
+interleaved, the run_start saying so), with `--latency` too. `--keep` keeps each cut history
+and its trained cache, so a second run replays without training. `--latency` times each
+event in-process on a 10-plugin run (300 runs of history), replayed with a tick every second
+besides its other events, as a display refreshing each second sends.
 Prints Markdown (see bench/RESULTS.md for the recorded tables).
 """
 
@@ -69,7 +71,9 @@ def accuracy(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as folder:
                 db = Path(folder) / "h.duckdb"
-                tables = simulate.generate(PLUGINS, args.runs, seed, scenario_name=scenario)
+                tables = simulate.generate(
+                    tuple(args.plugins), args.runs, seed, scenario_name=scenario, jobs=args.jobs
+                )
                 simulate.write(tables, db)
                 keep = args.keep / f"{scenario}-{seed}" if args.keep else None
                 result = live.evaluate(db, args.last, n_jobs=2, keep=keep)
@@ -82,8 +86,8 @@ def accuracy(args: argparse.Namespace) -> None:
 def latency(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "h.duckdb"
-        simulate.write(simulate.generate(TEN, 300, 11, scenario_name="realistic"), db)
-        keep = args.keep / "latency" if args.keep else None
+        simulate.write(simulate.generate(TEN, 300, 11, jobs=args.jobs), db)
+        keep = args.keep / f"latency-{args.jobs}" if args.keep else None
         started = time.monotonic()
         result = live.evaluate(db, 1, n_jobs=2, keep=keep)
         print(f"trained and replayed in {time.monotonic() - started:.0f} s", file=sys.stderr)
@@ -125,6 +129,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--last", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
     parser.add_argument("--keep", type=Path)
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--repeats", type=int, default=20)

@@ -160,7 +160,7 @@ def test_live_backtest_replays_the_last_run(runner, trained: Trained) -> None:
     jsonschema.validate(doc, schema("backtest"))
     live = doc["live"]
     assert live["runs"] == 1 and live["tracked"]["cases"] == live["per_plugin"]["cases"] > 20
-    assert 0 <= live["tracked"]["coverage"] <= 1 and live["rises"] == 0
+    assert 0 <= live["tracked"]["coverage"] <= 1 and live["rises"] == 0  # none unexplained
     mixed = invoke(runner, "backtest", "--db", trained.db, "--live", "--plot", "x.png")
     assert mixed.exit_code == ExitCode.USAGE and "--live replays whole runs" in mixed.stderr
 

@@ -162,12 +162,13 @@ def _a_progress():
 
     left = MetricEstimate(186.0, 150.0, 294.0, 40, "joint", "model")
     row = PluginProgress("apt", "running", "DOWNLOAD", 42.0, left)
+    later = PluginProgress("snap", "pending", None, 0.0, left)
     flag = Flag("overdue", "apt", "DOWNLOAD", "apt is overdue")
     end = Finish(
         T0 + timedelta(seconds=186), T0 + timedelta(seconds=150), T0 + timedelta(seconds=294)
     )
     dl = MetricEstimate(1.2e8, 1e8, 2e8, 40, "joint", "model")
-    return Progress(T0, 42.0, left, end, dl, [row, row], [flag], 0.9, "h")
+    return Progress(T0, 42.0, left, end, dl, [row, later], [flag], 0.9, "h")
 
 
 def test_a_closed_stdin_ends_the_process_cleanly(trained: Trained) -> None:

@@ -112,22 +112,42 @@ def test_a_quick_download_leaves_only_the_execute_phase() -> None:
     assert whole.remaining.point > 80
 
 
-def test_the_point_never_rises_while_a_phase_runs_within_its_interval() -> None:
+def test_the_point_never_rises_while_a_phase_runs_within_the_time_foretold() -> None:
+    """A download of about 100 s: until it has run that long, only the clock moves and the
+    point never rises."""
     tracker = RunTracker(typed_all({**phased("a"), **phased("b", 20)}), "h", ["a", "b"], T0)
     tracker.plugin_start("a", at(0))
     tracker.phase_start("a", "CHECK", at(0))
     before = tracker.phase_start("a", "DOWNLOAD", at(10))
     points = []
-    for step in range(1, 400):
+    for step in range(1, 180):
         progress = tracker.tick(at(10 + step * 0.5))
         check(progress)
-        if any(f.kind == "overdue" for f in progress.flags):
-            break
+        assert not [f for f in progress.flags if f.kind == "overdue"]
         points.append(progress.remaining.point)
-    assert len(points) > 150  # the download phase's upper end is well past 75 s
     assert points[0] <= before.remaining.point
     assert all(b <= a + 1e-9 for a, b in itertools.pairwise(points))
     assert points[-1] < points[0] - 30
+
+
+def test_a_check_that_turns_out_a_build_is_read_again_once_its_end_has_passed() -> None:
+    """cargo: seven in ten past runs a 10 s check, the others a 300 s build. At its start
+    the check is the likelier: its end foretold, passed a minute later with cargo still
+    running, its remaining time is a build's (held at the check's, it read seconds for the
+    build's whole five minutes)."""
+    rng = np.random.default_rng(3)
+    kinds = np.where(rng.random(60) < 0.7, math.log1p(10.0), math.log1p(300.0))
+    residuals = (kinds + rng.normal(0, 0.1, 60) - math.log1p(30.0)).tolist()
+    records = typed_all({series_key("h", "cargo", WALL): record("cargo", 30.0, residuals)})
+    tracker = RunTracker(records, "h", ["cargo"], T0)
+    first = tracker.plugin_start("cargo", at(0))
+    assert first.remaining.point < 30
+    answers = [tracker.tick(at(s)) for s in range(1, 121)]
+    points = [a.remaining.point for a in answers]
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(points[:9]))  # the check's time
+    assert points[59] > 150 and points[119] > 120
+    said = [{(f.kind, f.plugin) for f in a.flags} for a in answers]
+    assert ("revised", "cargo") not in said[0] and ("revised", "cargo") in said[59]
 
 
 def test_an_overdue_phase_is_flagged_and_its_estimate_keeps_moving() -> None:

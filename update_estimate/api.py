@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +24,7 @@ from update_estimate.requests import (
     SimulateRequest,
     TrainRequest,
     ValidateRequest,
+    check_jobs,
     check_level,
 )
 from update_estimate.serving import source
@@ -155,16 +156,20 @@ class Estimator:
         *,
         start: datetime | None = None,
         level: float = 0.9,
+        jobs: int = 1,
+        mutexes: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> RunTracker:
         """A tracker for one run of these plugins, in order (default: all the host's),
-        starting at `start` (default: its first event's time). Feed it update-all's events
-        (`RunTracker.feed`, or its methods `plugin_start`, `phase_start`, `report`, ...);
-        each answers with a `Progress`. A tracker has its own memo: one tracker per thread,
-        while the Estimator may be shared."""
+        starting at `start` (default: its first event's time), `jobs` at once (update-all's
+        parallel runs; a run_start event may say it too; `mutexes` as `EstimateRequest`'s).
+        Feed it update-all's events (`RunTracker.feed`, or its methods `plugin_start`,
+        `phase_start`, `report`, ...); each answers with a `Progress`. A tracker has its own
+        memo: one tracker per thread, while the Estimator may be shared."""
         check_level(level)
+        check_jobs(jobs, "jobs", "jobs=4")
         with self._lock:
             chosen = list(plugins) if plugins else None
-            return source.track(self._source, chosen, self.host, start, level)
+            return source.track(self._source, chosen, self.host, start, level, jobs, mutexes)
 
     def estimate_json(
         self, request: EstimateRequest | Sequence[str] | None = None, **options: Any

@@ -14,11 +14,16 @@ from typing import Any
 
 from update_estimate.errors import UsageError
 from update_estimate.reports import beyond_limit
+from update_estimate.requests import check_jobs
 
 PROTOCOL_VERSION = 1
 # (event, its fields, when update-all sends it): the README's and the man page's table
 PROTOCOL = (
-    ("run_start", "plugins (in order), host: both optional", "a run begins (resets the tracker)"),
+    (
+        "run_start",
+        "plugins (in order), host, jobs (plugins at once): all optional",
+        "a run begins (resets the tracker)",
+    ),
     ("plugin_start", "plugin", "a plugin starts"),
     ("phase_start", "plugin, phase (CHECK, DOWNLOAD or EXECUTE)", "a plugin enters a phase"),
     (
@@ -57,6 +62,7 @@ class Event:
     downloaded: float | None = None
     plugins: tuple[str, ...] | None = None
     host: str | None = None
+    jobs: int | None = None  # run_start: plugins run at once (update-all's parallel runs)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -75,6 +81,11 @@ class Event:
             wrong = beyond_limit(name, value)
             if wrong:
                 raise EventError(f"{name} {wrong}")
+        if self.jobs is not None:
+            try:
+                check_jobs(self.jobs, "jobs", '"jobs": 4')
+            except UsageError as exc:
+                raise EventError(str(exc)) from None
         if self.kind == "download" and self.downloaded is None:
             raise EventError('a download event gives the bytes so far, e.g. "bytes": 1.5e7')
 
@@ -133,6 +144,7 @@ def from_json(line: str) -> Event:
         downloaded=_number(body, "bytes"),
         plugins=tuple(plugins) if plugins is not None else None,
         host=_text(body, "host"),
+        jobs=body.get("jobs"),
     )
 
 
@@ -148,6 +160,7 @@ def to_json(event: Event) -> str:
         "bytes": event.downloaded,
         "plugins": list(event.plugins) if event.plugins is not None else None,
         "host": event.host,
+        "jobs": event.jobs,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     body.update(event.report)

@@ -41,6 +41,18 @@ def check_level(level: float, option: str = "--level") -> float:
     return level
 
 
+MAX_JOBS = 64  # plugins at once: the CLI's bound, and a run_start event's
+
+
+def check_jobs(jobs: int, option: str = "--jobs", example: str = "--jobs 4") -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(
+            f"{option} must be a whole number of plugins run at once, 1-{MAX_JOBS}, "
+            f"not {jobs!r}, e.g. {example}"
+        )
+    return jobs
+
+
 def percent(level: float) -> str:
     """`90%`, `99.9%`: a level as it was asked (`--level 0.999` read `its 100% interval`)."""
     return f"{level * 100:.3g}%"
@@ -116,13 +128,13 @@ class EstimateRequest:
         _set(self, "covariates", checked_reports(self.covariates))
         check_level(self.level)
         _at_least(self.elapsed, 0, "--elapsed")
-        _at_least(self.jobs, 1, "--jobs")
+        check_jobs(self.jobs)
         if self.mutexes and self.jobs == 1:
             raise UsageError("--mutexes needs --jobs above 1: one at a time, nothing waits")
         if self.jobs > 1 and (self.done or self.running):
             raise UsageError(
                 "--jobs answers before a run; during one (--done, --running) plugins are "
-                "still taken one after another"
+                "taken one after another: follow a parallel run with track --jobs"
             )
         if self.elapsed and not self.running:
             raise UsageError("--elapsed needs --running: the plugin that has run that long")
@@ -205,7 +217,7 @@ class SimulateRequest:
         _set(self, "plugins", _names(self.plugins, "--plugins"))
         _at_least(self.runs, 1, "--runs")
         _at_least(self.hosts, 1, "--hosts")
-        _at_least(self.jobs, 1, "--jobs")
+        check_jobs(self.jobs)
 
 
 @dataclass(frozen=True)

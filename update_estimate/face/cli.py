@@ -761,6 +761,18 @@ TrackHumanOption = Annotated[
 ]
 
 
+TrackJobsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Plugins update-all runs at once (its parallel orchestrator): the run's remaining "
+        "time is the makespan of what is left, plugins running side by side; a run_start "
+        'event\'s "jobs" overrides it for that run, e.g. --jobs 4.',
+    ),
+]
+
+
 @command()
 def track(
     ctx: typer.Context,
@@ -771,6 +783,8 @@ def track(
     level: EstimateLevelOption = 0.9,
     human_out: TrackHumanOption = False,
     timeout: EstimateTimeoutOption = 5.0,
+    jobs: TrackJobsOption = 1,
+    mutexes: EstimateMutexesOption = None,
 ) -> None:
     """Follow a run live: read update-all's events as JSON lines on stdin, answer each.
 
@@ -779,7 +793,8 @@ def track(
     to come, and flags (overdue: a phase past its interval, probably hanging). A line that is
     not a valid event gets one error line on stderr and the run goes on; the end of stdin
     ends the command. Events: run_start, plugin_start, phase_start, report, download,
-    plugin_end, tick, run_end (see the README, section "track").
+    plugin_end, tick, run_end (see the README, section "track"). In a parallel run (--jobs, or
+    a run_start event's jobs) plugins run side by side and the remaining time is a makespan.
     Example: update-estimate track --human < examples/run-events.jsonl (events: see EVENTS)
     """
     from update_estimate import api
@@ -787,7 +802,8 @@ def track(
     from update_estimate.face import render
 
     estimator = api.Estimator(db, cache_dir, host=host, timeout=timeout)
-    tracker = estimator.track(_plugins(plugins), level=level)
+    locks = _read_mutexes(mutexes)
+    tracker = estimator.track(_plugins(plugins), level=level, jobs=jobs, mutexes=locks)
     _warn(ctx, "track", tracker.warnings)
     rewrite = human_out and sys.stdout.isatty()
     width = shutil.get_terminal_size().columns - 1 if rewrite else None

@@ -612,7 +612,8 @@ def live_view(result: Any) -> RenderableType:
         None,
         "per plugin: estimate --done --running --elapsed at the same moments. Width: median "
         f"interval width relative to what remained. Point rose {result.rises} times while only "
-        f"the clock moved; each event took {result.event_ms[0]:.2f} ms "
+        "the clock moved, no plugin past the end foretold; each event took "
+        f"{result.event_ms[0]:.2f} ms "
         f"(99th percentile {result.event_ms[1]:.2f} ms).",
     )
     for name in ("answer", "cover", "width", "MdAPE", "midpoint MdAPE"):
@@ -639,6 +640,7 @@ def progress_json(progress: Any, event: str, line: int) -> str:
         "level": progress.level,
         "host": progress.host,
         "ended": progress.ended,
+        "jobs": progress.jobs,
         "elapsed_seconds": round(progress.elapsed, 3),
         "remaining": _metric_dict(progress.remaining),
         "finish": {k: _iso(getattr(progress.finish, k)) for k in ("point", "lower", "upper")},
@@ -661,20 +663,24 @@ def progress_json(progress: Any, event: str, line: int) -> str:
 def progress_line(progress: Any, width: int | None = None) -> str:
     """`apt DOWNLOAD 42 s | 3.1 m left (2.5-4.9 m) | ends 14:32 (14:29-14:41) | 1/8 done |
     120 MB to download`: the run's state on one line, `OVERDUE` after a phase past its
-    interval; what does not fit `width` is left out from the end, whole parts only."""
+    interval, `+2 running` beside it in a parallel run; what does not fit `width` is left out
+    from the end, whole parts only."""
     if progress.ended:
         return f"run ended after {human_seconds(progress.elapsed)}"
-    running = next((p for p in progress.plugins if p.state == "running"), None)
+    running = [p for p in progress.plugins if p.state == "running"]
     done = sum(p.state not in ("pending", "running") for p in progress.plugins)
     left, f = progress.remaining, progress.finish
     interval = human_interval("wall_clock_seconds", left.lower, left.upper)
     parts = []
-    if running is not None:
-        phase = f" {running.phase}" if running.phase else ""
-        late = any(f.kind == "overdue" for f in progress.flags)
+    if running:
+        # side by side: one overdue, else the first in the run's order, and how many more
+        late = {f.plugin for f in progress.flags if f.kind == "overdue"}
+        first = next((p for p in running if p.plugin in late), running[0])
+        phase = f" {first.phase}" if first.phase else ""
         parts.append(
-            f"{running.plugin}{phase} {human_seconds(running.elapsed)}"
-            + (" OVERDUE" if late else "")
+            f"{first.plugin}{phase} {human_seconds(first.elapsed)}"
+            + (" OVERDUE" if first.plugin in late else "")
+            + (f" +{len(running) - 1} running" if len(running) > 1 else "")
         )
     point = human_seconds(left.point)
     # the run's own last seconds after its last plugin: `1.0 s left (1.0 s)` said it twice

@@ -87,10 +87,11 @@ def _per_plugin(loaded: source.Source, run: PastRun, progress: Progress, memo: M
 
 def _rose(before: Progress | None, after: Progress, kind: str) -> bool:
     """Only the clock moved (a tick, or download bytes) inside one phase still within its
-    interval, and the point went up."""
+    interval, and the point went up, though no running plugin had run past the end an
+    earlier answer foretold (`revised`)."""
     if before is None or kind not in ("tick", "download"):
         return False
-    if any(f.kind == "overdue" for f in after.flags):
+    if any(f.kind in ("overdue", "revised") for f in after.flags):
         return False
     where = [(p.plugin, p.phase) for p in before.plugins if p.state == "running"]
     now = [(p.plugin, p.phase) for p in after.plugins if p.state == "running"]

@@ -15,7 +15,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from update_estimate import schedule
-from update_estimate.history.validation import OVERLAP_SECONDS, overlaps
+from update_estimate.history.validation import most_at_once, overlaps
 from update_estimate.record import Stretch
 
 if TYPE_CHECKING:
@@ -99,15 +99,3 @@ def _phases(walls: pd.DataFrame, row: object) -> dict[str, float]:
         if clean:
             return {p: clean.get(p, 0.0) for p in schedule.PHASES}
     return {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": whole if math.isfinite(whole) else 0.0}
-
-
-def most_at_once(starts: list, ends: list) -> int:
-    """The most executions running together (overlapping by more than OVERLAP_SECONDS)."""
-    events = sorted(
-        [(s.timestamp(), 1) for s in starts] + [(e.timestamp() - OVERLAP_SECONDS, -1) for e in ends]
-    )
-    running = best = 0
-    for _, step in events:
-        running += step
-        best = max(best, running)
-    return max(best, 1)

@@ -5,7 +5,10 @@ the example in `examples/`.
 Per execution, in order: plugin_start, then per phase its report (where the plugin reported
 before that phase), phase_start and ticks at a quarter, half and three quarters of the phase
 (download events, with the bytes so far on a straight line, inside DOWNLOAD), then plugin_end.
-A tick at the run's midpoint is added, and run_start and run_end frame it all.
+A tick at the run's midpoint is added, and run_start and run_end frame it all. A run whose
+executions overlap ran side by side: its run_start says as many at once as ran together, and
+its events are in time order, the plugins' interleaved (one after another, a skipped plugin's
+start at the moment the next one starts would end that one).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from update_estimate.events import END_STATUSES, PHASES, Event
 from update_estimate.history.reader import connect
+from update_estimate.history.validation import most_at_once
 
 FRACTIONS = (0.25, 0.5, 0.75)
 
@@ -102,7 +106,9 @@ def _run_events(
     told: dict[tuple[str, str], dict[str, float]],
 ) -> list[Event]:
     plugins = tuple(dict.fromkeys(r[2] for r in rows))
-    events = [Event("run_start", start, plugins=plugins)]
+    ran = [r for r in rows if r[3] != "skipped"]
+    jobs = most_at_once([r[4] for r in ran], [r[5] for r in ran]) if ran else 1
+    events = [Event("run_start", start, plugins=plugins, jobs=jobs if jobs > 1 else None)]
     for execution_id, _, plugin, status, began, ended in rows:
         events.append(Event("plugin_start", began, plugin))
         order = sorted(steps.get(execution_id, []), key=lambda s: PHASES.index(s[1]))
@@ -112,6 +118,8 @@ def _run_events(
             events.append(Event("phase_start", p_start, plugin, phase=phase))
             events.extend(_inside(plugin, phase, p_start, p_end, float(size or 0)))
         events.append(Event("plugin_end", ended, plugin, status=status))
+    if jobs > 1:  # stable: a plugin's own events keep their order
+        events.sort(key=lambda e: e.time or start)
     mid = start + (end - start) / 2
     at = bisect.bisect_right([e.time or start for e in events], mid)
     events.insert(at, Event("tick", mid))

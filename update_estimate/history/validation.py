@@ -155,6 +155,18 @@ def overlaps(starts: list, ends: list) -> bool:
     return False
 
 
+def most_at_once(starts: list, ends: list) -> int:
+    """The most executions running together (overlapping by more than OVERLAP_SECONDS)."""
+    events = sorted(
+        [(s.timestamp(), 1) for s in starts] + [(e.timestamp() - OVERLAP_SECONDS, -1) for e in ends]
+    )
+    running = best = 0
+    for _, step in events:
+        running += step
+        best = max(best, running)
+    return max(best, 1)
+
+
 def run(request: ValidateRequest) -> ValidationReport:
     """The report of the request's history, hosts and plugins."""
     hist = reader.read(request.db, hosts=request.hosts, plugins=request.plugins)

@@ -268,6 +268,11 @@ def _during_run(
             "slow or stuck; its remaining time is conditioned on having run that long"
             + (", scaled from its slowest past runs" if overrun else "")
         )
+    elif left.revised:
+        result.warnings.append(
+            f"{ran}, past the end an earlier answer foretold: its remaining time is read "
+            "again from the past runs that took this long"
+        )
     elif overrun or (
         left.estimate.basis == "limited" and {p.basis for p in (running, *others) if p} == {"model"}
     ):

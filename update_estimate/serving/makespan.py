@@ -11,15 +11,25 @@ phase; it is on the line when the draw downloads something.
 
 from __future__ import annotations
 
+import bisect
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 
 from update_estimate import schedule
 from update_estimate.record import Stretch
+from update_estimate.serving.conformal import median
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
-from update_estimate.serving.totals import Replay, coherent, from_samples, joint_replay
+from update_estimate.serving.remaining import Held, conditioned, ended_before, hold
+from update_estimate.serving.totals import (
+    Replay,
+    coherent,
+    from_samples,
+    joint_draws,
+    joint_replay,
+)
 
 WALL, MEMORY, DOWNLOAD = "wall_clock_seconds", "memory_peak_bytes", "download_bytes"
 ALL_EXECUTE = {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": 1.0}
@@ -89,6 +99,97 @@ def totals(
         singles = [shared_single(p, level, memo) for p in parts]
         out[metric] = coherent(replace(whole, model="makespan"), singles)
     return out
+
+
+@dataclass(frozen=True)
+class Underway:
+    """A plugin running now: the predictive of what it is in (its phase, or its whole time
+    without per-phase series), the time spent in that, and its later phases' predictives."""
+
+    plugin: str
+    now: Predictive
+    elapsed: float
+    later: tuple[Predictive, ...]
+    phase: str | None
+
+    def split(self, now: float, later: Sequence[float]) -> dict[str, float]:
+        """A draw of what remains of it, per phase (all in EXECUTE without its phases)."""
+        phases = dict.fromkeys(schedule.PHASES, 0.0)
+        ahead = schedule.PHASES[schedule.PHASES.index(self.phase or "EXECUTE") :]
+        for phase, value in zip(ahead, (now, *later), strict=False):
+            phases[phase] = value
+        return phases
+
+
+# Seconds into a stretch where only the clock moves at which a side-by-side run's median is
+# read: fixed, so that a later moment always sees a superset of an earlier one's.
+CHECKPOINTS = [0.0] + [1.25**i for i in range(100)]
+
+
+def left(
+    running: Sequence[Underway],
+    pending: Sequence[str],
+    walls: Mapping[str, Predictive],
+    downloads: Mapping[str, Predictive],
+    shares: Mapping[str, Mapping[str, float]],
+    jobs: int,
+    locks: schedule.Mutexes,
+    level: float,
+    memo: Memo,
+    since: float = 0.0,
+    overdue: bool = False,
+) -> tuple[MetricEstimate, bool]:
+    """What remains of a run whose plugins run side by side: in each joint draw the running
+    plugins conditioned on their time so far (`conditioned`), and the plugins to come (`walls`,
+    split over their phases by `shares`) placed after them as update-all's orchestrator
+    places them (`replays`); the draw's makespan from now. `downloads`: each plugin's, whether
+    a phase of it uses the line.
+
+    `since`: seconds since the run last changed (a plugin or phase started or ended). As a
+    sequential run's (`remaining`), the point is held from the medians at fixed CHECKPOINTS
+    while only the clock moves (`hold`): it rises only once the end it foretold has passed,
+    or a running plugin is `overdue`. Also whether the point is such a revision."""
+    pending = sorted(pending)
+    parts = [x for r in running for x in (r.now, *r.later)]
+    members = (*parts, *(walls[p] for p in pending), *(downloads[r.plugin] for r in running))
+    members += tuple(downloads[p] for p in pending)
+    draws = joint_draws(members, memo=memo)
+    starts = [sum(1 + len(r.later) for r in running[:i]) for i in range(len(running))]
+    wall_at, line_at = len(parts), len(parts) + len(pending)
+
+    def makespans(back: float) -> list[float]:
+        """Each draw's makespan from the moment `back` seconds before now."""
+        spent = {s: max(r.elapsed - back, 0.0) for s, r in zip(starts, running, strict=True)}
+        values = []
+        for row in conditioned(draws, spent)[0]:
+            lines = iter(v > 0 for v in row[line_at:])
+            works = [
+                schedule.Work(r.plugin, r.split(row[s], row[s + 1 : s + len(r.later) + 1]), on)
+                for s, r, on in zip(starts, running, lines, strict=False)
+            ]
+            for p, wall, on in zip(pending, row[wall_at:line_at], lines, strict=False):
+                works.append(schedule.Work(p, {ph: wall * x for ph, x in shares[p].items()}, on))
+            placed = schedule.place(works, max(jobs, len(running)), locks)
+            values.append(max((q.released for q in placed), default=0.0))
+        return values
+
+    est = from_samples(makespans(0.0), level, members[:line_at])
+    if overdue or since <= 0:
+        return est, False
+    began = tuple(round(r.elapsed - since, 3) for r in running)
+    held: Held | None = None
+    for s in CHECKPOINTS[: bisect.bisect_right(CHECKPOINTS, since)]:
+        at = memo.get("side-median", members, (began, s), partial(_median_of, makespans, since - s))
+        held = hold(held, at, s, held is not None and ended_before(held, s))
+    if held is None:
+        return est, False
+    point = held.value
+    est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
+    return est, held.revised
+
+
+def _median_of(makespans: Callable[[float], list[float]], back: float) -> float:
+    return median(makespans(back))
 
 
 def _peak(placed: Sequence[schedule.Placed], memory: Sequence[float]) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -44,6 +44,35 @@ def conditional_samples(
     return samples, True
 
 
+def conditioned(
+    rows: Sequence[Sequence[float]], spent: Mapping[int, float]
+) -> tuple[list[list[float]], bool]:
+    """Joint draws with the members at the columns of `spent` (time run, or bytes downloaded,
+    so far) conditioned on exceeding it, their values turned into what remains of them; also
+    whether one had outrun nearly every draw (scaled from its slowest ones).
+
+    One member: the draws where it does (`conditional_samples`), so the others are those of
+    the past runs where it took this long. Several (a parallel run): few past runs outlasted
+    them all, so each is conditioned on its own and its remaining values are laid over the
+    draws rank for rank: a draw where it was quick gets a quick remainder, and a past run
+    quick for every plugin stays quick for all of them."""
+    if len(spent) == 1:
+        ((j, s),) = spent.items()
+        kept = [row for row in rows if row[j] > s]
+        if len(kept) >= MIN_CONDITIONAL:
+            return [[v - s if i == j else v for i, v in enumerate(row)] for row in kept], False
+    out = [list(row) for row in rows]
+    scaled = False
+    for j, s in spent.items():
+        alone, overrun = conditional_samples([(row[j], 0.0) for row in rows], s)
+        scaled |= overrun
+        ahead = sorted(alone)
+        order = sorted(range(len(rows)), key=lambda k: rows[k][j])
+        for rank, k in enumerate(order):
+            out[k][j] = ahead[min(len(ahead) * (2 * rank + 1) // (2 * len(rows)), len(ahead) - 1)]
+    return out, scaled
+
+
 # Elapsed times at which the conditional median is evaluated: fixed, so that a later elapsed
 # time always sees a superset of an earlier one's checkpoints.
 CHECKPOINTS = [0.0] + [1.07**i for i in range(260)]
@@ -70,35 +99,79 @@ def first_and_rest(members: tuple[Predictive, ...], memo: Memo) -> list[tuple[fl
     )
 
 
+class Held(NamedTuple):
+    """A point held while only the clock moves: its value, the checkpoint it was read at, and
+    whether it was raised once (`hold`)."""
+
+    value: float
+    at: float
+    revised: bool = False
+
+
+def hold(before: Held | None, median: float, s: float, outran: bool = False) -> Held:
+    """The point held at checkpoint `s`: a lower median replaces the one held, and any median
+    does once the running plugin has `outran` the end its held answer foretold (a check that
+    turns out a build: 35 s left, held for minutes, said it should have ended long ago). A
+    point raised so is a revision, and what is held after it is too."""
+    if before is None:
+        return Held(median, s)
+    if median < before.value:
+        return Held(median, s, before.revised)
+    if outran:
+        return Held(median, s, True)
+    return before
+
+
+def ended_before(held: Held, s: float) -> bool:
+    """The held answer foretold an end before checkpoint `s`."""
+    return held.at + held.value < s
+
+
 class Medians:
-    """The conditional median at each checkpoint passed, computed once as `elapsed` grows:
-    the draws still running at a checkpoint are a shrinking set, kept sorted by their whole
-    remaining time, so each checkpoint costs a removal and a lookup, not a sort."""
+    """The conditional median at each checkpoint passed, of the running member alone and of
+    every member, computed once as `elapsed` grows: the draws still running at a checkpoint
+    are a shrinking set, kept sorted, so each checkpoint costs a removal and a lookup, not a
+    sort. The points held from them (`hold`): both read again once the running member has
+    outrun its own held end."""
 
     def __init__(self, draws: Sequence[tuple[float, float]]) -> None:
         self._draws = draws
         self._by_first = sorted(draws)
         self._gone = 0  # draws that ended by the last checkpoint seen
-        self._ahead = sorted(first + rest for first, rest in draws)
-        self._lowest: list[float] = []  # the lowest median up to each checkpoint
+        self._ahead = {
+            "alone": sorted(first for first, _ in draws),
+            "whole": sorted(first + rest for first, rest in draws),
+        }
+        self._held: list[dict[str, Held]] = []  # per checkpoint, the point held per part
 
-    def lowest(self, passed: int) -> float:
-        """The lowest conditional median over the first `passed` checkpoints."""
-        for s in CHECKPOINTS[len(self._lowest) : passed]:
+    def held(self, passed: int, part: str) -> Held:
+        """The point held over the first `passed` checkpoints, of `part` ("alone": the
+        running member; "whole": every member)."""
+        for s in CHECKPOINTS[len(self._held) : passed]:
             while self._gone < len(self._by_first) and self._by_first[self._gone][0] <= s:
                 first, rest = self._by_first[self._gone]
-                del self._ahead[bisect.bisect_left(self._ahead, first + rest)]
+                for name, value in (("alone", first), ("whole", first + rest)):
+                    kept = self._ahead[name]
+                    del kept[bisect.bisect_left(kept, value)]
                 self._gone += 1
-            if len(self._ahead) >= MIN_CONDITIONAL:
-                n, mid = len(self._ahead), len(self._ahead) // 2
-                centre = (
-                    self._ahead[mid] if n % 2 else 0.5 * (self._ahead[mid - 1] + self._ahead[mid])
-                )
-                value = centre - s
-            else:
-                value = conformal.median(conditional_samples(self._draws, s)[0])
-            self._lowest.append(min(value, self._lowest[-1]) if self._lowest else value)
-        return self._lowest[passed - 1]
+            before = self._held[-1] if self._held else {}
+            outran = "alone" in before and ended_before(before["alone"], s)
+            self._held.append(
+                {
+                    name: hold(before.get(name), self._median(name, s), s, outran)
+                    for name in ("alone", "whole")
+                }
+            )
+        return self._held[passed - 1][part]
+
+    def _median(self, part: str, s: float) -> float:
+        ahead = self._ahead[part]  # sorted
+        n = len(ahead)
+        if n >= MIN_CONDITIONAL:
+            middle = ahead[n // 2] if n % 2 else 0.5 * (ahead[n // 2 - 1] + ahead[n // 2])
+            return middle - s
+        draws = self._draws if part == "whole" else [(first, 0.0) for first, _ in self._draws]
+        return conformal.median(conditional_samples(draws, s)[0])
 
 
 class Left(NamedTuple):
@@ -108,6 +181,7 @@ class Left(NamedTuple):
     overrun: bool  # it outran nearly every past run: scaled from its slowest ones
     overdue: bool  # it is past the upper end of its interval
     upper: float  # that upper end (infinite without a running member)
+    revised: bool = False  # it ran past the end an earlier answer foretold: read again
 
 
 def remaining(
@@ -119,11 +193,12 @@ def remaining(
 ) -> Left:
     """Remaining wall time of `running` (conditioned on having run `elapsed`) and `others`.
 
-    Within the running member's interval the point never rises as `elapsed` grows: it is the
-    lowest conditional median over the fixed checkpoints up to `elapsed`, stateless and
-    monotone by construction. Past its upper end (overdue) the point is the conditional
-    median itself, so it keeps moving with the clock instead of freezing. The answer is never
-    below any member still to start: all of it is still ahead.
+    Within the running member's interval the point is held from the conditional medians at
+    the fixed checkpoints up to `elapsed` (`Medians`, stateless): it never rises as `elapsed`
+    grows until the running member has run past the end a held answer foretold, when it is
+    read again (`revised`). Past its upper end (overdue) the point is the conditional median
+    itself, so it keeps moving with the clock instead of freezing. The answer is never below
+    any member still to start: all of it is still ahead.
     """
     memo = memo or Memo()
     members = tuple(p for p in (running, *others) if p is not None)
@@ -136,9 +211,9 @@ def remaining(
     draws = first_and_rest(members, memo)
     upper = shared_single(running, level, memo).upper
     overdue = elapsed > upper
-    est, overrun = _conditioned(draws, members, "whole", elapsed, level, overdue, memo)
+    est, overrun, revised = _conditioned(draws, members, "whole", elapsed, level, overdue, memo)
     parts = [shared_single(p, level, memo) for p in others]
-    return Left(coherent(est, parts, summed=True), overrun, overdue, upper)
+    return Left(coherent(est, parts, summed=True), overrun, overdue, upper, revised)
 
 
 def running_alone(
@@ -167,14 +242,18 @@ def _conditioned(
     level: float,
     overdue: bool,
     memo: Memo,
-) -> tuple[MetricEstimate, bool]:
-    """The remaining time of `draws` of `members` (see `remaining`), and whether it was
-    scaled from the slowest of them (`conditional_samples`); `part`: "whole" (draws of every
-    member) or "alone" (the running member's, the first)."""
+) -> tuple[MetricEstimate, bool, bool]:
+    """The remaining time of `draws` of `members` (see `remaining`), whether it was scaled
+    from the slowest of them (`conditional_samples`), and whether its point is a revision
+    (`hold`); `part`: "whole" (draws of every member) or "alone" (the running member's, the
+    first)."""
     samples, overrun = conditional_samples(draws, elapsed)
     est = from_samples(samples, level, members if part == "whole" else members[:1])
     if not overdue:
-        medians = memo.get("medians", members, part, lambda: Medians(draws))
-        point = medians.lowest(bisect.bisect_right(CHECKPOINTS, elapsed))
+        whole = first_and_rest(members, memo)
+        medians = memo.get("medians", members, None, lambda: Medians(whole))
+        held = medians.held(bisect.bisect_right(CHECKPOINTS, elapsed), part)
+        point = held.value
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
-    return est, overrun
+        return est, overrun, held.revised
+    return est, overrun, False

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from update_estimate import schedule
 from update_estimate.errors import EstimateError, NoData, UsageError
 from update_estimate.hints import did_you_mean, unknown_plugins
 from update_estimate.record import Records, SeriesRecord, Stretch
@@ -331,13 +332,15 @@ def track(
     host: str | None,
     start: datetime | None,
     level: float,
+    jobs: int = 1,
+    mutexes: schedule.Mutexes | None = None,
 ) -> RunTracker:
-    """A tracker for a run of these plugins (default: all the host's), from these records;
-    its `warnings` say what the source lacked."""
+    """A tracker for a run of these plugins (default: all the host's), from these records,
+    `jobs` at once; its `warnings` say what the source lacked."""
     warnings = list(source.warnings)
     chosen = choose_host(source.hosts, host, warnings)
     warnings.extend(source.take([chosen]))
     names = plugins or _default_plugins(source, chosen)
     if source.name != "default":
         warnings.extend(_unknown_plugins(names, source.records, chosen, source.history_plugins))
-    return RunTracker(source.records, chosen, names, start, level, warnings)
+    return RunTracker(source.records, chosen, names, start, level, warnings, jobs, mutexes)

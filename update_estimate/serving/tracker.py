@@ -20,11 +20,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
+from update_estimate import schedule
 from update_estimate.events import PHASES, Event
 from update_estimate.record import SeriesRecord, series_key
 from update_estimate.requests import percent
-from update_estimate.serving import neighbours, outcomes
+from update_estimate.serving import makespan, neighbours, outcomes
 from update_estimate.serving.estimate import Finish, finish, record_predictive
+from update_estimate.serving.makespan import Underway
 from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
     MetricEstimate,
@@ -34,8 +36,8 @@ from update_estimate.serving.predictive import (
     shared_single,
     unsized,
 )
-from update_estimate.serving.remaining import Left, conditional_samples, first_and_rest, remaining
-from update_estimate.serving.totals import coherent, from_samples, total
+from update_estimate.serving.remaining import Left, conditioned, remaining
+from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 WALL = "wall_clock_seconds"
 DOWNLOAD = "download_bytes"
@@ -61,9 +63,11 @@ class _Plugin:
 @dataclass(frozen=True)
 class Flag:
     """Something the display should show: `overdue` (a phase past its interval's upper end:
-    probably hanging), `limited` (too few past runs this long), `no-history` (default
-    estimates), `unplanned` (a plugin not in the run's list), `out-of-order` (an event that
-    contradicts an earlier one, or a time before the last one)."""
+    probably hanging), `revised` (a plugin, or the run, went on past the end an earlier
+    answer foretold: its remaining time was read again, and rose), `limited` (too few past
+    runs this long), `no-history` (default estimates), `unplanned` (a plugin not in the run's
+    list), `out-of-order` (an event that contradicts an earlier one, or a time before the
+    last one)."""
 
     kind: str
     plugin: str | None
@@ -94,17 +98,7 @@ class Progress:
     level: float
     host: str | None
     ended: bool = False
-
-
-@dataclass(frozen=True)
-class _Path:
-    """Where the running plugin stands: the predictive of what it is in now (its phase, or
-    its whole time), the time spent in that, and its later phases."""
-
-    now: Predictive
-    elapsed: float
-    later: tuple[Predictive, ...]
-    phase: str | None
+    jobs: int = 1  # plugins at once in this run: above 1, side by side
 
 
 class RunTracker:
@@ -118,22 +112,28 @@ class RunTracker:
         start: datetime | None = None,
         level: float = 0.9,
         warnings: Sequence[str] = (),
+        jobs: int = 1,
+        mutexes: schedule.Mutexes | None = None,
     ) -> None:
         self._records = records
         self._hood: neighbours.Neighbourhood | None = None
-        self._own_hood: neighbours.Neighbourhood | None = None
         self.warnings = list(warnings)  # what the source lacked, for stderr
         self.host = host
         self.level = level
+        self._jobs = jobs  # a run's, unless its run_start says
+        self._locks = schedule.mutexes(mutexes)
         self._memo = Memo()
-        self._begin(plugins, start)
+        self._begin(plugins, start, jobs)
 
-    def _begin(self, plugins: Sequence[str], start: datetime | None) -> None:
-        """A new run; without a start time, its first event's time is its start."""
+    def _begin(self, plugins: Sequence[str], start: datetime | None, jobs: int) -> None:
+        """A new run; without a start time, its first event's time is its start. `jobs`
+        above 1: its plugins run side by side, that many at once (update-all's parallel
+        orchestrator)."""
         self.start = start or datetime.min
         self._clock = start or datetime.min
         self._plugins = {p: _Plugin(p) for p in dict.fromkeys(plugins)}
         self._ended = False
+        self.jobs = jobs
 
     # the events, one method each; every one answers
     def feed(self, event: Event) -> Progress:
@@ -145,7 +145,7 @@ class RunTracker:
             self.start = now
         if event.kind == "run_start":
             self.host = event.host or self.host
-            self._begin(event.plugins or list(self._plugins), now)
+            self._begin(event.plugins or list(self._plugins), now, event.jobs or self._jobs)
         elif self._ended:
             notes.append(Flag("out-of-order", event.plugin, None, f"{event.kind} after run_end"))
         elif event.kind == "run_end":
@@ -203,24 +203,40 @@ class RunTracker:
             p.state, p.ended = event.status or "success", now
 
     def _start(self, p: _Plugin, now: datetime, notes: list[Flag]) -> None:
-        """Plugins run one after another: one still running when the next starts has ended."""
-        for other in self._plugins.values():
-            if other.state == "running":
-                other.state, other.ended = "ended", now
-                notes.append(
-                    Flag(
-                        "out-of-order",
-                        other.name,
-                        None,
-                        f"{p.name} started before {other.name} ended; {other.name} counts as ended",
-                    )
+        """In a run of one plugin at a time, one still running when the next starts has ended
+        (its end was not told); side by side, more than `jobs` at once is flagged."""
+        running = [other for other in self._plugins.values() if other.state == "running"]
+        if self.jobs > 1 and len(running) >= self.jobs:
+            notes.append(
+                Flag(
+                    "out-of-order",
+                    p.name,
+                    None,
+                    f"{p.name} started while {len(running)} plugins ran, more than the run's "
+                    f"{self.jobs} at once",
                 )
+            )
+        for other in running if self.jobs == 1 else []:
+            other.state, other.ended = "ended", now
+            notes.append(
+                Flag(
+                    "out-of-order",
+                    other.name,
+                    None,
+                    f"{p.name} started before {other.name} ended; {other.name} counts as ended "
+                    "(plugins side by side: give the run's jobs)",
+                )
+            )
         p.state, p.started = "running", now
 
     def run_start(
-        self, time: datetime | None = None, plugins: Sequence[str] | None = None
+        self,
+        time: datetime | None = None,
+        plugins: Sequence[str] | None = None,
+        jobs: int | None = None,
     ) -> Progress:
-        return self.feed(Event("run_start", time, plugins=tuple(plugins) if plugins else None))
+        chosen = tuple(plugins) if plugins else None
+        return self.feed(Event("run_start", time, plugins=chosen, jobs=jobs))
 
     def plugin_start(self, plugin: str, time: datetime | None = None) -> Progress:
         return self.feed(Event("plugin_start", time, plugin))
@@ -272,27 +288,28 @@ class RunTracker:
             return None
         return record_predictive(record, self.start, report or None, None, self._memo)[0]
 
-    def _path(self, p: _Plugin, now: datetime) -> _Path:
-        """The running plugin's phase and later phases, or its whole time without them."""
+    def _path(self, p: _Plugin, now: datetime) -> Underway:
+        """A running plugin's phase and later phases, or its whole time without them, each
+        calibrated also on how its own finished phases went."""
+        own = self._neighbourhood(p)
         if p.phase in PHASES and p.phase_started is not None:
             ahead = PHASES[PHASES.index(p.phase) :]
-            phases = [self._neighbour(p.name, WALL, phase, own=True) for phase in ahead]
+            phases = [self._neighbour(p.name, WALL, phase, own) for phase in ahead]
             if all(x is not None for x in phases):
                 spent = (now - p.phase_started).total_seconds()
                 kept = tuple(x for x in phases if x is not None)
-                return _Path(kept[0], spent, kept[1:], p.phase)
-        whole = self._neighbour(p.name, WALL, own=True)
+                return Underway(p.name, kept[0], spent, kept[1:], p.phase)
+        whole = self._neighbour(p.name, WALL, hood=own)
         assert whole is not None  # a plugin's whole time always answers, by default
         spent = (now - (p.started or now)).total_seconds()
-        return _Path(whole, spent, (), None)
+        return Underway(p.name, whole, spent, (), None)
 
     def _answer(self, now: datetime, notes: list[Flag]) -> Progress:
         level, memo = self.level, self._memo
         states = list(self._plugins.values())
-        running = next((p for p in states if p.state == "running"), None)
+        running = [p for p in states if p.state == "running"]
         # how like this run the past ones were, for this answer
         self._hood = self._neighbourhood()
-        self._own_hood = self._neighbourhood(running) if running is not None else self._hood
         elapsed = (now - self.start).total_seconds()
         if self._ended:
             rows = [PluginProgress(p.name, p.state, None, _spent(p, now), NOTHING) for p in states]
@@ -307,37 +324,100 @@ class RunTracker:
                 level,
                 self.host,
                 True,
+                self.jobs,
             )
         pending = [p for p in states if p.state == "pending"]
-        path = self._path(running, now) if running is not None else None
+        paths = [self._path(p, now) for p in running]
         # plugins still to come may fail or be skipped, as they have before (`outcomes`)
         walls = [self._to_come(p.name, WALL) for p in pending]
-        now_, later, spent = (path.now, path.later, path.elapsed) if path else (None, (), 0.0)
-        whole = remaining(now_, [*later, *walls], spent, level, memo).estimate
-        own = remaining(path.now, path.later, path.elapsed, level, memo) if path else None
-        flags = [*notes, *self._flags(running, path, own)]
+        owns = {x.plugin: remaining(x.now, x.later, x.elapsed, level, memo) for x in paths}
+        flags = [*notes, *self._flags(paths, owns)]
         rows = []
         for p in states:
             left = NOTHING
-            if p is running and own is not None:
-                left = own.estimate
+            if p.name in owns and p.state == "running":
+                left = owns[p.name].estimate
             elif p.state == "pending":
                 left = shared_single(walls[pending.index(p)], level, memo)
-            phase = p.phase if p is running else None
+            phase = p.phase if p.state == "running" else None
             rows.append(PluginProgress(p.name, p.state, phase, _spent(p, now), left))
-        gaps = self._gaps_left(now, running, len(pending))
-        ahead = replace(
-            whole, point=whole.point + gaps, lower=whole.lower + gaps, upper=whole.upper + gaps
-        )
-        # the run's remaining time is at least each plugin's, on one screen as draw by draw,
-        # and at least their lower bounds added up: they run one after another
-        run_left = coherent(ahead, [row.remaining for row in rows], summed=True)
+        if self.jobs > 1:
+            # side by side: the makespan from now, at least each plugin's own remaining time
+            overdue = any(own.overdue for own in owns.values())
+            names = [p.name for p in pending]
+            ahead, revised = self._side_by_side(paths, names, walls, now, overdue)
+            run_left = coherent(ahead, [row.remaining for row in rows])
+        else:
+            path = paths[0] if paths else None
+            now_, later, spent = (path.now, path.later, path.elapsed) if path else (None, (), 0.0)
+            run = remaining(now_, [*later, *walls], spent, level, memo)
+            whole, revised = run.estimate, run.revised
+            gaps = self._gaps_left(now, bool(running), len(pending))
+            ahead = replace(
+                whole, point=whole.point + gaps, lower=whole.lower + gaps, upper=whole.upper + gaps
+            )
+            # the run's remaining time is at least each plugin's, on one screen as draw by
+            # draw, and at least their lower bounds added up: they run one after another
+            run_left = coherent(ahead, [row.remaining for row in rows], summed=True)
+        if revised and not any(own.revised for own in owns.values()):
+            flags.append(
+                Flag(
+                    "revised",
+                    None,
+                    None,
+                    "the run has gone on past the end foretold: its remaining time is read "
+                    "again from the past runs that took this long",
+                )
+            )
         downloads = self._download_left(running, pending)
+        at = finish(now, run_left)
         return Progress(
-            now, elapsed, run_left, finish(now, run_left), downloads, rows, flags, level, self.host
+            now, elapsed, run_left, at, downloads, rows, flags, level, self.host, False, self.jobs
         )
 
-    def _gaps_left(self, now: datetime, running: _Plugin | None, pending: int) -> float:
+    def _side_by_side(
+        self,
+        paths: Sequence[Underway],
+        pending: Sequence[str],
+        walls: Sequence[Predictive],
+        now: datetime,
+        overdue: bool,
+    ) -> tuple[MetricEstimate, bool]:
+        """The remaining makespan of a run whose plugins run `jobs` at once (`makespan.left`),
+        its point held while only the clock moves since the run last changed."""
+        if not paths and not pending:
+            return NOTHING, False
+        downloads = {p: self._to_come(p, DOWNLOAD) for p in pending}
+        for x in paths:
+            own = self._neighbour(x.plugin, DOWNLOAD)
+            assert own is not None  # a plugin's whole download always answers, by default
+            downloads[x.plugin] = own
+        shares = {p: makespan.phase_shares(self._phases(p)) for p in pending}
+        return makespan.left(
+            paths,
+            pending,
+            dict(zip(pending, walls, strict=True)),
+            downloads,
+            shares,
+            self.jobs,
+            self._locks,
+            self.level,
+            self._memo,
+            (now - self._changed(now)).total_seconds(),
+            overdue,
+        )
+
+    def _changed(self, now: datetime) -> datetime:
+        """When a plugin or a phase last started or ended (the run's start before any)."""
+        moments = [self.start]
+        for p in self._plugins.values():
+            moments += [t for t in (p.started, p.phase_started, p.ended) if t is not None]
+        return max(t for t in moments if t <= now)
+
+    def _phases(self, plugin: str) -> dict[str, Predictive]:
+        return {ph: x for ph in PHASES if (x := self._predictive(plugin, WALL, ph)) is not None}
+
+    def _gaps_left(self, now: datetime, running: bool, pending: int) -> float:
         """update-all's own time between plugins (and before the run's end), which no
         plugin's series holds: the mean gap seen so far in this run, for each one still to
         come (none seen yet: none assumed)."""
@@ -355,19 +435,22 @@ class RunTracker:
             return 0.0
         mean = sum(max(g.total_seconds(), 0.0) for g in seen) / len(seen)
         last_end = max((p.ended for p in started if p.ended is not None), default=None)
-        waited = (
-            0.0 if running is not None or last_end is None else (now - last_end).total_seconds()
-        )
+        waited = 0.0 if running or last_end is None else (now - last_end).total_seconds()
         return max(mean * (pending + 1) - waited, mean * pending)
 
     def _neighbour(
-        self, plugin: str, metric: str, phase: str | None = None, own: bool = False
+        self,
+        plugin: str,
+        metric: str,
+        phase: str | None = None,
+        hood: neighbours.Neighbourhood | None = None,
     ) -> Predictive | None:
-        """The predictive, calibrated on the past runs most like this one so far."""
+        """The predictive, calibrated on the past runs most like this one so far (`hood`:
+        judged also by the running plugin's own finished phases)."""
         base = self._predictive(plugin, metric, phase)
         if base is None:
             return None
-        hood = self._own_hood if own else self._hood
+        hood = hood or self._hood
         if hood is None:
             return base
         return self._memo.get(
@@ -405,57 +488,69 @@ class RunTracker:
             "neighbourhood", owners, actuals, partial(neighbours.neighbourhood, evidence)
         )
 
-    def _flags(self, running: _Plugin | None, path: _Path | None, own: Left | None) -> list[Flag]:
+    def _flags(self, paths: Sequence[Underway], owns: Mapping[str, Left]) -> list[Flag]:
         flags = [
             Flag("no-history", p.name, None, f"{p.name} has no history here: default estimates")
             for p in self._plugins.values()
             if p.state in ("pending", "running") and self._recorded(p.name, WALL) is None
         ]
-        if running is None or path is None or own is None:
-            return flags
-        where = f"in {path.phase}" if path.phase else "so far"
-        spent = f"{running.name} has spent {path.elapsed:.0f} s {where}"
-        if own.overdue:
-            flags.append(
-                Flag(
-                    "overdue",
-                    running.name,
-                    path.phase,
-                    f"{spent}, past the upper end of its {percent(self.level)} interval "
-                    f"({own.upper:.0f} s): probably hanging; its remaining time is "
-                    "conditioned on having run that long",
+        for path in paths:
+            own, name = owns[path.plugin], path.plugin
+            where = f"in {path.phase}" if path.phase else "so far"
+            spent = f"{name} has spent {path.elapsed:.0f} s {where}"
+            if own.overdue:
+                flags.append(
+                    Flag(
+                        "overdue",
+                        name,
+                        path.phase,
+                        f"{spent}, past the upper end of its {percent(self.level)} interval "
+                        f"({own.upper:.0f} s): probably hanging; its remaining time is "
+                        "conditioned on having run that long",
+                    )
                 )
-            )
-        elif own.overrun:
-            flags.append(
-                Flag(
-                    "limited",
-                    running.name,
-                    path.phase,
-                    f"{spent}, longer than all but a few of its past runs: its remaining "
-                    "time is scaled from its slowest ones",
+            elif own.overrun:
+                flags.append(
+                    Flag(
+                        "limited",
+                        name,
+                        path.phase,
+                        f"{spent}, longer than all but a few of its past runs: its remaining "
+                        "time is scaled from its slowest ones",
+                    )
                 )
-            )
+            if own.revised and not own.overdue:
+                flags.append(
+                    Flag(
+                        "revised",
+                        name,
+                        path.phase,
+                        f"{spent}, past the end an earlier answer foretold: its remaining "
+                        "time is read again from the past runs that took this long",
+                    )
+                )
         return flags
 
-    def _download_left(self, running: _Plugin | None, pending: Sequence[_Plugin]) -> MetricEstimate:
-        """Bytes still to come: the plugins to start, and the running one conditioned on
-        what it has downloaded so far (nothing more once it executes)."""
+    def _download_left(
+        self, running: Sequence[_Plugin], pending: Sequence[_Plugin]
+    ) -> MetricEstimate:
+        """Bytes still to come: the plugins to start, and the running ones conditioned on
+        what they have downloaded so far (nothing more once they execute)."""
         level, memo = self.level, self._memo
         later = [self._to_come(p.name, DOWNLOAD) for p in pending]
-        now = None
-        if running is not None and running.phase != "EXECUTE":
-            now = self._neighbour(running.name, DOWNLOAD)
-        if now is None:
+        now = [
+            (p.downloaded, own)
+            for p in running
+            if p.phase != "EXECUTE" and (own := self._neighbour(p.name, DOWNLOAD)) is not None
+        ]
+        if not now:
             return total(DOWNLOAD, later, level, False, memo) if later else NOTHING
-        members = (now, *later)
-        draws = first_and_rest(members, memo)
-        so_far = running.downloaded if running is not None else 0.0
-        if so_far > 0:
-            samples = conditional_samples(draws, so_far)[0]
-        else:
-            samples = [first + rest for first, rest in draws]
+        members = (*(own for _, own in now), *later)
+        spent = {i: so_far for i, (so_far, _) in enumerate(now) if so_far > 0}
+        draws = memo.get("draws", members, None, lambda: joint_draws(members, memo=memo))
+        rows = conditioned(draws, spent)[0]
         parts = [shared_single(p, level, memo) for p in later]
+        samples = [sum(row) for row in rows]
         return coherent(from_samples(samples, level, members), parts, summed=True)
 
 
