@@ -162,12 +162,14 @@ def left(
         spent = {s: max(r.elapsed - back, 0.0) for s, r in zip(starts, running, strict=True)}
         values = []
         for row in conditioned(draws, spent)[0]:
-            lines = iter(v > 0 for v in row[line_at:])
+            on_line = [v > 0 for v in row[line_at:]]  # the running plugins', then the others'
             works = [
                 schedule.Work(r.plugin, r.split(row[s], row[s + 1 : s + len(r.later) + 1]), on)
-                for s, r, on in zip(starts, running, lines, strict=False)
+                for s, r, on in zip(starts, running, on_line, strict=False)
             ]
-            for p, wall, on in zip(pending, row[wall_at:line_at], lines, strict=False):
+            for p, wall, on in zip(
+                pending, row[wall_at:line_at], on_line[len(running) :], strict=True
+            ):
                 works.append(schedule.Work(p, {ph: wall * x for ph, x in shares[p].items()}, on))
             placed = schedule.place(works, max(jobs, len(running)), locks)
             values.append(max((q.released for q in placed), default=0.0))
