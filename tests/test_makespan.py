@@ -259,3 +259,19 @@ def test_train_measures_each_parallel_run_beyond_its_schedule(
     without = _total(runner, db, flat, "--jobs", "4")["total"]["metrics"][wall]
     assert with_stretch["point"] > 1.05 * without["point"]
     assert with_stretch["upper"] > without["upper"]
+
+
+def test_a_history_run_side_by_side_has_the_lines_sharing_in_its_times() -> None:
+    """Two downloads of 100 s at once share the line: 200 s, where the history's times were
+    taken one after another. Where the host ran plugins side by side (it has a stretch), the
+    times were taken on the shared line already, and are not slowed twice."""
+    per_metric = {
+        makespan.WALL: {"a": fixed(100.0), "b": fixed(100.0)},
+        makespan.MEMORY: {"a": fixed(1e8), "b": fixed(1e8)},
+        makespan.DOWNLOAD: {"a": fixed(1e8), "b": fixed(1e8)},
+    }
+    shares = {p: {"CHECK": 0.0, "DOWNLOAD": 1.0, "EXECUTE": 0.0} for p in "ab"}
+    alone = makespan.replays(["a", "b"], per_metric, shares, 2)
+    shared = makespan.replays(["a", "b"], per_metric, shares, 2, stretch=Stretch(False, {1: 1.0}))
+    assert [wall for _, wall in alone[makespan.WALL]] == pytest.approx([200.0] * len(RUNS))
+    assert [wall for _, wall in shared[makespan.WALL]] == pytest.approx([100.0] * len(RUNS))

@@ -59,7 +59,8 @@ def replays(
 
     `stretch`: how much longer the host's past parallel runs took than their schedule's
     makespan (see `fitting.stretch`). A replayed run that was one of them is stretched by its
-    own; another by one of them drawn at random (a fixed seed, so answers repeat)."""
+    own; another by one of them drawn at random (a fixed seed, so answers repeat). With it,
+    the history's times carry the line's sharing already (`shared_line`)."""
     plugins = sorted(plugins)
     n = len(plugins)
     together = [per_metric[m][p] for m in (WALL, MEMORY, DOWNLOAD) for p in plugins]
@@ -73,7 +74,7 @@ def replays(
             schedule.Work(p, {ph: w * s for ph, s in shares[p].items()}, d > 0)
             for p, w, d in zip(plugins, walls, download, strict=True)
         ]
-        placed = schedule.place(works, jobs, locks)
+        placed = schedule.place(works, jobs, locks, share_line=not shared_line(stretch))
         wall = max(p.released for p in placed)
         if stretch and known:
             own = stretch.runs.get(run) if run is not None else None
@@ -138,12 +139,13 @@ def left(
     memo: Memo,
     since: float = 0.0,
     overdue: bool = False,
+    stretch: Stretch | None = None,
 ) -> tuple[MetricEstimate, bool]:
     """What remains of a run whose plugins run side by side: in each joint draw the running
     plugins conditioned on their time so far (`conditioned`), and the plugins to come (`walls`,
     split over their phases by `shares`) placed after them as update-all's orchestrator
     places them (`replays`); the draw's makespan from now. `downloads`: each plugin's, whether
-    a phase of it uses the line.
+    a phase of it uses the line; `stretch`: the host's parallel runs' (`shared_line`).
 
     `since`: seconds since the run last changed (a plugin or phase started or ended). As a
     sequential run's (`remaining`), the point is held from the medians at fixed CHECKPOINTS
@@ -154,6 +156,7 @@ def left(
     members = (*parts, *(walls[p] for p in pending), *(downloads[r.plugin] for r in running))
     members += tuple(downloads[p] for p in pending)
     draws = joint_draws(members, memo=memo)
+    share = not shared_line(stretch)
     starts = [sum(1 + len(r.later) for r in running[:i]) for i in range(len(running))]
     wall_at, line_at = len(parts), len(parts) + len(pending)
 
@@ -171,7 +174,7 @@ def left(
                 pending, row[wall_at:line_at], on_line[len(running) :], strict=True
             ):
                 works.append(schedule.Work(p, {ph: wall * x for ph, x in shares[p].items()}, on))
-            placed = schedule.place(works, max(jobs, len(running)), locks)
+            placed = schedule.place(works, max(jobs, len(running)), locks, share)
             values.append(max((q.released for q in placed), default=0.0))
         return values
 
@@ -188,6 +191,15 @@ def left(
     point = held.value
     est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
     return est, held.revised
+
+
+def shared_line(stretch: Stretch | None) -> bool:
+    """Whether the history's times carry the line's sharing already: its host has run plugins
+    side by side (it has a `stretch`), and a download's time then is its time on a shared
+    line. Replayed through the schedule, they are not slowed again (as `fitting.stretch`
+    replays them): shared once more, a run's remaining time read 14-25% above what remained
+    (`bench/RESULTS.md`)."""
+    return stretch is not None
 
 
 def _median_of(makespans: Callable[[float], list[float]], back: float) -> float:

@@ -343,4 +343,5 @@ def track(
     names = plugins or _default_plugins(source, chosen)
     if source.name != "default":
         warnings.extend(_unknown_plugins(names, source.records, chosen, source.history_plugins))
-    return RunTracker(source.records, chosen, names, start, level, warnings, jobs, mutexes)
+    stretch = source.stretch.get(chosen or "")
+    return RunTracker(source.records, chosen, names, start, level, warnings, jobs, mutexes, stretch)

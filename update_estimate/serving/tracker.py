@@ -22,7 +22,7 @@ from functools import partial
 
 from update_estimate import schedule
 from update_estimate.events import PHASES, Event
-from update_estimate.record import SeriesRecord, series_key
+from update_estimate.record import SeriesRecord, Stretch, series_key
 from update_estimate.requests import percent
 from update_estimate.serving import makespan, neighbours, outcomes
 from update_estimate.serving.estimate import Finish, finish, record_predictive
@@ -114,6 +114,7 @@ class RunTracker:
         warnings: Sequence[str] = (),
         jobs: int = 1,
         mutexes: schedule.Mutexes | None = None,
+        stretch: Stretch | None = None,
     ) -> None:
         self._records = records
         self._hood: neighbours.Neighbourhood | None = None
@@ -122,6 +123,7 @@ class RunTracker:
         self.level = level
         self._jobs = jobs  # a run's, unless its run_start says
         self._locks = schedule.mutexes(mutexes)
+        self._stretch = stretch  # the host's parallel runs', where it has any
         self._memo = Memo()
         self._begin(plugins, start, jobs)
 
@@ -405,6 +407,7 @@ class RunTracker:
             self._memo,
             (now - self._changed(now)).total_seconds(),
             overdue,
+            self._stretch,
         )
 
     def _changed(self, now: datetime) -> datetime:
