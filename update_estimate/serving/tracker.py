@@ -9,7 +9,9 @@ its check-phase report the plugin's series answer with its reports variant. Plug
 come are drawn jointly with it; past runs are weighed by how closely they match the plugins
 already done in this run (`neighbours`), so a slow mirror today slows the plugins still to
 come. Without per-phase series (a cache trained with --no-phases, the history fallback) the
-plugin's whole time answers, conditioned on its time so far.
+plugin's whole time answers, conditioned on its time so far. In a run whose plugins run side
+by side (its `jobs` above 1: update-all's parallel orchestrator) several run at once, and the
+run's remaining time is the makespan of what is left (`makespan.left`).
 """
 
 from __future__ import annotations
