@@ -275,3 +275,14 @@ def test_a_history_run_side_by_side_has_the_lines_sharing_in_its_times() -> None
     shared = makespan.replays(["a", "b"], per_metric, shares, 2, stretch=Stretch(False, {1: 1.0}))
     assert [wall for _, wall in alone[makespan.WALL]] == pytest.approx([200.0] * len(RUNS))
     assert [wall for _, wall in shared[makespan.WALL]] == pytest.approx([100.0] * len(RUNS))
+
+
+def test_a_parallel_historys_whole_time_holds_its_waits() -> None:
+    """An execution of a parallel run waited between its phases (a slot, a mutex, the line):
+    its whole time, 150 s, is longer than its phases', 100 s. The schedule waits itself, so
+    only the phases' part of a draw of the whole is replayed as work."""
+    phases = {"CHECK": fixed(10.0), "DOWNLOAD": fixed(30.0), "EXECUTE": fixed(60.0)}
+    assert makespan.phase_shares(phases, fixed(150.0)) == pytest.approx(
+        {"CHECK": 10 / 150, "DOWNLOAD": 30 / 150, "EXECUTE": 60 / 150}, rel=1e-3
+    )
+    assert makespan.phase_shares(phases, fixed(80.0)) == makespan.phase_shares(phases)

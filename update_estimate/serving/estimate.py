@@ -109,7 +109,11 @@ def estimate(
     side_by_side: dict[str, MetricEstimate] = {}  # wall time and memory, run `jobs` at once
     replays: dict[str, Replay] = {}
     if request.jobs > 1 and pending:
-        shares = {p: _phase_shares(records, host, p, request, at, slow_path, memo) for p in pending}
+        waited = makespan.shared_line(stretch)  # its whole times hold the waits
+        shares = {
+            p: _phase_shares(records, host, p, request, at, slow_path, memo, waited, per_metric)
+            for p in pending
+        }
         locks = schedule.mutexes(request.mutexes)
         replays = makespan.replays(pending, per_metric, shares, request.jobs, locks, memo, stretch)
         side_by_side = makespan.totals(pending, per_metric, replays, level, memo)
@@ -149,15 +153,18 @@ def _phase_shares(
     at: datetime,
     slow_path: AskModel | None,
     memo: Memo,
+    waited: bool,
+    per_metric: Mapping[str, Mapping[str, Predictive]],
 ) -> dict[str, float]:
-    """How the plugin's wall time splits over its phases, from its per-phase series."""
+    """How the plugin's wall time splits over its phases, from its per-phase series (of its
+    whole time, where that `waited` in parallel runs: `makespan.phase_shares`)."""
     phases = {}
     for phase in schedule.PHASES:
         record = records.get(series_key(host, plugin, makespan.WALL, phase)) if host else None
         if record is not None:
             reported = request.covariates.get(plugin)
             phases[phase] = record_predictive(record, at, reported, slow_path, memo)[0]
-    return makespan.phase_shares(phases)
+    return makespan.phase_shares(phases, per_metric[makespan.WALL][plugin] if waited else None)
 
 
 def _predictives(

@@ -35,13 +35,20 @@ WALL, MEMORY, DOWNLOAD = "wall_clock_seconds", "memory_peak_bytes", "download_by
 ALL_EXECUTE = {"CHECK": 0.0, "DOWNLOAD": 0.0, "EXECUTE": 1.0}
 
 
-def phase_shares(phases: Mapping[str, Predictive]) -> dict[str, float]:
-    """How a plugin's wall time splits over its phases, from their forecasts' centres."""
+def phase_shares(
+    phases: Mapping[str, Predictive], whole: Predictive | None = None
+) -> dict[str, float]:
+    """How a plugin's wall time splits over its phases, from their forecasts' centres. Given
+    its `whole` time's predictive (a history whose plugins ran side by side, `shared_line`):
+    each phase's share of that, where it is longer than its phases add up to. There the
+    execution waited for a slot, a mutex or the line between its phases, and replayed
+    through the schedule, which waits itself, it waited twice."""
     sizes = {phase: raw(p.centre) for phase, p in phases.items() if phase in schedule.PHASES}
-    whole = sum(sizes.values())
-    if len(sizes) < len(schedule.PHASES) or whole <= 0:
+    total = sum(sizes.values())
+    if len(sizes) < len(schedule.PHASES) or total <= 0:
         return dict(ALL_EXECUTE)
-    return {phase: sizes[phase] / whole for phase in schedule.PHASES}
+    scale = max(total, raw(whole.centre)) if whole is not None else total
+    return {phase: sizes[phase] / scale for phase in schedule.PHASES}
 
 
 def replays(

@@ -396,7 +396,11 @@ class RunTracker:
             own = self._neighbour(x.plugin, DOWNLOAD)
             assert own is not None  # a plugin's whole download always answers, by default
             downloads[x.plugin] = own
-        shares = {p: makespan.phase_shares(self._phases(p)) for p in pending}
+        waited = makespan.shared_line(self._stretch)  # whole times that hold the waits
+        shares = {
+            p: makespan.phase_shares(self._phases(p), self._recorded(p, WALL) if waited else None)
+            for p in pending
+        }
         return makespan.left(
             paths,
             pending,
