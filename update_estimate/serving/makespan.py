@@ -4,9 +4,10 @@ Each joint draw (one past run's errors happening again to every plugin, wall tim
 download together) is replayed through update-all's own schedule (`schedule`): the run's wall
 time is that draw's makespan, not the sum of its plugins' times, stretched as the host's own
 parallel runs were beyond their schedule, and its peak memory the largest sum of the plugins
-running at one time. A plugin's wall time is split over its phases
-as its per-phase series split it (all in EXECUTE without them), since mutexes are held per
-phase; it is on the line when the draw downloads something.
+running at one time. A plugin's wall time is split over its phases as its per-phase series
+split it (all in EXECUTE without them), since mutexes are held per phase; it is on the line
+when the draw downloads something. During a run (`left`, for the live tracker) the plugins
+running are placed first, each with what remains of it, and the makespan is counted from now.
 """
 
 from __future__ import annotations
