@@ -110,8 +110,11 @@ def estimate(
     replays: dict[str, Replay] = {}
     if request.jobs > 1 and pending:
         waited = makespan.shared_line(stretch)  # its whole times hold the waits
+        walls = per_metric[makespan.WALL]
         shares = {
-            p: _phase_shares(records, host, p, request, at, slow_path, memo, waited, per_metric)
+            p: _phase_shares(
+                records, host, p, request, at, slow_path, memo, walls[p] if waited else None
+            )
             for p in pending
         }
         locks = schedule.mutexes(request.mutexes)
@@ -153,18 +156,17 @@ def _phase_shares(
     at: datetime,
     slow_path: AskModel | None,
     memo: Memo,
-    waited: bool,
-    per_metric: Mapping[str, Mapping[str, Predictive]],
+    whole: Predictive | None,
 ) -> dict[str, float]:
-    """How the plugin's wall time splits over its phases, from its per-phase series (of its
-    whole time, where that `waited` in parallel runs: `makespan.phase_shares`)."""
+    """How the plugin's wall time splits over its phases, from its per-phase series (shares
+    of its `whole` time where that waited in parallel runs: `makespan.phase_shares`)."""
     phases = {}
     for phase in schedule.PHASES:
         record = records.get(series_key(host, plugin, makespan.WALL, phase)) if host else None
         if record is not None:
             reported = request.covariates.get(plugin)
             phases[phase] = record_predictive(record, at, reported, slow_path, memo)[0]
-    return makespan.phase_shares(phases, per_metric[makespan.WALL][plugin] if waited else None)
+    return makespan.phase_shares(phases, whole)
 
 
 def _predictives(
