@@ -5,7 +5,10 @@ history as it stood before that run (`fitting.live.evaluate`) and feed the run's
 (`history.replay`: plugin and phase starts, reports, download progress, ticks inside each
 phase and at the run's midpoint) to a `RunTracker`. Every answer is scored against what
 really remained until the run ended, beside the per-plugin `estimate --done --running
---elapsed` answer at the same moment (in-process, same cache).
+--elapsed` answer at the same moment (in-process, same cache) and, one plugin after another,
+the simulator's own predictive of what remained given what the run had shown
+(`history.live_truth`): ours and the per-plugin answer's interval score (IS) and MdAPEs are
+ratios to the truth's.
 
 Usage: .venv/bin/python bench/live_tracking.py [--scenarios steady ...] [--seeds 1 2]
            [--runs 100] [--last 8] [--jobs 4] [--plugins apt snap ...] [--keep DIR]
@@ -30,6 +33,7 @@ from pathlib import Path
 
 from update_estimate.fitting import live
 from update_estimate.history import simulate
+from update_estimate.history.live_truth import LiveTruth
 
 SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty")
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo")
@@ -46,28 +50,66 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def row(name: str, checkpoints: list[live.Checkpoint]) -> str:
-    ours, per = live.scores(checkpoints, "tracked"), live.scores(checkpoints, "per_plugin")
+Answers = dict[str, list[tuple[live.Checkpoint, live.Interval]]]
+
+
+def answers(checkpoints: list[live.Checkpoint], truth: list[live.Interval] | None) -> Answers:
+    """Each answer beside the checkpoint it was given at: ours, the per-plugin one and, one
+    after another, the truth's."""
+    out: Answers = {
+        "tracked": [(c, c.tracked) for c in checkpoints],
+        "per_plugin": [(c, c.per_plugin) for c in checkpoints],
+    }
+    if truth is not None:
+        out["truth"] = list(zip(checkpoints, truth, strict=True))
+    return out
+
+
+def ratio(ours: float, limit: float) -> str:
+    return f"{ours / limit:.2f}x" if limit > 0 else "-"
+
+
+def row(name: str, cases: Answers, rises: int) -> str:
+    ours, per = live.scored(cases["tracked"]), live.scored(cases["per_plugin"])
     hits = round(ours.coverage * ours.cases)
     low, high = wilson(hits, ours.cases)
-    rises = sum(c.rose for c in checkpoints)
+    if "truth" in cases:
+        t = live.scored(cases["truth"])
+        limit = (
+            f"{t.coverage:.3f} | {t.interval_score:.2f} | {t.mdape:.3f} | {t.midpoint_mdape:.3f}"
+        )
+        scale = t
+    else:
+        limit, scale = "- | - | - | -", None
+
+    def against(s: live.Scores) -> str:
+        if scale is None:
+            return f"{s.interval_score:.2f} | {s.mdape:.3f} | {s.midpoint_mdape:.3f}"
+        return (
+            f"{ratio(s.interval_score, scale.interval_score)} | {ratio(s.mdape, scale.mdape)} | "
+            f"{ratio(s.midpoint_mdape, scale.midpoint_mdape)}"
+        )
+
     return (
-        f"| {name} | {ours.cases} | {ours.coverage:.3f} ({low:.2f}-{high:.2f}) | "
-        f"{per.coverage:.3f} | {ours.width:.2f} | {per.width:.2f} | {ours.mdape:.3f} | "
-        f"{per.mdape:.3f} | {ours.midpoint_mdape:.3f} | {per.midpoint_mdape:.3f} | {rises} |"
+        f"| {name} | {ours.cases} | {limit} | {ours.coverage:.3f} ({low:.2f}-{high:.2f}) | "
+        f"{ours.width:.2f} | {against(ours)} | {per.coverage:.3f} | {against(per)} | {rises} |"
     )
 
 
 def accuracy(args: argparse.Namespace) -> None:
+    x = " x truth" if args.jobs == 1 else ""
     print(
-        "| scenario | checkpoints | coverage (95% Wilson) | per-plugin coverage | width | "
-        "per-plugin width | MdAPE | per-plugin MdAPE | midpoint MdAPE | per-plugin midpoint "
-        "MdAPE | rises |"
+        "| scenario | checkpoints | truth coverage | truth IS | truth MdAPE | truth midpoint "
+        f"MdAPE | coverage (95% Wilson) | width | IS{x} | MdAPE{x} | midpoint MdAPE{x} | "
+        f"per-plugin coverage | per-plugin IS{x} | per-plugin MdAPE{x} | per-plugin midpoint "
+        f"MdAPE{x} | rises |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    pooled: list[live.Checkpoint] = []
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    pooled: Answers = {}
+    all_rises = 0
     for scenario in args.scenarios:
-        ours: list[live.Checkpoint] = []
+        cases: Answers = {}
+        rises = 0
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as folder:
                 db = Path(folder) / "h.duckdb"
@@ -77,10 +119,21 @@ def accuracy(args: argparse.Namespace) -> None:
                 simulate.write(tables, db)
                 keep = args.keep / f"{scenario}-{seed}" if args.keep else None
                 result = live.evaluate(db, args.last, n_jobs=2, keep=keep)
-            ours.extend(result.checkpoints)
-        pooled.extend(ours)
-        print(row(scenario, ours), flush=True)
-    print(row("**pooled**", pooled))
+            truth = None
+            if args.jobs == 1:
+                limit = LiveTruth(tables, scenario, args.runs)
+                truth = [
+                    limit.remaining(c.run_id, c.time, seed=i)
+                    for i, c in enumerate(result.checkpoints)
+                ]
+            for which, pairs in answers(result.checkpoints, truth).items():
+                cases.setdefault(which, []).extend(pairs)
+            rises += sum(c.rose for c in result.checkpoints)
+        for which, pairs in cases.items():
+            pooled.setdefault(which, []).extend(pairs)
+        all_rises += rises
+        print(row(scenario, cases, rises), flush=True)
+    print(row("**pooled**", pooled, all_rises))
 
 
 def latency(args: argparse.Namespace) -> None:

@@ -611,18 +611,20 @@ def live_view(result: Any) -> RenderableType:
     table = _table(
         None,
         "per plugin: estimate --done --running --elapsed at the same moments. Width: median "
-        f"interval width relative to what remained. Point rose {result.rises} times while only "
+        "interval width relative to what remained; IS: the interval score, that width plus "
+        f"penalties for misses. Point rose {result.rises} times while only "
         "the clock moved, no plugin past the end foretold; each event took "
         f"{result.event_ms[0]:.2f} ms "
         f"(99th percentile {result.event_ms[1]:.2f} ms).",
     )
-    for name in ("answer", "cover", "width", "MdAPE", "midpoint MdAPE"):
+    for name in ("answer", "cover", "width", "IS", "MdAPE", "midpoint MdAPE"):
         table.add_column(name, justify="left" if name == "answer" else "right")
     for name, s in (("tracked", result.tracked), ("per plugin", result.per_plugin)):
         table.add_row(
             name,
             _fmt(s.coverage, ".0%"),
             _fmt(s.width, ".2f"),
+            _fmt(s.interval_score, ".2f"),
             _fmt(s.mdape, ".0%"),
             _fmt(s.midpoint_mdape, ".0%"),
         )

@@ -12,9 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from update_estimate.errors import NoData, NothingUsable
+from update_estimate.fitting.backtest import interval_scores
 from update_estimate.fitting.train import train
 from update_estimate.history.replay import PastRun, copy_before, first_starts, last_runs
 from update_estimate.requests import EstimateRequest, TrainRequest
@@ -31,6 +35,7 @@ class Checkpoint:
     """One answer during a replayed run, beside the truth that followed."""
 
     run_id: str
+    time: datetime
     event: str
     midpoint: bool  # the tick at the run's midpoint
     actual: float  # seconds that really remained
@@ -45,6 +50,7 @@ class Scores:
     cases: int
     coverage: float
     width: float  # median interval width relative to what remained
+    interval_score: float  # median interval score relative to what remained
     mdape: float
     midpoint_mdape: float
 
@@ -114,6 +120,7 @@ def replay(loaded: source.Source, run: PastRun, level: float) -> list[Checkpoint
         out.append(
             Checkpoint(
                 run.run_id,
+                progress.time,
                 event.kind,
                 event.kind == "tick" and event.time == run.midpoint,
                 actual,
@@ -127,20 +134,27 @@ def replay(loaded: source.Source, run: PastRun, level: float) -> list[Checkpoint
     return out
 
 
-def scores(checkpoints: list[Checkpoint], which: str) -> Scores:
-    cases = [(c, getattr(c, which)) for c in checkpoints if c.actual > 0]
+def scores(checkpoints: list[Checkpoint], which: str, level: float = 0.9) -> Scores:
+    return scored([(c, getattr(c, which)) for c in checkpoints], level)
+
+
+def scored(cases: list[tuple[Checkpoint, Interval]], level: float = 0.9) -> Scores:
+    """Scores of answers at checkpoints: the tracker's, the per-plugin one or any other's."""
+
+    cases = [(c, answer) for c, answer in cases if c.actual > 0]
     if not cases:
-        return Scores(0, math.nan, math.nan, math.nan, math.nan)
-    covered = [lo <= c.actual <= hi for c, (_, lo, hi) in cases]
-    widths = [(hi - lo) / c.actual for c, (_, lo, hi) in cases]
-    apes = [abs(point - c.actual) / c.actual for c, (point, _, _) in cases]
-    mid = [abs(p - c.actual) / c.actual for c, (p, _, _) in cases if c.midpoint]
+        return Scores(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+    actual = np.array([c.actual for c, _ in cases])
+    point, lower, upper = np.array([answer for _, answer in cases]).T
+    ape = np.abs(point - actual) / actual
+    mid = [a for a, (c, _) in zip(ape, cases, strict=True) if c.midpoint]
     return Scores(
         len(cases),
-        sum(covered) / len(cases),
-        statistics.median(widths),
-        statistics.median(apes),
-        statistics.median(mid) if mid else math.nan,
+        float(np.mean((lower <= actual) & (actual <= upper))),
+        float(np.median((upper - lower) / actual)),
+        float(np.median(interval_scores(actual, lower, upper, level) / actual)),
+        float(np.median(ape)),
+        float(np.median(mid)) if mid else math.nan,
     )
 
 
@@ -150,8 +164,8 @@ def summarise(checkpoints: list[Checkpoint], level: float, runs: int) -> LiveRes
     return LiveResult(
         level,
         runs,
-        scores(checkpoints, "tracked"),
-        scores(checkpoints, "per_plugin"),
+        scores(checkpoints, "tracked", level),
+        scores(checkpoints, "per_plugin", level),
         sum(c.rose for c in checkpoints),
         (statistics.median(costs), p99),
         checkpoints,

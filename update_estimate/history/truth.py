@@ -58,10 +58,12 @@ def known(tables: simulate.Tables, scenario: Scenario, runs: int) -> dict[tuple[
         strict=True,
     )
     for run, plugin, status, start, execution in rows:
-        if status in ("skipped", "running"):
+        if status == "running":
             continue
         late = scenario.late_plugins and index[run] >= runs // 2
-        since = last.setdefault(plugin, start - timedelta(days=2) if late else first)
+        joined = start - timedelta(days=2) if late else first
+        # a skipped execution is known all the same (it might have run) but is no success
+        since = last.get(plugin, joined) if status == "skipped" else last.setdefault(plugin, joined)
         count, size = reports.get(execution, (None, None))
         out[(run, plugin)] = Known(
             plugin,
@@ -120,38 +122,64 @@ def _reported_work(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Packages and bytes given the report: the backlog's prior times the report's likelihood
     over every possible count, then the bytes given the count and the reported bytes."""
+    counts = np.arange(prof.package_total + 1)
+    packages = rng.choice(counts, size=n, p=work_pmf(k, sc, prof, counts))
+    centre, spread = bytes_noise(k, sc, prof, packages)
+    size = packages * prof.bytes_per_package * np.exp(rng.normal(centre, spread))
+    return packages, np.where(packages > 0, size, 0.0)
+
+
+def work_pmf(
+    k: Known,
+    sc: Scenario,
+    prof: PluginProfile,
+    counts: np.ndarray,
+    downloaded: float | None = None,
+) -> np.ndarray:
+    """P(backlog = count) given the plugin's report (when it made one) and, `downloaded`, the
+    bytes its finished download fetched."""
     from scipy import stats
 
-    assert k.packages is not None
-    counts = np.arange(prof.package_total + 1)
     weights = pending_pmf(prof, sc, k.days, k.drift, counts)
-    if sc.count_noise:
+    if k.packages is not None and sc.count_noise:
         positive = np.maximum(counts, 1)
         lo = stats.norm.cdf(
             np.log(np.maximum(k.packages - 0.5, 1e-12) / positive), 0, sc.count_noise
         )
         hi = stats.norm.cdf(np.log((k.packages + 0.5) / positive), 0, sc.count_noise)
         weights = weights * np.where(counts == 0, k.packages == 0, hi - lo)
-    else:
+    elif k.packages is not None:
         weights = weights * (counts == k.packages)
     logged = np.log(np.maximum(counts, 1) * prof.bytes_per_package)
-    both = np.hypot(simulate.DOWNLOAD_NOISE, sc.bytes_noise)
-    if k.reported_bytes is not None:
-        if k.reported_bytes > 0:
-            seen = np.log(k.reported_bytes)
-            weights = weights * np.where(counts > 0, stats.norm.pdf(seen, logged, both), 0.0)
-        else:
-            weights = weights * (counts == 0)
+    # the bytes fetched, else the reported bytes (the report given the bytes says nothing more)
+    seen, spread = (
+        (downloaded, simulate.DOWNLOAD_NOISE)
+        if downloaded is not None
+        else (k.reported_bytes, np.hypot(simulate.DOWNLOAD_NOISE, sc.bytes_noise))
+    )
+    if seen is not None and seen > 0:
+        weights = weights * np.where(counts > 0, stats.norm.pdf(np.log(seen), logged, spread), 0)
+    elif seen is not None:
+        weights = weights * (counts == 0)
     if weights.sum() <= 0:  # a report the process could not have made: trust its count
-        weights = (counts == min(k.packages, prof.package_total)).astype(float)
-    packages = rng.choice(counts, size=n, p=weights / weights.sum())
+        weights = (counts == min(k.packages or 0, prof.package_total)).astype(float)
+    return np.asarray(weights / weights.sum())
+
+
+def bytes_noise(
+    k: Known, sc: Scenario, prof: PluginProfile, packages: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Centre and spread of the log noise of a download's bytes over `packages` per package:
+    the simulator's, or given the reported bytes (log bytes = logged + e1, log report = log
+    bytes + e2: e1 given their sum)."""
     if k.reported_bytes is None or k.reported_bytes <= 0:
-        return packages, simulate.download_size(rng, prof, packages, n)
-    # log bytes = logged + e1, log report = log bytes + e2: e1 given their sum
+        return np.zeros(len(packages)), simulate.DOWNLOAD_NOISE
+    both = np.hypot(simulate.DOWNLOAD_NOISE, sc.bytes_noise)
+    logged = np.log(np.maximum(packages, 1) * prof.bytes_per_package)
     share = simulate.DOWNLOAD_NOISE**2 / both**2
-    residual = np.log(k.reported_bytes) - logged[packages]
-    e1 = rng.normal(share * residual, simulate.DOWNLOAD_NOISE * sc.bytes_noise / both)
-    return packages, np.where(packages > 0, packages * prof.bytes_per_package * np.exp(e1), 0.0)
+    return share * (
+        np.log(k.reported_bytes) - logged
+    ), simulate.DOWNLOAD_NOISE * sc.bytes_noise / both
 
 
 def pending_pmf(

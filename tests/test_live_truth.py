@@ -1,0 +1,121 @@
+"""The simulator's own predictive of what remains of a run under way (the limit the live
+tracking bench scores against) covers what really remained, reads the running phase's time so
+far, and reads the run's network speed from a finished download."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from update_estimate.history import replay, simulate
+from update_estimate.history.live_truth import LiveTruth
+
+PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo")
+
+
+def _moments(
+    tables: simulate.Tables, tmp_path: Path, name: str, last: int, kinds: tuple[str, ...]
+) -> Iterator[tuple[LiveTruth, replay.PastRun, replay.Event, float]]:
+    """The events of `kinds` of the last runs (moments the tracker answers at), with what
+    remained then."""
+    runs = len(tables.runs["run_id"])
+    db = tmp_path / f"{name}.duckdb"
+    simulate.write(tables, db)
+    limit = LiveTruth(tables, name, runs, draws=3000)
+    for run in replay.last_runs(db, last):
+        for event in run.events[:-1]:
+            assert event.time is not None
+            if event.kind not in kinds:
+                continue
+            left = (run.end - event.time).total_seconds()
+            if left > 0:
+                yield limit, run, event, left
+
+
+@pytest.mark.parametrize(("name", "seed"), [("steady", 2), ("check-only", 4)])
+def test_the_truth_covers_what_remained(tmp_path: Path, name: str, seed: int) -> None:
+    """At each plugin's and phase's start (many runs: a run's moments err together)."""
+    hits, over = [], []
+    moments = _moments(
+        simulate.generate(PLUGINS, 300, seed, scenario_name=name),
+        tmp_path,
+        name,
+        250,
+        ("plugin_start", "phase_start"),
+    )
+    for i, (limit, run, event, left) in enumerate(moments):
+        assert event.time is not None
+        point, lower, upper = limit.remaining(run.run_id, event.time, seed=i)
+        assert lower <= point <= upper
+        hits.append(lower <= left <= upper)
+        over.append(point > left)
+    assert 0.87 <= np.mean(hits) <= 0.94, np.mean(hits)
+    assert 0.44 <= np.mean(over) <= 0.56, np.mean(over)
+
+
+def test_the_running_phase_is_read_given_its_time_so_far(tmp_path: Path) -> None:
+    """Deep inside the last plugin's EXECUTE, what remains is the rest of that phase: read as
+    if the phase might already be over (its time so far ignored), the interval's lower end
+    falls to the pause after it (half the time); given it, both ends miss at their rate."""
+    cases = []
+    for i, (limit, run, event, left) in enumerate(
+        _moments(
+            simulate.generate(PLUGINS, 300, 3, scenario_name="steady"),
+            tmp_path,
+            "steady",
+            280,
+            ("tick",),
+        )
+    ):
+        assert event.time is not None
+        inside = [e for e in run.events if e.kind == "phase_start" and e.plugin == "cargo"]
+        execute = next((e.time for e in inside if e.phase == "EXECUTE"), None)
+        if run.plugins[-1] != "cargo" or execute is None:
+            continue
+        if (event.time - execute).total_seconds() > 30:
+            cases.append((left, *limit.remaining(run.run_id, event.time, seed=i)))
+    left, _, lower, upper = np.array(cases).T
+    assert len(left) > 200
+    assert np.mean(lower < 2) < 0.05
+    assert 0.01 < np.mean(left < lower) < 0.09
+    assert 0.01 < np.mean(left > upper) < 0.09
+
+
+def test_a_finished_download_tells_the_runs_network_speed(tmp_path: Path) -> None:
+    """On a slow-network day every download is five times slower. Once a download has ended
+    the truth knows which day it is: after it, a slow day's downloads still to come are not
+    read as a usual day's (reading the day's speed as unknown: its point is a quarter below
+    what remained, off by half at the median)."""
+    downloading = ("apt", "snap", "flatpak", "rustup")
+    tables = simulate.generate(downloading, 100, 5, scenario_name="slow-network")
+    steps = tables.steps
+    downloads = {
+        execution: speed
+        for execution, phase, speed in zip(
+            steps["execution_id"], steps["phase"], steps["download_speed_bps"], strict=True
+        )
+        if phase == "DOWNLOAD" and speed
+    }
+    speeds: dict[str, float] = {}
+    for execution, run, plugin in zip(
+        tables.executions["execution_id"],
+        tables.executions["run_id"],
+        tables.executions["plugin_name"],
+        strict=True,
+    ):
+        if execution in downloads:
+            speeds.setdefault(run, downloads[execution] / simulate.profile_for(plugin).speed_bps)
+    slow: list[float] = []
+    for i, (limit, run, event, left) in enumerate(
+        _moments(tables, tmp_path, "slow-network", 80, ("plugin_start",))
+    ):
+        assert event.time is not None
+        if speeds.get(run.run_id, 1.0) < 0.5 and run.plugins.index(event.plugin or "") >= 1:
+            point, _, _ = limit.remaining(run.run_id, event.time, seed=i)
+            slow.append(np.log(point / left))
+    assert len(slow) >= 40
+    assert abs(np.median(slow)) < 0.12, np.median(slow)
+    assert np.median(np.abs(slow)) < 0.25, np.median(np.abs(slow))

@@ -1,0 +1,245 @@
+"""The simulator's own predictive of what remains of a run under way: its generating process
+given what the run has shown by then, the limit `bench/live_tracking.py` scores against.
+
+Seen by then: which plugins ended and how (skipped or not), the running plugin's finished
+phases, the phase it is in and for how long, its report once made, and the bytes of every
+finished download, which with its time give the run's network speed (`simulate` draws one
+factor a run). Drawn as `simulate` draws them: the rest of the running phase given that it has
+lasted this long (its noise above what that takes), the phases after it, the plugins to come
+(skipped and failing at their rates; a run that crashes never ends, so it is not scored) and
+the pauses between plugins. It does not read a download's bytes so far, so a tracker that does
+may beat it inside a download. Runs one plugin after another (`jobs` 1) only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from update_estimate.events import PHASES
+from update_estimate.history import simulate, truth
+from update_estimate.history.simulate import PluginProfile
+
+SKIPPED = 0.04 / 0.996  # `simulate`'s skip rate among runs that do not crash
+GAP = (0.1, 2.0)  # seconds between one plugin's end and the next one's start
+
+
+@dataclass(frozen=True)
+class _Phase:
+    start: datetime
+    end: datetime
+    downloaded: float
+
+
+@dataclass(frozen=True)
+class _Execution:
+    plugin: str
+    skipped: bool
+    start: datetime
+    end: datetime
+    phases: dict[str, _Phase]
+    known: truth.Known | None  # None: an execution that never ended (a crash)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Seconds left per draw and each draw's weight (the chance of what was seen)."""
+
+    left: np.ndarray
+    weight: np.ndarray
+
+
+class LiveTruth:
+    """Remaining seconds of any moment of a one-after-another simulated history's runs."""
+
+    def __init__(self, tables: simulate.Tables, scenario_name: str, runs: int, draws: int = 8000):
+        self.scenario = simulate.scenario(scenario_name)
+        self.draws = draws
+        known = truth.known(tables, self.scenario, runs)
+        phases: dict[str, dict[str, _Phase]] = defaultdict(dict)
+        steps = tables.steps
+        for execution, phase, start, end, size in zip(
+            steps["execution_id"],
+            steps["phase"],
+            steps["start_time"],
+            steps["end_time"],
+            steps["download_size_bytes"],
+            strict=True,
+        ):
+            phases[execution][phase] = _Phase(start, end, float(size or 0))
+        self._runs: dict[str, list[_Execution]] = defaultdict(list)
+        ex = tables.executions
+        for execution, run, plugin, status, start, end in zip(
+            ex["execution_id"],
+            ex["run_id"],
+            ex["plugin_name"],
+            ex["status"],
+            ex["start_time"],
+            ex["end_time"],
+            strict=True,
+        ):
+            self._runs[run].append(
+                _Execution(
+                    plugin,
+                    status == "skipped",
+                    start,
+                    end,
+                    phases[execution],
+                    known.get((run, plugin)),
+                )
+            )
+
+    def remaining(
+        self, run_id: str, at: datetime, level: float = 0.9, seed: int = 0
+    ) -> tuple[float, float, float]:
+        """Median and central `level` interval of the seconds from `at` to the run's end."""
+        rng = np.random.default_rng(seed)
+        rows = self._runs[run_id]
+        net = _seen_network(rows, at)
+        nets = simulate.network(rng, self.scenario, self.draws) if net is None else None
+        speed = np.full(self.draws, net) if net is not None else nets
+        assert speed is not None
+        left, weight = np.zeros(self.draws), np.ones(self.draws)
+        last_end: datetime | None = None  # the last plugin that ran to its end, if nothing since
+        for row in rows:
+            if row.end <= at:
+                last_end = None if row.skipped else row.end
+            elif row.start <= at:
+                drawn = self._running(row, at, speed, rng)
+                left, weight, last_end = left + drawn.left, weight * drawn.weight, None
+            else:
+                left = left + self._to_come(row, speed, rng)
+        if last_end is not None:  # between plugins: the rest of the pause
+            paused = (at - last_end).total_seconds()
+            left = left + rng.uniform(max(GAP[0], paused), max(GAP[1], paused), self.draws)
+            left = left - paused
+        return _quantiles(np.maximum(left, 0.0), weight, level)
+
+    def _to_come(self, row: _Execution, net: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A plugin still to start: its time as `simulate` draws it, the pause after included."""
+        prof = simulate.profile_for(row.plugin)
+        k = row.known
+        assert k is not None
+        n = len(net)
+        packages = simulate.pending(rng, prof, self.scenario, k.days, k.drift, n)
+        size = simulate.download_size(rng, prof, packages, n)
+        check, execute = (
+            rng.lognormal(0, simulate.CHECK_NOISE, n),
+            rng.lognormal(0, simulate.EXECUTE_NOISE, n),
+        )
+        phases = simulate.phase_walls(prof, packages, size, net, check, execute)
+        phases, _ = simulate.settle(prof, phases, _cut(prof, rng, n))
+        took = sum(phases.values()) + rng.uniform(*GAP, n)
+        return np.where(rng.random(n) < SKIPPED, 0.0, took)
+
+    def _running(
+        self, row: _Execution, at: datetime, net: np.ndarray, rng: np.random.Generator
+    ) -> _Draws:
+        prof = simulate.profile_for(row.plugin)
+        n = len(net)
+        ended = {p: s for p, s in row.phases.items() if s.end <= at}
+        now = next((p for p in PHASES if p in row.phases and p not in ended), "EXECUTE")
+        elapsed = (at - row.phases[now].start).total_seconds() if now in row.phases else 0.0
+        k = _reported_by(row, prof, at)
+        counts = np.arange(prof.package_total + 1)
+        fetched = ended["DOWNLOAD"].downloaded if "DOWNLOAD" in ended else None
+        packages = rng.choice(
+            counts, size=n, p=truth.work_pmf(k, self.scenario, prof, counts, fetched)
+        )
+        weight = np.ones(n)
+        # CHECK
+        if "CHECK" in ended:
+            check = np.full(n, _seconds(ended["CHECK"]) / prof.check_seconds)
+        else:
+            z, chance = _above(
+                rng, np.log(max(elapsed, 1e-9) / prof.check_seconds) / simulate.CHECK_NOISE, n
+            )
+            check, weight = np.exp(simulate.CHECK_NOISE * z), weight * chance
+        # DOWNLOAD: the bytes, which with the run's speed give its time
+        if fetched is not None:
+            size = np.full(n, fetched)
+        else:
+            centre, spread = truth.bytes_noise(k, self.scenario, prof, packages)
+            floor = np.full(n, -np.inf)
+            if now == "DOWNLOAD" and elapsed > simulate.DOWNLOAD_LATENCY:
+                needed = (elapsed - simulate.DOWNLOAD_LATENCY) * prof.speed_bps * net
+                ratio = needed / (np.maximum(packages, 1) * prof.bytes_per_package)
+                floor = np.where(packages > 0, (np.log(ratio) - centre) / spread, np.inf)
+            z, chance = _above(rng, floor, n)
+            size = np.where(
+                packages > 0, packages * prof.bytes_per_package * np.exp(centre + spread * z), 0.0
+            )
+            weight = weight * chance
+        # EXECUTE: given what it has taken so far, when it is the phase under way
+        cut = _cut(prof, rng, n)
+        floor = np.full(n, -np.inf)
+        if now == "EXECUTE" and elapsed > 0:
+            full = (prof.exec_overhead + packages * prof.seconds_per_package) * cut
+            floor = np.log(elapsed / full) / simulate.EXECUTE_NOISE
+        z, chance = _above(rng, floor, n)
+        weight = weight * chance
+        phases = simulate.phase_walls(
+            prof, packages, size, net, check, np.exp(simulate.EXECUTE_NOISE * z)
+        )
+        for (
+            phase,
+            seen,
+        ) in ended.items():  # as they were (a speed identified from them gives them back)
+            phases[phase] = np.full(n, _seconds(seen))
+        phases, _ = simulate.settle(prof, phases, cut)
+        took = sum(phases.values()) - (at - row.start).total_seconds()
+        return _Draws(took + rng.uniform(*GAP, n), weight)
+
+
+def _reported_by(row: _Execution, prof: PluginProfile, at: datetime) -> truth.Known:
+    """What the plugin has told by `at`: its report once the phase it reports in has begun."""
+    assert row.known is not None
+    phase = row.phases.get(prof.estimate_phase or "")
+    if phase is not None and phase.start <= at:
+        return row.known
+    return replace(row.known, packages=None, reported_bytes=None)
+
+
+def _seen_network(rows: list[_Execution], at: datetime) -> float | None:
+    """The run's network speed factor, once a download of something has ended."""
+    for row in rows:
+        phase = row.phases.get("DOWNLOAD")
+        if phase is not None and phase.end <= at and phase.downloaded > 0:
+            on_line = _seconds(phase) - simulate.DOWNLOAD_LATENCY
+            return phase.downloaded / (simulate.profile_for(row.plugin).speed_bps * on_line)
+    return None
+
+
+def _cut(prof: PluginProfile, rng: np.random.Generator, n: int) -> np.ndarray:
+    """How much of EXECUTE an execution gets through: all, or a failure's part."""
+    return np.where(rng.random(n) < prof.fail_prob, rng.uniform(0.05, 0.5, n), 1.0)
+
+
+def _above(
+    rng: np.random.Generator, floor: np.ndarray | float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal draws above `floor` and the chance of being above it."""
+    from scipy import stats
+
+    floor = np.broadcast_to(np.asarray(floor, dtype=float), (n,))
+    chance = stats.norm.sf(floor)
+    z = stats.norm.isf(chance * (1.0 - rng.random(n)))
+    return np.where(chance > 0, z, 0.0), chance
+
+
+def _seconds(phase: _Phase) -> float:
+    return (phase.end - phase.start).total_seconds()
+
+
+def _quantiles(values: np.ndarray, weight: np.ndarray, level: float) -> tuple[float, float, float]:
+    if weight.sum() <= 0:  # nothing drawn could have shown this: the draws as they are
+        weight = np.ones(len(values))
+    order = np.argsort(values)
+    values, weight = values[order], weight[order]
+    cumulative = (np.cumsum(weight) - 0.5 * weight) / weight.sum()
+    tail = (1 - level) / 2
+    lower, point, upper = np.interp([tail, 0.5, 1 - tail], cumulative, values)
+    return float(point), float(lower), float(upper)
