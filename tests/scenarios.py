@@ -1,4 +1,5 @@
-"""Synthetic series whose truth is known, fed straight to the training of one series."""
+"""Synthetic series whose truth is known, fed straight to the training of one series, and
+what a simulated history's truth was (its runs' network speeds)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from update_estimate.fitting.candidates.base import quiet_libraries
 from update_estimate.fitting.features import Series, calendar_features, log_gap
 from update_estimate.fitting.series_training import train_series
+from update_estimate.history import simulate
 from update_estimate.serving.predictive import MetricEstimate, predictive, single
 
 
@@ -64,3 +66,21 @@ def next_estimate(
     at = datetime(2026, 1, 1, 10, 0) + timedelta(hours=after_hours)
     p, _ = predictive(result.record, at, None)
     return single(p, level)
+
+
+def network_factors(tables: simulate.Tables) -> dict[str, float]:
+    """Each run's network speed factor as `simulate` drew it, read from its downloads' speeds
+    (runs that downloaded nothing have none)."""
+    steps, ex = tables.steps, tables.executions
+    speed = {
+        e: s
+        for e, phase, s in zip(
+            steps["execution_id"], steps["phase"], steps["download_speed_bps"], strict=True
+        )
+        if phase == "DOWNLOAD" and s
+    }
+    out: dict[str, float] = {}
+    for e, run, plugin in zip(ex["execution_id"], ex["run_id"], ex["plugin_name"], strict=True):
+        if e in speed:
+            out.setdefault(run, speed[e] / simulate.profile_for(plugin).speed_bps)
+    return out

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.scenarios import network_factors
 from update_estimate.history import replay, simulate
 from update_estimate.history.live_truth import LiveTruth
 
@@ -91,23 +92,7 @@ def test_a_finished_download_tells_the_runs_network_speed(tmp_path: Path) -> Non
     what remained, off by half at the median)."""
     downloading = ("apt", "snap", "flatpak", "rustup")
     tables = simulate.generate(downloading, 100, 5, scenario_name="slow-network")
-    steps = tables.steps
-    downloads = {
-        execution: speed
-        for execution, phase, speed in zip(
-            steps["execution_id"], steps["phase"], steps["download_speed_bps"], strict=True
-        )
-        if phase == "DOWNLOAD" and speed
-    }
-    speeds: dict[str, float] = {}
-    for execution, run, plugin in zip(
-        tables.executions["execution_id"],
-        tables.executions["run_id"],
-        tables.executions["plugin_name"],
-        strict=True,
-    ):
-        if execution in downloads:
-            speeds.setdefault(run, downloads[execution] / simulate.profile_for(plugin).speed_bps)
+    speeds = network_factors(tables)
     slow: list[float] = []
     for i, (limit, run, event, left) in enumerate(
         _moments(tables, tmp_path, "slow-network", 80, ("plugin_start",))
