@@ -198,6 +198,40 @@ def test_a_slow_plugin_today_slows_the_plugins_still_to_come(
     assert low < ratio < high
 
 
+def test_a_download_of_nothing_foretells_an_install_of_nothing() -> None:
+    """A third of b's 60 past runs had work: a long download, then a long install; the rest
+    downloaded nothing and installed nothing. Once today's download has ended, b's install is
+    read from the past runs whose download was like today's, whatever a, done before it,
+    says about the run (a was slow today, which says nothing about b's work)."""
+    rng = np.random.default_rng(3)
+    busy = rng.random(60) < 1 / 3
+    work = np.where(busy, 1.5, -1.5)
+
+    def phase(seconds: float, scale: float, name: str) -> dict:
+        return record("b", seconds, (scale * work + rng.normal(0, 0.1, 60)).tolist(), name)
+
+    records = {
+        series_key("h", "a", WALL): record("a", 30.0, noise(4)),
+        series_key("h", "b", WALL): record("b", 40.0, (work + rng.normal(0, 0.1, 60)).tolist()),
+        series_key("h", "b", WALL, "CHECK"): record("b", 5.0, noise(5), "CHECK"),
+        series_key("h", "b", WALL, "DOWNLOAD"): phase(3.0, 0.6, "DOWNLOAD"),
+        series_key("h", "b", WALL, "EXECUTE"): phase(20.0, 1.0, "EXECUTE"),
+    }
+    installs = {}
+    for name, downloaded in (("nothing", 1.2), ("much", 7.0)):
+        tracker = RunTracker(typed_all(records), "h", ["a", "b"], T0)
+        tracker.plugin_start("a", at(0))
+        tracker.plugin_end("a", "success", at(300))  # ten times its usual
+        tracker.plugin_start("b", at(300))
+        tracker.phase_start("b", "CHECK", at(300))
+        tracker.phase_start("b", "DOWNLOAD", at(305))
+        progress = tracker.phase_start("b", "EXECUTE", at(305 + downloaded))
+        check(progress)
+        installs[name] = progress.plugins[1].remaining
+    # with 60 past runs, the 30 nearest are kept: a third had work, so those hold some without
+    assert installs["nothing"].upper < 10 < 60 < installs["much"].point
+
+
 def test_contradicting_events_are_flagged_never_raised() -> None:
     tracker = RunTracker(typed_all(phased("a")), "h", ["a", "b"], T0)
     tracker.plugin_start("a", at(10))

@@ -2,11 +2,11 @@
 
 A slow mirror or a slow network shows in the first plugins' times; the same past runs'
 residuals then replay for the plugins still to come. Each past run gets a score: how slow its
-done plugins (and the running plugin's finished phases) were, each residual in units of that
-series' own spread, averaged. A plugin still to come is drawn from the past runs whose score
-is nearest today's, but only where its own residuals have followed that score (a clear
-correlation over the past runs): where plugins share nothing, choosing runs by another
-plugin's luck only throws runs away.
+done plugins were (for the running plugin's later phases: its own last finished phase), each
+residual in units of that series' own spread, averaged. A plugin still to come is drawn from
+the past runs whose score is nearest today's, but only where its own residuals have followed
+that score (a clear correlation over the past runs): where plugins share nothing, choosing
+runs by another plugin's luck only throws runs away.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def restrict(p: Predictive, hood: Neighbourhood | None) -> Predictive:
     shared = [
         (i, hood.scores[r]) for i, r in enumerate(p.runs) if r is not None and r in hood.scores
     ]
-    if len(shared) < 2 * MIN_NEIGHBOURS:
+    if len(shared) <= MIN_NEIGHBOURS:  # nothing to choose from
         return p
     mine = [p.residuals[i] for i, _ in shared]
     if _correlation([s for _, s in shared], mine) < MIN_CORRELATION:

@@ -480,17 +480,20 @@ class RunTracker:
 
     def _neighbourhood(self, running: _Plugin | None = None) -> neighbours.Neighbourhood | None:
         """How like this run the past ones were: judged by the plugins done (their whole
-        time), and for the running plugin's own phases also by the phases it has finished
-        (a long download foretells a long install)."""
+        time); for the running plugin's own phases, once it has finished one, by the last of
+        them alone (a download of nothing foretells an install of nothing, a long one a long
+        install: other plugins' luck would only blur that)."""
         evidence: list[tuple[Predictive, float]] = []
-        for p in self._plugins.values():
-            if p.state == "success" and p.ended is not None:
-                whole = self._recorded(p.name, WALL, p.report)
-                evidence.extend([(whole, _spent(p, p.ended))] if whole else [])
-        if running is not None:
-            for (phase, began), (_, then) in itertools.pairwise(running.phases):
-                part = self._predictive(running.name, WALL, phase)
-                evidence.extend([(part, (then - began).total_seconds())] if part else [])
+        finished = list(itertools.pairwise(running.phases)) if running is not None else []
+        if running is not None and finished:
+            (phase, began), (_, then) = finished[-1]
+            part = self._predictive(running.name, WALL, phase)
+            evidence.extend([(part, (then - began).total_seconds())] if part else [])
+        else:
+            for p in self._plugins.values():
+                if p.state == "success" and p.ended is not None:
+                    whole = self._recorded(p.name, WALL, p.report)
+                    evidence.extend([(whole, _spent(p, p.ended))] if whole else [])
         owners = tuple(pred for pred, _ in evidence)
         actuals = tuple(actual for _, actual in evidence)
         return self._memo.get(
