@@ -87,6 +87,26 @@ def test_the_runs_a_plugin_missed_replay_its_own_spread() -> None:
     assert ranks[0] != ranks[1]  # two plugins that joined together are not in lockstep
 
 
+def test_a_plugin_new_here_replays_every_error_it_was_lent() -> None:
+    """A plugin with one run of its own and 26 errors lent by its host's other plugins (a
+    plugin added last week): its draws are its 27 values, not the one of its only run. Drawn
+    from that run alone, a tracker said 0 s remained of it as it started, and the rest of the
+    run was a pause (the runs named are too few to read an interval from)."""
+    rng = np.random.default_rng(1)
+    lent: list[int | None] = [8, *[None] * 26]
+    new = Predictive(2.0, rng.normal(0, 0.5, 27).tolist(), [False] * 27, lent, 1, "m", "model")
+    runs, draws = totals.joint_replay([new])
+    assert len(runs) == len(draws) == 27 and runs[-1] == 8
+    assert sorted(row[0] for row in draws) == sorted(
+        totals.raw(new.value(e)) for e in new.residuals
+    )
+    # beside a plugin with 12 runs of its own the runs it names are replayed, and only those:
+    # more, unnamed, would tie none of its errors to the other plugins'
+    older = _plugins(2)[0]
+    runs, draws = totals.joint_replay([older, new])
+    assert runs == tuple(range(1, 13))
+
+
 @given(
     plugins=st.lists(
         st.lists(st.tuples(st.integers(1, 30), st.floats(-3, 3)), min_size=1, max_size=40),

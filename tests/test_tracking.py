@@ -232,6 +232,26 @@ def test_a_download_of_nothing_foretells_an_install_of_nothing() -> None:
     assert installs["nothing"].upper < 10 < 60 < installs["much"].point
 
 
+def test_a_plugin_new_here_reads_its_whole_time_as_it_starts() -> None:
+    """b ran once here; its other 26 errors are lent by the host's other plugins. As it starts
+    (the last plugin of the run) its remaining time is about its usual 20 s, not the 0 s that
+    its one run alone, outrun at once, gave."""
+    lent = record("b", 20.0, np.random.default_rng(2).normal(0, 0.3, 27).tolist())
+    lent["variants"]["base"]["runs"] = [8, *[None] * 26]
+    records = {
+        series_key("h", "a", WALL): record("a", 30.0, noise(1)),
+        series_key("h", "b", WALL): lent,
+    }
+    tracker = RunTracker(typed_all(records), "h", ["a", "b"], T0)
+    tracker.plugin_start("a", at(0))
+    tracker.plugin_end("a", "success", at(30))
+    progress = tracker.plugin_start("b", at(31))
+    check(progress)
+    left = progress.plugins[1].remaining
+    assert 10 < left.point < 30 and left.lower < 15 < 25 < left.upper
+    assert "limited" not in {f.kind for f in progress.flags}
+
+
 def test_contradicting_events_are_flagged_never_raised() -> None:
     tracker = RunTracker(typed_all(phased("a")), "h", ["a", "b"], T0)
     tracker.plugin_start("a", at(10))

@@ -14,6 +14,7 @@ from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 
 Replay = list[tuple[int, float]]  # a total's value in each past run replayed
+MIN_NAMED = 10  # past runs replayed by number, below which unnumbered errors are replayed too
 
 
 def joint_draws(
@@ -38,7 +39,10 @@ def joint_replay(
 
     A plugin without a residual from a run (it was skipped, or its calibration is borrowed)
     takes one of its own values there (`_column`). Each plugin's column is computed once for
-    the answers sharing `memo`.
+    the answers sharing `memo`. Where the members name fewer than MIN_NAMED runs between
+    them, the one with most residuals has its others replayed in runs numbered below zero,
+    where the other members take their own: more runs would only break the joint runs'
+    ties (a long gap since the last run is long for every plugin).
     """
     memo = memo or Memo()
     values = [memo.get("raw", (p,), None, partial(_raw_values, p)) for p in predictives]
@@ -51,8 +55,11 @@ def joint_replay(
         for run, own in m.items():
             copies[run] = max(copies.get(run, 0), len(own))
     runs = tuple(run for run in sorted(copies) for _ in range(copies[run]))
-    if not runs:
-        runs = tuple(range(-max((len(p.residuals) for p in predictives), default=0), 0))
+    if len(runs) < MIN_NAMED:
+        # too few runs to read an interval from (plugins new here, their calibration mostly
+        # borrowed): as many as the member with most residuals has, the others unnamed
+        unnamed = max((len(p.residuals) for p in predictives), default=0) - len(runs)
+        runs = tuple(range(-unnamed, 0)) + runs if unnamed > 0 else runs
     columns = [
         memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed))
         for p, m, own in zip(predictives, maps, values, strict=True)
