@@ -252,6 +252,26 @@ def test_a_plugin_new_here_reads_its_whole_time_as_it_starts() -> None:
     assert "limited" not in {f.kind for f in progress.flags}
 
 
+def test_the_pause_after_the_last_plugin_has_an_interval() -> None:
+    """update-all pauses 1, 2 and 3 s between its plugins here: once the last plugin has
+    ended, what remains is one more pause, about 2 s and between 1 and 3 s, not a point of
+    no width."""
+    names = ["a", "b", "c", "d"]
+    records = {series_key("h", n, WALL): record(n, 10.0, noise(i)) for i, n in enumerate(names)}
+    tracker = RunTracker(typed_all(records), "h", names, T0)
+    clock = 0.0
+    for name, pause in zip(names, (1.0, 2.0, 3.0, 0.0), strict=True):
+        tracker.plugin_start(name, at(clock))
+        progress = tracker.plugin_end(name, "success", at(clock + 10))
+        clock += 10 + pause
+    check(progress)
+    left = progress.remaining
+    assert left.point == pytest.approx(2.0)
+    assert left.lower == pytest.approx(1.0) and left.upper == pytest.approx(3.0)
+    later = tracker.tick(at(clock + 1.5)).remaining  # 1.5 s into the pause: what is left
+    assert later.point == pytest.approx(0.5) and later.upper == pytest.approx(1.5)
+
+
 def test_contradicting_events_are_flagged_never_raised() -> None:
     tracker = RunTracker(typed_all(phased("a")), "h", ["a", "b"], T0)
     tracker.plugin_start("a", at(10))

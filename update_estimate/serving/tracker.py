@@ -356,9 +356,9 @@ class RunTracker:
             now_, later, spent = (path.now, path.later, path.elapsed) if path else (None, (), 0.0)
             run = remaining(now_, [*later, *walls], spent, level, memo)
             whole, revised = run.estimate, run.revised
-            gaps = self._gaps_left(now, bool(running), len(pending))
+            gap, low, high = self._gaps_left(now, bool(running), len(pending))
             ahead = replace(
-                whole, point=whole.point + gaps, lower=whole.lower + gaps, upper=whole.upper + gaps
+                whole, point=whole.point + gap, lower=whole.lower + low, upper=whole.upper + high
             )
             # the run's remaining time is at least each plugin's, on one screen as draw by
             # draw, and at least their lower bounds added up: they run one after another
@@ -426,26 +426,36 @@ class RunTracker:
     def _phases(self, plugin: str) -> dict[str, Predictive]:
         return {ph: x for ph in PHASES if (x := self._predictive(plugin, WALL, ph)) is not None}
 
-    def _gaps_left(self, now: datetime, running: bool, pending: int) -> float:
+    def _gaps_left(self, now: datetime, running: bool, pending: int) -> tuple[float, float, float]:
         """update-all's own time between plugins (and before the run's end), which no
-        plugin's series holds: the mean gap seen so far in this run, for each one still to
-        come (none seen yet: none assumed)."""
+        plugin's series holds, as a point and an interval: the gaps seen so far between this
+        run's plugins (before a second one: its setting up before the first), for each one
+        still to come (none seen yet: none assumed), between the shortest and the longest
+        seen (one seen: between nothing and twice it)."""
         started = sorted(
             (p for p in self._plugins.values() if p.started is not None),
             key=lambda p: p.started or now,
         )
-        seen = [(started[0].started or now) - self.start] if started else []
-        seen += [
+        seen = [
             (b.started or now) - a.ended
             for a, b in itertools.pairwise(started)
             if a.ended is not None
         ]
+        if not seen:  # before a second plugin: the setting up before the first, if any
+            seen = [(started[0].started or now) - self.start] if started else []
         if not seen:
-            return 0.0
-        mean = sum(max(g.total_seconds(), 0.0) for g in seen) / len(seen)
+            return 0.0, 0.0, 0.0
+        gaps = sorted(max(g.total_seconds(), 0.0) for g in seen)
+        mean, low, high = sum(gaps) / len(gaps), gaps[0], gaps[-1]
+        if len(gaps) == 1:
+            low, high = 0.0, 2 * high
         last_end = max((p.ended for p in started if p.ended is not None), default=None)
         waited = 0.0 if running or last_end is None else (now - last_end).total_seconds()
-        return max(mean * (pending + 1) - waited, mean * pending)
+
+        def ahead(gap: float) -> float:  # the gap under way's rest, then one per plugin
+            return max(gap - waited, 0.0) + gap * pending
+
+        return ahead(mean), ahead(low), ahead(high)
 
     def _neighbour(
         self,
