@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.scenarios import make_series
 from update_estimate.fitting import grid
-from update_estimate.fitting.features import KNEES, expand, width
+from update_estimate.fitting.features import KNEES, expand, plausible_cap, width
 
 raw_values = st.lists(st.floats(0, 1e12, allow_nan=False), min_size=2, max_size=30)
 
@@ -84,3 +85,15 @@ def test_a_small_report_after_many_quiet_runs_is_not_blended_with_the_backlog() 
         )
         assert used
         assert abs(p.centre - math.log1p(10 + 8 * n)) < 0.15
+
+
+def test_a_timeout_caps_the_time_where_no_run_lasted_longer() -> None:
+    """Builds timed out at 1800 s (killed there): no later run lasts longer, so no bound
+    reaches past it, where 1.5 times the longest said 2700 s might. Where a run outlasted
+    every timed-out one (a timeout raised since), the cap stays above the longest."""
+    y = np.log1p(np.array([120.0, 300.0, 1800.0, 600.0, 1800.0]))
+    killed = np.array([False, False, True, False, True])
+    assert math.expm1(plausible_cap(y, killed)) == pytest.approx(1800.0)
+    assert math.expm1(plausible_cap(y)) == pytest.approx(2700.0)
+    longer = np.log1p(np.array([120.0, 2400.0, 1800.0]))
+    assert math.expm1(plausible_cap(longer, np.array([False, False, True]))) == pytest.approx(3600)

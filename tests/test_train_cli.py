@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import BIN, Trained, copy_trained, invoke, run_bin
+from tests.records import cached
 from update_estimate.errors import ExitCode
+from update_estimate.history import simulate
 from update_estimate.serving import cache
 
 
@@ -124,3 +129,24 @@ def test_missing_extras_are_reported_once(runner, trained: Trained, tmp_path: Pa
     assert result.exit_code == 0
     lines = [line for line in result.stderr.splitlines() if "extra not installed" in line]
     assert len(lines) == len({line.split("extra=")[1] for line in lines}) >= 1
+
+
+def test_a_plugin_that_times_out_is_never_answered_past_its_timeout(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """cargo after weeks away builds for longer than its 30-minute timeout, six times in
+    forty runs, killed at 1800 s each time: its whole time's cap is that, and the estimate's
+    upper end stays about there (1.5 times the longest seen put it near 2700 s)."""
+    db = tmp_path / "h.duckdb"
+    simulate.write(simulate.generate(("cargo",), 40, 1, scenario_name="sparse"), db)
+    cache_dir = tmp_path / "cache"
+    trained = invoke(runner, "train", "--db", db, "--cache-dir", cache_dir, "--n-jobs", "1")
+    assert trained.exit_code == 0, trained.output
+    wall = "wall_clock_seconds"
+    (whole,) = [
+        r for r in cached(cache_dir)["series"].values() if (r["metric"], r["phase"]) == (wall, None)
+    ]
+    assert math.expm1(whole["cap"]) == pytest.approx(1800.0, abs=0.01)
+    answer = invoke(runner, "estimate", "--db", db, "--cache-dir", cache_dir, "--json")
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output)["plugins"][0]["metrics"][wall]["upper"] < 1.1 * 1800

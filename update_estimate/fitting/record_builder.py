@@ -185,6 +185,9 @@ def _typical_reports(s: Series, names: list[str]) -> dict[str, float]:
 
 
 def series_record(s: Series, variants: dict[str, Variant], basis: str) -> SeriesRecord:
+    # a timeout stops the plugin's time in the phase it is in (the last); its other series
+    # are not cut at it
+    stopped = s.metric == "wall_clock_seconds" and s.phase in (None, "EXECUTE")
     return SeriesRecord(
         host=s.host,
         plugin=s.plugin,
@@ -192,7 +195,7 @@ def series_record(s: Series, variants: dict[str, Variant], basis: str) -> Series
         phase=s.phase,
         data_points=s.n,
         last_success=s.last_success,
-        cap=plausible_cap(s.y),
+        cap=plausible_cap(s.y, s.censored if stopped else None),
         basis=basis,
         variants=variants,
         outcomes=s.outcomes,
