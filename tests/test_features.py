@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.scenarios import make_series
 from update_estimate.fitting import grid
-from update_estimate.fitting.features import KNEES, expand, plausible_cap, width
+from update_estimate.fitting.features import KNEES, expand, plausible_cap, timeout_of, width
 
 raw_values = st.lists(st.floats(0, 1e12, allow_nan=False), min_size=2, max_size=30)
 
@@ -93,7 +93,9 @@ def test_a_timeout_caps_the_time_where_no_run_lasted_longer() -> None:
     every timed-out one (a timeout raised since), the cap stays above the longest."""
     y = np.log1p(np.array([120.0, 300.0, 1800.0, 600.0, 1800.0]))
     killed = np.array([False, False, True, False, True])
-    assert math.expm1(plausible_cap(y, killed)) == pytest.approx(1800.0)
+    timeout = timeout_of(y, killed)
+    assert timeout is not None and math.expm1(timeout) == pytest.approx(1800.0)
     assert math.expm1(plausible_cap(y)) == pytest.approx(2700.0)
     longer = np.log1p(np.array([120.0, 2400.0, 1800.0]))
-    assert math.expm1(plausible_cap(longer, np.array([False, False, True]))) == pytest.approx(3600)
+    assert timeout_of(longer, np.array([False, False, True])) is None
+    assert timeout_of(y, np.zeros(5, dtype=bool)) is None

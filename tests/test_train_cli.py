@@ -136,7 +136,7 @@ def test_a_plugin_that_times_out_is_never_answered_past_its_timeout(
 ) -> None:
     """cargo after weeks away builds for longer than its 30-minute timeout, six times in
     forty runs, killed at 1800 s each time: its whole time's cap is that, and the estimate's
-    upper end stays about there (1.5 times the longest seen put it near 2700 s)."""
+    upper end never passes it (1.5 times the longest seen put it near 2700 s)."""
     db = tmp_path / "h.duckdb"
     simulate.write(simulate.generate(("cargo",), 40, 1, scenario_name="sparse"), db)
     cache_dir = tmp_path / "cache"
@@ -146,7 +146,7 @@ def test_a_plugin_that_times_out_is_never_answered_past_its_timeout(
     (whole,) = [
         r for r in cached(cache_dir)["series"].values() if (r["metric"], r["phase"]) == (wall, None)
     ]
-    assert math.expm1(whole["cap"]) == pytest.approx(1800.0, abs=0.01)
+    assert math.expm1(whole["cap"]) == pytest.approx(1800.0, abs=0.01) and whole["stopped"]
     answer = invoke(runner, "estimate", "--db", db, "--cache-dir", cache_dir, "--json")
     assert answer.exit_code == 0, answer.output
-    assert json.loads(answer.output)["plugins"][0]["metrics"][wall]["upper"] < 1.1 * 1800
+    assert json.loads(answer.output)["plugins"][0]["metrics"][wall]["upper"] <= 1800.01

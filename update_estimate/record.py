@@ -205,6 +205,7 @@ class SeriesRecord(NamedTuple):
     basis: str
     variants: dict[str, Variant]
     outcomes: Outcomes | None = None  # the plugin's whole series only
+    stopped: bool = False  # the cap is the timeout the plugin was killed at: nothing passes it
 
     @property
     def key(self) -> str:
@@ -296,6 +297,7 @@ def series_to_json(r: SeriesRecord) -> dict[str, Any]:
         "outcomes": None
         if r.outcomes is None
         else {"share": r.outcomes.share, "values": r.outcomes.values},
+        "stopped": r.stopped,
     }
 
 
@@ -313,6 +315,7 @@ def series_from_json(d: dict[str, Any]) -> SeriesRecord:
         outcomes=None
         if d["outcomes"] is None
         else Outcomes(float(d["outcomes"]["share"]), list(d["outcomes"]["values"])),
+        stopped=bool(d.get("stopped", False)),  # written before timeouts were read: none
     )
 
 

@@ -47,14 +47,18 @@ def robust_outliers(values: np.ndarray) -> np.ndarray:
     return flags
 
 
-def plausible_cap(y: np.ndarray, killed: np.ndarray | None = None) -> float:
-    """The log1p of 1.5 times the largest value observed: no bound reaches beyond it. Where
-    runs were `killed` at a timeout and none lasted longer, the longest of those: a run is
-    stopped there (a plugin's builds after a long break, timed out at 30 minutes, put the
-    next run's upper bound at 45)."""
-    if killed is not None and killed.any() and np.max(y[killed]) >= np.max(y):
-        return round(float(np.max(y)), 6)
+def plausible_cap(y: np.ndarray) -> float:
+    """The log1p of 1.5 times the largest value observed: no bound reaches beyond it."""
     return round(float(np.log1p(1.5 * np.expm1(np.max(y)))), 6)
+
+
+def timeout_of(y: np.ndarray, killed: np.ndarray) -> float | None:
+    """The time runs were `killed` at (their timeout, log1p), where no run lasted longer: no
+    run goes past it (a plugin's builds after a long break, timed out at 30 minutes, were
+    answered up to 45 by the cap of 1.5 times the longest). None without such runs."""
+    if killed.any() and np.max(y[killed]) >= np.max(y):
+        return round(float(np.max(y)), 6)
+    return None
 
 
 REPORT_COLUMNS = {"package_count": "package_count_est", "download_bytes": "download_bytes_est"}

@@ -13,7 +13,7 @@ from update_estimate.fitting import changes, grid, idle, spread
 from update_estimate.fitting.calibration import LEVEL
 from update_estimate.fitting.candidates import linear
 from update_estimate.fitting.candidates.base import model_inputs
-from update_estimate.fitting.features import MAD_SCALE, Series, plausible_cap
+from update_estimate.fitting.features import MAD_SCALE, Series, plausible_cap, timeout_of
 from update_estimate.record import TIMES, Axis, Idle, LoneBreaks, SeriesRecord, Spread, Variant
 from update_estimate.serving import conformal
 from update_estimate.serving.predictive import ZERO_LOG
@@ -187,7 +187,8 @@ def _typical_reports(s: Series, names: list[str]) -> dict[str, float]:
 def series_record(s: Series, variants: dict[str, Variant], basis: str) -> SeriesRecord:
     # a timeout stops the plugin's time in the phase it is in (the last); its other series
     # are not cut at it
-    stopped = s.metric == "wall_clock_seconds" and s.phase in (None, "EXECUTE")
+    cut = s.metric == "wall_clock_seconds" and s.phase in (None, "EXECUTE")
+    timeout = timeout_of(s.y, s.censored) if cut else None
     return SeriesRecord(
         host=s.host,
         plugin=s.plugin,
@@ -195,10 +196,11 @@ def series_record(s: Series, variants: dict[str, Variant], basis: str) -> Series
         phase=s.phase,
         data_points=s.n,
         last_success=s.last_success,
-        cap=plausible_cap(s.y, s.censored if stopped else None),
+        cap=plausible_cap(s.y) if timeout is None else timeout,
         basis=basis,
         variants=variants,
         outcomes=s.outcomes,
+        stopped=timeout is not None,
     )
 
 

@@ -96,6 +96,8 @@ class Predictive(NamedTuple):
     model: str
     basis: str
     cap: float = math.inf
+    # a timeout the plugin is killed at (log1p): no draw passes it, however far it is pressed
+    ceiling: float = math.inf
     # per residual, where the kinds answer apart: from a run with nothing to do
     quiet: tuple[bool, ...] = ()
     # the point's residual where the kinds' chance sets it (`_weigh_kinds`); None: the lean
@@ -113,10 +115,11 @@ class Predictive(NamedTuple):
         Residuals of zero-inflated series (downloads: nothing, then a gigabyte) would otherwise
         put the upper bound of a large forecast at absurd multiples of anything observed. The
         press is strictly monotone, not a clip: a clip sent a forecast beyond the cap to
-        [cap, cap, cap], a "90%" interval of zero width.
+        [cap, cap, cap], a "90%" interval of zero width. A timeout is a clip (`ceiling`): a
+        plugin killed there takes that long, and a forecast beyond it is the timeout.
         """
         v = self.centre + residual
-        return v if v <= self.cap else self.cap + (v - self.cap) * CAP_PRESS
+        return min(v if v <= self.cap else self.cap + (v - self.cap) * CAP_PRESS, self.ceiling)
 
     @property
     def floor(self) -> float:
@@ -213,6 +216,7 @@ def predictive(
             model=variant.model,
             basis=record.basis,
             cap=max(min(record.cap + max(shift, 0.0), own_cap), centre + CAP_MARGIN),
+            ceiling=record.cap if record.stopped else math.inf,
             quiet=quiet,
             lean=lean,
             nothing=nothing,
