@@ -140,7 +140,6 @@ def scores(checkpoints: list[Checkpoint], which: str, level: float = 0.9) -> Sco
 
 def scored(cases: list[tuple[Checkpoint, Interval]], level: float = 0.9) -> Scores:
     """Scores of answers at checkpoints: the tracker's, the per-plugin one or any other's."""
-
     cases = [(c, answer) for c, answer in cases if c.actual > 0]
     if not cases:
         return Scores(0, math.nan, math.nan, math.nan, math.nan, math.nan)

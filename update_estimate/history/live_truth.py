@@ -98,10 +98,12 @@ class LiveTruth:
         """Median and central `level` interval of the seconds from `at` to the run's end."""
         rng = np.random.default_rng(seed)
         rows = self._runs[run_id]
-        net = _seen_network(rows, at)
-        nets = simulate.network(rng, self.scenario, self.draws) if net is None else None
-        speed = np.full(self.draws, net) if net is not None else nets
-        assert speed is not None
+        seen = _seen_network(rows, at)
+        speed = (
+            simulate.network(rng, self.scenario, self.draws)
+            if seen is None
+            else np.full(self.draws, seen)
+        )
         left, weight = np.zeros(self.draws), np.ones(self.draws)
         last_end: datetime | None = None  # the last plugin that ran to its end, if nothing since
         for row in rows:
@@ -112,10 +114,10 @@ class LiveTruth:
                 left, weight, last_end = left + drawn.left, weight * drawn.weight, None
             else:
                 left = left + self._to_come(row, speed, rng)
-        if last_end is not None:  # between plugins: the rest of the pause
+        if last_end is not None:  # between plugins: the pause, given how long it has lasted
             paused = (at - last_end).total_seconds()
-            left = left + rng.uniform(max(GAP[0], paused), max(GAP[1], paused), self.draws)
-            left = left - paused
+            pause = rng.uniform(max(GAP[0], paused), max(GAP[1], paused), self.draws)
+            left = left + pause - paused
         return _quantiles(np.maximum(left, 0.0), weight, level)
 
     def _to_come(self, row: _Execution, net: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -138,6 +140,9 @@ class LiveTruth:
     def _running(
         self, row: _Execution, at: datetime, net: np.ndarray, rng: np.random.Generator
     ) -> _Draws:
+        """The plugin under way: its work given its report and its finished download, the
+        phase it is in drawn above what it has taken so far, the phases after it and the
+        pause after it."""
         prof = simulate.profile_for(row.plugin)
         n = len(net)
         ended = {p: s for p, s in row.phases.items() if s.end <= at}
@@ -184,10 +189,8 @@ class LiveTruth:
         phases = simulate.phase_walls(
             prof, packages, size, net, check, np.exp(simulate.EXECUTE_NOISE * z)
         )
-        for (
-            phase,
-            seen,
-        ) in ended.items():  # as they were (a speed identified from them gives them back)
+        # the finished phases as they were (a speed read from a download gives it back)
+        for phase, seen in ended.items():
             phases[phase] = np.full(n, _seconds(seen))
         phases, _ = simulate.settle(prof, phases, cut)
         took = sum(phases.values()) - (at - row.start).total_seconds()

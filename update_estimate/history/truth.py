@@ -177,9 +177,8 @@ def bytes_noise(
     both = np.hypot(simulate.DOWNLOAD_NOISE, sc.bytes_noise)
     logged = np.log(np.maximum(packages, 1) * prof.bytes_per_package)
     share = simulate.DOWNLOAD_NOISE**2 / both**2
-    return share * (
-        np.log(k.reported_bytes) - logged
-    ), simulate.DOWNLOAD_NOISE * sc.bytes_noise / both
+    centre = share * (np.log(k.reported_bytes) - logged)
+    return centre, simulate.DOWNLOAD_NOISE * sc.bytes_noise / both
 
 
 def pending_pmf(
