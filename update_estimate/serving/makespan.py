@@ -167,12 +167,13 @@ def left(
     share = not shared_line(stretch)
     starts = [sum(1 + len(r.later) for r in running[:i]) for i in range(len(running))]
     wall_at, line_at = len(parts), len(parts) + len(pending)
+    ceilings = {s: raw(r.now.ceiling) for s, r in zip(starts, running, strict=True)}
 
     def makespans(back: float) -> list[float]:
         """Each draw's makespan from the moment `back` seconds before now."""
         spent = {s: max(r.elapsed - back, 0.0) for s, r in zip(starts, running, strict=True)}
         values = []
-        for row in conditioned(draws, spent)[0]:
+        for row in conditioned(draws, spent, ceilings)[0]:
             on_line = [v > 0 for v in row[line_at:]]  # the running plugins', then the others'
             works = [
                 schedule.Work(r.plugin, r.split(row[s], row[s + 1 : s + len(r.later) + 1]), on)

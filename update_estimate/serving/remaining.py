@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import MetricEstimate, Predictive, shared_single
+from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
 from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 MIN_CONDITIONAL = 5
@@ -19,7 +19,7 @@ MAX_RATIO = 3.0
 
 
 def conditional_samples(
-    draws: Sequence[tuple[float, float]], elapsed: float
+    draws: Sequence[tuple[float, float]], elapsed: float, ceiling: float = math.inf
 ) -> tuple[list[float], bool]:
     """Remaining wall time per joint draw (the running plugin's time, the sum of the others'),
     the running plugin conditioned on T > elapsed.
@@ -29,23 +29,27 @@ def conditional_samples(
     times the slowest five's shortest, so today's may run that many times what it has so far.
     The ratio is at least a little above one, rising with the draw's rank (ties would say it
     ends now, yet it still runs), and at most MAX_RATIO (a tail of near-zero draws would
-    make it absurd).
+    make it absurd). Never past the running plugin's `ceiling` (the timeout it is killed at,
+    raw) while it has not reached it: 1700 s into a 30-minute timeout, 100 s remain at most.
     """
     kept = [(first, rest) for first, rest in draws if first > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
         return [first - elapsed + rest for first, rest in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
     shortest = tail[0][0]
+    limit = ceiling - elapsed if elapsed < ceiling else math.inf  # a timeout raised since
     samples = []
     for i, (first, rest) in enumerate(tail):
         floor = 1 + (i + 1) / (2 * len(tail))
         ratio = min(max(first / shortest if shortest > 0 else 0.0, floor), MAX_RATIO)
-        samples.append(elapsed * (ratio - 1) + rest)
+        samples.append(min(elapsed * (ratio - 1), limit) + rest)
     return samples, True
 
 
 def conditioned(
-    rows: Sequence[Sequence[float]], spent: Mapping[int, float]
+    rows: Sequence[Sequence[float]],
+    spent: Mapping[int, float],
+    ceilings: Mapping[int, float] | None = None,
 ) -> tuple[list[list[float]], bool]:
     """Joint draws with the members at the columns of `spent` (time run, or bytes downloaded,
     so far) conditioned on exceeding it, their values turned into what remains of them; also
@@ -55,7 +59,8 @@ def conditioned(
     the past runs where it took this long. Several (a parallel run): few past runs outlasted
     them all, so each is conditioned on its own and its remaining values are laid over the
     draws rank for rank: a draw where it was quick gets a quick remainder, and a past run
-    quick for every plugin stays quick for all of them."""
+    quick for every plugin stays quick for all of them. `ceilings`: a member's timeout (raw),
+    which its remaining value never passes."""
     if len(spent) == 1:
         ((j, s),) = spent.items()
         kept = [row for row in rows if row[j] > s]
@@ -64,7 +69,8 @@ def conditioned(
     out = [list(row) for row in rows]
     scaled = False
     for j, s in spent.items():
-        alone, overrun = conditional_samples([(row[j], 0.0) for row in rows], s)
+        ceiling = (ceilings or {}).get(j, math.inf)
+        alone, overrun = conditional_samples([(row[j], 0.0) for row in rows], s, ceiling)
         scaled |= overrun
         ahead = sorted(alone)
         order = sorted(range(len(rows)), key=lambda k: rows[k][j])
@@ -134,8 +140,9 @@ class Medians:
     sort. The points held from them (`hold`): both read again once the running member has
     outrun its own held end."""
 
-    def __init__(self, draws: Sequence[tuple[float, float]]) -> None:
+    def __init__(self, draws: Sequence[tuple[float, float]], ceiling: float = math.inf) -> None:
         self._draws = draws
+        self._ceiling = ceiling  # the running member's timeout (raw)
         self._by_first = sorted(draws)
         self._gone = 0  # draws that ended by the last checkpoint seen
         self._ahead = {
@@ -171,7 +178,7 @@ class Medians:
             middle = ahead[n // 2] if n % 2 else 0.5 * (ahead[n // 2 - 1] + ahead[n // 2])
             return middle - s
         draws = self._draws if part == "whole" else [(first, 0.0) for first, _ in self._draws]
-        return conformal.median(conditional_samples(draws, s)[0])
+        return conformal.median(conditional_samples(draws, s, self._ceiling)[0])
 
 
 class Left(NamedTuple):
@@ -247,13 +254,15 @@ def _conditioned(
     from the slowest of them (`conditional_samples`), and whether its point is a revision
     (`hold`); `part`: "whole" (draws of every member) or "alone" (the running member's, the
     first)."""
-    samples, overrun = conditional_samples(draws, elapsed)
+    ceiling = raw(members[0].ceiling)
+    samples, overrun = conditional_samples(draws, elapsed, ceiling)
     est = from_samples(samples, level, members if part == "whole" else members[:1])
     if not overdue:
         whole = first_and_rest(members, memo)
-        medians = memo.get("medians", members, None, lambda: Medians(whole))
+        medians = memo.get("medians", members, None, lambda: Medians(whole, ceiling))
         held = medians.held(bisect.bisect_right(CHECKPOINTS, elapsed), part)
-        point = held.value
+        # a point held from an earlier checkpoint, but no more than a timeout leaves
+        point = min(held.value, max(samples)) if elapsed < ceiling else held.value
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
         return est, overrun, held.revised
     return est, overrun, False
