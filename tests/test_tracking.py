@@ -272,6 +272,27 @@ def test_the_pause_after_the_last_plugin_has_an_interval() -> None:
     assert later.point == pytest.approx(0.5) and later.upper == pytest.approx(1.5)
 
 
+def test_the_pauses_still_to_come_add_up_as_a_sum_does() -> None:
+    """Plugins of exactly 10 s, pauses of 1 and 3 s seen: with three plugins to come, four
+    pauses are ahead (the one under way and one after each). Their sum strays from its mean of
+    8 s as the square root of the three to come (6 +- 1.7 s, plus 1-3 s for the one under
+    way), not three times as far."""
+    names = ["a", "b", "c", "d", "e", "f"]
+    records = {
+        series_key("h", n, WALL): record(n, 10.0, noise(i, sd=1e-4)) for i, n in enumerate(names)
+    }
+    tracker = RunTracker(typed_all(records), "h", names, T0)
+    clock = 0.0
+    for name, pause in zip(names[:3], (1.0, 3.0, 0.0), strict=True):
+        tracker.plugin_start(name, at(clock))
+        progress = tracker.plugin_end(name, "success", at(clock + 10))
+        clock += 10 + pause
+    left = progress.remaining
+    assert left.point == pytest.approx(30 + 8, abs=0.1)
+    assert left.lower == pytest.approx(30 + 1 + 6 - math.sqrt(3), abs=0.1)
+    assert left.upper == pytest.approx(30 + 3 + 6 + math.sqrt(3), abs=0.1)
+
+
 def test_contradicting_events_are_flagged_never_raised() -> None:
     tracker = RunTracker(typed_all(phased("a")), "h", ["a", "b"], T0)
     tracker.plugin_start("a", at(10))

@@ -17,6 +17,7 @@ run's remaining time is the makespan of what is left (`makespan.left`).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -452,10 +453,12 @@ class RunTracker:
         last_end = max((p.ended for p in started if p.ended is not None), default=None)
         waited = 0.0 if running or last_end is None else (now - last_end).total_seconds()
 
-        def ahead(gap: float) -> float:  # the gap under way's rest, then one per plugin
-            return max(gap - waited, 0.0) + gap * pending
+        def ahead(gap: float) -> float:
+            """The gap under way's rest, then one per plugin to come: their sum strays from
+            their mean as the square root of how many they are, not as many times."""
+            return max(gap - waited, 0.0) + mean * pending + (gap - mean) * math.sqrt(pending)
 
-        return ahead(mean), ahead(low), ahead(high)
+        return ahead(mean), max(ahead(low), 0.0), ahead(high)
 
     def _neighbour(
         self,
