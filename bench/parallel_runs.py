@@ -30,19 +30,13 @@ def main() -> None:
         for seed in args.seeds:
             t = simulate.generate(PLUGINS, args.runs, seed, jobs=jobs)
             walls: dict[str, float] = {}
-            of_run = dict(zip(t.executions["execution_id"], t.executions["run_id"], strict=True))
-            for ex, wall, speed in zip(
-                t.steps["execution_id"],
-                t.steps["wall_clock_seconds"],
-                t.steps["download_speed_bps"],
-                strict=True,
-            ):
+            of_run = dict(t.rows("executions", "execution_id", "run_id"))
+            stepped = ("execution_id", "wall_clock_seconds", "download_speed_bps")
+            for ex, wall, speed in t.rows("steps", *stepped):
                 walls[of_run[ex]] = walls.get(of_run[ex], 0.0) + wall
                 if speed is not None:
                     speeds.append(speed / 1e6)
-            for run, start, end in zip(
-                t.runs["run_id"], t.runs["start_time"], t.runs["end_time"], strict=True
-            ):
+            for run, start, end in t.rows("runs", "run_id", "start_time", "end_time"):
                 if end is not None and walls.get(run):
                     ratios.append((end - start).total_seconds() / walls[run])
         deciles = statistics.quantiles(ratios, n=10)

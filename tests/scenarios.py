@@ -71,16 +71,13 @@ def next_estimate(
 def network_factors(tables: simulate.Tables) -> dict[str, float]:
     """Each run's network speed factor as `simulate` drew it, read from its downloads' speeds
     (runs that downloaded nothing have none)."""
-    steps, ex = tables.steps, tables.executions
     speed = {
         e: s
-        for e, phase, s in zip(
-            steps["execution_id"], steps["phase"], steps["download_speed_bps"], strict=True
-        )
+        for e, phase, s in tables.rows("steps", "execution_id", "phase", "download_speed_bps")
         if phase == "DOWNLOAD" and s
     }
     out: dict[str, float] = {}
-    for e, run, plugin in zip(ex["execution_id"], ex["run_id"], ex["plugin_name"], strict=True):
+    for e, run, plugin in tables.rows("executions", "execution_id", "run_id", "plugin_name"):
         if e in speed:
             out.setdefault(run, speed[e] / simulate.profile_for(plugin).speed_bps)
     return out

@@ -29,26 +29,21 @@ def test_backlog_law_is_the_samplers(name: str, plugin: str) -> None:
 
 def _actuals(t: simulate.Tables) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(truth.METRICS, 0.0))
-    steps = t.steps
-    for e, wall, user, kernel, peak, size in zip(
-        steps["execution_id"],
-        steps["wall_clock_seconds"],
-        steps["cpu_user_seconds"],
-        steps["cpu_kernel_seconds"],
-        steps["memory_peak_bytes"],
-        steps["download_size_bytes"],
-        strict=True,
-    ):
+    measured = (
+        "execution_id",
+        "wall_clock_seconds",
+        "cpu_user_seconds",
+        "cpu_kernel_seconds",
+        "memory_peak_bytes",
+        "download_size_bytes",
+    )
+    for e, wall, user, kernel, peak, size in t.rows("steps", *measured):
         a = out[e]
         a["wall_clock_seconds"] += wall
         a["cpu_seconds"] += user + kernel
         a["memory_peak_bytes"] = max(a["memory_peak_bytes"], peak)
         a["download_bytes"] += size
     return out
-
-
-def _executions(t: simulate.Tables, *columns: str):
-    return zip(*(t.executions[c] for c in columns), strict=True)
 
 
 def _scored(name: str, reports: bool, runs: int = 110, last: int = 100):
@@ -58,7 +53,8 @@ def _scored(name: str, reports: bool, runs: int = 110, last: int = 100):
     t = simulate.generate(PLUGINS, runs, 3, scenario_name=name)
     known, actual = truth.known(t, sc, runs), _actuals(t)
     targets = defaultdict(list)
-    for e, run, plugin, status in _executions(t, "execution_id", "run_id", "plugin_name", "status"):
+    ran = ("execution_id", "run_id", "plugin_name", "status")
+    for e, run, plugin, status in t.rows("executions", *ran):
         if status in ("success", "timeout"):
             targets[run].append((plugin, e))
     hits, apes, total_hits = defaultdict(list), defaultdict(list), defaultdict(list)
@@ -103,7 +99,7 @@ def test_check_only_runs_are_a_population() -> None:
     idle: dict[str, list[bool]] = defaultdict(list)
     memory: dict[bool, list[float]] = defaultdict(list)
     columns = ("execution_id", "plugin_name", "status", "packages_updated")
-    for e, plugin, status, updated in _executions(t, *columns):
+    for e, plugin, status, updated in t.rows("executions", *columns):
         if status == "success":
             idle[plugin].append(updated == 0)
             if plugin == "cargo":
@@ -116,7 +112,7 @@ def test_late_plugins_join_halfway() -> None:
     t = simulate.generate(PLUGINS, 16, 2, scenario_name="late-plugins")
     first_run = {}
     index = {run: i for i, run in enumerate(t.runs["run_id"])}
-    for run, plugin in _executions(t, "run_id", "plugin_name"):
+    for run, plugin in t.rows("executions", "run_id", "plugin_name"):
         first_run.setdefault(plugin, index[run])
     assert first_run == {"apt": 0, "flatpak": 0, "pip": 8, "snap": 8}
 

@@ -60,27 +60,12 @@ class LiveTruth:
         self.draws = draws
         known = truth.known(tables, self.scenario, runs)
         phases: dict[str, dict[str, _Phase]] = defaultdict(dict)
-        steps = tables.steps
-        for execution, phase, start, end, size in zip(
-            steps["execution_id"],
-            steps["phase"],
-            steps["start_time"],
-            steps["end_time"],
-            steps["download_size_bytes"],
-            strict=True,
-        ):
+        stepped = ("execution_id", "phase", "start_time", "end_time", "download_size_bytes")
+        for execution, phase, start, end, size in tables.rows("steps", *stepped):
             phases[execution][phase] = _Phase(start, end, float(size or 0))
         self._runs: dict[str, list[_Execution]] = defaultdict(list)
-        ex = tables.executions
-        for execution, run, plugin, status, start, end in zip(
-            ex["execution_id"],
-            ex["run_id"],
-            ex["plugin_name"],
-            ex["status"],
-            ex["start_time"],
-            ex["end_time"],
-            strict=True,
-        ):
+        ran = ("execution_id", "run_id", "plugin_name", "status", "start_time", "end_time")
+        for execution, run, plugin, status, start, end in tables.rows("executions", *ran):
             self._runs[run].append(
                 _Execution(
                     plugin,

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
@@ -194,6 +195,11 @@ class Tables:
     executions: dict[str, list]
     steps: dict[str, list]
     estimates: dict[str, list]
+
+    def rows(self, table: str, *columns: str) -> Iterator[tuple[Any, ...]]:
+        """One table's `columns`, row by row (the truth and the benchmarks read them so)."""
+        of_table: dict[str, list] = getattr(self, table)
+        return zip(*(of_table[c] for c in columns), strict=True)
 
 
 RUN_COLS = (

@@ -37,25 +37,14 @@ class Known:
 def known(tables: simulate.Tables, scenario: Scenario, runs: int) -> dict[tuple[str, str], Known]:
     """What a forecaster knew before each execution of a one-host simulated history, keyed by
     (run_id, plugin); replays the simulator's bookkeeping of last successes."""
-    ex = tables.executions
-    est = tables.estimates
-    reports = {
-        e: (c, b)
-        for e, c, b in zip(
-            est["execution_id"], est["package_count_est"], est["download_bytes_est"], strict=True
-        )
-    }
+    estimated = ("execution_id", "package_count_est", "download_bytes_est")
+    reports = {e: (c, b) for e, c, b in tables.rows("estimates", *estimated)}
     index = {run: i for i, run in enumerate(tables.runs["run_id"])}
     first = tables.runs["start_time"][0] - timedelta(days=2)
     last: dict[str, datetime] = {}
     out: dict[tuple[str, str], Known] = {}
-    rows = zip(
-        ex["run_id"],
-        ex["plugin_name"],
-        ex["status"],
-        ex["start_time"],
-        ex["execution_id"],
-        strict=True,
+    rows = tables.rows(
+        "executions", "run_id", "plugin_name", "status", "start_time", "execution_id"
     )
     for run, plugin, status, start, execution in rows:
         if status == "running":
