@@ -261,8 +261,9 @@ def _conditioned(
         whole = first_and_rest(members, memo)
         medians = memo.get("medians", members, None, lambda: Medians(whole, ceiling))
         held = medians.held(bisect.bisect_right(CHECKPOINTS, elapsed), part)
-        # a point held from an earlier checkpoint, but no more than a timeout leaves
-        point = min(held.value, max(samples)) if elapsed < ceiling else held.value
+        # a point held from an earlier checkpoint, but never above every draw of what remains
+        # now (a timeout leaves no more)
+        point = min(held.value, max(samples))
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
         return est, overrun, held.revised
     return est, overrun, False
