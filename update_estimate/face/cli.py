@@ -19,6 +19,7 @@ from update_estimate.errors import EXIT_CODE_HELP, EstimateError, ExitCode, Usag
 from update_estimate.paths import default_cache_dir, default_db
 from update_estimate.record import METRICS
 from update_estimate.requests import (
+    MAX_JOBS,
     BacktestRequest,
     EstimateRequest,
     SimulateRequest,
@@ -310,7 +311,7 @@ def simulate(
         int,
         typer.Option(
             min=1,
-            max=64,
+            max=MAX_JOBS,
             help="Plugins run at once: 1 runs them one after another; more runs them side by "
             "side as update-all's parallel orchestrator does (phase mutexes such as apt's "
             "dpkg lock, two downloads at once sharing the line), e.g. --jobs 4.",
@@ -629,7 +630,7 @@ EstimateJobsOption = Annotated[
     int,
     typer.Option(
         min=1,
-        max=64,
+        max=MAX_JOBS,
         help="Plugins update-all runs at once (its parallel orchestrator): the total wall time "
         "is the makespan of its schedule (phase mutexes, two downloads sharing the line) and "
         "peak memory the largest sum running together, e.g. --jobs 4.",
@@ -765,7 +766,7 @@ TrackJobsOption = Annotated[
     int,
     typer.Option(
         min=1,
-        max=64,
+        max=MAX_JOBS,
         help="Plugins update-all runs at once (its parallel orchestrator): the run's remaining "
         "time is the makespan of what is left, plugins running side by side; a run_start "
         'event\'s "jobs" overrides it for that run, e.g. --jobs 4.',
