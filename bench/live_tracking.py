@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from accuracy import wilson
+
 from update_estimate.fitting import live
 from update_estimate.history import simulate
 from update_estimate.history.live_truth import LiveTruth
@@ -39,15 +41,6 @@ SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo")
 TEN = (*simulate.DEFAULT_PLUGINS, "texlive-packages", "gem")
 BAND = (0.87, 0.93)
-
-
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 Answers = dict[str, list[tuple[live.Checkpoint, live.Interval]]]
