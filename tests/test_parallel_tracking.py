@@ -7,7 +7,6 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import invoke
 from tests.records import typed_all
-from tests.test_tracking import WALL, noise, record
+from tests.test_tracking import T0, WALL, at, noise, record
 from update_estimate.events import EventError, from_json, to_json
 from update_estimate.fitting import live
 from update_estimate.history import simulate
@@ -24,12 +23,7 @@ from update_estimate.record import series_key
 from update_estimate.serving import source
 from update_estimate.serving.tracker import Progress, RunTracker
 
-T0 = datetime(2026, 1, 2, 10, 0)
 TIMES = {"a": 100.0, "b": 60.0, "c": 30.0}
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def three(jobs: int) -> RunTracker:
