@@ -30,20 +30,23 @@ def conditional_samples(
     The ratio is at least a little above one, rising with the draw's rank (ties would say it
     ends now, yet it still runs), and at most MAX_RATIO (a tail of near-zero draws would
     make it absurd). Never past the running plugin's `ceiling` (the timeout it is killed at,
-    raw) while it has not reached it: 1700 s into a 30-minute timeout, 100 s remain at most.
+    raw) while it has not reached it: 1700 s into a 30-minute timeout, 100 s remain at most,
+    the draws' remainders scaled into them.
     """
     kept = [(first, rest) for first, rest in draws if first > elapsed]
     if len(kept) >= MIN_CONDITIONAL:
         return [first - elapsed + rest for first, rest in kept], False
     tail = sorted(draws, key=lambda d: d[0])[-MIN_CONDITIONAL:]
     shortest = tail[0][0]
-    limit = ceiling - elapsed if elapsed < ceiling else math.inf  # a timeout raised since
-    samples = []
-    for i, (first, rest) in enumerate(tail):
+    ahead = []
+    for i, (first, _) in enumerate(tail):
         floor = 1 + (i + 1) / (2 * len(tail))
         ratio = min(max(first / shortest if shortest > 0 else 0.0, floor), MAX_RATIO)
-        samples.append(min(elapsed * (ratio - 1), limit) + rest)
-    return samples, True
+        ahead.append(elapsed * (ratio - 1))
+    limit = ceiling - elapsed if elapsed < ceiling else math.inf  # a timeout raised since
+    # scaled into what the timeout leaves, not cut at it: cut, every draw said the same
+    shrink = min(limit / max(ahead), 1.0) if max(ahead) > 0 else 1.0
+    return [a * shrink + rest for a, (_, rest) in zip(ahead, tail, strict=True)], True
 
 
 def conditioned(
@@ -257,13 +260,17 @@ def _conditioned(
     ceiling = raw(members[0].ceiling)
     samples, overrun = conditional_samples(draws, elapsed, ceiling)
     est = from_samples(samples, level, members if part == "whole" else members[:1])
+    if members[0].ceiling < math.inf and elapsed < ceiling:
+        # a timeout bounds what remains: an interval read from a few draws reaches no further
+        most = max(samples)
+        est = replace(est, point=min(est.point, most), upper=min(est.upper, most))
     if not overdue:
         whole = first_and_rest(members, memo)
         medians = memo.get("medians", members, None, lambda: Medians(whole, ceiling))
         held = medians.held(bisect.bisect_right(CHECKPOINTS, elapsed), part)
-        # a point held from an earlier checkpoint, but never above every draw of what remains
-        # now (a timeout leaves no more)
-        point = min(held.value, max(samples))
+        # a point held from an earlier checkpoint, unless it is above every draw of what
+        # remains now (a timeout leaves no more): then the draws' own point
+        point = held.value if held.value <= max(samples) else est.point
         est = replace(est, point=point, lower=min(est.lower, point), upper=max(est.upper, point))
         return est, overrun, held.revised
     return est, overrun, False
