@@ -164,7 +164,9 @@ def test_first_weeks_are_answered_near_the_truth_with_reports(first_weeks: Path)
 def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
     """cargo peaks at about 900 MB where its host's other plugins take 60-200 MB. Its level
     in the host's shape is its own from its first runs: with the slopes' ridge penalty on it,
-    its first six runs were answered a median 0.64 (log) below their own level, 0.26 without."""
+    its first six runs were answered a median 0.64 (log) below their own level, 0.26 without.
+    The line is the runs with work's (the checks peak lower, a kind of their own): drawn
+    through the checks too, it lay 0.87 below them."""
     off = []
     for seed in (1, 2, 3, 4):
         db = tmp_path / f"{seed}.duckdb"
@@ -175,10 +177,13 @@ def test_a_short_plugin_keeps_its_own_level(tmp_path: Path) -> None:
         for n in (2, 3, 4, 6):
             young = truncate(cargo, n)
             shape = pooled.borrow(young, series, "base", before=cargo.starts[n])
-            assert shape is not None
-            off.append(float(np.median(shape.predictions) - np.median(young.y)))
+            assert shape is not None and young.idle is not None
+            if (~young.idle).any():
+                work = young.y[~young.idle]
+                off.append(float(np.median(shape.predictions) - np.median(work)))
+    assert len(off) >= 12
     assert np.mean(np.abs(off)) < 0.4
-    assert np.mean(off) > -0.3
+    assert np.mean(off) > -0.4
 
 
 def test_a_short_plugin_with_a_report_borrows_its_hosts_errors(tmp_path: Path) -> None:
@@ -482,3 +487,26 @@ def test_a_report_beyond_the_race_of_a_winner_that_reads_none_is_answered_from_o
     typical = a_day_later(record, apt, {"package_count": 2.0, "download_bytes": 4e6})
     base, _ = predictive(record, datetime.fromisoformat(apt.starts[-1]) + timedelta(days=1), None)
     assert typical.centre == pytest.approx(base.centre, abs=0.2)
+
+
+def test_a_plugin_that_always_works_is_not_read_as_its_hosts_checks() -> None:
+    """Peak memory: its host's other plugins only check after a break of an hour or two (a
+    third of their memory), where apt, whose releases come often, had work then too. The
+    host's line of memory on the break took those checks for the break's effect: apt's
+    runs an hour after the last were forecast at half their memory, and their errors
+    widened every interval. The kinds are told apart by the chance of work
+    (`serving.idle`), so the line is drawn through the runs with work alone."""
+    rng = np.random.default_rng(3)
+    gaps = np.tile([30.0, 1.0, 40.0, 2.0, 26.0], 4)
+    siblings = []
+    for k, level in enumerate((150e6, 90e6, 200e6)):
+        idle = gaps < 3
+        values = level * np.where(idle, 0.3, 1.0) * rng.lognormal(0, 0.05, len(gaps))
+        siblings.append(make_series(values, gaps, idle, "memory_peak_bytes", f"s{k}"))
+    apt_gaps = np.array([30.0, 1.0, 40.0, 2.0, 26.0, 1.5, 30.0])
+    values = 130e6 * rng.lognormal(0, 0.05, len(apt_gaps))
+    apt = make_series(values, apt_gaps, np.zeros(7, dtype=bool), "memory_peak_bytes", "apt")
+    shape = pooled.borrow(apt, [apt, *siblings], "base")
+    assert shape is not None
+    assert np.abs(apt.y - shape.centres).max() < 0.2
+    assert np.abs(shape.predictions - math.log(130e6)).max() < 0.2

@@ -56,6 +56,7 @@ LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from th
 # costs (`_with_own_costs`): fewer left each left-out fit with barely more runs than costs.
 OWN_COSTS = 6
 SIZE = "download_bytes"
+MEMORY = "memory_peak_bytes"
 QUIET_DF = 2  # fewest degrees of freedom of the checks' pooled variance (`quiet_spread`)
 # Stand-in errors of a check: ranks 1..99 of 100 hold every level's bounds up to 98%
 QUIET_STEPS = 99
@@ -143,7 +144,14 @@ def stack(
     target: Series, siblings: Sequence[Series], variant: str, before: str | None = None
 ) -> Stack | None:
     """`target`'s host's runs of the same metric (and reports); siblings' runs count only when
-    they started before `before` (a backtest cut). None with no sibling, or too few runs."""
+    they started before `before` (a backtest cut). None with no sibling, or too few runs.
+
+    Peak memory without a report is drawn through the runs with work alone: the host's
+    checks come after short breaks at a third of the memory, and the shared slope on the
+    break read them as its effect on every plugin, where each plugin's chance of work is its
+    own (`serving.idle` weighs the kinds): a plugin that had work an hour after its last run
+    was forecast at half its memory there, and those errors widened all its intervals. A
+    plugin whose every run so far was a check keeps them: they are the level it has shown."""
     members = [target] + [
         s
         for s in _host_series(target, siblings)
@@ -161,7 +169,17 @@ def stack(
     own_x = design[: target.n, len(members) :]
     hurdle = bool((target.y == 0).any()) and not linear.foreseen(own_x, target.y)
     usable = ~censored & ((y > 0) if hurdle else True)
+    if variant == "base" and target.metric == MEMORY:
+        quiet = [_idle(s, len(v)) for s, v in zip(members, values, strict=True)]
+        if quiet[0].all():  # no run with work of its own: its checks set its level
+            quiet[0] = np.zeros(target.n, dtype=bool)
+        usable &= ~np.concatenate(quiet)
     return Stack(members, design, y, usable) if usable.sum() >= MIN_ROWS else None
+
+
+def _idle(s: Series, end: int) -> np.ndarray:
+    """Which of `s`'s first `end` runs had nothing to do (none where that is unknown)."""
+    return np.zeros(end, dtype=bool) if s.idle is None else s.idle[:end]
 
 
 def _host_series(target: Series, siblings: Sequence[Series]) -> list[Series]:
