@@ -5,10 +5,10 @@ history as it stood before that run (`fitting.live.evaluate`) and feed the run's
 (`history.replay`: plugin and phase starts, reports, download progress, ticks inside each
 phase and at the run's midpoint) to a `RunTracker`. Every answer is scored against what
 really remained until the run ended, beside the per-plugin `estimate --done --running
---elapsed` answer at the same moment (in-process, same cache) and, one plugin after another,
-the simulator's own predictive of what remained given what the run had shown
-(`history.live_truth`): ours and the per-plugin answer's interval score (IS) and MdAPEs are
-ratios to the truth's.
+--elapsed` answer at the same moment (in-process, same cache) and the simulator's own
+predictive of what remained given what the run had shown (`history.live_truth`; side by
+side with TRUTH_DRAWS_SIDE_BY_SIDE draws, each placed by the schedule): ours and the
+per-plugin answer's interval score (IS) and MdAPEs are ratios to the truth's.
 
 Usage: .venv/bin/python bench/live_tracking.py [--scenarios steady ...] [--seeds 1 2]
            [--runs 100] [--last 8] [--jobs 4] [--plugins apt snap ...] [--keep DIR]
@@ -41,21 +41,21 @@ SCENARIOS = ("steady", "trend", "level-shift", "slow-network", "sparse", "bursty
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo")
 TEN = (*simulate.DEFAULT_PLUGINS, "texlive-packages", "gem")
 BAND = (0.87, 0.93)
+# the truth's draws per answer: side by side each is placed by the schedule, in Python
+TRUTH_DRAWS, TRUTH_DRAWS_SIDE_BY_SIDE = 8000, 2000
 
 
 Answers = dict[str, list[tuple[live.Checkpoint, live.Interval]]]
 
 
-def answers(checkpoints: list[live.Checkpoint], truth: list[live.Interval] | None) -> Answers:
-    """Each answer beside the checkpoint it was given at: ours, the per-plugin one and, one
-    after another, the truth's."""
-    out: Answers = {
+def answers(checkpoints: list[live.Checkpoint], truth: list[live.Interval]) -> Answers:
+    """Each answer beside the checkpoint it was given at: ours, the per-plugin one and the
+    truth's."""
+    return {
         "tracked": [(c, c.tracked) for c in checkpoints],
         "per_plugin": [(c, c.per_plugin) for c in checkpoints],
+        "truth": list(zip(checkpoints, truth, strict=True)),
     }
-    if truth is not None:
-        out["truth"] = list(zip(checkpoints, truth, strict=True))
-    return out
 
 
 def ratio(ours: float, limit: float) -> str:
@@ -66,21 +66,13 @@ def row(name: str, cases: Answers, rises: int) -> str:
     ours, per = live.scored(cases["tracked"]), live.scored(cases["per_plugin"])
     hits = round(ours.coverage * ours.cases)
     low, high = wilson(hits, ours.cases)
-    if "truth" in cases:
-        t = live.scored(cases["truth"])
-        limit = (
-            f"{t.coverage:.3f} | {t.interval_score:.2f} | {t.mdape:.3f} | {t.midpoint_mdape:.3f}"
-        )
-        scale = t
-    else:
-        limit, scale = "- | - | - | -", None
+    t = live.scored(cases["truth"])
+    limit = f"{t.coverage:.3f} | {t.interval_score:.2f} | {t.mdape:.3f} | {t.midpoint_mdape:.3f}"
 
     def against(s: live.Scores) -> str:
-        if scale is None:
-            return f"{s.interval_score:.2f} | {s.mdape:.3f} | {s.midpoint_mdape:.3f}"
         return (
-            f"{ratio(s.interval_score, scale.interval_score)} | {ratio(s.mdape, scale.mdape)} | "
-            f"{ratio(s.midpoint_mdape, scale.midpoint_mdape)}"
+            f"{ratio(s.interval_score, t.interval_score)} | {ratio(s.mdape, t.mdape)} | "
+            f"{ratio(s.midpoint_mdape, t.midpoint_mdape)}"
         )
 
     return (
@@ -90,12 +82,11 @@ def row(name: str, cases: Answers, rises: int) -> str:
 
 
 def accuracy(args: argparse.Namespace) -> None:
-    x = " x truth" if args.jobs == 1 else ""
     print(
         "| scenario | checkpoints | truth coverage | truth IS | truth MdAPE | truth midpoint "
-        f"MdAPE | coverage (95% Wilson) | width | IS{x} | MdAPE{x} | midpoint MdAPE{x} | "
-        f"per-plugin coverage | per-plugin IS{x} | per-plugin MdAPE{x} | per-plugin midpoint "
-        f"MdAPE{x} | rises |"
+        "MdAPE | coverage (95% Wilson) | width | IS x truth | MdAPE x truth | midpoint MdAPE x "
+        "truth | per-plugin coverage | per-plugin IS x truth | per-plugin MdAPE x truth | "
+        "per-plugin midpoint MdAPE x truth | rises |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     pooled: Answers = {}
@@ -112,13 +103,11 @@ def accuracy(args: argparse.Namespace) -> None:
                 simulate.write(tables, db)
                 keep = args.keep / f"{scenario}-{seed}" if args.keep else None
                 result = live.evaluate(db, args.last, n_jobs=2, keep=keep)
-            truth = None
-            if args.jobs == 1:
-                limit = LiveTruth(tables, scenario, args.runs)
-                truth = [
-                    limit.remaining(c.run_id, c.time, seed=i)
-                    for i, c in enumerate(result.checkpoints)
-                ]
+            draws = TRUTH_DRAWS if args.jobs == 1 else TRUTH_DRAWS_SIDE_BY_SIDE
+            limit = LiveTruth(tables, scenario, args.runs, draws, args.jobs)
+            truth = [
+                limit.remaining(c.run_id, c.time, seed=i) for i, c in enumerate(result.checkpoints)
+            ]
             for which, pairs in answers(result.checkpoints, truth).items():
                 cases.setdefault(which, []).extend(pairs)
             rises += sum(c.rose for c in result.checkpoints)

@@ -8,7 +8,10 @@ stretch train measured on the history's parallel runs. Each of its last runs is 
 cache trained on the history as it stood before that run (`history.replay.copy_before`), at the
 run's start, for the plugins that ran. Actual: the run's duration (its `runs` row) and its peak
 memory, the largest sum of the executions' peaks running at one time. The baseline: the median
-of the last 10 runs' durations (peaks), its interval the 5-95% quantiles of the last 20.
+of the last 10 runs' durations (peaks), its interval the 5-95% quantiles of the last 20. The
+limit: the simulator's own predictive of the run's duration before it starts
+(`history.live_truth`, its draws placed by the same schedule), beside which every wall row's
+interval score is a ratio; memory has no truth here.
 
 Usage: .venv/bin/python bench/parallel_totals.py [--seeds 1 2 3] [--runs 100] [--last 12]
 Scores: 90% coverage with its 95% Wilson interval, median interval score relative to the
@@ -32,6 +35,7 @@ from accuracy import wilson
 from update_estimate.fitting import backtest
 from update_estimate.fitting.train import train
 from update_estimate.history import simulate
+from update_estimate.history.live_truth import LiveTruth
 from update_estimate.history.replay import copy_before, last_runs
 from update_estimate.requests import EstimateRequest, TrainRequest
 from update_estimate.serving import source
@@ -40,7 +44,8 @@ from update_estimate.serving.memo import Memo
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo", "npm")
 LEVEL = 0.9
 JOBS = 4
-METHODS = ("makespan", "unstretched", "sum", "recent_median")
+METHODS = ("truth", "makespan", "unstretched", "sum", "recent_median")
+TRUTH_DRAWS = 4000
 WALL, MEMORY = "wall_clock_seconds", "memory_peak_bytes"
 
 
@@ -70,15 +75,24 @@ def actuals(db: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def score(cases: list[tuple[float, tuple[float, float, float]]]) -> str:
+Cases = list[tuple[float, tuple[float, float, float]]]
+
+
+def interval_score(cases: Cases) -> float:
+    actual = np.array([a for a, _ in cases])
+    b = np.array([i for _, i in cases])
+    return float(np.median(backtest.interval_scores(actual, b[:, 1], b[:, 2], LEVEL) / actual))
+
+
+def score(cases: Cases, limit: Cases) -> str:
     actual = np.array([a for a, _ in cases])
     b = np.array([i for _, i in cases])
     hits = int(((b[:, 1] <= actual) & (actual <= b[:, 2])).sum())
     lo, hi = wilson(hits, len(cases))
-    interval = backtest.interval_scores(actual, b[:, 1], b[:, 2], LEVEL) / actual
     ape = np.abs(b[:, 0] - actual) / actual
+    ratio = f"{interval_score(cases) / interval_score(limit):.2f}x" if limit else "-"
     return (
-        f"{hits / len(cases):.2f} ({lo:.2f}-{hi:.2f}) | {np.median(interval):.2f} | "
+        f"{hits / len(cases):.2f} ({lo:.2f}-{hi:.2f}) | {interval_score(cases):.2f} | {ratio} | "
         f"{np.median(ape):.2f}"
     )
 
@@ -94,7 +108,9 @@ def main() -> None:
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "h.duckdb"
-            simulate.write(simulate.generate(PLUGINS, args.runs, seed, jobs=JOBS), db)
+            tables = simulate.generate(PLUGINS, args.runs, seed, jobs=JOBS)
+            simulate.write(tables, db)
+            limit = LiveTruth(tables, "realistic", args.runs, TRUTH_DRAWS, JOBS)
             truth = actuals(db)
             order = list(truth)
             for run in last_runs(db, args.last):
@@ -129,16 +145,24 @@ def main() -> None:
                         t = answers[k][metric]
                         cases[(metric, k)].append((actual, (t.point, t.lower, t.upper)))
                     cases[(metric, "recent_median")].append((actual, median))
+                drawn = limit.remaining(run.run_id, run.start, LEVEL, seed)
+                cases[(WALL, "truth")].append((truth[run.run_id][0], drawn))
             print(f"seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
-    print("| metric | method | n | coverage (95% Wilson) | interval score / actual | MdAPE |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| metric | method | n | coverage (95% Wilson) | interval score / actual | IS x truth "
+        "| MdAPE |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for (metric, method), rows in cases.items():
+        if not rows:
+            continue
         name = {
             "makespan": f"--jobs {JOBS}",
             "unstretched": f"--jobs {JOBS}, no stretch",
             "sum": "--jobs 1 (sum, max)",
         }.get(method, method)
-        print(f"| {metric.split('_')[0]} | {name} | {len(rows)} | {score(rows)} |")
+        limit_rows = cases[(metric, "truth")]
+        print(f"| {metric.split('_')[0]} | {name} | {len(rows)} | {score(rows, limit_rows)} |")
     print(f"\nseeds {' '.join(map(str, args.seeds))}; {time.monotonic() - started:.0f} s")
 
 

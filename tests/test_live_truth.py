@@ -5,13 +5,14 @@ far, and reads the run's network speed from a finished download."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.scenarios import network_factors
-from update_estimate.history import replay, simulate
+from update_estimate.history import live_truth, replay, simulate
 from update_estimate.history.live_truth import LiveTruth
 
 PLUGINS = ("apt", "flatpak", "snap", "pip", "cargo")
@@ -104,3 +105,44 @@ def test_a_finished_download_tells_the_runs_network_speed(tmp_path: Path) -> Non
     assert len(slow) >= 40
     assert abs(np.median(slow)) < 0.12, np.median(slow)
     assert np.median(np.abs(slow)) < 0.25, np.median(np.abs(slow))
+
+
+def test_a_download_that_shared_the_line_counts_as_it_would_pass_alone() -> None:
+    """Side by side two downloads share the line, each at half its pace (`schedule`): ten
+    seconds, five of them beside another download, are 7.5 seconds of its own."""
+    t0 = datetime(2026, 1, 1, 10)
+    lines = [
+        (t0, t0 + timedelta(seconds=10)),
+        (t0 + timedelta(seconds=5), t0 + timedelta(seconds=30)),
+    ]
+    assert live_truth._alone(t0, t0 + timedelta(seconds=10), lines) == pytest.approx(7.5)
+    assert live_truth._alone(t0, t0 + timedelta(seconds=4), lines) == pytest.approx(4.0)
+
+
+def test_side_by_side_the_truth_places_the_plugins_by_the_schedule(tmp_path: Path) -> None:
+    """Runs of four plugins at once: as each plugin starts, the truth covers what remained
+    and its point lies above it about half the time; read one after another (`jobs` 1), the
+    same moments' points are the plugins' times added up, far above."""
+    tables = simulate.generate(PLUGINS, 80, 5, scenario_name="steady", jobs=4)
+    runs = len(tables.runs["run_id"])
+    db = tmp_path / "side.duckdb"
+    simulate.write(tables, db)
+    side, one = (
+        LiveTruth(tables, "steady", runs, 400, jobs=4),
+        LiveTruth(tables, "steady", runs, 400),
+    )
+    hits, over, ratios = [], [], []
+    for run in replay.last_runs(db, 50):
+        for i, event in enumerate(run.events[:-1]):
+            assert event.time is not None
+            left = (run.end - event.time).total_seconds()
+            if event.kind != "plugin_start" or left <= 0:
+                continue
+            point, lower, upper = side.remaining(run.run_id, event.time, seed=i)
+            hits.append(lower <= left <= upper)
+            over.append(point > left)
+            ratios.append(one.remaining(run.run_id, event.time, seed=i)[0] / point)
+    assert len(hits) >= 200
+    assert 0.84 <= np.mean(hits) <= 0.96, np.mean(hits)
+    assert 0.33 <= np.mean(over) <= 0.67, np.mean(over)
+    assert np.median(ratios) > 1.3, np.median(ratios)

@@ -8,23 +8,35 @@ factor a run). Drawn as `simulate` draws them: the rest of the running phase giv
 lasted this long (its noise above what that takes), the phases after it, the plugins to come
 (skipped and failing at their rates; a run that crashes never ends, so it is not scored) and
 the pauses between plugins. It does not read a download's bytes so far, so a tracker that does
-may beat it inside a download. Runs one plugin after another (`jobs` 1) only.
+may beat it inside a download.
+
+Side by side (`jobs` above 1), each draw is placed in time by update-all's schedule from the
+moment asked about, as `simulate` places a run: the plugins under way first, each with what
+remains of it (and of its pause after, while it holds its slot), then those to come, the run
+ending 1-5 s after the last. A phase's time so far is counted as it would pass alone: a
+download that shared the line with another moved at half its pace meanwhile. Placing those
+under way first, in their order, is the one approximation: one that waited for a mutex another
+held may take it first in the draw.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
+from update_estimate import schedule
 from update_estimate.events import PHASES
 from update_estimate.history import simulate, truth
 from update_estimate.history.simulate import PluginProfile
 
 SKIPPED = 0.04 / 0.996  # `simulate`'s skip rate among runs that do not crash
 GAP = (0.1, 2.0)  # seconds between one plugin's end and the next one's start
+# side by side: seconds of setting up before the first plugin, and after the last one's slot
+SETUP, TAIL = (5.0, 40.0), (1.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -45,19 +57,30 @@ class _Execution:
 
 
 @dataclass(frozen=True)
-class _Draws:
-    """Seconds left per draw and each draw's weight (the chance of what was seen)."""
+class _Under:
+    """A plugin under way, per draw: each phase as long as it would take alone (those ended as
+    they were), the bytes it downloads and the weight (the chance of what was seen)."""
 
-    left: np.ndarray
+    phases: dict[str, np.ndarray]
+    size: np.ndarray
     weight: np.ndarray
 
 
 class LiveTruth:
     """Remaining seconds of any moment of a one-after-another simulated history's runs."""
 
-    def __init__(self, tables: simulate.Tables, scenario_name: str, runs: int, draws: int = 8000):
+    def __init__(
+        self,
+        tables: simulate.Tables,
+        scenario_name: str,
+        runs: int,
+        draws: int = 8000,
+        jobs: int = 1,
+    ):
         self.scenario = simulate.scenario(scenario_name)
         self.draws = draws
+        self.jobs = jobs
+        self._starts = dict(tables.rows("runs", "run_id", "start_time"))
         known = truth.known(tables, self.scenario, runs)
         phases: dict[str, dict[str, _Phase]] = defaultdict(dict)
         stepped = ("execution_id", "phase", "start_time", "end_time", "download_size_bytes")
@@ -83,30 +106,95 @@ class LiveTruth:
         """Median and central `level` interval of the seconds from `at` to the run's end."""
         rng = np.random.default_rng(seed)
         rows = self._runs[run_id]
-        seen = _seen_network(rows, at)
+        done = {id(row): _done(row, rows, at, self.jobs > 1) for row in rows}
+        seen = _seen_network(rows, done, at)
         speed = (
             simulate.network(rng, self.scenario, self.draws)
             if seen is None
             else np.full(self.draws, seen)
         )
+        if self.jobs > 1:
+            left, weight = self._side_by_side(rows, done, self._starts[run_id], at, speed, rng)
+            return _quantiles(left, weight, level)
         left, weight = np.zeros(self.draws), np.ones(self.draws)
         last_end: datetime | None = None  # the last plugin that ran to its end, if nothing since
         for row in rows:
             if row.end <= at:
                 last_end = None if row.skipped else row.end
             elif row.start <= at:
-                drawn = self._running(row, at, speed, rng)
-                left, weight, last_end = left + drawn.left, weight * drawn.weight, None
+                under = self._running(row, done[id(row)], at, speed, rng)
+                took = sum(under.phases.values()) - (at - row.start).total_seconds()
+                left, weight = left + took + rng.uniform(*GAP, len(speed)), weight * under.weight
+                last_end = None
             else:
-                left = left + self._to_come(row, speed, rng)
+                phases, _ = self._drawn(row, speed, rng)
+                took = sum(phases.values()) + rng.uniform(*GAP, len(speed))
+                left = left + np.where(rng.random(len(speed)) < SKIPPED, 0.0, took)
         if last_end is not None:  # between plugins: the pause, given how long it has lasted
             paused = (at - last_end).total_seconds()
             pause = rng.uniform(max(GAP[0], paused), max(GAP[1], paused), self.draws)
             left = left + pause - paused
         return _quantiles(np.maximum(left, 0.0), weight, level)
 
-    def _to_come(self, row: _Execution, net: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A plugin still to start: its time as `simulate` draws it, the pause after included."""
+    def _side_by_side(
+        self,
+        rows: list[_Execution],
+        done: dict[int, dict[str, float]],
+        run_start: datetime,
+        at: datetime,
+        net: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds left per draw and each draw's weight, the run's plugins placed side by side
+        from `at` on: those holding a slot first (under way, or in the pause after), then those
+        to come, in update-all's order."""
+        n = len(net)
+        ran = sorted((r for r in rows if not r.skipped), key=lambda r: r.plugin)
+        weight = np.ones(n)
+        placed: list[tuple[str, dict[str, np.ndarray], np.ndarray, np.ndarray]] = []
+        to_come = []
+        released = np.full(n, -np.inf)  # seconds from `at` to when the ended plugins left
+        nothing = np.zeros(n)
+        for row in ran:
+            if row.end <= at:
+                after = rng.uniform(*GAP, n) - (at - row.end).total_seconds()
+                released = np.maximum(released, after)
+                if after.max() > 0:  # its pause after may still hold its slot
+                    idle = dict.fromkeys(PHASES, nothing)
+                    placed.append((row.plugin, idle, nothing, np.maximum(after, 0.0)))
+            elif row.start <= at:
+                under = self._running(row, done[id(row)], at, net, rng)
+                weight = weight * under.weight
+                gone = done[id(row)]
+                left = {p: np.maximum(v - gone.get(p, 0.0), 0.0) for p, v in under.phases.items()}
+                placed.append((row.plugin, left, under.size, rng.uniform(*GAP, n)))
+            else:
+                phases, size = self._drawn(row, net, rng)
+                to_come.append((row.plugin, phases, size, rng.uniform(*GAP, n)))
+        setup = np.zeros(n)
+        if at < min((r.start for r in ran), default=at):  # setting up, above its time so far
+            elapsed = (at - run_start).total_seconds()
+            setup = rng.uniform(max(SETUP[0], elapsed), max(SETUP[1], elapsed), n) - elapsed
+        end = setup + rng.uniform(*TAIL, n)
+        for d in range(n):
+            works = [
+                schedule.Work(
+                    plugin,
+                    {p: float(v[d]) for p, v in phases.items()},
+                    bool(size[d] > 0),
+                    float(after[d]),
+                )
+                for plugin, phases, size, after in placed + to_come
+            ]
+            last = max([released[d], *(w.released for w in schedule.place(works, self.jobs))])
+            end[d] += last
+        # the run had not ended by `at`: a draw that ends before it cannot have been
+        return np.maximum(end, 0.0), weight * (end > 0)
+
+    def _drawn(
+        self, row: _Execution, net: np.ndarray, rng: np.random.Generator
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """A plugin still to start: its phases and bytes as `simulate` draws them."""
         prof = simulate.profile_for(row.plugin)
         k = row.known
         assert k is not None
@@ -119,20 +207,24 @@ class LiveTruth:
         )
         phases = simulate.phase_walls(prof, packages, size, net, check, execute)
         phases, _ = simulate.settle(prof, phases, _cut(prof, rng, n))
-        took = sum(phases.values()) + rng.uniform(*GAP, n)
-        return np.where(rng.random(n) < SKIPPED, 0.0, took)
+        return phases, size
 
     def _running(
-        self, row: _Execution, at: datetime, net: np.ndarray, rng: np.random.Generator
-    ) -> _Draws:
+        self,
+        row: _Execution,
+        done: dict[str, float],
+        at: datetime,
+        net: np.ndarray,
+        rng: np.random.Generator,
+    ) -> _Under:
         """The plugin under way: its work given its report and its finished download, the
-        phase it is in drawn above what it has taken so far, the phases after it and the
-        pause after it."""
+        phase it is in drawn above what it has taken so far (`done`: seconds of each phase
+        begun, as they would pass alone) and the phases after it."""
         prof = simulate.profile_for(row.plugin)
         n = len(net)
         ended = {p: s for p, s in row.phases.items() if s.end <= at}
         now = next((p for p in PHASES if p in row.phases and p not in ended), "EXECUTE")
-        elapsed = (at - row.phases[now].start).total_seconds() if now in row.phases else 0.0
+        elapsed = done.get(now, 0.0)
         k = _reported_by(row, prof, at)
         counts = np.arange(prof.package_total + 1)
         fetched = ended["DOWNLOAD"].downloaded if "DOWNLOAD" in ended else None
@@ -175,11 +267,10 @@ class LiveTruth:
             prof, packages, size, net, check, np.exp(simulate.EXECUTE_NOISE * z)
         )
         # the finished phases as they were (a speed read from a download gives it back)
-        for phase, seen in ended.items():
-            phases[phase] = np.full(n, _seconds(seen))
+        for phase in ended:
+            phases[phase] = np.full(n, done[phase])
         phases, _ = simulate.settle(prof, phases, cut)
-        took = sum(phases.values()) - (at - row.start).total_seconds()
-        return _Draws(took + rng.uniform(*GAP, n), weight)
+        return _Under(phases, size, weight)
 
 
 def _reported_by(row: _Execution, prof: PluginProfile, at: datetime) -> truth.Known:
@@ -191,14 +282,50 @@ def _reported_by(row: _Execution, prof: PluginProfile, at: datetime) -> truth.Kn
     return replace(row.known, packages=None, reported_bytes=None)
 
 
-def _seen_network(rows: list[_Execution], at: datetime) -> float | None:
+def _seen_network(
+    rows: list[_Execution], done: dict[int, dict[str, float]], at: datetime
+) -> float | None:
     """The run's network speed factor, once a download of something has ended."""
     for row in rows:
         phase = row.phases.get("DOWNLOAD")
         if phase is not None and phase.end <= at and phase.downloaded > 0:
-            on_line = _seconds(phase) - simulate.DOWNLOAD_LATENCY
+            on_line = done[id(row)]["DOWNLOAD"] - simulate.DOWNLOAD_LATENCY
             return phase.downloaded / (simulate.profile_for(row.plugin).speed_bps * on_line)
     return None
+
+
+def _done(row: _Execution, rows: list[_Execution], at: datetime, shared: bool) -> dict[str, float]:
+    """Seconds of each of `row`'s phases begun by `at`, as they would have passed alone: a
+    download of something moves at 1/k of its pace while k such downloads run (`shared`,
+    side by side; `schedule`)."""
+    out = {}
+    for name, phase in row.phases.items():
+        if phase.start > at:
+            continue
+        end = min(phase.end, at)
+        out[name] = (end - phase.start).total_seconds()
+        if shared and name == "DOWNLOAD" and phase.downloaded > 0:
+            out[name] = _alone(phase.start, end, _lines(rows))
+    return out
+
+
+def _lines(rows: list[_Execution]) -> list[tuple[datetime, datetime]]:
+    """When each download of something ran."""
+    return [
+        (r.phases["DOWNLOAD"].start, r.phases["DOWNLOAD"].end)
+        for r in rows
+        if "DOWNLOAD" in r.phases and r.phases["DOWNLOAD"].downloaded > 0
+    ]
+
+
+def _alone(start: datetime, end: datetime, lines: list[tuple[datetime, datetime]]) -> float:
+    """Seconds from `start` to `end` counted at 1/k where k downloads ran (this one too)."""
+    cuts = sorted({start, end, *(t for line in lines for t in line if start < t < end)})
+    seconds = 0.0
+    for a, b in itertools.pairwise(cuts):
+        k = sum(s <= a and b <= e for s, e in lines)
+        seconds += (b - a).total_seconds() / max(k, 1)
+    return seconds
 
 
 def _cut(prof: PluginProfile, rng: np.random.Generator, n: int) -> np.ndarray:
