@@ -167,7 +167,7 @@ def left(
     share = not shared_line(stretch)
     starts = [sum(1 + len(r.later) for r in running[:i]) for i in range(len(running))]
     wall_at, line_at = len(parts), len(parts) + len(pending)
-    ceilings = {s: raw(r.now.ceiling) for s, r in zip(starts, running, strict=True)}
+    ceilings = {s: r.now.seconds_ceiling for s, r in zip(starts, running, strict=True)}
 
     def makespans(back: float) -> list[float]:
         """Each draw's makespan from the moment `back` seconds before now."""

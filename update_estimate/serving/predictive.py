@@ -122,6 +122,12 @@ class Predictive(NamedTuple):
         return min(v if v <= self.cap else self.cap + (v - self.cap) * CAP_PRESS, self.ceiling)
 
     @property
+    def seconds_ceiling(self) -> float:
+        """The timeout on the raw scale, infinite where there is none (`raw` reads an infinite
+        log value as the largest finite one)."""
+        return raw(self.ceiling) if math.isfinite(self.ceiling) else math.inf
+
+    @property
     def floor(self) -> float:
         """Residuals at or below it replay a value of zero: no run can do less."""
         return -self.centre

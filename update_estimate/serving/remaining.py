@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
+from update_estimate.serving.predictive import MetricEstimate, Predictive, shared_single
 from update_estimate.serving.totals import coherent, from_samples, joint_draws, total
 
 MIN_CONDITIONAL = 5
@@ -257,10 +257,10 @@ def _conditioned(
     from the slowest of them (`conditional_samples`), and whether its point is a revision
     (`hold`); `part`: "whole" (draws of every member) or "alone" (the running member's, the
     first)."""
-    ceiling = raw(members[0].ceiling)
+    ceiling = members[0].seconds_ceiling
     samples, overrun = conditional_samples(draws, elapsed, ceiling)
     est = from_samples(samples, level, members if part == "whole" else members[:1])
-    if members[0].ceiling < math.inf and elapsed < ceiling:
+    if elapsed < ceiling < math.inf:
         # a timeout bounds what remains: an interval read from a few draws reaches no further
         most = max(samples)
         est = replace(est, point=min(est.point, most), upper=min(est.upper, most))
