@@ -20,12 +20,17 @@ from update_estimate.serving.predictive import Predictive
 
 NEIGHBOUR_SHARE = 0.5  # of a plugin's past runs, the nearest kept
 MIN_NEIGHBOURS = 30
+# where a running plugin's own last finished phase judges its later ones: its download says
+# more of its install than other plugins' luck says of the run, and a calibration of 60 runs
+# names about 30 in a phase (`OWN_NEIGHBOURS` of them kept)
+OWN_NEIGHBOURS = 15
 MIN_CORRELATION = 0.3
 
 
 class Neighbourhood(NamedTuple):
     today: float  # today's score
     scores: dict[int, float]  # each past run's
+    fewest: int = MIN_NEIGHBOURS  # past runs kept, and more than that to choose from
 
 
 def _standardised(p: Predictive) -> tuple[dict[int, float], float, float]:
@@ -36,20 +41,24 @@ def _standardised(p: Predictive) -> tuple[dict[int, float], float, float]:
     return own, centre, scale
 
 
-def neighbourhood(evidence: Sequence[tuple[Predictive, float]]) -> Neighbourhood | None:
-    """Scores from (predictive, what it really took today) pairs; None without evidence."""
+def neighbourhood(
+    evidence: Sequence[tuple[Predictive, float]], fewest: int = MIN_NEIGHBOURS
+) -> Neighbourhood | None:
+    """Scores from (predictive, what it really took today) pairs, each predictive with at
+    least `fewest` past runs; None without evidence."""
     sums: dict[int, list[float]] = {}
     today: list[float] = []
     for p, actual in evidence:
         own, centre, scale = _standardised(p)
-        if len(own) < MIN_NEIGHBOURS:
+        if len(own) < fewest:
             continue
         today.append((math.log1p(actual) - p.centre - centre) / scale)
         for run, e in own.items():
             sums.setdefault(run, []).append((e - centre) / scale)
     if not today:
         return None
-    return Neighbourhood(sum(today) / len(today), {r: sum(v) / len(v) for r, v in sums.items()})
+    scores = {r: sum(v) / len(v) for r, v in sums.items()}
+    return Neighbourhood(sum(today) / len(today), scores, fewest)
 
 
 def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -69,12 +78,12 @@ def restrict(p: Predictive, hood: Neighbourhood | None) -> Predictive:
     shared = [
         (i, hood.scores[r]) for i, r in enumerate(p.runs) if r is not None and r in hood.scores
     ]
-    if len(shared) <= MIN_NEIGHBOURS:  # nothing to choose from
+    if len(shared) <= hood.fewest:  # nothing to choose from
         return p
     mine = [p.residuals[i] for i, _ in shared]
     if _correlation([s for _, s in shared], mine) < MIN_CORRELATION:
         return p
-    keep = max(MIN_NEIGHBOURS, math.ceil(len(shared) * NEIGHBOUR_SHARE))
+    keep = max(hood.fewest, math.ceil(len(shared) * NEIGHBOUR_SHARE))
     nearest = sorted(shared, key=lambda t: (abs(t[1] - hood.today), t[0]))[:keep]
     chosen = sorted(i for i, _ in nearest)
     return p._replace(

@@ -495,7 +495,8 @@ class RunTracker:
         """How like this run the past ones were: judged by the plugins done (their whole
         time); for the running plugin's own phases, once it has finished one, by the last of
         them alone (a download of nothing foretells an install of nothing, a long one a long
-        install: other plugins' luck would only blur that)."""
+        install: other plugins' luck would only blur that), its nearest OWN_NEIGHBOURS kept
+        (the 30 of the run's neighbours left a 60-run history's phases unrestricted)."""
         evidence: list[tuple[Predictive, float]] = []
         finished = list(itertools.pairwise(running.phases)) if running is not None else []
         if running is not None and finished:
@@ -509,8 +510,12 @@ class RunTracker:
                     evidence.extend([(whole, _spent(p, p.ended))] if whole else [])
         owners = tuple(pred for pred, _ in evidence)
         actuals = tuple(actual for _, actual in evidence)
+        fewest = neighbours.OWN_NEIGHBOURS if finished else neighbours.MIN_NEIGHBOURS
         return self._memo.get(
-            "neighbourhood", owners, actuals, partial(neighbours.neighbourhood, evidence)
+            "neighbourhood",
+            owners,
+            (actuals, fewest),
+            partial(neighbours.neighbourhood, evidence, fewest),
         )
 
     def _flags(self, paths: Sequence[Underway], owns: Mapping[str, Left]) -> list[Flag]:
