@@ -160,8 +160,8 @@ class LiveTruth:
                 after = rng.uniform(*GAP, n) - (at - row.end).total_seconds()
                 released = np.maximum(released, after)
                 if after.max() > 0:  # its pause after may still hold its slot
-                    idle = dict.fromkeys(PHASES, nothing)
-                    placed.append((row.plugin, idle, nothing, np.maximum(after, 0.0)))
+                    done_with = dict.fromkeys(PHASES, nothing)
+                    placed.append((row.plugin, done_with, nothing, np.maximum(after, 0.0)))
             elif row.start <= at:
                 under = self._running(row, done[id(row)], at, net, rng)
                 weight = weight * under.weight

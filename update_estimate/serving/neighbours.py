@@ -21,8 +21,8 @@ from update_estimate.serving.predictive import Predictive
 NEIGHBOUR_SHARE = 0.5  # of a plugin's past runs, the nearest kept
 MIN_NEIGHBOURS = 30
 # where a running plugin's own last finished phase judges its later ones: its download says
-# more of its install than other plugins' luck says of the run, and a calibration of 60 runs
-# names about 30 in a phase (`OWN_NEIGHBOURS` of them kept)
+# more of its install than other plugins' luck says of the run, and a 60-run history's phases
+# name about 30 runs, no more than MIN_NEIGHBOURS keeps
 OWN_NEIGHBOURS = 15
 MIN_CORRELATION = 0.3
 
