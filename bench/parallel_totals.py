@@ -10,8 +10,9 @@ run's start, for the plugins that ran. Actual: the run's duration (its `runs` ro
 memory, the largest sum of the executions' peaks running at one time. The baseline: the median
 of the last 10 runs' durations (peaks), its interval the 5-95% quantiles of the last 20. The
 limit: the simulator's own predictive of the run's duration before it starts
-(`history.live_truth`, its draws placed by the same schedule), beside which every wall row's
-interval score is a ratio; memory has no truth here.
+(`history.live_truth`, its draws placed by the same schedule; for memory the largest sum of
+the plugins' peaks running at one time in each draw), beside which every row's interval
+score is a ratio.
 
 Usage: .venv/bin/python bench/parallel_totals.py [--seeds 1 2 3] [--runs 100] [--last 12]
 Scores: 90% coverage with its 95% Wilson interval, median interval score relative to the
@@ -147,6 +148,8 @@ def main() -> None:
                     cases[(metric, "recent_median")].append((actual, median))
                 drawn = limit.remaining(run.run_id, run.start, LEVEL, seed)
                 cases[(WALL, "truth")].append((truth[run.run_id][0], drawn))
+                peak = limit.peak_memory(run.run_id, LEVEL, seed)
+                cases[(MEMORY, "truth")].append((truth[run.run_id][1], peak))
             print(f"seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(
         "| metric | method | n | coverage (95% Wilson) | interval score / actual | IS x truth "
@@ -154,8 +157,6 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for (metric, method), rows in cases.items():
-        if not rows:
-            continue
         name = {
             "makespan": f"--jobs {JOBS}",
             "unstretched": f"--jobs {JOBS}, no stretch",

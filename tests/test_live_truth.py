@@ -4,6 +4,7 @@ far, and reads the run's network speed from a finished download."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,4 +146,34 @@ def test_side_by_side_the_truth_places_the_plugins_by_the_schedule(tmp_path: Pat
     assert len(hits) >= 200
     assert 0.84 <= np.mean(hits) <= 0.96, np.mean(hits)
     assert 0.33 <= np.mean(over) <= 0.67, np.mean(over)
+    assert np.median(ratios) > 1.3, np.median(ratios)
+
+
+def test_side_by_side_the_truths_peak_memory_is_of_the_plugins_running_together(
+    tmp_path: Path,
+) -> None:
+    """Before a run of four plugins at once, the truth's peak memory (the largest sum of the
+    peaks of the plugins running at one time) covers the run's; one after another (`jobs`
+    1) no two ever run together, and the same runs' peaks read as one plugin's."""
+    tables = simulate.generate(PLUGINS, 60, 4, scenario_name="steady", jobs=4)
+    runs = len(tables.runs["run_id"])
+    db = tmp_path / "memory.duckdb"
+    simulate.write(tables, db)
+    side, one = LiveTruth(tables, "steady", runs, 300, 4), LiveTruth(tables, "steady", runs, 300)
+    peaks: dict[str, float] = {}
+    for execution, step_peak in tables.rows("steps", "execution_id", "memory_peak_bytes"):
+        peaks[execution] = max(peaks.get(execution, 0.0), float(step_peak or 0.0))
+    spans = defaultdict(list)
+    ran = ("execution_id", "run_id", "start_time", "end_time")
+    for execution, run, start, end in tables.rows("executions", *ran):
+        if execution in peaks and end is not None:
+            spans[run].append((start, end, peaks[execution]))
+    hits, ratios = [], []
+    for i, run in enumerate(replay.last_runs(db, 40)):
+        members = spans[run.run_id]
+        actual = max(sum(p for s, e, p in members if s <= t < e) for t, _, _ in members)
+        point, lower, upper = side.peak_memory(run.run_id, seed=i)
+        hits.append(lower <= actual <= upper)
+        ratios.append(point / one.peak_memory(run.run_id, seed=i)[0])
+    assert 0.8 <= np.mean(hits) <= 1.0, np.mean(hits)
     assert np.median(ratios) > 1.3, np.median(ratios)

@@ -127,7 +127,7 @@ class LiveTruth:
                 left, weight = left + took + rng.uniform(*GAP, len(speed)), weight * under.weight
                 last_end = None
             else:
-                phases, _ = self._drawn(row, speed, rng)
+                phases, _, _ = self._drawn(row, speed, rng)
                 took = sum(phases.values()) + rng.uniform(*GAP, len(speed))
                 left = left + np.where(rng.random(len(speed)) < SKIPPED, 0.0, took)
         if last_end is not None:  # between plugins: the pause, given how long it has lasted
@@ -135,6 +135,45 @@ class LiveTruth:
             pause = rng.uniform(max(GAP[0], paused), max(GAP[1], paused), self.draws)
             left = left + pause - paused
         return _quantiles(np.maximum(left, 0.0), weight, level)
+
+    def peak_memory(
+        self, run_id: str, level: float = 0.9, seed: int = 0
+    ) -> tuple[float, float, float]:
+        """Before a run side by side: median and central `level` interval of its peak memory,
+        the largest sum of its plugins' peaks (each its phases' highest) among those running
+        at one time, each draw placed by the schedule."""
+        rng = np.random.default_rng(seed)
+        ran = sorted((r for r in self._runs[run_id] if not r.skipped), key=lambda r: r.plugin)
+        net = simulate.network(rng, self.scenario, self.draws)
+        drawn = []
+        for row in ran:
+            phases, size, packages = self._drawn(row, net, rng)
+            prof = simulate.profile_for(row.plugin)
+            noise = rng.lognormal(0, simulate.MEMORY_NOISE, (len(phases), self.draws))
+            peaks = [
+                simulate.phase_peak(prof, self.scenario, phase, packages, noise[i])
+                for i, phase in enumerate(phases)
+            ]
+            after = rng.uniform(*GAP, self.draws)
+            drawn.append((row.plugin, phases, size, after, np.max(peaks, axis=0)))
+        peak = np.zeros(self.draws)
+        for d in range(self.draws):
+            works = [
+                schedule.Work(
+                    plugin,
+                    {p: float(v[d]) for p, v in phases.items()},
+                    bool(size[d] > 0),
+                    float(after[d]),
+                )
+                for plugin, phases, size, after, _ in drawn
+            ]
+            spans = [(q.start, q.phases["EXECUTE"][1]) for q in schedule.place(works, self.jobs)]
+            memory = [m[d] for *_, m in drawn]
+            peak[d] = max(
+                sum(m for (s, e), m in zip(spans, memory, strict=True) if s <= at < e)
+                for at, _ in spans
+            )
+        return _quantiles(peak, np.ones(self.draws), level)
 
     def _side_by_side(
         self,
@@ -169,7 +208,7 @@ class LiveTruth:
                 left = {p: np.maximum(v - gone.get(p, 0.0), 0.0) for p, v in under.phases.items()}
                 placed.append((row.plugin, left, under.size, rng.uniform(*GAP, n)))
             else:
-                phases, size = self._drawn(row, net, rng)
+                phases, size, _ = self._drawn(row, net, rng)
                 to_come.append((row.plugin, phases, size, rng.uniform(*GAP, n)))
         setup = np.zeros(n)
         if at < min((r.start for r in ran), default=at):  # setting up, above its time so far
@@ -193,8 +232,8 @@ class LiveTruth:
 
     def _drawn(
         self, row: _Execution, net: np.ndarray, rng: np.random.Generator
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """A plugin still to start: its phases and bytes as `simulate` draws them."""
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """A plugin still to start: its phases, bytes and packages as `simulate` draws them."""
         prof = simulate.profile_for(row.plugin)
         k = row.known
         assert k is not None
@@ -207,7 +246,7 @@ class LiveTruth:
         )
         phases = simulate.phase_walls(prof, packages, size, net, check, execute)
         phases, _ = simulate.settle(prof, phases, _cut(prof, rng, n))
-        return phases, size
+        return phases, size, packages
 
     def _running(
         self,
