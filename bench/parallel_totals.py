@@ -91,10 +91,10 @@ def score(cases: Cases, limit: Cases) -> str:
     hits = int(((b[:, 1] <= actual) & (actual <= b[:, 2])).sum())
     lo, hi = wilson(hits, len(cases))
     ape = np.abs(b[:, 0] - actual) / actual
-    ratio = f"{interval_score(cases) / interval_score(limit):.2f}x" if limit else "-"
+    mine = interval_score(cases)
     return (
-        f"{hits / len(cases):.2f} ({lo:.2f}-{hi:.2f}) | {interval_score(cases):.2f} | {ratio} | "
-        f"{np.median(ape):.2f}"
+        f"{hits / len(cases):.2f} ({lo:.2f}-{hi:.2f}) | {mine:.2f} | "
+        f"{mine / interval_score(limit):.2f}x | {np.median(ape):.2f}"
     )
 
 

@@ -56,6 +56,11 @@ class _Execution:
     known: truth.Known | None  # None: an execution that never ended (a crash)
 
 
+# a plugin's draws side by side: its name, phases (as long as they would take alone), bytes
+# downloaded and pause after
+_Drawn = tuple[str, dict[str, np.ndarray], np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True)
 class _Under:
     """A plugin under way, per draw: each phase as long as it would take alone (those ended as
@@ -145,7 +150,8 @@ class LiveTruth:
         rng = np.random.default_rng(seed)
         ran = sorted((r for r in self._runs[run_id] if not r.skipped), key=lambda r: r.plugin)
         net = simulate.network(rng, self.scenario, self.draws)
-        drawn = []
+        drawn: list[_Drawn] = []
+        memory = []
         for row in ran:
             phases, size, packages = self._drawn(row, net, rng)
             prof = simulate.profile_for(row.plugin)
@@ -154,23 +160,13 @@ class LiveTruth:
                 simulate.phase_peak(prof, self.scenario, phase, packages, noise[i])
                 for i, phase in enumerate(phases)
             ]
-            after = rng.uniform(*GAP, self.draws)
-            drawn.append((row.plugin, phases, size, after, np.max(peaks, axis=0)))
+            drawn.append((row.plugin, phases, size, rng.uniform(*GAP, self.draws)))
+            memory.append(np.max(peaks, axis=0))
         peak = np.zeros(self.draws)
         for d in range(self.draws):
-            works = [
-                schedule.Work(
-                    plugin,
-                    {p: float(v[d]) for p, v in phases.items()},
-                    bool(size[d] > 0),
-                    float(after[d]),
-                )
-                for plugin, phases, size, after, _ in drawn
-            ]
-            spans = [(q.start, q.phases["EXECUTE"][1]) for q in schedule.place(works, self.jobs)]
-            memory = [m[d] for *_, m in drawn]
+            spans = [(q.start, q.phases["EXECUTE"][1]) for q in _placed(drawn, d, self.jobs)]
             peak[d] = max(
-                sum(m for (s, e), m in zip(spans, memory, strict=True) if s <= at < e)
+                sum(m[d] for (s, e), m in zip(spans, memory, strict=True) if s <= at < e)
                 for at, _ in spans
             )
         return _quantiles(peak, np.ones(self.draws), level)
@@ -190,8 +186,8 @@ class LiveTruth:
         n = len(net)
         ran = sorted((r for r in rows if not r.skipped), key=lambda r: r.plugin)
         weight = np.ones(n)
-        placed: list[tuple[str, dict[str, np.ndarray], np.ndarray, np.ndarray]] = []
-        to_come = []
+        placed: list[_Drawn] = []
+        to_come: list[_Drawn] = []
         released = np.full(n, -np.inf)  # seconds from `at` to when the ended plugins left
         nothing = np.zeros(n)
         for row in ran:
@@ -216,16 +212,9 @@ class LiveTruth:
             setup = rng.uniform(max(SETUP[0], elapsed), max(SETUP[1], elapsed), n) - elapsed
         end = setup + rng.uniform(*TAIL, n)
         for d in range(n):
-            works = [
-                schedule.Work(
-                    plugin,
-                    {p: float(v[d]) for p, v in phases.items()},
-                    bool(size[d] > 0),
-                    float(after[d]),
-                )
-                for plugin, phases, size, after in placed + to_come
-            ]
-            last = max([released[d], *(w.released for w in schedule.place(works, self.jobs))])
+            last = max(
+                [released[d], *(q.released for q in _placed(placed + to_come, d, self.jobs))]
+            )
             end[d] += last
         # the run had not ended by `at`: a draw that ends before it cannot have been
         return np.maximum(end, 0.0), weight * (end > 0)
@@ -310,6 +299,17 @@ class LiveTruth:
             phases[phase] = np.full(n, done[phase])
         phases, _ = simulate.settle(prof, phases, cut)
         return _Under(phases, size, weight)
+
+
+def _placed(drawn: list[_Drawn], d: int, jobs: int) -> list[schedule.Placed]:
+    """Draw `d` of each plugin placed by update-all's schedule, `jobs` at once, in order."""
+    works = [
+        schedule.Work(
+            plugin, {p: float(v[d]) for p, v in phases.items()}, bool(size[d] > 0), float(after[d])
+        )
+        for plugin, phases, size, after in drawn
+    ]
+    return schedule.place(works, jobs)
 
 
 def _reported_by(row: _Execution, prof: PluginProfile, at: datetime) -> truth.Known:
