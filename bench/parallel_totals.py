@@ -6,8 +6,10 @@ at once, phase mutexes, two downloads sharing the line, and its own setting up a
 which no plugin's time shows). `--jobs 4, no stretch` is the schedule alone, without the
 stretch train measured on the history's parallel runs. Each of its last runs is answered by a
 cache trained on the history as it stood before that run (`history.replay.copy_before`), at the
-run's start, for the plugins that ran. Actual: the run's duration (its `runs` row) and its peak
-memory, the largest sum of the executions' peaks running at one time. The baseline: the median
+run's start, for the plugins that ran (not those skipped: update-all skips a plugin disabled or
+not installed, which it knows before the run; the lead table's totals are of those too).
+Actual: the run's duration (its `runs` row) and its peak memory, the largest sum of the
+executions' peaks running at one time. The baseline: the median
 of the last 10 runs' durations (peaks), its interval the 5-95% quantiles of the last 20. The
 limit: the simulator's own predictive of the run's duration before it starts
 (`history.live_truth`, its draws placed by the same schedule; for memory the largest sum of
@@ -125,7 +127,7 @@ def main() -> None:
                 answers = {
                     k: source.answer(
                         src,
-                        EstimateRequest(list(run.plugins), LEVEL, run.start, jobs=jobs),
+                        EstimateRequest(list(run.ran), LEVEL, run.start, jobs=jobs),
                         run.host,
                         math.inf,
                         source.Fallbacks(),

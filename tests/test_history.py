@@ -139,3 +139,23 @@ def test_any_metric_values_give_finite_non_negative_or_missing(
     for metric in ("wall_clock_seconds", "cpu_seconds"):
         col = ex[metric].dropna()
         assert ((col >= 0) & col.map(math.isfinite)).all()
+
+
+def test_a_past_run_is_asked_about_the_plugins_it_did_not_skip(tmp_path: Path) -> None:
+    """update-all skips a plugin disabled or not installed, which its caller knows before the
+    run: a replayed run's question leaves those out, in the order the rest ran."""
+    from update_estimate.history import simulate
+    from update_estimate.history.replay import last_runs
+
+    db = tmp_path / "h.duckdb"
+    simulate.write(simulate.generate(("apt", "snap", "pip", "cargo"), 80, 3), db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        skipped = set(
+            con.execute(
+                "SELECT run_id, plugin_name FROM plugin_executions WHERE status = 'skipped'"
+            ).fetchall()
+        )
+    runs = last_runs(db, 80)
+    assert any((r.run_id, p) in skipped for r in runs for p in r.plugins)
+    for run in runs:
+        assert run.ran == tuple(p for p in run.plugins if (run.run_id, p) not in skipped)

@@ -38,6 +38,15 @@ class PastRun:
     events: list[Event]
 
     @property
+    def ran(self) -> tuple[str, ...]:
+        """The plugins not skipped: those its caller would have asked about before it, as
+        update-all skips a plugin that is disabled or not installed, which it knows."""
+        skipped = {
+            e.plugin for e in self.events if e.kind == "plugin_end" and e.status == "skipped"
+        }
+        return tuple(p for p in self.plugins if p not in skipped)
+
+    @property
     def midpoint(self) -> datetime:
         return self.start + (self.end - self.start) / 2
 
