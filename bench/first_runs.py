@@ -8,7 +8,9 @@ join halfway), the history as it stood before that run is trained with `train` (
 calibration and the host's shape included), and `Estimator.estimate` answers before the
 run, without reports and with the reports its plugins made (`simulate`: apt and snap report
 in DOWNLOAD, flatpak in EXECUTE; pip and cargo never do). Every plugin that ran successfully
-is a case, grouped by the successful runs it had before.
+is a case, grouped by the successful runs it had before; so is the run's total of those
+plugins (asked about them alone), grouped by the host's runs before it. `--runs 8 --last 6`
+scores a new host's first week, every plugin new.
 
 Usage: PYTHONPATH=. .venv/bin/python bench/first_runs.py --seeds 1 2 3 4 5 6 [--keep DIR]
            [--plugins apt flatpak snap pip cargo]
@@ -66,12 +68,18 @@ def cases(
                 train(TrainRequest(db=cut, cache_dir=cache, n_jobs=2))
             rows = ex[ex["run_id"] == run.run_id]
             estimator = Estimator(cut, cache)
+            ran = rows[rows["status"].isin(TARGET_STATUSES)]
             for mode in (False, True):
                 covariates = _reports(rows) if mode else {}
                 answer = estimator.estimate(
                     list(run.plugins), at=run.start, level=LEVEL, covariates=covariates
                 )
                 out[mode].extend(_scored(answer, run, rows, ex))
+                if len(ran) > 1:
+                    members = estimator.estimate(
+                        list(ran["plugin"]), at=run.start, level=LEVEL, covariates=covariates
+                    )
+                    out[mode].extend(_total(members, run, ran, ex))
     return accuracy.History("late-plugins", seed, runs, plugins, out)
 
 
@@ -105,23 +113,45 @@ def _scored(answer: Any, run: Any, rows: Any, ex: Any) -> list[backtest.Case]:
             actual = float(row[metric].iloc[0])
             if math.isnan(actual):
                 continue
-            m = p.metrics[metric]
-            intervals = {"ours": (m.point, m.lower, m.upper)}
             past = before[metric].dropna().to_numpy(dtype=float)
-            if len(past):
-                intervals["recent_median"] = median_of(past)
-            out.append(
-                backtest.Case(
-                    run.host,
-                    f"{p.plugin}#{len(past)}",
-                    metric,
-                    run.run_id,
-                    run.start.isoformat(),
-                    actual,
-                    intervals,
-                )
-            )
+            name = f"{p.plugin}#{len(past)}"
+            out.append(_case(run, name, metric, actual, p.metrics[metric], past))
     return out
+
+
+def _total(answer: Any, run: Any, ran: Any, ex: Any) -> list[backtest.Case]:
+    """The run's total of the plugins that ran successfully (their sum; peak memory their
+    largest), each metric a case named total#runs (the host's runs before it); the recent
+    median of the host's past totals of them."""
+    host_runs = ex[ex["start_time"] < run.start]
+    before = host_runs["run_id"].nunique()
+    out = []
+    for metric in METRICS:
+        values = ran[metric].to_numpy(dtype=float)
+        if np.isnan(values).any():
+            continue
+        combine = "max" if metric == "memory_peak_bytes" else "sum"
+        past = (
+            host_runs[host_runs["plugin"].isin(set(ran["plugin"]))]
+            .groupby("run_id")[metric]
+            .agg(combine)
+            .to_numpy(dtype=float)
+        )
+        actual = float(values.max() if combine == "max" else values.sum())
+        out.append(_case(run, f"total#{before}", metric, actual, answer.total[metric], past))
+    return out
+
+
+def _case(
+    run: Any, name: str, metric: str, actual: float, ours: Any, past: np.ndarray
+) -> backtest.Case:
+    """One answer as a case, with the recent median of the `past` values where there are any."""
+    intervals = {"ours": (ours.point, ours.lower, ours.upper)}
+    if len(past):
+        intervals["recent_median"] = median_of(past)
+    return backtest.Case(
+        run.host, name, metric, run.run_id, run.start.isoformat(), actual, intervals
+    )
 
 
 def median_of(past: np.ndarray) -> tuple[float, float, float]:
@@ -141,7 +171,7 @@ def main() -> None:
     parser.add_argument("--plugins", nargs="+", default=list(PLUGINS))
     args = parser.parse_args()
     started = time.monotonic()
-    by: dict[tuple[bool, str, tuple[int, int]], list[backtest.Case]] = defaultdict(list)
+    by: dict[tuple[bool, str, str, tuple[int, int]], list[backtest.Case]] = defaultdict(list)
     for seed in args.seeds:
         h = cases(seed, args.runs, args.last, args.keep, tuple(args.plugins))
         runs_before = {
@@ -154,20 +184,21 @@ def main() -> None:
             for c in cs:
                 n = runs_before[(mode, c.run_id, c.plugin)]
                 bucket = next(b for b in BUCKETS if b[0] <= n <= b[1])
-                by[(mode, c.metric, bucket)].append(c)
+                side = "totals" if c.plugin == "total" else "plugins"
+                by[(mode, c.metric, side, bucket)].append(c)
     late = " and ".join(args.plugins[-2:])
     print(f"{', '.join(args.plugins)}; {late} join at run {args.runs // 2 + 1}\n")
     print(
-        "| reports | metric | runs before | n | truth IS / coverage "
+        "| reports | metric | side | runs before | n | truth IS / coverage "
         "| ours IS / coverage (95% Wilson) | recent median IS / coverage |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for (mode, metric, bucket), cs in sorted(
-        by.items(), key=lambda kv: (not kv[0][0], METRICS.index(kv[0][1]), kv[0][2])
+    print("|---|---|---|---|---|---|---|---|")
+    for (mode, metric, side, bucket), cs in sorted(
+        by.items(), key=lambda kv: (not kv[0][0], METRICS.index(kv[0][1]), kv[0][2:])
     ):
         print(
-            f"| {'yes' if mode else 'no'} | {accuracy.SHORT[metric]} | {_label(bucket)} | "
-            f"{len(cs)} | {' | '.join(_scores(cs))} |"
+            f"| {'yes' if mode else 'no'} | {accuracy.SHORT[metric]} | {side} | "
+            f"{_label(bucket)} | {len(cs)} | {' | '.join(_scores(cs))} |"
         )
     print(f"\nseeds {' '.join(map(str, args.seeds))}; {time.monotonic() - started:.0f} s")
 

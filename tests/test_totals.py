@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -107,6 +108,33 @@ def test_a_plugin_new_here_replays_every_error_it_was_lent() -> None:
     assert runs == tuple(range(1, 13))
 
 
+def test_plugins_with_a_run_or_two_replay_the_spread_of_their_own_intervals() -> None:
+    """A new user's third run: three plugins with one error each, all from the same run, too
+    few for their ranks (their intervals are limited). Replayed as they were, that one run
+    was the total's only draw, and the total's interval a point (187 s [186, 188 s] beside
+    plugins of 49 s [5, 127 s], 21 s [4, 56 s] and 25 s [4, 43 s]); each now replays draws
+    spread as its own interval, and the total sums them."""
+    one = [2]
+    plugins = [
+        Predictive(math.log1p(s), [e], [False], list(one), 3, "naive_last", "limited")
+        for s, e in ((50.0, 0.94), (21.0, 0.49), (25.0, 0.69))
+    ]
+    parts = [single(p, 0.9) for p in plugins]
+    assert all(p.basis == "limited" for p in parts)
+    for p, part in zip(plugins, parts, strict=True):
+        drawn = sorted(totals.stand_ins(p, totals.STAND_INS) or [])
+        assert len(drawn) == totals.STAND_INS
+        assert drawn[0] == pytest.approx(part.lower) and drawn[-1] == pytest.approx(part.upper)
+        assert float(np.median(drawn)) == pytest.approx(part.point, rel=0.05)
+    runs, draws = totals.joint_replay(plugins)
+    assert len(draws) == totals.STAND_INS and 2 in runs
+    wall = totals.total(WALL, plugins, 0.9, parallel=False)
+    assert wall.upper > 2 * wall.lower
+    assert wall.lower <= sum(p.point for p in parts) <= wall.upper
+    # a plugin whose interval is read off its errors' ranks replays them, not stand-ins
+    assert totals.stand_ins(_plugins(0)[1], 10) is None
+
+
 @given(
     plugins=st.lists(
         st.lists(st.tuples(st.integers(1, 30), st.floats(-3, 3)), min_size=1, max_size=40),
@@ -138,7 +166,7 @@ def test_each_plugins_draws_are_its_predictives_values(
     ]
     runs, draws = totals.joint_replay(predictives)
     assert len(runs) == len(draws)
-    for run in set(runs):
+    for run in {r for p in predictives for r in p.runs}:  # the rest are unnamed stand-ins
         most = max(sum(r == run for r in p.runs) for p in predictives)
         assert runs.count(run) == most
     for k, p in enumerate(predictives):

@@ -9,12 +9,26 @@ from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
+from update_estimate.record import CALIBRATION_LEVEL
 from update_estimate.serving import conformal
 from update_estimate.serving.memo import Memo
-from update_estimate.serving.predictive import MetricEstimate, Predictive, raw, shared_single
+from update_estimate.serving.predictive import (
+    MetricEstimate,
+    Predictive,
+    raw,
+    shared_single,
+    stand_ins,
+)
 
 Replay = list[tuple[int, float]]  # a total's value in each past run replayed
 MIN_NAMED = 10  # past runs replayed by number, below which unnumbered errors are replayed too
+# A member with fewer errors than FEW_ERRORS, its interval limited, replays stand-ins spread
+# as that interval (`predictive.stand_ins`), and the total then has STAND_INS draws: its
+# ranks fall between draws, not on the extremes of a member's stand-ins. From FEW_ERRORS on,
+# its own errors spread its draws: stand-ins there widened a new user's totals beyond what
+# their parts' errors, replayed together, showed (`bench/RESULTS.md`).
+FEW_ERRORS = 3
+STAND_INS = 2 * (conformal.min_two_sided(CALIBRATION_LEVEL) + 1)
 
 
 def joint_draws(
@@ -42,7 +56,10 @@ def joint_replay(
     the answers sharing `memo`. Where the members name fewer than MIN_NAMED runs between
     them, the one with most residuals has its others replayed in runs numbered below zero,
     where the other members take their own: more runs would only break the joint runs'
-    ties (a long gap since the last run is long for every plugin).
+    ties (a long gap since the last run is long for every plugin). A member of one or two
+    errors, its interval limited, takes stand-ins spread as that interval
+    (`predictive.stand_ins`) where it has no error of its own: a new user's first runs
+    replayed each plugin's one or two errors in every draw, and the total was a point.
     """
     memo = memo or Memo()
     values = [memo.get("raw", (p,), None, partial(_raw_values, p)) for p in predictives]
@@ -55,16 +72,22 @@ def joint_replay(
         for run, own in m.items():
             copies[run] = max(copies.get(run, 0), len(own))
     runs = tuple(run for run in sorted(copies) for _ in range(copies[run]))
+    limited = [memo.get("limited", (p,), None, partial(_limited, p)) for p in predictives]
     if len(runs) < MIN_NAMED:
         # too few runs to read an interval from (plugins new here, their calibration mostly
         # borrowed): as many as the member with most residuals has, the others unnamed
-        unnamed = max((len(p.residuals) for p in predictives), default=0) - len(runs)
+        most = max((len(p.residuals) for p in predictives), default=0)
+        unnamed = max(most, STAND_INS if any(limited) else 0) - len(runs)
         runs = tuple(range(-unnamed, 0)) + runs if unnamed > 0 else runs
     columns = [
-        memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed))
-        for p, m, own in zip(predictives, maps, values, strict=True)
+        memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed, spread))
+        for p, m, own, spread in zip(predictives, maps, values, limited, strict=True)
     ]
     return runs, [list(row) for row in zip(*columns, strict=True)]
+
+
+def _limited(p: Predictive) -> bool:
+    return len(p.residuals) < FEW_ERRORS and stand_ins(p, 1) is not None
 
 
 def _raw_values(p: Predictive) -> list[float]:
@@ -85,6 +108,7 @@ def _column(
     values: list[float],
     runs: tuple[int, ...],
     seed: int,
+    limited: bool = False,
 ) -> list[float]:
     """The plugin's value in each of these runs (each copy of a run it replays more than
     once); where it has none, first its values of no run (errors its host lent it), so that
@@ -106,7 +130,9 @@ def _column(
     if not missing:
         return [v for v in column if v is not None]
     picks = sorted(v for v, run in zip(values, p.runs, strict=True) if run is None)
-    if len(picks) >= missing:
+    if limited:
+        picks = stand_ins(p, missing) or []
+    elif len(picks) >= missing:
         picks = conformal.evenly_spaced(picks, missing)
     else:
         picks += conformal.evenly_spaced(sorted(values), missing - len(picks))
