@@ -632,10 +632,16 @@ def _read(p: Predictive, level: float) -> tuple[conformal.Bounds, float]:
     return bounds, conformal.median(likelier)
 
 
-def stand_ins(p: Predictive, count: int) -> list[float] | None:
-    """`count` raw values at evenly spaced ranks of the spread a limited interval describes
-    (too few errors for the ranks: `conformal.limited_half_width`), for the joint draws of a
-    total; None where the interval is read off the errors' ranks, which the draws replay.
+def limited(p: Predictive) -> bool:
+    """Whether its interval is a guess from too few errors for the ranks
+    (`conformal.limited_half_width`), not read off them; a default's is its wide spread."""
+    return p.basis != "default" and not _read(p, CALIBRATION_LEVEL)[0].calibrated
+
+
+def stand_ins(p: Predictive, count: int) -> list[float]:
+    """`count` raw values at evenly spaced ranks of the spread its interval at the
+    calibration level describes, for the joint draws of a total where that interval is
+    `limited` (its few errors, replayed, do not spread as it does).
 
     Shaped as a normal on each side of its point, whose quantiles at the calibration level's
     ranks are its bounds, from the one rank to the other: the interval is a guess, and the
@@ -645,11 +651,7 @@ def stand_ins(p: Predictive, count: int) -> list[float] | None:
     after three runs read 187 s [186, 188 s] beside plugins of 49 s [5.1, 127 s] and 21 s
     [4.3, 56 s], and a download total sat above its plugins' points added up (3.1 GB
     [2.9, 6.4 GB] beside 1.5 GB)."""
-    if p.basis == "default" or count < 1:
-        return None
     bounds, shift = _read(p, CALIBRATION_LEVEL)
-    if bounds.calibrated:
-        return None
     point = p.value(shift)
     low, high = p.value(bounds.lower), p.value(bounds.upper)
     z = NormalDist().inv_cdf((1 + CALIBRATION_LEVEL) / 2)

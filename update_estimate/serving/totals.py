@@ -15,6 +15,7 @@ from update_estimate.serving.memo import Memo
 from update_estimate.serving.predictive import (
     MetricEstimate,
     Predictive,
+    limited,
     raw,
     shared_single,
     stand_ins,
@@ -72,22 +73,23 @@ def joint_replay(
         for run, own in m.items():
             copies[run] = max(copies.get(run, 0), len(own))
     runs = tuple(run for run in sorted(copies) for _ in range(copies[run]))
-    limited = [memo.get("limited", (p,), None, partial(_limited, p)) for p in predictives]
+    spread = [memo.get("few", (p,), None, partial(_few, p)) for p in predictives]
     if len(runs) < MIN_NAMED:
         # too few runs to read an interval from (plugins new here, their calibration mostly
         # borrowed): as many as the member with most residuals has, the others unnamed
         most = max((len(p.residuals) for p in predictives), default=0)
-        unnamed = max(most, STAND_INS if any(limited) else 0) - len(runs)
+        unnamed = max(most, STAND_INS if any(spread) else 0) - len(runs)
         runs = tuple(range(-unnamed, 0)) + runs if unnamed > 0 else runs
     columns = [
-        memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed, spread))
-        for p, m, own, spread in zip(predictives, maps, values, limited, strict=True)
+        memo.get("column", (p,), (seed, runs), partial(_column, p, m, own, runs, seed, few))
+        for p, m, own, few in zip(predictives, maps, values, spread, strict=True)
     ]
     return runs, [list(row) for row in zip(*columns, strict=True)]
 
 
-def _limited(p: Predictive) -> bool:
-    return len(p.residuals) < FEW_ERRORS and stand_ins(p, 1) is not None
+def _few(p: Predictive) -> bool:
+    """Too few errors of its own to spread its draws as its (limited) interval says."""
+    return len(p.residuals) < FEW_ERRORS and limited(p)
 
 
 def _raw_values(p: Predictive) -> list[float]:
@@ -108,13 +110,14 @@ def _column(
     values: list[float],
     runs: tuple[int, ...],
     seed: int,
-    limited: bool = False,
+    few: bool = False,
 ) -> list[float]:
     """The plugin's value in each of these runs (each copy of a run it replays more than
     once); where it has none, first its values of no run (errors its host lent it), so that
     its column holds what its own interval is read from, then its values at evenly spaced
-    ranks, in an order shuffled by a seed of the plugin (`Predictive.source`), so its draws
-    there have its own spread and move with no other plugin's.
+    ranks, or with `few` errors stand-ins spread as its interval (`stand_ins`), in an order
+    shuffled by a seed of the plugin (`Predictive.source`), so its draws there have its own
+    spread and move with no other plugin's.
 
     The order stays put as the hours since its last run grow: drawn from a seed of its centre,
     the picks changed every minute, and the demo's total wall time read 1707 s [984, 3031] at
@@ -130,8 +133,8 @@ def _column(
     if not missing:
         return [v for v in column if v is not None]
     picks = sorted(v for v, run in zip(values, p.runs, strict=True) if run is None)
-    if limited:
-        picks = stand_ins(p, missing) or []
+    if few:
+        picks = stand_ins(p, missing)
     elif len(picks) >= missing:
         picks = conformal.evenly_spaced(picks, missing)
     else:
