@@ -9,12 +9,11 @@ cache trained on the history as it stood before that run (`history.replay.copy_b
 run's start, for the plugins that ran (not those skipped: update-all skips a plugin disabled or
 not installed, which it knows before the run; the lead table's totals are of those too).
 Actual: the run's duration (its `runs` row) and its peak memory, the largest sum of the
-executions' peaks running at one time. The baseline: the median
-of the last 10 runs' durations (peaks), its interval the 5-95% quantiles of the last 20. The
-limit: the simulator's own predictive of the run's duration before it starts
-(`history.live_truth`, its draws placed by the same schedule; for memory the largest sum of
-the plugins' peaks running at one time in each draw), beside which every row's interval
-score is a ratio.
+executions' peaks running at one time. The baseline: the median of the last 10 runs'
+durations (peaks), its interval the 5-95% quantiles of the last 20. The limit: the
+simulator's own predictive of the run's duration before it starts (`history.live_truth`,
+its draws placed by the same schedule; for memory the largest sum of the plugins' peaks
+running at one time in each draw), beside which every row's interval score is a ratio.
 
 Usage: .venv/bin/python bench/parallel_totals.py [--seeds 1 2 3] [--runs 100] [--last 12]
 Scores: 90% coverage with its 95% Wilson interval, median interval score relative to the
