@@ -467,8 +467,8 @@ TrainPhasesOption = Annotated[
     bool,
     typer.Option(
         "--phases/--no-phases",
-        help="Also model each phase's wall clock (check, download, execute), "
-        "e.g. --no-phases for a quicker train.",
+        help="Also model each phase's wall clock (check, download, execute), from which "
+        "a new plugin's checks also read their spread; e.g. --no-phases for a quicker train.",
     ),
 ]
 TrainForceOption = Annotated[

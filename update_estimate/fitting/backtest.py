@@ -221,6 +221,7 @@ def evaluate(
     level, full_race, n_jobs = request.level, request.full_race, request.n_jobs
     hist = history.read(request.db, hosts=request.hosts, plugins=request.plugins)
     series = build_series(hist.executions, None, request.metrics)
+    checks = [s for s in build_series(hist.executions, hist.phases, ()) if s.phase == pooled.CHECK]
     cut_runs = _last_runs(hist.executions, request.last)
     first: list[Job] = []
     later: dict[str, list[int]] = {}
@@ -233,7 +234,7 @@ def evaluate(
         ]
         siblings[s.key] = [
             o for o in series if (o.host, o.metric) == (s.host, s.metric) and o is not s
-        ]
+        ] + [o for o in checks if o.host == s.host]
         raced = [i for i in cuts if i >= pooled.SHORT]
         leading = cuts if full_race else [i for i in cuts if i < pooled.SHORT] + raced[:1]
         # one job a cut, not a series: the progress bar moves, and its ETA means something

@@ -57,6 +57,7 @@ LEVEL_PENALTY = 0.1  # ridge on each plugin's level: its own runs set it from th
 OWN_COSTS = 6
 SIZE = "download_bytes"
 MEMORY = "memory_peak_bytes"
+CHECK, CHECK_METRIC = "CHECK", "wall_clock_seconds"  # the phase series a check's spread reads
 QUIET_DF = 2  # fewest degrees of freedom of the checks' pooled variance (`quiet_spread`)
 # Stand-in errors of a check: ranks 1..99 of 100 hold every level's bounds up to 98%
 QUIET_STEPS = 99
@@ -161,7 +162,7 @@ def stack(
         return None
     designs, values = [], []
     for index, s in enumerate(members):
-        end = s.n if before is None or index == 0 else bisect.bisect_left(s.starts, before)
+        end = s.n if index == 0 else _seen(s, before)
         designs.append(inputs(s, variant, index, len(members))[:end])
         values.append(s.y[:end])
     design, y = np.vstack(designs), np.concatenate(values)
@@ -175,6 +176,11 @@ def stack(
             quiet[0] = np.zeros(target.n, dtype=bool)
         usable &= ~np.concatenate(quiet)
     return Stack(members, design, y, usable) if usable.sum() >= MIN_ROWS else None
+
+
+def _seen(s: Series, before: str | None) -> int:
+    """How many of `s`'s runs started before `before` (a backtest cut; None: all)."""
+    return s.n if before is None else bisect.bisect_left(s.starts, before)
 
 
 def _idle(s: Series, end: int) -> np.ndarray:
@@ -195,11 +201,12 @@ def borrow(
     reports); siblings' runs count only when they started before `before` (a backtest cut).
 
     A time reported with nothing to do is a check, answered at the median of the plugin's
-    own runs that reported nothing, with the spread of its own and its host's checks about
-    each plugin's level of them (`quiet_spread`). Read off the line, a check sat where the
-    runs with work bent it, and its interval was calibrated on those runs, whose downloads
-    vary far more than a check: in a new user's first weeks a check's interval scored about
-    three times the truth's (`bench/RESULTS.md`)."""
+    own runs that reported nothing, with the spread of its own and its host's checks, and of
+    every run's CHECK phase (`check_phases`), about each plugin's level of them
+    (`quiet_spread`). Read off the line, a check sat where the runs with work bent it, and
+    its interval was calibrated on those runs, whose downloads vary far more than a check:
+    in a new user's first weeks a check's interval scored about three times the truth's
+    (`bench/RESULTS.md`)."""
     host = stack(target, siblings, variant, before)
     if host is None:
         return None
@@ -231,10 +238,27 @@ def borrow(
     centres = np.where(own, target.y - about, centres)
     checks = [target.y[quiet]]
     for member in _host_series(target, siblings):
-        end = member.n if before is None else bisect.bisect_left(member.starts, before)
+        end = _seen(member, before)
         if member.idle is not None:
             checks.append(member.y[:end][member.idle[:end] & ~member.censored[:end]])
+    for member in check_phases(target, siblings):
+        end = _seen(member, before)
+        checks.append(member.y[:end][~member.censored[:end]])
     return Borrowed(predictions, centres, lent, quiet_spread(checks, int(quiet.sum())))
+
+
+def check_phases(target: Series, siblings: Sequence[Series]) -> list[Series]:
+    """The host's CHECK phases' wall clock, the target plugin's own among them: where the
+    phases were read (`train --phases`), a check's spread counts them.
+
+    Every run passes through its check, work or none, and a run with nothing to do is little
+    more than it, its CPU with it. A new user's plugins have checked once or twice: their few
+    pairs set the spread, which swung from far narrower than a check's to several times it,
+    or, with no pair, a check was answered with the errors of the runs with work
+    (`bench/RESULTS.md`)."""
+    return [
+        s for s in siblings if (s.host, s.metric, s.phase) == (target.host, CHECK_METRIC, CHECK)
+    ]
 
 
 def quiet_spread(checks: Sequence[np.ndarray], own: int) -> np.ndarray:
@@ -313,7 +337,7 @@ def _finite(parts: Sequence[np.ndarray]) -> np.ndarray:
 def _ratios(s: Series, before: str | None) -> np.ndarray:
     """Per run before `before`, what came over what was reported (log); NaN where either
     is nothing, or the run was cut short."""
-    end = s.n if before is None else bisect.bisect_left(s.starts, before)
+    end = _seen(s, before)
     if SIZE not in s.reports:
         return np.full(end, np.nan)
     sized = _reports_at(grid.design(s, "reports"), s)[:end, s.reports.index(SIZE)]
