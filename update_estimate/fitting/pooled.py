@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +35,12 @@ import numpy as np
 from update_estimate.fitting import grid
 from update_estimate.fitting.candidates import additive, linear
 from update_estimate.fitting.candidates.base import model_inputs
-from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, width
+from update_estimate.fitting.features import CALENDAR_COLUMNS, Series, plausible_cap, width
 from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import HOST_SHAPE, TIMES
 from update_estimate.reports import reads_reports
 from update_estimate.serving import conformal
+from update_estimate.serving.predictive import WIDE
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
@@ -58,6 +59,7 @@ OWN_COSTS = 6
 SIZE = "download_bytes"
 MEMORY = "memory_peak_bytes"
 CHECK, CHECK_METRIC = "CHECK", "wall_clock_seconds"  # the phase series a check's spread reads
+ONLY_CHECKED = 2  # runs, all checks, that bound a plugin's time no further than its errors
 QUIET_DF = 2  # fewest degrees of freedom of the checks' pooled variance (`quiet_spread`)
 # Stand-in errors of a check: ranks 1..99 of 100 hold every level's bounds up to 98%
 QUIET_STEPS = 99
@@ -123,6 +125,27 @@ def borrow_all(
         if shape is not None:
             out[variant] = shape
     return out
+
+
+def only_checked(s: Series) -> bool:
+    """Whether `s` is a time whose every run so far, ONLY_CHECKED at most, had nothing to
+    do. A check or two say nothing of what a run with work costs: capped at 1.5 times the
+    largest of them (`features.plausible_cap`), the host's errors lent it could not reach a
+    run with work, and such a plugin's next run, a build of minutes where its checks took
+    seconds, was mostly missed in a new host's first week (`bench/RESULTS.md`)."""
+    if s.metric not in TIMES or s.idle is None:
+        return False
+    kept = ~s.censored
+    return 0 < int(kept.sum()) <= ONLY_CHECKED and bool(s.idle[kept].all())
+
+
+def checked_cap(s: Series, shapes: Mapping[str, Borrowed]) -> float:
+    """The cap of a time that has only checked (`only_checked`): 1.5 times its largest run
+    moved up by as far as its errors reach, the largest its host lends it, or without a
+    shape the wide spread of a series with no errors (`serving.predictive.WIDE`)."""
+    lent = [float(np.max(shape.lent)) for shape in shapes.values() if len(shape.lent)]
+    reach = max(lent) if lent else WIDE
+    return plausible_cap(np.array([float(np.max(s.y)) + reach]))
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,10 @@ def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> Ser
         result, variants[name] = _borrowed_variant(s, name, shape)
         results = [r for r in results if r.variant != name] + [result]
     shaped = set(variants) <= set(borrowed or ()) and s.n >= conformal.min_residuals(LEVEL)
-    return SeriesResult(results, {}, series_record(s, variants, "model" if shaped else "limited"))
+    record = series_record(s, variants, "model" if shaped else "limited")
+    if pooled.only_checked(s):  # its checks bound no run with work
+        record = record._replace(cap=pooled.checked_cap(s, borrowed or {}))
+    return SeriesResult(results, {}, record)
 
 
 def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray) -> Fitted:

@@ -52,6 +52,7 @@ DEFAULTS: dict[str, tuple[float, float, float]] = {
     "download_bytes": (50e6, 0.0, 2e9),
 }
 DEFAULT_SPREAD_STEPS = 21
+WIDE = math.log(4)  # a series too short to calibrate, with nothing to borrow: a factor of 4
 # A run that observed nothing (no download) replays as nothing: a residual landing here, below
 # zero on the log1p scale, whatever the centre. Shifted residuals would replay it as a few bytes,
 # and a joint total would never reach the zero that a quiet run really totals.
@@ -208,7 +209,7 @@ def predictive(
         residuals = [residuals[i] for i in keep]
         censored, runs = [censored[i] for i in keep], [runs[i] for i in keep]
     if not residuals:  # too short to calibrate, and nothing to borrow: a wide spread
-        residuals = wide_spread(-math.log(4), math.log(4))
+        residuals = wide_spread(-WIDE, WIDE)
         if record.metric == "download_bytes":
             # a run may find nothing to fetch, as for a plugin never seen (`default_predictive`)
             residuals[0] = ZERO_LOG - centre
