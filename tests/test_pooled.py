@@ -462,6 +462,28 @@ def test_a_plugin_that_has_only_checked_is_not_capped_by_its_checks(tmp_path: Pa
     assert float(np.median(reach)) > 2.5, reach
 
 
+def test_a_download_of_something_and_nothing_answers_the_size_and_nothing() -> None:
+    """A new user's apt, before its host can lend a shape: one run fetched 38 MB, the other
+    nothing. Their median on the log scale, 6 kB, was its answer, 6.2 kB [0 B, 21 kB], a
+    size it never fetched; its draws in a total fetched nothing one time in 21. Now it
+    answers the size that came, from nothing, and half its draws fetch nothing."""
+    s = make_series(np.array([38e6, 0.0]), metric="download_bytes", plugin="apt")
+    record = train_series(s, None, include_extras=False).record
+    p, _ = predictive(record, datetime.fromisoformat(s.starts[-1]) + timedelta(days=1), None)
+    e = single(p, 0.9)
+    assert e.point == pytest.approx(38e6, rel=0.01)
+    assert e.lower == 0.0 and e.upper > 38e6
+    nothing = [p.value(r) for r in p.residuals if p.value(r) <= 0.0]
+    assert len(nothing) == pytest.approx(len(p.residuals) / 2, abs=1)
+    # a download that always came, or never, answers as before
+    for values in ([38e6, 20e6], [0.0, 0.0]):
+        same = make_series(np.array(values), metric="download_bytes", plugin="apt")
+        median = float(np.median(same.y))
+        assert train_series(same, None, include_extras=False).record.variants["base"].points == [
+            median
+        ]
+
+
 def test_checks_spread_as_students_prediction_interval() -> None:
     """Each plugin's checks about their own mean, pooled: the quantiles are Student's at the
     pooled degrees of freedom, widened for a level read from `own` checks."""

@@ -31,6 +31,7 @@ from update_estimate.fitting.record_builder import series_record, variant_record
 from update_estimate.record import TIMES, SeriesRecord, Variant
 from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving import conformal
+from update_estimate.serving.predictive import WIDE, wide_spread
 
 PHASE_SKIPS = ("auto_arima", "auto_theta")  # per-phase series: the cheaper candidates suffice
 
@@ -345,7 +346,7 @@ def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> Ser
     the host has them, else the runs' median (with calibration borrowed later). Shapes alone
     are a model where the series' own runs are enough for a conformal rank, as a race's
     residuals are: a plugin with 20 runs answered by its host's shape is not `limited`."""
-    median = Variant.constant("rolling_median", float(np.median(s.y)))
+    median = _typical(s)
     results = [VariantResult("base", "rolling_median", None, None, None, None, 0, {})]
     variants = {"base": median}
     for name, shape in (borrowed or {}).items():
@@ -356,6 +357,28 @@ def _too_short(s: Series, borrowed: Mapping[str, pooled.Borrowed] | None) -> Ser
     if pooled.only_checked(s):  # its checks bound no run with work
         record = record._replace(cap=pooled.checked_cap(s, borrowed or {}))
     return SeriesResult(results, {}, record)
+
+
+def _typical(s: Series) -> Variant:
+    """A series too short for anything else: the median of its runs, its spread calibrated
+    later (or the wide spread of a series with none, `serving.predictive`). A download whose
+    runs fetched something and nothing answers at the median of what came, its wide spread's
+    lowest stand-ins nothing in the share its runs fetched nothing: the median of 0 B and
+    38 MB on the log scale, 6 kB, read a new user's apt as 6.2 kB [0 B, 21 kB], a size it
+    never fetched, and a run's total as a few kilobytes where half its draws fetch nothing
+    and the rest tens of megabytes."""
+    sized = s.y[s.y > 0] if s.metric == pooled.SIZE else s.y
+    if len(sized) in (0, s.n):
+        return Variant.constant("rolling_median", float(np.median(s.y)))
+    spread = wide_spread(-WIDE, WIDE)
+    nothing = max(1, round(len(spread) * (1 - len(sized) / s.n)))
+    return Variant.constant(
+        "rolling_median",
+        float(np.median(sized)),
+        residuals=spread,
+        censored=[False] * len(spread),
+        runs=[None] * len(spread),
+    )._replace(zeros=list(range(nothing)))
 
 
 def _fit(by_name: dict[str, Candidate], name: str, y: np.ndarray, x: np.ndarray) -> Fitted:
