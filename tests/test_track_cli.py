@@ -319,7 +319,9 @@ def test_a_finish_is_on_its_nearest_minute_within_the_minutes_that_hold_it() -> 
 
 def test_a_finish_days_away_names_each_bounds_day() -> None:
     """The upper bound's day is shown where it is not the lower's: beside a point on Tuesday,
-    `(Mon 12:04-22:05)` read as one Monday. Half a year away or more, the year too."""
+    `(Mon 12:04-22:05)` read as one Monday. Half a year away or more, the year too. Asked on
+    the Monday: on the point's own day its day is left out (the clock's day, once, failed
+    this)."""
     from types import SimpleNamespace
 
     from update_estimate.face.render import finish_sentence, human_seconds
@@ -327,8 +329,10 @@ def test_a_finish_days_away_names_each_bounds_day() -> None:
 
     monday = datetime(2026, 12, 7, 12, 4)
     hours = Finish(monday + timedelta(hours=16.7), monday, monday + timedelta(hours=34, minutes=1))
-    said = finish_sentence(SimpleNamespace(finish=hours))
+    said = finish_sentence(SimpleNamespace(finish=hours), now=monday)
     assert said.endswith("Tue 04:46 (Mon 12:04-Tue 22:05)"), said
+    tuesday = finish_sentence(SimpleNamespace(finish=hours), now=monday + timedelta(hours=14))
+    assert tuesday == "ends 04:46 (Mon 12:04-Tue 22:05)", tuesday
     years = Finish(monday + timedelta(days=3650), monday, monday + timedelta(days=3650))
-    assert "Thu 4 Dec 2036 12:04" in finish_sentence(SimpleNamespace(finish=years))
+    assert "Thu 4 Dec 2036 12:04" in finish_sentence(SimpleNamespace(finish=years), now=monday)
     assert (human_seconds(47 * 3600), human_seconds(60 * 3600)) == ("47.0 h", "2.5 d")

@@ -288,9 +288,12 @@ def _clock(moment: datetime, day: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b}{year} {moment:%H:%M}"
 
 
-def finish_sentence(result: Any) -> str:
-    """`ends 14:32 (14:29-14:41)`: the run's end on the clock, local time."""
-    return "" if result.finish is None else f"ends {_ends(result.finish, datetime.now())}"
+def finish_sentence(result: Any, now: datetime | None = None) -> str:
+    """`ends 14:32 (14:29-14:41)`: the run's end on the clock, local time; its day where it is
+    not `now`'s (the clock's)."""
+    if result.finish is None:
+        return ""
+    return f"ends {_ends(result.finish, now or datetime.now())}"
 
 
 def _ends(f: Any, now: datetime) -> str:
