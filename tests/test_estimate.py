@@ -19,6 +19,8 @@ from tests.conftest import (
     run_bin,
 )
 from update_estimate.errors import ExitCode
+from update_estimate.history import simulate
+from update_estimate.history.simulate import DEFAULT_PLUGINS
 from update_estimate.requests import EstimateRequest
 from update_estimate.serving import cache
 from update_estimate.serving import estimate as answering
@@ -238,6 +240,25 @@ def test_no_cache_answers_from_history_with_a_hint(runner, trained: Trained, tmp
     assert doc["source"] == "history"
     assert doc["plugins"][0]["metrics"]["wall_clock_seconds"]["basis"] == "limited"
     assert "run `update-estimate train`" in result.stderr
+
+
+def test_without_a_cache_a_download_answers_a_size_it_fetched(runner, tmp_path) -> None:
+    """Answered from the history, a download's point is the median of its recent runs; where
+    half fetched nothing, the mean of the middle two on the log scale (nothing and a size)
+    read npm 2.6 kB and snap 7.0 kB beside runs of megabytes. It is now one of the sizes."""
+    db = tmp_path / "h.duckdb"
+    simulate.write(simulate.generate(DEFAULT_PLUGINS, 40, 3, scenario_name="check-only"), db)
+    result = invoke(runner, "estimate", "--db", db, "--cache-dir", tmp_path / "none", "--json")
+    assert result.exit_code == 0, result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        fetched = con.execute(
+            """SELECT e.plugin_name, m.download_size_bytes FROM plugin_executions e
+               JOIN step_metrics m USING (execution_id) WHERE m.phase = 'DOWNLOAD'"""
+        ).fetchall()
+    for row in json.loads(result.stdout)["plugins"]:
+        point = row["metrics"]["download_bytes"]["point"]
+        sizes = [float(b) for plugin, b in fetched if plugin == row["plugin"]]
+        assert min(abs(point - b) for b in [0.0, *sizes]) <= 1e-6 * max(point, 1.0), row
 
 
 def test_stale_cache_is_used_with_a_warning(runner, trained: Trained, tmp_path) -> None:
