@@ -50,6 +50,25 @@ def test_nothing_usable_exits_8_with_json(runner, tmp_path: Path) -> None:
     assert {s["verdict"] for s in doc["series"]} == {"limited"}
 
 
+def test_a_young_history_says_once_why_nothing_is_usable_yet(runner, tmp_path: Path) -> None:
+    """Four runs of apt and two checks of snap: every series limited or unusable (snap's
+    memory and downloads unmeasured). The table's notes said `4 samples (< 20): intervals
+    are widened` once per series (a screen of them on a new user's host), and the error `no
+    series has enough data to be usable`, as if the history were broken. One line per host
+    says it, and the error says what waits."""
+    runs = steady_runs("h", "apt", 4, T0)
+    for run in runs[:2]:
+        run.executions.append(Execution("snap", "success", [Step("CHECK", 3.0)]))
+    db = write_runs(tmp_path / "h.duckdb", runs)
+    result = invoke(runner, "validate", "--db", db)
+    assert result.exit_code == ExitCode.NOTHING_USABLE
+    assert "no series has 20 samples yet (at most 4)" in result.stderr
+    assert "every estimate is limited" in result.stderr
+    notes = [line for line in result.stdout.splitlines() if "(< 20)" in line]
+    assert len(notes) == 1 and notes[0].startswith("h: 8 series with 0-4 samples (< 20)"), notes
+    assert "samples (< 3)" not in result.stdout
+
+
 def test_table_lists_every_host_and_plugin(runner, sim_db: Path) -> None:
     result = invoke(runner, "validate", "--db", sim_db)
     assert result.exit_code == 0

@@ -367,8 +367,9 @@ def validate(
         typer.echo(render.validation_json(report))
     else:
         render.print_table(render.validation_table(report), _stdout_console())
-    if not report.any_usable:
-        raise _fail("no series has enough data to be usable", int(ExitCode.NOTHING_USABLE))
+    why = report.nothing_usable()
+    if why is not None:
+        raise _fail(why, int(ExitCode.NOTHING_USABLE))
 
 
 @contextlib.contextmanager

@@ -144,10 +144,12 @@ def _executions(report: Any) -> str:
 
 def _reasons(report: Any) -> str | None:
     repeated = report.duplicate_execution_ids
-    lines = [f"{repeated} repeated execution ids were counted once"] * bool(repeated) + [
-        f"{s.host}/{s.plugin}/{SHORT_METRIC.get(s.metric, s.metric)}: {'; '.join(s.reasons)}"
+    lines = [f"{repeated} repeated execution ids were counted once"] * bool(repeated)
+    lines += report.short_series()
+    lines += [
+        f"{s.host}/{s.plugin}/{SHORT_METRIC.get(s.metric, s.metric)}: {'; '.join(s.other_reasons)}"
         for s in report.series
-        if s.reasons
+        if s.other_reasons
     ]
     return "\n".join(lines) or None
 

@@ -40,6 +40,12 @@ class SeriesQuality:
     verdict: str
     reasons: list[str] = field(default_factory=list)
 
+    @property
+    def other_reasons(self) -> list[str]:
+        """Its reasons but its count of samples, which its host's line says once
+        (`ValidationReport.short_series`)."""
+        return [r for r in self.reasons if r != few_samples(self.samples)]
+
 
 @dataclass(frozen=True)
 class HostRuns:
@@ -64,15 +70,57 @@ class ValidationReport:
     def any_usable(self) -> bool:
         return any(s.verdict == "usable" for s in self.series)
 
+    def nothing_usable(self) -> str | None:
+        """Why no series is usable, in a sentence, or None where one is. A young history's
+        series are limited, not broken: it answers, with wider intervals, until then."""
+        if self.any_usable:
+            return None
+        most = max((s.samples for s in self.series), default=0)
+        if most >= LIMITED_MIN:
+            return (
+                f"no series has {USABLE_MIN} samples yet (at most {most}): every estimate is "
+                "limited, its interval widened, until then"
+            )
+        return f"no series has {LIMITED_MIN} samples yet (at most {most})"
+
+    def short_series(self) -> list[str]:
+        """A line per host whose series have too few samples for calibrated intervals: said
+        once, where a line per series filled a new user's screen with the same words."""
+        short: dict[str, list[int]] = {}
+        for s in self.series:
+            if few_samples(s.samples) is not None:
+                short.setdefault(s.host, []).append(s.samples)
+        lines = []
+        for host, samples in short.items():
+            low, high = min(samples), max(samples)
+            span = f"{low}" if low == high else f"{low}-{high}"
+            unusable = sum(n < LIMITED_MIN for n in samples)
+            lines.append(
+                f"{host}: {len(samples)} series with {span} samples (< {USABLE_MIN}): intervals "
+                "are widened"
+                + (f"; {unusable} with fewer than {LIMITED_MIN} are unusable" if unusable else "")
+            )
+        return lines
+
+
+def few_samples(samples: int) -> str | None:
+    """The reason a series' count of samples gives for its verdict, if it gives one."""
+    if samples < LIMITED_MIN:
+        return f"{samples} samples (< {LIMITED_MIN})"
+    if samples < USABLE_MIN:
+        return f"{samples} samples (< {USABLE_MIN}): intervals are widened"
+    return None
+
 
 def _verdict(samples: int, missing_share: float, outlier_share: float) -> tuple[str, list[str]]:
     reasons = []
+    few = few_samples(samples)
     if samples < LIMITED_MIN:
-        return "unusable", [f"{samples} samples (< {LIMITED_MIN})"]
+        return "unusable", [str(few)]
     verdict = "usable"
-    if samples < USABLE_MIN:
+    if few is not None:
         verdict = "limited"
-        reasons.append(f"{samples} samples (< {USABLE_MIN}): intervals are widened")
+        reasons.append(few)
     if missing_share > MAX_MISSING_SHARE:
         verdict = "limited"
         reasons.append(f"{missing_share:.0%} of successful runs lack this metric")
