@@ -367,7 +367,7 @@ def validate(
         typer.echo(render.validation_json(report))
     else:
         render.print_table(render.validation_table(report), _stdout_console())
-    why = report.nothing_usable()
+    why = report.why_nothing_usable()
     if why is not None:
         raise _fail(why, int(ExitCode.NOTHING_USABLE))
 

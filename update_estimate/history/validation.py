@@ -70,7 +70,7 @@ class ValidationReport:
     def any_usable(self) -> bool:
         return any(s.verdict == "usable" for s in self.series)
 
-    def nothing_usable(self) -> str | None:
+    def why_nothing_usable(self) -> str | None:
         """Why no series is usable, in a sentence, or None where one is. A young history's
         series are limited, not broken: it answers, with wider intervals, until then."""
         if self.any_usable:
