@@ -221,7 +221,7 @@ def evaluate(
     level, full_race, n_jobs = request.level, request.full_race, request.n_jobs
     hist = history.read(request.db, hosts=request.hosts, plugins=request.plugins)
     series = build_series(hist.executions, None, request.metrics)
-    checks = [s for s in build_series(hist.executions, hist.phases, ()) if s.phase == pooled.CHECK]
+    checks = build_series(hist.executions, hist.phases[hist.phases["phase"] == pooled.CHECK], ())
     cut_runs = _last_runs(hist.executions, request.last)
     first: list[Job] = []
     later: dict[str, list[int]] = {}

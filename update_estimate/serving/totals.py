@@ -110,7 +110,7 @@ def _column(
     values: list[float],
     runs: tuple[int, ...],
     seed: int,
-    few: bool = False,
+    few: bool,
 ) -> list[float]:
     """The plugin's value in each of these runs (each copy of a run it replays more than
     once); where it has none, first its values of no run (errors its host lent it), so that
