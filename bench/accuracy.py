@@ -401,29 +401,47 @@ def by_gap(scored: list[tuple[History, Cases]]) -> None:
         )
 
 
+CHECKS_BEFORE = ((1, "none"), (5, "1-4"), (math.inf, "5+"))  # the plugin's checks so far
+
+
+def _checks_before(h: History) -> dict[tuple[str, str], tuple[bool, str]]:
+    """Per run and plugin: whether it updated nothing (a check), and how many of its
+    successful runs before had (`CHECKS_BEFORE`'s bands)."""
+    ex = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario).executions
+    columns = ("start_time", "run_id", "plugin_name", "packages_updated", "status")
+    checks: dict[str, int] = defaultdict(int)
+    out = {}
+    for _, run, plugin, updated, status in sorted(zip(*(ex[c] for c in columns), strict=True)):
+        band = next(label for bound, label in CHECKS_BEFORE if checks[plugin] < bound)
+        out[(run, plugin)] = (updated == 0, band)
+        checks[plugin] += status == "success" and updated == 0
+    return out
+
+
 def by_work(scored: list[tuple[History, Cases]]) -> None:
-    """The plugins' cases split by what the plugin did in the run: updated nothing (a check)
-    or some packages. The two are populations apart in every metric; a cell pooling them
-    hides how each is answered."""
-    kinds: dict[tuple[str, bool, str, bool], list[backtest.Case]] = defaultdict(list)
+    """The plugins' cases split by what the plugin did in the run, updated nothing (a check)
+    or some packages, and by how many checks it had before. The two are populations apart in
+    every metric; a cell pooling them hides how each is answered, and a new plugin's few
+    checks are a kind it barely knows."""
+    kinds: dict[tuple[str, bool, str, bool, str], list[backtest.Case]] = defaultdict(list)
     for h, truthful in scored:
-        ex = simulate.generate(h.plugins, h.runs, h.seed, scenario_name=h.scenario).executions
-        rows = zip(ex["run_id"], ex["plugin_name"], ex["packages_updated"], strict=True)
-        updated = {(run, plugin): n for run, plugin, n in rows}
+        runs = _checks_before(h)
         for mode, cases in truthful.items():
             for c in cases:
-                if c.plugin != "total" and (c.run_id, c.plugin) in updated:
-                    quiet = updated[(c.run_id, c.plugin)] == 0
-                    kinds[(h.scenario, mode, c.metric, quiet)].append(c)
-    print("\nPlugins by what they did in the run (ours as a ratio to the truth; lean: mean log")
-    print("of our point over the truth's)\n")
+                if c.plugin != "total" and (c.run_id, c.plugin) in runs:
+                    kinds[(h.scenario, mode, c.metric, *runs[(c.run_id, c.plugin)])].append(c)
+    print("\nPlugins by what they did in the run and the checks they had before (ours as a")
+    print("ratio to the truth; lean: mean log of our point over the truth's)\n")
     print(
-        "| scenario | reports | metric | run | n | truth IS / coverage | ours IS / coverage "
-        "| lean |"
+        "| scenario | reports | metric | run | checks before | n | truth IS / coverage "
+        "| ours IS / coverage | lean |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for key in sorted(kinds, key=lambda k: (k[0], not k[1], METRICS.index(k[2]), not k[3])):
-        name, mode, metric, quiet = key
+    print("|---|---|---|---|---|---|---|---|---|")
+    order = {label: i for i, (_, label) in enumerate(CHECKS_BEFORE)}
+    for key in sorted(
+        kinds, key=lambda k: (k[0], not k[1], METRICS.index(k[2]), not k[3], order[k[4]])
+    ):
+        name, mode, metric, quiet, before = key
         scores = cell(kinds[key])
         pairs = [(c.intervals["ours"][0], c.intervals["truth"][0]) for c in kinds[key]]
         logs = [math.log(ours / truth) for ours, truth in pairs if ours > 0 and truth > 0]
@@ -433,7 +451,8 @@ def by_work(scored: list[tuple[History, Cases]]) -> None:
         ratio = "-" if nothing else f"{ours / truth_score:.2f}"
         print(
             f"| {name} | {'yes' if mode else 'no'} | {SHORT[metric]} | "
-            f"{'updated nothing' if quiet else 'updated'} | {scores.coverage['ours'].n} | "
+            f"{'updated nothing' if quiet else 'updated'} | {before} | "
+            f"{scores.coverage['ours'].n} | "
             f"{truth_cell} / {scores.coverage['truth'].value:.2f} | "
             f"{ratio} / {scores.coverage['ours'].value:.2f} | "
             f"{statistics.mean(logs) if logs else math.nan:+.3f} |"
@@ -500,7 +519,8 @@ def main() -> None:
     parser.add_argument(
         "--by-work",
         action="store_true",
-        help="also the plugins' runs that updated nothing apart from those that updated some",
+        help="also the plugins' runs that updated nothing apart from those that updated some, "
+        "by the checks each plugin had before",
     )
     args = parser.parse_args()
     started = time.monotonic()
