@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import invoke
@@ -435,6 +437,22 @@ def test_a_new_hosts_checks_spread_as_every_runs_check_phase(tmp_path: Path) -> 
     assert np.mean(hits) >= 0.8
 
 
+def late_wall_cases(
+    folder: Path, plugins: tuple[str, ...], runs: int, last: int, seeds: range
+) -> Iterator[tuple[backtest.Case, pd.DataFrame]]:
+    """Each plugin's wall-clock cases, before the run, of the backtests of `late-plugins`
+    histories, with the plugin's executions that succeeded or timed out."""
+    for seed in seeds:
+        db = folder / f"{seed}.duckdb"
+        simulate.write(simulate.generate(plugins, runs, seed, scenario_name="late-plugins"), db)
+        executions = history.read(db).executions
+        done = executions[executions["status"].isin(("success", "timeout"))]
+        request = BacktestRequest(db=db, metrics=("wall_clock_seconds",), last=last, n_jobs=1)
+        for c in backtest.evaluate(request, [False])[False].cases:
+            if c.plugin != "total":
+                yield c, done[done["plugin"] == c.plugin]
+
+
 def test_a_plugin_that_has_only_checked_is_not_capped_by_its_checks(tmp_path: Path) -> None:
     """A new host's first week (8 runs, pip and cargo joining at the fifth): a plugin whose
     one or two runs so far were checks was capped at 1.5 times the longer of them, and its
@@ -442,24 +460,42 @@ def test_a_plugin_that_has_only_checked_is_not_capped_by_its_checks(tmp_path: Pa
     its upper end stood at a median 1.65 times its longest check. Its errors, lent by its
     host or the wide spread of a series with none, now reach as far as they go."""
     hits, reach = [], []
-    for seed in range(1, 17):
-        db = tmp_path / f"{seed}.duckdb"
-        simulate.write(simulate.generate(NEW_HOST, 8, seed, scenario_name="late-plugins"), db)
-        executions = history.read(db).executions
-        request = BacktestRequest(db=db, metrics=("wall_clock_seconds",), last=6, n_jobs=1)
-        for c in backtest.evaluate(request, [False])[False].cases:
-            before = executions[
-                (executions["plugin"] == c.plugin)
-                & (executions["start_time"] < c.start)
-                & executions["status"].isin(("success", "timeout"))
-            ]
-            if c.plugin != "total" and 0 < len(before) <= 2 and before["idle"].all():
-                _, lower, upper = c.intervals["ours"]
-                hits.append(lower <= c.actual <= upper)
-                reach.append(upper / before["wall_clock_seconds"].max())
+    for c, done in late_wall_cases(tmp_path, NEW_HOST, 8, 6, range(1, 17)):
+        before = done[done["start_time"] < c.start]
+        if 0 < len(before) <= 2 and before["idle"].all():
+            _, lower, upper = c.intervals["ours"]
+            hits.append(lower <= c.actual <= upper)
+            reach.append(upper / before["wall_clock_seconds"].max())
     assert len(hits) >= 6
     assert np.mean(hits) >= 0.55, hits
     assert float(np.median(reach)) > 2.5, reach
+
+
+def test_a_new_plugins_checks_bound_its_interval_before_the_run(tmp_path: Path) -> None:
+    """A new host's first weeks (16 runs, pip and snap joining halfway), before the run: a
+    plugin with one to four checks among its runs was answered with its own and its host's
+    errors, where its checks were one rank in thirty, and for 9 of its 83 next checks the
+    interval's lower end stood above the median of its checks (at most 2.03 times it). The
+    host's checks now stand in for its quiet kind, weighed by the chance of nothing to do,
+    and its runs with work all still answer."""
+    lows, checks_hit, work_hit = [], [], []
+    for c, done in late_wall_cases(tmp_path, PLUGINS, 16, 8, range(1, 13)):
+        before = done[done["start_time"] < c.start]
+        checked = before[before["idle"]]["wall_clock_seconds"]
+        if not 1 <= len(checked) <= 4:
+            continue
+        _, lower, upper = c.intervals["ours"]
+        hit = lower <= c.actual <= upper
+        if done[done["start_time"] >= c.start]["idle"].iloc[0]:
+            lows.append(lower / float(checked.median()))
+            checks_hit.append(hit)
+        else:
+            work_hit.append(hit)
+    assert len(lows) >= 60
+    assert max(lows) < 1.1, sorted(lows)
+    assert sum(low > 1.0 for low in lows) <= 3
+    assert np.mean(checks_hit) >= 0.85
+    assert np.mean(work_hit) >= 0.8
 
 
 def test_a_download_of_something_and_nothing_answers_the_size_and_nothing() -> None:

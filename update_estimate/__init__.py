@@ -17,7 +17,7 @@ In-process use (update-all is a Python program)::
 Everything public is listed in `__all__`; the modules below are the implementation.
 """
 
-__version__ = "0.53.0"
+__version__ = "0.54.0"
 
 from update_estimate.api import (
     Estimator,

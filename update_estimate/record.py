@@ -133,8 +133,9 @@ class Variant(NamedTuple):
     # the model sums costs on the raw scale: its points are interpolated there, where the
     # log1p scale's lines bent above its sum between the nodes (`serving.interpolation`)
     summed: bool = False
-    # a short calibration's answer to a report of nothing to do (times): stand-in errors of a
-    # check about the plugin's level of them, from its own and its host's (`fitting.pooled`)
+    # a short calibration's check (times): stand-in errors of a check about the plugin's level
+    # of them, from its own and its host's (`fitting.pooled`); with reports they answer a
+    # report of nothing to do, before the run they stand in for its few checks
     quiet_errors: tuple[float, ...] = ()
 
     @classmethod

@@ -71,9 +71,10 @@ Line = Callable[[np.ndarray], np.ndarray]
 class Borrowed:
     """A short series' variant: its grid forecasts, per run of its own the forecast of a fit
     without that run (`centres`), and the host's other runs' errors about the line (`lent`:
-    runs that observed something, widened for the line's own fit to them); a time with a
-    report, how far a check of its may fall from its level of them (`quiet_errors`: stand-in
-    errors, see `quiet_spread`; none where it has no such run of its own)."""
+    runs that observed something, widened for the line's own fit to them); a time's, how far
+    a check of its may fall from its level of them (`quiet_errors`: stand-in errors, see
+    `quiet_spread`; none where it has no such run of its own: with a report, runs that
+    reported nothing to do, before the run, runs that had nothing to do)."""
 
     predictions: np.ndarray
     centres: np.ndarray
@@ -229,7 +230,8 @@ def borrow(
     (`quiet_spread`). Read off the line, a check sat where the runs with work bent it, and
     its interval was calibrated on those runs, whose downloads vary far more than a check:
     in a new user's first weeks a check's interval scored about three times the truth's
-    (`bench/RESULTS.md`)."""
+    (`bench/RESULTS.md`). Before the run, the same spread stands in for a time's few runs
+    that had nothing to do (`serving.predictive`)."""
     host = stack(target, siblings, variant, before)
     if host is None:
         return None
@@ -246,6 +248,11 @@ def borrow(
     if variant == "reports" and SIZE in target.reports and target.metric == SIZE:
         return _reported_size(target, host.members[1:], g.rows, predictions, centres, before)
     lent = _lent(full, design, y, usable & (y > 0), target.n)
+    if variant == "base" and target.metric in TIMES and target.idle is not None:
+        checked = target.y[target.idle & ~target.censored]
+        return Borrowed(
+            predictions, centres, lent, _check_spread(target, siblings, checked, before)
+        )
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
     if sums_own_costs(target, variant):
@@ -259,7 +266,18 @@ def borrow(
     about = _about_level(target.y, quiet)
     own = np.isfinite(about)
     centres = np.where(own, target.y - about, centres)
-    checks = [target.y[quiet]]
+    return Borrowed(
+        predictions, centres, lent, _check_spread(target, siblings, target.y[quiet], before)
+    )
+
+
+def _check_spread(
+    target: Series, siblings: Sequence[Series], own: np.ndarray, before: str | None
+) -> np.ndarray:
+    """Stand-in errors of a check of `target` about its level of its `own` checks
+    (`quiet_spread`), spread as its own, its host's (siblings' runs before `before`) and every
+    run's CHECK phase (`check_phases`) spread."""
+    checks = [own]
     for member in _host_series(target, siblings):
         end = _seen(member, before)
         if member.idle is not None:
@@ -267,7 +285,7 @@ def borrow(
     for member in check_phases(target, siblings):
         end = _seen(member, before)
         checks.append(member.y[:end][~member.censored[:end]])
-    return Borrowed(predictions, centres, lent, quiet_spread(checks, int(quiet.sum())))
+    return quiet_spread(checks, len(own))
 
 
 def check_phases(target: Series, siblings: Sequence[Series]) -> list[Series]:

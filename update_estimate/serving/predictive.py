@@ -204,6 +204,7 @@ def predictive(
             runs,
             keep,
             levels=record.metric not in TIMES,
+            check_errors=variant.quiet_errors,
         )
     else:
         residuals = [residuals[i] for i in keep]
@@ -254,6 +255,9 @@ def _own_cap(variant: Variant, residuals: Sequence[float], centre: float) -> flo
     return centre + max(own) + CAP_MARGIN if len(own) >= OWN_CAP_ERRORS else math.inf
 
 
+Tagged = tuple[float, bool, int | None, bool]  # a residual, censored, its run, quiet
+
+
 class Weighed(NamedTuple):
     """The residuals that answer after `_weigh_kinds`, with their censoring, runs and (where
     the kinds answer apart) kinds; the point's residual where the kinds' chance sets it; and
@@ -277,6 +281,7 @@ def _weigh_kinds(
     runs: Sequence[int | None],
     keep: Sequence[int],
     levels: bool,
+    check_errors: Sequence[float] = (),
 ) -> Weighed:
     """Quiet runs replay their own values (nothing to do owes nothing to the gap that moved
     the centre). A run with work that was forecast as if quiet left a residual that was mostly
@@ -298,6 +303,8 @@ def _weigh_kinds(
     Where both kinds may come, time's point is their mixture's median (`idle.mixture_median`),
     and where each kind has MIN_KIND runs its interval is the mixture's too: quiet runs
     replay their own values, weighed by the release rate's chance as the point weighs them.
+    With fewer quiet runs, stand-ins lent by the host's checks (`check_errors`, about the
+    median of the quiet runs) make up the quiet kind's share (`_checks_lent`).
     Moved with the gap beside the runs with work, a plugin's checks of 12-16 s answered 22 s
     after weeks away, the point on its own lower bound; their own values without the
     weights widened the intervals (`bench/RESULTS.md`). Where the curve of the chance of
@@ -317,10 +324,18 @@ def _weigh_kinds(
     apart = bool(quiet.work_values)
     nothing = None if quiet.rates is None else idle.quiet_chance(quiet.rates, gap_hours)
     only, work = None, None
+    lent: list[Tagged] = []
+    lent_share = None  # the quiet kind's share where its host's checks stand in for it
     if nothing is not None and not apart:
         quiet_kept = sum(i in marked for i in keep)
-        only = idle.one_kind(nothing, quiet_kept, len(keep) - quiet_kept)
-        if only is None and min(quiet_kept, len(keep) - quiet_kept) >= idle.MIN_KIND:
+        with_work = len(keep) - quiet_kept
+        if check_errors and quiet.values and quiet_kept < idle.MIN_KIND <= with_work:
+            level = conformal.median(quiet.values) - centre
+            lent = [(level + e, False, None, True) for e in check_errors]
+        only = idle.one_kind(nothing, len(lent) or quiet_kept, with_work)
+        if lent and only is not False:
+            lent_share = 1.0 if only else nothing
+        if only is None and min(quiet_kept, with_work) >= idle.MIN_KIND:
             work = 1.0 - nothing  # both kinds answer, weighed as the point weighs them
     if nothing is None or apart or only is True or work is not None:
         for i, value in zip(quiet.runs, quiet.values, strict=True):
@@ -351,7 +366,9 @@ def _weigh_kinds(
         if own and others:
             lean = idle.mixture_median(own, others, quiet_now)
     tagged = [(residuals[i], censored[i], runs[i], i in marked) for i in keep]
-    if only is not None:
+    if lent_share is not None:
+        tagged = _checks_lent(tagged, lent, lent_share)
+    elif only is not None:
         tagged = [t for t in tagged if t[3] == only]
     if curve is not None:
         work = curve
@@ -368,6 +385,23 @@ def _weigh_kinds(
         lean,
         nothing if apart else None,
     )
+
+
+def _checks_lent(tagged: list[Tagged], checks: list[Tagged], nothing: float) -> list[Tagged]:
+    """The runs with work of `tagged`, with as many of the `checks` its host lends
+    (`fitting.pooled`: stand-ins about the plugin's level of its own checks) as make up a
+    `nothing` share of the whole; the checks alone where nothing to do is certain.
+
+    A new plugin's one or two checks among some thirty errors (its own and its host's runs
+    with work) sat beyond every rank that bounds an interval: where a third of its runs had
+    nothing to do, its interval's lower end stood above its checks, and the truth's reached
+    them (`bench/RESULTS.md`). Every run with work stays: thinned to make room, its upper
+    tail lost the rank that bounds the interval."""
+    work = [t for t in tagged if not t[3]]
+    if nothing >= 1.0 or not work:
+        return checks
+    count = round(len(work) * nothing / (1.0 - nothing))
+    return work + conformal.evenly_spaced(sorted(checks, key=lambda t: t[0]), count)
 
 
 def _lift_work(
