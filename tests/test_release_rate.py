@@ -10,10 +10,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from tests.conftest import invoke
 from tests.scenarios import make_series
+from update_estimate import Estimator
 from update_estimate.fitting import idle as fitted_idle
 from update_estimate.fitting.candidates.base import quiet_libraries
 from update_estimate.fitting.series_training import train_series
+from update_estimate.history import reader as history
 from update_estimate.record import Records, from_json, to_json
 from update_estimate.serving import idle
 from update_estimate.serving.predictive import predictive, single
@@ -249,3 +252,23 @@ def test_where_either_kind_may_come_the_interval_is_the_mixtures_too() -> None:
     m = single(p, 0.9)
     assert m.lower < 13.0 and m.upper > 300.0
     assert m.point > 1.3 * m.lower
+
+
+def test_a_kind_that_alone_answers_sets_the_point_too(runner, tmp_path) -> None:
+    """A new host's cargo (12 runs, the 9 that succeeded: 6 checks of 13-16 s, 3 builds of
+    162-266 s), asked 17 days after its last run: nothing to do is too unlikely to answer,
+    and its builds' three errors about the host's line alone answered, all of them 4-6 times
+    above it, around the line's 77 s: below every build it had run. Its point is now a
+    typical build's, at least the shortest of them."""
+    db, cache = tmp_path / "h.duckdb", tmp_path / "cache"
+    invoke(runner, "simulate", "--db", db, "--runs", 12, "--seed", 3, "--scenario", "late-plugins")
+    invoke(runner, "train", "--db", db, "--cache-dir", cache)
+    executions = history.read(db).executions
+    cargo = executions[(executions["plugin"] == "cargo") & (executions["status"] == "success")]
+    builds = cargo[~cargo["idle"]]["wall_clock_seconds"]
+    assert len(builds) == 3 and int(cargo["idle"].sum()) == 6
+    at = (cargo["start_time"].max() + timedelta(days=17)).isoformat(timespec="minutes")
+    result = Estimator(db, cache).estimate(["cargo"], at=at)
+    wall = result.plugins[0].metrics["wall_clock_seconds"]
+    assert wall.point >= builds.min(), (wall, sorted(builds))
+    assert wall.lower <= wall.point <= wall.upper

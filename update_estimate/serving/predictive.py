@@ -304,7 +304,10 @@ def _weigh_kinds(
     and where each kind has MIN_KIND runs its interval is the mixture's too: quiet runs
     replay their own values, weighed by the release rate's chance as the point weighs them.
     With fewer quiet runs, stand-ins lent by the host's checks (`check_errors`, about the
-    median of the quiet runs) make up the quiet kind's share (`_checks_lent`).
+    median of the quiet runs) make up the quiet kind's share (`_checks_lent`). Where one kind
+    alone answers from too few residuals for the two-sided ranks, the point is its typical
+    run too: at the host's line, a new plugin's builds after weeks away were answered below
+    every build it had run (`tests/test_release_rate.py`).
     Moved with the gap beside the runs with work, a plugin's checks of 12-16 s answered 22 s
     after weeks away, the point on its own lower bound; their own values without the
     weights widened the intervals (`bench/RESULTS.md`). Where the curve of the chance of
@@ -370,6 +373,8 @@ def _weigh_kinds(
         tagged = _checks_lent(tagged, lent, lent_share)
     elif only is not None:
         tagged = [t for t in tagged if t[3] == only]
+    if only is not None and tagged and len(tagged) < conformal.min_two_sided(CALIBRATION_LEVEL):
+        lean = conformal.median([t[0] for t in tagged])
     if curve is not None:
         work = curve
     if work is not None:
