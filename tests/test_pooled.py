@@ -20,10 +20,11 @@ from update_estimate.fitting.features import Series, build_series, truncate
 from update_estimate.fitting.series_training import train_series
 from update_estimate.history import reader as history
 from update_estimate.history import simulate
-from update_estimate.record import METRICS, SeriesRecord, series_key
+from update_estimate.record import HOST_SHAPE, METRICS, Axis, SeriesRecord, Variant, series_key
 from update_estimate.reports import reads_reports
 from update_estimate.requests import BacktestRequest
 from update_estimate.serving import cache as cache_module
+from update_estimate.serving.interpolation import locate
 from update_estimate.serving.predictive import Predictive, predictive, single
 
 PLUGINS = ("apt", "flatpak", "pip", "snap")
@@ -626,3 +627,22 @@ def test_a_plugin_that_always_works_is_not_read_as_its_hosts_checks() -> None:
     assert shape is not None
     assert np.abs(apt.y - shape.centres).max() < 0.2
     assert np.abs(shape.predictions - math.log(130e6)).max() < 0.2
+
+
+def test_a_reported_size_beyond_the_counts_seen_is_not_widened_by_them() -> None:
+    """A new host's snap had reported one package at a time when it reported 13 (969 MB): its
+    size times its ratio answers at every node, whatever the count, yet the count beyond its
+    grid's 0-3 widened every error by 1.9 times, 1.0 GB [601 MB, 1.5 GB] for 937 MB (the
+    truth's [838 MB, 1.1 GB]). An axis its forecast does not move along adds no distance;
+    beyond the sizes seen, where it moves, the distance still counts."""
+    sizes, counts = [0.0, 1e8, 2e8], [0.0, 1.0, 3.0]
+    points = [math.log1p(size) for _ in counts for size in sizes]  # the count, then the size
+    variant = Variant.constant(HOST_SHAPE, 0.0)._replace(
+        axes=[Axis("package_count", counts), Axis("download_bytes", sizes)], points=points
+    )
+    past_counts = locate(variant, {"package_count": 13.0, "download_bytes": 1.5e8})
+    assert past_counts.distance == 0.0
+    assert past_counts.centre == pytest.approx(math.log1p(1.5e8), abs=1e-6)
+    past_sizes = locate(variant, {"package_count": 2.0, "download_bytes": 9.7e8})
+    assert past_sizes.distance > 0.0
+    assert past_sizes.centre == pytest.approx(math.log1p(9.7e8), abs=1e-3)

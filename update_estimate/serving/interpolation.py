@@ -15,6 +15,7 @@ from update_estimate.record import Variant
 # [0, 1]: more backlog never takes less, and at most in proportion (a fixed cost plus a cost
 # per unit of work). Its residuals widen by 1 + the distance past the edge over the axis' span.
 EXTRAPOLATION_SLOPE = (0.0, 1.0)
+FLAT = 1e-9  # an edge's slope below this: the forecast does not move along the axis
 
 
 def _bracket(axis: Sequence[float], value: float, summed: bool) -> tuple[int, int, float]:
@@ -82,6 +83,7 @@ def locate(variant: Variant, values: Mapping[str, float]) -> Located:
         low, high = EXTRAPOLATION_SLOPE
         past = math.log1p(max(values[name], 0.0)) - x_edge
         shift += min(max(rate, low), high) * past
-        distance += abs(past) / (math.log1p(nodes[-1]) - math.log1p(nodes[0]))
+        if abs(rate) > FLAT:
+            distance += abs(past) / (math.log1p(nodes[-1]) - math.log1p(nodes[0]))
         beyond.append(name)
     return Located(edge + shift, shift, distance, tuple(beyond))
