@@ -438,17 +438,22 @@ def test_a_new_hosts_checks_spread_as_every_runs_check_phase(tmp_path: Path) -> 
     assert np.mean(hits) >= 0.8
 
 
-def late_wall_cases(
-    folder: Path, plugins: tuple[str, ...], runs: int, last: int, seeds: range
+def late_cases(
+    folder: Path,
+    plugins: tuple[str, ...],
+    runs: int,
+    last: int,
+    seeds: range,
+    metric: str = "wall_clock_seconds",
 ) -> Iterator[tuple[backtest.Case, pd.DataFrame]]:
-    """Each plugin's wall-clock cases, before the run, of the backtests of `late-plugins`
+    """Each plugin's cases of `metric`, before the run, of the backtests of `late-plugins`
     histories, with the plugin's executions that succeeded or timed out."""
     for seed in seeds:
         db = folder / f"{seed}.duckdb"
         simulate.write(simulate.generate(plugins, runs, seed, scenario_name="late-plugins"), db)
         executions = history.read(db).executions
         done = executions[executions["status"].isin(("success", "timeout"))]
-        request = BacktestRequest(db=db, metrics=("wall_clock_seconds",), last=last, n_jobs=1)
+        request = BacktestRequest(db=db, metrics=(metric,), last=last, n_jobs=1)
         for c in backtest.evaluate(request, [False])[False].cases:
             if c.plugin != "total":
                 yield c, done[done["plugin"] == c.plugin]
@@ -461,7 +466,7 @@ def test_a_plugin_that_has_only_checked_is_not_capped_by_its_checks(tmp_path: Pa
     its upper end stood at a median 1.65 times its longest check. Its errors, lent by its
     host or the wide spread of a series with none, now reach as far as they go."""
     hits, reach = [], []
-    for c, done in late_wall_cases(tmp_path, NEW_HOST, 8, 6, range(1, 17)):
+    for c, done in late_cases(tmp_path, NEW_HOST, 8, 6, range(1, 17)):
         before = done[done["start_time"] < c.start]
         if 0 < len(before) <= 2 and before["idle"].all():
             _, lower, upper = c.intervals["ours"]
@@ -480,7 +485,7 @@ def test_a_new_plugins_checks_bound_its_interval_before_the_run(tmp_path: Path) 
     host's checks now stand in for its quiet kind, weighed by the chance of nothing to do,
     and its runs with work all still answer."""
     lows, checks_hit, work_hit = [], [], []
-    for c, done in late_wall_cases(tmp_path, PLUGINS, 16, 8, range(1, 13)):
+    for c, done in late_cases(tmp_path, PLUGINS, 16, 8, range(1, 13)):
         before = done[done["start_time"] < c.start]
         checked = before[before["idle"]]["wall_clock_seconds"]
         if not 1 <= len(checked) <= 4:
@@ -646,3 +651,20 @@ def test_a_reported_size_beyond_the_counts_seen_is_not_widened_by_them() -> None
     past_sizes = locate(variant, {"package_count": 2.0, "download_bytes": 9.7e8})
     assert past_sizes.distance > 0.0
     assert past_sizes.centre == pytest.approx(math.log1p(9.7e8), abs=1e-3)
+
+
+def test_a_new_plugins_first_check_peaks_at_its_hosts_checks(tmp_path: Path) -> None:
+    """A new host's first weeks, peak memory before the run: a plugin whose every run so far
+    had work, its next run a check (a third of an update's memory), was answered at its
+    updates' level alone and never covered. Its host's checks below their updates now stand
+    in for its own, weighed by a release rate before any check."""
+    hits, work_hits = [], []
+    for c, done in late_cases(tmp_path, PLUGINS, 16, 8, range(1, 13), "memory_peak_bytes"):
+        before = done[done["start_time"] < c.start]
+        if len(before) and not before["idle"].any():
+            hit = c.intervals["ours"][1] <= c.actual <= c.intervals["ours"][2]
+            now = done[done["start_time"] >= c.start]["idle"].iloc[0]
+            (hits if now else work_hits).append(hit)
+    assert len(hits) >= 8
+    assert np.mean(hits) >= 0.7, hits
+    assert np.mean(work_hits) >= 0.85

@@ -272,3 +272,17 @@ def test_a_kind_that_alone_answers_sets_the_point_too(runner, tmp_path) -> None:
     wall = result.plugins[0].metrics["wall_clock_seconds"]
     assert wall.point >= builds.min(), (wall, sorted(builds))
     assert wall.lower <= wall.point <= wall.upper
+
+
+def test_before_a_check_the_chance_of_nothing_falls_with_each_run_with_work() -> None:
+    """No run has had nothing to do yet: the flat prior's posterior has no end, the real
+    plugins' prior holds it. After a day away nothing to do is likely enough to answer at
+    first, and less so with every run that had work after as long."""
+    chances = [
+        idle.quiet_chance(fitted_idle.rates_before_a_check(np.log1p(np.full(n, 30.0))), 24.0)
+        for n in (1, 2, 4, 8, 16)
+    ]
+    assert chances == sorted(chances, reverse=True)
+    assert chances[0] > 0.2 and chances[-1] < 0.05
+    after_an_hour = fitted_idle.rates_before_a_check(np.log1p(np.full(16, 30.0)))
+    assert idle.quiet_chance(after_an_hour, 1.0) > 0.5

@@ -80,6 +80,7 @@ class Borrowed:
     centres: np.ndarray
     lent: np.ndarray
     quiet_errors: np.ndarray
+    quiet_level: float | None = None
 
 
 def until(variant: str, metric: str) -> int:
@@ -253,6 +254,9 @@ def borrow(
         return Borrowed(
             predictions, centres, lent, _check_spread(target, siblings, checked, before)
         )
+    if variant == "base" and target.metric == MEMORY:
+        first_check = _first_check(target, siblings, before)
+        return Borrowed(predictions, centres, lent, np.empty(0), first_check)
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
     if sums_own_costs(target, variant):
@@ -286,6 +290,30 @@ def _check_spread(
         end = _seen(member, before)
         checks.append(member.y[:end][~member.censored[:end]])
     return quiet_spread(checks, len(own))
+
+
+def _first_check(target: Series, siblings: Sequence[Series], before: str | None) -> float | None:
+    """The peak memory of a plugin's first run with nothing to do, before it has had one:
+    its runs' median moved by its host's plugins' median of their checks' level below their
+    updates' (log). None where it has had one, or no plugin of its host has both kinds.
+
+    A check reads an index where an update unpacks packages, and a new plugin whose every run
+    had work was answered at their level alone: its first check, at a third of it, was
+    never covered (`bench/RESULTS.md`)."""
+    if target.idle is None or target.idle.any():
+        return None
+    below = []
+    for member in _host_series(target, siblings):
+        if member.idle is None:
+            continue
+        end = _seen(member, before)
+        kept, idle = ~member.censored[:end], member.idle[:end]
+        quiet, work = member.y[:end][kept & idle], member.y[:end][kept & ~idle]
+        if len(quiet) and len(work):
+            below.append(float(np.median(quiet) - np.median(work)))
+    if not below:
+        return None
+    return float(np.median(target.y[~target.censored])) + float(np.median(below))
 
 
 def check_phases(target: Series, siblings: Sequence[Series]) -> list[Series]:

@@ -150,6 +150,34 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     )
 
 
+def before_a_check(variant: Variant, s: Series, level: float) -> Variant:
+    """A short calibration of peak memory whose runs all had work, with a stand-in run of
+    nothing to do at `level` (its host's, `fitting.pooled`): each kind then answers around
+    its own level (`conformal.kinds_bounds`), weighed by the chance of nothing to do from a
+    release rate before any check (`idle.rates_before_a_check`)."""
+    stand_in = Idle(
+        [len(variant.residuals)],
+        [round(level, 6)],
+        None,
+        [],
+        [],
+        [],
+        [],
+        [round(float(v), 6) for v in s.y],
+        idle.rates_before_a_check(s.covariates[:, 0]),
+    )
+    spread = variant.spread
+    if spread is not None:
+        spread = spread._replace(centres=[*spread.centres, round(level, 6)])
+    return variant._replace(
+        residuals=[*variant.residuals, 0.0],
+        censored=[*variant.censored, False],
+        runs=[*variant.runs, None],
+        spread=spread,
+        idle=stand_in,
+    )
+
+
 def _fetched_nothing(s: Series, start: int) -> Idle | None:
     """A download's runs that fetched nothing, with the hours before every run of its history
     of each kind. The calibration replays its zeros as nothing (`Variant.zeros`); after a

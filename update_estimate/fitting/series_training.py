@@ -27,7 +27,7 @@ from update_estimate.fitting.race import (
     clean_for_fit,
     rolling_coverage,
 )
-from update_estimate.fitting.record_builder import series_record, variant_record
+from update_estimate.fitting.record_builder import before_a_check, series_record, variant_record
 from update_estimate.record import TIMES, SeriesRecord, Variant
 from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving import conformal
@@ -335,6 +335,8 @@ def _borrowed_variant(
         record = record._replace(
             quiet_errors=tuple(round(float(e), 6) for e in borrowed.quiet_errors)
         )
+    if borrowed.quiet_level is not None and record.idle is None:
+        record = before_a_check(record, s, borrowed.quiet_level)
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
     result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})
