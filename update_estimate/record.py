@@ -69,7 +69,9 @@ class Idle(NamedTuple):
     of either kind to fit it). `jumps`: the residuals of runs with work forecast as if quiet,
     with their own values, their forecasts and the typical run with work before each
     (`fitting.idle.jumps`). `work_values`: in a short calibration of peak memory, the runs
-    with work's own values in order (each kind then answers around its own level). `rates`:
+    with work's own values in order (each kind then answers around its own level; before
+    its first check, a stand-in one's residual follows them, `fitting.record_builder.
+    before_a_check`). `rates`:
     in a short calibration without the curve, releases per hour at equal shares of their
     posterior (`fitting.idle.release_rates`); None elsewhere. A download's quiet runs are
     those that fetched nothing, its values their zeros, and `breaks` the hours before every

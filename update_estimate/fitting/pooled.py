@@ -74,7 +74,9 @@ class Borrowed:
     runs that observed something, widened for the line's own fit to them); a time's, how far
     a check of its may fall from its level of them (`quiet_errors`: stand-in errors, see
     `quiet_spread`; none where it has no such run of its own: with a report, runs that
-    reported nothing to do, before the run, runs that had nothing to do)."""
+    reported nothing to do, before the run, runs that had nothing to do); peak memory's,
+    where to stand in for its first check before it has had one (`quiet_level`,
+    `_first_check`)."""
 
     predictions: np.ndarray
     centres: np.ndarray
