@@ -253,6 +253,11 @@ def borrow(
     lent = _lent(full, design, y, usable & (y > 0), target.n)
     if variant == "base" and target.metric in TIMES and target.idle is not None:
         checked = target.y[target.idle & ~target.censored]
+        if not len(checked):
+            first = _first_timed_check(target, siblings, before)
+            if first is not None:
+                spread = _check_spread(target, siblings, np.array([first]), before)
+                return Borrowed(predictions, centres, lent, spread, first)
         return Borrowed(
             predictions, centres, lent, _check_spread(target, siblings, checked, before)
         )
@@ -316,6 +321,41 @@ def _first_check(target: Series, siblings: Sequence[Series], before: str | None)
     if not below:
         return None
     return float(np.median(target.y[~target.censored])) + float(np.median(below))
+
+
+def _first_timed_check(
+    target: Series, siblings: Sequence[Series], before: str | None
+) -> float | None:
+    """A time's first run with nothing to do, before it has had one: the median of its own
+    runs' CHECK phases moved by how far its host's runs with nothing to do lay above their
+    own CHECK phase (log). None without its CHECK phases, or no such run on its host.
+
+    Every run passes through its check, and a run with nothing to do is its check and a
+    little more: answered from its runs with work and its host's errors, a new plugin's
+    first check read an interval twice as wide as its check's own (`bench/RESULTS.md`)."""
+    phases = {s.plugin: s for s in check_phases(target, siblings)}
+    own = phases.get(target.plugin)
+    if own is None or not own.n:
+        return None
+    above = []
+    for member in _host_series(target, siblings):
+        check = phases.get(member.plugin)
+        if member.idle is None or check is None:
+            continue
+        at = dict(zip(check.run_ids, check.y, strict=True))
+        end = _seen(member, before)
+        for run, value, quiet, cut in zip(
+            member.run_ids[:end],
+            member.y[:end],
+            member.idle[:end],
+            member.censored[:end],
+            strict=True,
+        ):
+            if quiet and not cut and run in at:
+                above.append(float(value - at[run]))
+    if not above:
+        return None
+    return float(np.median(own.y)) + float(np.median(above))
 
 
 def check_phases(target: Series, siblings: Sequence[Series]) -> list[Series]:

@@ -150,11 +150,12 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     )
 
 
-def before_a_check(variant: Variant, s: Series, level: float) -> Variant:
-    """A short calibration of peak memory whose runs all had work, with a stand-in run of
-    nothing to do at `level` (its host's, `fitting.pooled`): each kind then answers around
-    its own level (`conformal.kinds_bounds`), weighed by the chance of nothing to do from a
-    release rate before any check (`idle.rates_before_a_check`)."""
+def before_a_check(variant: Variant, s: Series, level: float, timed: bool = False) -> Variant:
+    """A short calibration whose runs all had work, with a stand-in run of nothing to do at
+    `level` (its host's, `fitting.pooled`), weighed by the chance of nothing to do from a
+    release rate before any check (`idle.rates_before_a_check`): peak memory's kinds then
+    each answer around their own level (`conformal.kinds_bounds`); a time's (`timed`) check
+    is spread as its host's checks are (`serving.predictive._checks_lent`)."""
     stand_in = Idle(
         [len(variant.residuals)],
         [round(level, 6)],
@@ -163,7 +164,7 @@ def before_a_check(variant: Variant, s: Series, level: float) -> Variant:
         [],
         [],
         [],
-        [round(float(v), 6) for v in s.y],
+        [] if timed else [round(float(v), 6) for v in s.y],
         idle.rates_before_a_check(s.covariates[:, 0]),
     )
     spread = variant.spread

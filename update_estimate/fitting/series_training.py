@@ -336,7 +336,7 @@ def _borrowed_variant(
             quiet_errors=tuple(round(float(e), 6) for e in borrowed.quiet_errors)
         )
     if borrowed.quiet_level is not None and record.idle is None:
-        record = before_a_check(record, s, borrowed.quiet_level)
+        record = before_a_check(record, s, borrowed.quiet_level, s.metric != pooled.MEMORY)
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
     result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})
