@@ -74,9 +74,9 @@ class Borrowed:
     runs that observed something, widened for the line's own fit to them); a time's, how far
     a check of its may fall from its level of them (`quiet_errors`: stand-in errors, see
     `quiet_spread`; none where it has no such run of its own: with a report, runs that
-    reported nothing to do, before the run, runs that had nothing to do); peak memory's,
-    where to stand in for its first check before it has had one (`quiet_level`,
-    `_first_check`)."""
+    reported nothing to do, before the run, runs that had nothing to do); where a run with
+    nothing to do stands in for its first before it has had one, its level (`quiet_level`:
+    peak memory's `_first_check`, a time's `_first_timed_check`)."""
 
     predictions: np.ndarray
     centres: np.ndarray
@@ -335,7 +335,11 @@ def _first_timed_check(
     first check read an interval twice as wide as its check's own (`bench/RESULTS.md`)."""
     phases = {s.plugin: s for s in check_phases(target, siblings)}
     own = phases.get(target.plugin)
-    if own is None or not own.n:
+    if own is None:
+        return None
+    end = _seen(own, before)
+    checked = own.y[:end][~own.censored[:end]]
+    if not len(checked):
         return None
     above = []
     for member in _host_series(target, siblings):
@@ -355,7 +359,7 @@ def _first_timed_check(
                 above.append(float(value - at[run]))
     if not above:
         return None
-    return float(np.median(own.y)) + float(np.median(above))
+    return float(np.median(checked)) + float(np.median(above))
 
 
 def check_phases(target: Series, siblings: Sequence[Series]) -> list[Series]:
