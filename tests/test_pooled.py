@@ -690,3 +690,19 @@ def test_a_new_plugins_first_check_takes_its_check_phase(tmp_path: Path) -> None
     assert float(np.median(widths)) < 1.5, sorted(widths)
     assert np.mean(hits) >= 0.9
     assert np.mean(work_hits) >= 0.8
+
+
+def test_a_new_plugins_first_download_of_nothing_is_covered(tmp_path: Path) -> None:
+    """The same, a download: a plugin whose every run so far fetched something read a size
+    from its runs, and its first run that fetched nothing fell below every interval (0 of
+    15 covered). A stand-in run that fetched nothing now answers beside them, as likely as
+    a check: 15 of 15, and the runs that fetched something 23 -> 24 of 28."""
+    nothing, sizes = [], []
+    for c, done in late_cases(tmp_path, PLUGINS, 16, 8, range(1, 13), "download_bytes"):
+        before = done[done["start_time"] < c.start]
+        if len(before) and not before["idle"].any():
+            _, lower, upper = c.intervals["ours"]
+            (nothing if c.actual == 0 else sizes).append(lower <= c.actual <= upper)
+    assert len(nothing) >= 8
+    assert np.mean(nothing) >= 0.8, nothing
+    assert np.mean(sizes) >= 0.8

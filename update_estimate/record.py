@@ -71,7 +71,7 @@ class Idle(NamedTuple):
     (`fitting.idle.jumps`). `work_values`: in a short calibration of peak memory, the runs
     with work's own values in order (each kind then answers around its own level; before
     its first check, a stand-in one's residual follows them, `fitting.record_builder.
-    before_a_check`). `rates`:
+    before_first_quiet`). `rates`:
     in a short calibration without the curve, releases per hour at equal shares of their
     posterior (`fitting.idle.release_rates`); None elsewhere. A download's quiet runs are
     those that fetched nothing, its values their zeros, and `breaks` the hours before every

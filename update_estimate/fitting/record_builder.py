@@ -150,30 +150,40 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     )
 
 
-def before_a_check(variant: Variant, s: Series, level: float, timed: bool = False) -> Variant:
+def before_first_quiet(
+    variant: Variant, s: Series, value: float, apart: bool = False, zero: bool = False
+) -> Variant:
     """A short calibration whose runs all had work, with a stand-in run of nothing to do at
-    `level` (its host's, `fitting.pooled`), weighed by the chance of nothing to do from a
-    release rate before any check (`idle.rates_before_a_check`): peak memory's kinds then
-    each answer around their own level (`conformal.kinds_bounds`); a time's (`timed`) check
-    is spread as its host's checks are (`serving.predictive._checks_lent`)."""
+    `value` (its host's, `fitting.pooled`; a download's is nothing fetched, `zero`), weighed
+    by the chance of nothing to do before any such run (`idle.rates_before_a_check`). Peak
+    memory's kinds each answer around their own level (`apart`: `conformal.kinds_bounds`); a
+    time's check is spread as its host's checks (`serving.predictive._checks_lent`); a
+    download's zero replays as nothing.
+
+    With no run of nothing to do yet, no chance of one was known and no level: a new plugin's
+    first check (its memory at a third of an update's, its time a check's, its download
+    nothing) was never covered, where nothing to do after a day away is as likely as not for
+    most real plugins (`bench/RESULTS.md`)."""
+    n = len(variant.residuals)
     stand_in = Idle(
-        [len(variant.residuals)],
-        [round(level, 6)],
+        [n],
+        [round(value, 6)],
         None,
         [],
         [],
         [],
         [],
-        [] if timed else [round(float(v), 6) for v in s.y],
+        [round(float(v), 6) for v in s.y] if apart else [],
         idle.rates_before_a_check(s.covariates[:, 0]),
     )
-    spread = variant.spread
+    spread = variant.spread  # the stand-in's residual is replaced: its centre moves nothing
     if spread is not None:
-        spread = spread._replace(centres=[*spread.centres, round(level, 6)])
+        spread = spread._replace(centres=[*spread.centres, spread.centres[-1]])
     return variant._replace(
         residuals=[*variant.residuals, 0.0],
         censored=[*variant.censored, False],
         runs=[*variant.runs, None],
+        zeros=[*variant.zeros, n] if zero else variant.zeros,
         spread=spread,
         idle=stand_in,
     )
