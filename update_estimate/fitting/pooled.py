@@ -40,7 +40,7 @@ from update_estimate.fitting.race import COVERAGE_WARMUP, MAX_ORIGINS, MIN_TRAIN
 from update_estimate.record import HOST_SHAPE, TIMES
 from update_estimate.reports import reads_reports
 from update_estimate.serving import conformal
-from update_estimate.serving.predictive import WIDE
+from update_estimate.serving.predictive import WIDE, ZERO_LOG
 
 SHORT = 16  # fewer runs than this: no covariate model can enter the series' own race
 # Fewer runs than this: the series' own race leaves fewer residuals than its coverage check
@@ -210,6 +210,20 @@ def _seen(s: Series, before: str | None) -> int:
     return s.n if before is None else bisect.bisect_left(s.starts, before)
 
 
+def _kept(s: Series, before: str | None, quiet: bool | None = None) -> np.ndarray:
+    """Which of `s`'s runs before `before` (a backtest cut) ran to their end: all of them,
+    or those that had nothing to do (`quiet` True) or work (False); a mask over those runs."""
+    end = _seen(s, before)
+    kept = ~s.censored[:end]
+    return kept if quiet is None else kept & (_idle(s, end) == quiet)
+
+
+def _values(s: Series, before: str | None, quiet: bool | None = None) -> np.ndarray:
+    """The values of `_kept`'s runs."""
+    kept = _kept(s, before, quiet)
+    return s.y[: len(kept)][kept]
+
+
 def _idle(s: Series, end: int) -> np.ndarray:
     """Which of `s`'s first `end` runs had nothing to do (none where that is unknown)."""
     return np.zeros(end, dtype=bool) if s.idle is None else s.idle[:end]
@@ -252,18 +266,16 @@ def borrow(
         return _reported_size(target, host.members[1:], g.rows, predictions, centres, before)
     lent = _lent(full, design, y, usable & (y > 0), target.n)
     if variant == "base" and target.metric in TIMES and target.idle is not None:
-        checked = target.y[target.idle & ~target.censored]
-        if not len(checked):
-            first = _first_timed_check(target, siblings, before)
-            if first is not None:
-                spread = _check_spread(target, siblings, np.array([first]), before)
-                return Borrowed(predictions, centres, lent, spread, first)
-        return Borrowed(
-            predictions, centres, lent, _check_spread(target, siblings, checked, before)
-        )
+        checked = target.y[_kept(target, None, quiet=True)]
+        first = None if len(checked) else _first_timed_check(target, siblings, before)
+        own = checked if first is None else np.array([first])
+        spread = _check_spread(target, siblings, own, before)
+        return Borrowed(predictions, centres, lent, spread, first)
     if variant == "base" and target.metric == MEMORY:
         first_check = _first_check(target, siblings, before)
         return Borrowed(predictions, centres, lent, np.empty(0), first_check)
+    if variant == "base" and target.metric == SIZE:  # a run that fetched nothing, if it has none
+        return Borrowed(predictions, centres, lent, np.empty(0), ZERO_LOG)
     if variant != "reports" or target.metric not in TIMES:
         return Borrowed(predictions, centres, lent, np.empty(0))
     if sums_own_costs(target, variant):
@@ -289,13 +301,8 @@ def _check_spread(
     (`quiet_spread`), spread as its own, its host's (siblings' runs before `before`) and every
     run's CHECK phase (`check_phases`) spread."""
     checks = [own]
-    for member in _host_series(target, siblings):
-        end = _seen(member, before)
-        if member.idle is not None:
-            checks.append(member.y[:end][member.idle[:end] & ~member.censored[:end]])
-    for member in check_phases(target, siblings):
-        end = _seen(member, before)
-        checks.append(member.y[:end][~member.censored[:end]])
+    checks += [_values(member, before, quiet=True) for member in _host_series(target, siblings)]
+    checks += [_values(member, before) for member in check_phases(target, siblings)]
     return quiet_spread(checks, len(own))
 
 
@@ -311,11 +318,7 @@ def _first_check(target: Series, siblings: Sequence[Series], before: str | None)
         return None
     below = []
     for member in _host_series(target, siblings):
-        if member.idle is None:
-            continue
-        end = _seen(member, before)
-        kept, idle = ~member.censored[:end], member.idle[:end]
-        quiet, work = member.y[:end][kept & idle], member.y[:end][kept & ~idle]
+        quiet, work = _values(member, before, quiet=True), _values(member, before, quiet=False)
         if len(quiet) and len(work):
             below.append(float(np.median(quiet) - np.median(work)))
     if not below:
@@ -335,28 +338,19 @@ def _first_timed_check(
     first check read an interval twice as wide as its check's own (`bench/RESULTS.md`)."""
     phases = {s.plugin: s for s in check_phases(target, siblings)}
     own = phases.get(target.plugin)
-    if own is None:
-        return None
-    end = _seen(own, before)
-    checked = own.y[:end][~own.censored[:end]]
+    checked = np.empty(0) if own is None else _values(own, before)
     if not len(checked):
         return None
     above = []
     for member in _host_series(target, siblings):
         check = phases.get(member.plugin)
-        if member.idle is None or check is None:
+        if check is None:
             continue
         at = dict(zip(check.run_ids, check.y, strict=True))
-        end = _seen(member, before)
-        for run, value, quiet, cut in zip(
-            member.run_ids[:end],
-            member.y[:end],
-            member.idle[:end],
-            member.censored[:end],
-            strict=True,
-        ):
-            if quiet and not cut and run in at:
-                above.append(float(value - at[run]))
+        quiet = np.flatnonzero(_kept(member, before, quiet=True))
+        above += [
+            float(member.y[i] - at[member.run_ids[i]]) for i in quiet if member.run_ids[i] in at
+        ]
     if not above:
         return None
     return float(np.median(checked)) + float(np.median(above))

@@ -150,21 +150,20 @@ def _idle(s: Series, start: int, centres: np.ndarray) -> Idle | None:
     )
 
 
-def before_first_quiet(
-    variant: Variant, s: Series, value: float, apart: bool = False, zero: bool = False
-) -> Variant:
+def before_first_quiet(variant: Variant, s: Series, value: float) -> Variant:
     """A short calibration whose runs all had work, with a stand-in run of nothing to do at
-    `value` (its host's, `fitting.pooled`; a download's is nothing fetched, `zero`), weighed
-    by the chance of nothing to do before any such run (`idle.rates_before_a_check`). Peak
-    memory's kinds each answer around their own level (`apart`: `conformal.kinds_bounds`); a
-    time's check is spread as its host's checks (`serving.predictive._checks_lent`); a
-    download's zero replays as nothing.
+    `value` (its host's, `fitting.pooled`; a download's is nothing fetched), weighed by the
+    chance of nothing to do before any such run (`idle.rates_before_a_check`). Peak memory's
+    kinds each answer around their own level (`conformal.kinds_bounds`); a time's check is
+    spread as its host's checks (`serving.predictive._checks_lent`); a download's zero
+    replays as nothing.
 
     With no run of nothing to do yet, no chance of one was known and no level: a new plugin's
     first check (its memory at a third of an update's, its time a check's, its download
     nothing) was never covered, where nothing to do after a day away is as likely as not for
     most real plugins (`bench/RESULTS.md`)."""
     n = len(variant.residuals)
+    apart, zero = s.metric == "memory_peak_bytes", s.metric == "download_bytes"
     stand_in = Idle(
         [n],
         [round(value, 6)],

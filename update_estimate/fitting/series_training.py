@@ -35,7 +35,7 @@ from update_estimate.fitting.record_builder import (
 from update_estimate.record import TIMES, SeriesRecord, Variant
 from update_estimate.reports import REPORTS_SUFFIX
 from update_estimate.serving import conformal
-from update_estimate.serving.predictive import WIDE, ZERO_LOG, wide_spread
+from update_estimate.serving.predictive import WIDE, wide_spread
 
 PHASE_SKIPS = ("auto_arima", "auto_theta")  # per-phase series: the cheaper candidates suffice
 
@@ -339,11 +339,8 @@ def _borrowed_variant(
         record = record._replace(
             quiet_errors=tuple(round(float(e), 6) for e in borrowed.quiet_errors)
         )
-    if record.idle is None and s.metric == pooled.SIZE and variant == "base":
-        record = before_first_quiet(record, s, ZERO_LOG, zero=True)
-    elif record.idle is None and borrowed.quiet_level is not None:
-        apart = s.metric == pooled.MEMORY
-        record = before_first_quiet(record, s, borrowed.quiet_level, apart=apart)
+    if record.idle is None and borrowed.quiet_level is not None:
+        record = before_first_quiet(record, s, borrowed.quiet_level)
     fitted = residuals[~censored]
     error = _finite(float(np.mean(np.abs(fitted)))) if len(fitted) else None
     result = VariantResult(variant, pooled.NAME, error, None, None, None, len(residuals), {})
